@@ -1,0 +1,92 @@
+// Runtime Smooth statistics, computed on the GPU without a readback.
+//
+// `absmax`:       smax[j] = max_i |x[i, j]| over the rows of a row-major [rows, k]
+//                 f32 tensor, as the bit pattern of a non-negative f32 (u32 order equals
+//                 float order for those, and NaN sorts above +Inf, so it is never lost).
+//                 `smax` must be zeroed before the dispatch.
+// `rank`:         perm[r] = j, the channel of rank r when sorted by smax descending;
+//                 ties keep the lower channel index first (a stable, deterministic sort).
+// `group_scales`: scales[g] = max(max_{p in group g} smax[perm[p]], 1e-5) over groups of
+//                 `group` consecutive reordered channels; sets status bit 0 when a channel
+//                 maximum is NaN or Inf.
+
+struct Params {
+    rows: u32,
+    k: u32,
+    group: u32,
+    rows_per_wg: u32,
+}
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> smax: array<atomic<u32>>;
+@group(0) @binding(3) var<storage, read_write> perm: array<u32>;
+@group(0) @binding(4) var<storage, read_write> scales: array<f32>;
+@group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
+@group(0) @binding(0) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+const ABS_MASK: u32 = 0x7fffffffu;
+const INF_BITS: u32 = 0x7f800000u;
+const MIN_SCALE: f32 = 1e-5;
+
+// Grid: (ceil(k / 256), ceil(rows / rows_per_wg)).
+@compute @workgroup_size(256)
+fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let j = wid.x * WG + lid;
+    if j >= p.k {
+        return;
+    }
+    let r0 = wid.y * p.rows_per_wg;
+    let r1 = min(r0 + p.rows_per_wg, p.rows);
+    var m = 0u;
+    for (var r = r0; r < r1; r++) {
+        m = max(m, bitcast<u32>(x[r * p.k + j]) & ABS_MASK);
+    }
+    atomicMax(&smax[j], m);
+}
+
+var<workgroup> tile: array<u32, WG>;
+
+// Grid: ceil(k / 256) workgroups along x.
+@compute @workgroup_size(256)
+fn rank(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let j = wid.x * WG + lid;
+    var key = 0u;
+    if j < p.k {
+        key = atomicLoad(&smax[j]);
+    }
+    var r = 0u;
+    for (var t0 = 0u; t0 < p.k; t0 += WG) {
+        if t0 + lid < p.k {
+            tile[lid] = atomicLoad(&smax[t0 + lid]);
+        }
+        workgroupBarrier();
+        let n = min(WG, p.k - t0);
+        for (var t = 0u; t < n; t++) {
+            let other = tile[t];
+            let i = t0 + t;
+            r += u32(other > key || (other == key && i < j));
+        }
+        workgroupBarrier();
+    }
+    if j < p.k {
+        perm[r] = j;
+    }
+}
+
+// Grid: ceil((k / group) / 256) workgroups along x.
+@compute @workgroup_size(256)
+fn group_scales(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x * WG + lid;
+    if g >= p.k / p.group {
+        return;
+    }
+    var m = 0u;
+    for (var q = g * p.group; q < (g + 1u) * p.group; q++) {
+        m = max(m, atomicLoad(&smax[perm[q]]));
+    }
+    if m >= INF_BITS {
+        atomicOr(&status[0], 1u);
+    }
+    scales[g] = max(bitcast<f32>(m), MIN_SCALE);
+}

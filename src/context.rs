@@ -1,0 +1,284 @@
+//! [`Context`]: the adapter, device and queue, the pipeline cache, and the shared helpers
+//! every op uses to bind buffers, dispatch and read back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+
+/// Which INT4 dot-product code the GEMM uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DotKernel {
+    /// `dot4I8Packed` on nibbles expanded to i8×4 (native dp4a where the adapter has it).
+    Dot4I8Packed,
+    /// Shifts and multiplies only; works everywhere.
+    Portable,
+}
+
+/// A WGSL kernel: shader source pieces (concatenated in order) and an entry point.
+/// Pipelines are cached by `(name, entry)`, so `name` must identify the source.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Kernel {
+    pub name: &'static str,
+    pub sources: &'static [&'static str],
+    pub entry: &'static str,
+}
+
+/// Owns the wgpu adapter, device and queue, and a cache of compute pipelines.
+///
+/// Create it once and share it (`Context` is `Send + Sync`); every op takes `&Context`.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    dot_kernel: DotKernel,
+    pipelines: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>>,
+    /// The first uncaptured device error or device loss, reported by the next readback.
+    fault: Arc<Mutex<Option<String>>>,
+}
+
+/// How to install a software Vulkan driver where no GPU adapter exists.
+const NO_ADAPTER_HINT: &str = "install a Vulkan driver; on a machine without a GPU, \
+     Mesa's lavapipe CPU driver works: `apt-get install mesa-vulkan-drivers` (Debian/Ubuntu)";
+
+impl Context {
+    /// Create a context on the best adapter available, blocking the current thread.
+    pub fn new() -> Result<Self> {
+        pollster::block_on(Self::new_async())
+    }
+
+    /// Create a context on the best adapter available.
+    pub async fn new_async() -> Result<Self> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::PRIMARY;
+        }
+        let instance = wgpu::Instance::new(desc);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                apply_limit_buckets: false,
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(format!("{e}; {NO_ADAPTER_HINT}")))?;
+        let packed_dot = instance
+            .wgsl_language_features()
+            .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
+        Self::from_adapter(adapter, packed_dot).await
+    }
+
+    /// Create a context on a given adapter. `packed_dot` says whether WGSL's
+    /// `dot4I8Packed` may be used (see `wgpu::Instance::wgsl_language_features`).
+    pub async fn from_adapter(adapter: wgpu::Adapter, packed_dot: bool) -> Result<Self> {
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("rrs"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Device(format!("request_device on {}: {e}", info.name)))?;
+        let fault = Arc::new(Mutex::new(None));
+        let sink = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().get_or_insert(format!("{e:?}"));
+        }));
+        let sink = fault.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            sink.lock()
+                .unwrap()
+                .get_or_insert(format!("device lost ({reason:?}): {msg}"));
+        });
+        let dot_kernel = if packed_dot {
+            DotKernel::Dot4I8Packed
+        } else {
+            DotKernel::Portable
+        };
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            dot_kernel,
+            pipelines: Arc::new(Mutex::new(HashMap::new())),
+            fault,
+        })
+    }
+
+    /// The adapter's name, backend and driver.
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// The device limits (requested equal to the adapter's).
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// The dot-product kernel the GEMM uses by default on this adapter.
+    pub fn dot_kernel(&self) -> DotKernel {
+        self.dot_kernel
+    }
+
+    /// The wgpu device, for interop.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The wgpu queue, for interop.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// One-line description: adapter, backend, driver, GEMM dot kernel.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?}, driver {} {}), GEMM dot kernel: {:?}",
+            self.info.name,
+            self.info.backend,
+            self.info.device_type,
+            self.info.driver,
+            self.info.driver_info,
+            self.dot_kernel
+        )
+    }
+
+    /// Fail if the device reported an error or was lost since the last check.
+    pub(crate) fn check_fault(&self) -> Result<()> {
+        match self.fault.lock().unwrap().take() {
+            Some(msg) => Err(Error::Device(msg)),
+            None => Ok(()),
+        }
+    }
+
+    /// The compute pipeline for `kernel`, compiled once per context.
+    pub(crate) fn pipeline(&self, kernel: Kernel) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = (kernel.name, kernel.entry);
+        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
+            return Ok(p.clone());
+        }
+        let source: String = kernel.sources.concat();
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(kernel.entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Device(format!(
+                "compiling {}::{}: {e:?}",
+                kernel.name, kernel.entry
+            )));
+        }
+        let pipeline = Arc::new(pipeline);
+        self.pipelines
+            .lock()
+            .unwrap()
+            .insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Record one dispatch of `kernel` into `enc`. `params` (a `#[repr(C)]` Pod struct)
+    /// binds as a uniform at binding 0, each `(binding, buffer)` of `buffers` at its index.
+    pub(crate) fn dispatch<P: bytemuck::Pod>(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        kernel: Kernel,
+        params: &P,
+        buffers: &[(u32, &wgpu::Buffer)],
+        grid: [u32; 3],
+    ) -> Result<()> {
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        if grid.iter().any(|&g| g > max) {
+            return Err(Error::TooLarge(format!(
+                "{}::{} needs a grid of {grid:?} workgroups; the adapter allows {max} per dimension",
+                kernel.name, kernel.entry
+            )));
+        }
+        if grid.contains(&0) {
+            return Ok(());
+        }
+        let pipeline = self.pipeline(kernel)?;
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let layout = pipeline.get_bind_group_layout(0);
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once((0, &uniform))
+            .chain(buffers.iter().copied())
+            .map(|(binding, b)| wgpu::BindGroupEntry {
+                binding,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.entry),
+            layout: &layout,
+            entries: &entries,
+        });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(kernel.entry),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        Ok(())
+    }
+
+    /// A command encoder.
+    pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rrs") })
+    }
+
+    /// Submit an encoder.
+    pub(crate) fn submit(&self, enc: wgpu::CommandEncoder) {
+        self.queue.submit(std::iter::once(enc.finish()));
+    }
+
+    /// Wait until the GPU has finished all submitted work.
+    pub fn synchronize(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("poll: {e}")))?;
+        self.check_fault()
+    }
+}
+
+/// A 1-D grid of `groups` workgroups folded into x and y so that no dimension exceeds
+/// 65535; shaders number workgroups `wid.x + wid.y * num_workgroups.x`.
+pub(crate) fn grid_1d(groups: u32) -> [u32; 3] {
+    const MAX: u32 = 65535;
+    if groups <= MAX {
+        [groups, 1, 1]
+    } else {
+        [MAX, groups.div_ceil(MAX), 1]
+    }
+}

@@ -1,0 +1,303 @@
+//! `hadamard`: the normalized fast Walsh-Hadamard transform along the last dimension.
+//!
+//! For a row-major `[m, k]` f32 tensor, every row x becomes x · H_k / sqrt(k), where
+//! H_k = H_a ⊗ H_{2^n} (Kronecker product) for the supported sizes
+//! * k = 2^n, 0 ≤ n ≤ 15 (a = 1, Sylvester), and
+//! * k = a · 2^n with a ∈ {12, 20, 28} and 0 ≤ n ≤ 12 (Paley constructions for H_a).
+//!
+//! H_k is symmetric for the powers of two only; the transform applied is x · H_kᵀ, i.e.
+//! y[i] = Σ_j H_k[i][j] x[j] / sqrt(k), and H_k · H_kᵀ = k·I makes it orthonormal.
+//! Applying it to activations and to the weights' input channels keeps X·Wᵀ unchanged.
+//!
+//! Tolerance against [`reference`]: every output is a signed sum of k inputs reached by
+//! different addition orders, so |gpu − cpu| ≤ (log2 k + a) · ε · ‖x_row‖₂ (tests use 4×).
+
+use crate::context::{grid_1d, Context, Kernel};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+const SHADER: &str = include_str!("../shaders/hadamard.wgsl");
+const CHUNK: Kernel = Kernel {
+    name: "hadamard",
+    sources: &[SHADER],
+    entry: "fwht_chunk",
+};
+const CROSS: Kernel = Kernel {
+    name: "hadamard",
+    sources: &[SHADER],
+    entry: "cross",
+};
+
+/// Largest chunk transformed in workgroup memory (16 KiB of f32: fits every adapter).
+const MAX_CHUNK: usize = 4096;
+/// Odd Hadamard factors supported besides powers of two.
+pub const FACTORS: [usize; 3] = [12, 20, 28];
+/// Largest supported power of two.
+pub const MAX_POW2: usize = 1 << 15;
+
+/// How a size k factors as `outer · chunk`: the `chunk` part runs in workgroup memory,
+/// the dense `outer` × `outer` ±1 matrix runs across chunks.
+#[derive(Clone, Debug, PartialEq)]
+struct Plan {
+    chunk: usize,
+    outer: usize,
+    /// Row-major ±1 entries of the outer matrix (empty when outer = 1).
+    signs: Vec<f32>,
+}
+
+/// The supported sizes, for error messages.
+pub fn supported_sizes() -> String {
+    format!("2^n for n = 0..=15 (up to {MAX_POW2}), and 12·2^n, 20·2^n, 28·2^n for n = 0..=12")
+}
+
+/// Split k into (a, 2^n) with a ∈ {1, 12, 20, 28}, or fail with the supported list.
+pub fn factor(k: usize) -> Result<(usize, usize)> {
+    for a in [1].into_iter().chain(FACTORS) {
+        if k % a == 0 && (k / a).is_power_of_two() {
+            let p = k / a;
+            let max = if a == 1 { MAX_POW2 } else { MAX_CHUNK };
+            if p <= max {
+                return Ok((a, p));
+            }
+        }
+    }
+    Err(Error::Unsupported(format!(
+        "Hadamard size k = {k} is not supported; supported sizes: {}",
+        supported_sizes()
+    )))
+}
+
+fn plan(k: usize) -> Result<Plan> {
+    let (a, p) = factor(k)?;
+    let (chunk, outer, signs) = if a > 1 {
+        (p, a, small_hadamard(a).into_iter().flatten().collect())
+    } else if p > MAX_CHUNK {
+        let outer = p / MAX_CHUNK;
+        let s = sylvester(outer).into_iter().flatten().collect();
+        (MAX_CHUNK, outer, s)
+    } else {
+        (p, 1, Vec::new())
+    };
+    Ok(Plan {
+        chunk,
+        outer,
+        signs: signs.into_iter().map(|v: i8| v as f32).collect(),
+    })
+}
+
+/// The Sylvester Hadamard matrix of size `n` (a power of two): H[i][j] = (-1)^popcount(i & j).
+pub fn sylvester(n: usize) -> Vec<Vec<i8>> {
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| if (i & j).count_ones() % 2 == 0 { 1 } else { -1 })
+                .collect()
+        })
+        .collect()
+}
+
+/// Quadratic character of `x` modulo the prime `q`: 0, 1 or -1.
+fn chi(x: i64, q: i64) -> i8 {
+    let x = x.rem_euclid(q);
+    if x == 0 {
+        return 0;
+    }
+    if (1..q).any(|y| (y * y) % q == x) {
+        1
+    } else {
+        -1
+    }
+}
+
+/// The Hadamard matrix of order 12, 20 or 28 (entries ±1, H·Hᵀ = n·I).
+///
+/// 12 and 20: Paley construction I with q = 11 and q = 19 (q ≡ 3 mod 4): H = I + S,
+/// S = [[0, 1ᵀ], [−1, Q]] with Q the Jacobsthal matrix Q[i][j] = χ(j − i).
+/// 28: Paley construction II with q = 13 (q ≡ 1 mod 4): the symmetric conference matrix
+/// C = [[0, 1ᵀ], [1, Q]] gives H = C ⊗ [[1, 1], [1, −1]] + I ⊗ [[1, −1], [−1, −1]].
+///
+/// # Panics
+/// For any other order (an internal invariant: callers go through [`factor`]).
+pub fn small_hadamard(n: usize) -> Vec<Vec<i8>> {
+    let jacobsthal = |q: usize| -> Vec<Vec<i8>> {
+        (0..q)
+            .map(|i| (0..q).map(|j| chi(j as i64 - i as i64, q as i64)).collect())
+            .collect()
+    };
+    match n {
+        12 | 20 => {
+            let q = n - 1;
+            let qm = jacobsthal(q);
+            let mut h = vec![vec![0i8; n]; n];
+            for (i, row) in h.iter_mut().enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    let s = match (i, j) {
+                        (0, 0) => 0,
+                        (0, _) => 1,
+                        (_, 0) => -1,
+                        _ => qm[i - 1][j - 1],
+                    };
+                    *v = s + i8::from(i == j);
+                }
+            }
+            h
+        }
+        28 => {
+            let q = 13;
+            let qm = jacobsthal(q);
+            let c = |i: usize, j: usize| -> i8 {
+                match (i, j) {
+                    (0, 0) => 0,
+                    (0, _) | (_, 0) => 1,
+                    _ => qm[i - 1][j - 1],
+                }
+            };
+            let mut h = vec![vec![0i8; n]; n];
+            for i in 0..n {
+                for j in 0..n {
+                    let (bi, bj, si, sj) = (i / 2, j / 2, i % 2, j % 2);
+                    let kron = [[1, 1], [1, -1]][si][sj];
+                    let diag = [[1, -1], [-1, -1]][si][sj];
+                    h[i][j] = c(bi, bj) * kron + if bi == bj { diag } else { 0 };
+                }
+            }
+            h
+        }
+        _ => panic!("no Hadamard matrix of order {n} is built in"),
+    }
+}
+
+/// The dense, unnormalized H_k (±1 entries) for a supported k: H_a ⊗ H_{2^n}.
+pub fn dense(k: usize) -> Result<Vec<Vec<i8>>> {
+    let (a, p) = factor(k)?;
+    let ha = if a == 1 {
+        vec![vec![1i8]]
+    } else {
+        small_hadamard(a)
+    };
+    Ok((0..k)
+        .map(|i| {
+            (0..k)
+                .map(|j| {
+                    let s = if (i % p & j % p).count_ones() % 2 == 0 { 1 } else { -1 };
+                    ha[i / p][j / p] * s
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Transform every row of `x` ([m, k] f32) in place on the GPU.
+pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
+    let mut enc = ctx.encoder();
+    encode(ctx, &mut enc, x)?;
+    ctx.submit(enc);
+    Ok(())
+}
+
+/// Transform every row of `x` ([m, k] f32) into a new tensor on the GPU.
+pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
+    x.expect("hadamard input", DType::F32, 2)?;
+    let out = Tensor::zeros(ctx, DType::F32, x.shape())?;
+    let mut enc = ctx.encoder();
+    enc.copy_buffer_to_buffer(&x.buffer, 0, &out.buffer, 0, (x.numel() * 4) as u64);
+    encode(ctx, &mut enc, &out)?;
+    ctx.submit(enc);
+    Ok(out)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    k: u32,
+    chunk: u32,
+    log2_chunk: u32,
+    outer: u32,
+    scale: f32,
+    _pad: [u32; 2],
+}
+
+/// Record the in-place transform of `x` into `enc`.
+pub(crate) fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Result<()> {
+    x.expect("hadamard input", DType::F32, 2)?;
+    let (rows, k) = x.rows_cols();
+    let plan = plan(k)?;
+    let signs = Tensor::from_slice(ctx, &padded(&plan.signs), &[plan.signs.len().max(1)])?;
+    let mut params = Params {
+        rows: rows as u32,
+        k: k as u32,
+        chunk: plan.chunk as u32,
+        log2_chunk: plan.chunk.trailing_zeros(),
+        outer: plan.outer as u32,
+        scale: 1.0 / (plan.chunk as f32).sqrt(),
+        _pad: [0; 2],
+    };
+    if plan.outer > 1 {
+        params.scale = 1.0;
+    }
+    let chunks = (rows * (k / plan.chunk)) as u32;
+    if plan.chunk > 1 {
+        ctx.dispatch(enc, CHUNK, &params, &[(1, &x.buffer)], grid_1d(chunks))?;
+    }
+    if plan.outer > 1 {
+        params.scale = 1.0 / (k as f32).sqrt();
+        let groups = (rows * plan.chunk).div_ceil(256) as u32;
+        let bufs = [(1, &x.buffer), (2, &signs.buffer)];
+        ctx.dispatch(enc, CROSS, &params, &bufs, grid_1d(groups))?;
+    }
+    Ok(())
+}
+
+fn padded(v: &[f32]) -> Vec<f32> {
+    if v.is_empty() {
+        vec![0.0]
+    } else {
+        v.to_vec()
+    }
+}
+
+/// CPU reference: the same transform, row by row (in-place butterflies on each
+/// 2^n block, then the dense H_a across blocks, then 1/sqrt(k)).
+pub fn reference(x: &[f32], k: usize) -> Result<Vec<f32>> {
+    let (a, p) = factor(k)?;
+    if x.len() % k != 0 {
+        return Err(Error::Shape(format!(
+            "hadamard input of {} elements is not a whole number of rows of k = {k}",
+            x.len()
+        )));
+    }
+    let ha = (a > 1).then(|| small_hadamard(a));
+    let norm = 1.0 / (k as f32).sqrt();
+    let mut out = x.to_vec();
+    let mut tmp = vec![0f32; a];
+    for row in out.chunks_mut(k) {
+        for block in row.chunks_mut(p) {
+            let mut h = 1;
+            while h < p {
+                for i in (0..p).step_by(2 * h) {
+                    for j in i..i + h {
+                        let (u, v) = (block[j], block[j + h]);
+                        block[j] = u + v;
+                        block[j + h] = u - v;
+                    }
+                }
+                h *= 2;
+            }
+        }
+        if let Some(ha) = &ha {
+            for pos in 0..p {
+                for (i, t) in tmp.iter_mut().enumerate() {
+                    *t = (0..a).map(|j| ha[i][j] as f32 * row[j * p + pos]).sum();
+                }
+                for (i, t) in tmp.iter().enumerate() {
+                    row[i * p + pos] = *t;
+                }
+            }
+        }
+        for v in row.iter_mut() {
+            *v *= norm;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,557 @@
+//! [`RrsLinear`]: a linear layer y = x · Wᵀ that packs its weights once and runs the
+//! whole quantized forward pass on the GPU, with a [`Method`] switch for RRS and its
+//! baselines, and [`LinearReference`], the same layer on the CPU (the oracle).
+//!
+//! Forward pass of each method (x: [m, k] f32 → y: [m, n] f32):
+//!
+//! | method | rotate x | smoothing | quantize | GEMM |
+//! |---|---|---|---|---|
+//! | `Fp32` | – | – | – | f32 matmul |
+//! | `Rtn` | – | – | per-token INT4 | plain A4W4 |
+//! | `SmoothQuant` | – | x / s_j, W · s_j, s from calibration (α) | per-token INT4 | plain A4W4 |
+//! | `QuaRot` | Hadamard | – | per-token INT4 | plain A4W4 |
+//! | `Rs` | – | runtime group max, reorder | per-token INT4 | group scales |
+//! | `Rrs` | Hadamard | runtime group max, reorder | per-token INT4 | group scales |
+//!
+//! Weights are per-output-channel symmetric INT4 RTN in every quantized method.
+
+use crate::channel_max::{self, Order};
+use crate::context::{Context, DotKernel};
+use crate::error::{Error, Result};
+use crate::gemm::{self, GemmOptions};
+use crate::hadamard;
+use crate::matmul;
+use crate::pack_weights::{self, WeightPrep};
+use crate::quantize::{self, Quantized, Smooth};
+use crate::tensor::{status, DType, Tensor};
+
+/// The quantization method of a layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Full-precision reference (f32 GEMM).
+    Fp32,
+    /// Per-token / per-channel INT4 round-to-nearest, nothing else.
+    Rtn,
+    /// SmoothQuant: per-channel scales s_j = max|X_j|^α / max|W_j|^(1−α) from calibration
+    /// data, migrated into the weights.
+    SmoothQuant,
+    /// QuaRot-style: Hadamard rotation, then RTN.
+    QuaRot,
+    /// Runtime Smooth: group-max smoothing computed at run time, applied in the GEMM.
+    Rs,
+    /// Rotated Runtime Smooth: rotation, then Runtime Smooth.
+    Rrs,
+}
+
+impl Method {
+    /// Every method, baselines first.
+    pub const ALL: [Method; 6] = [
+        Method::Fp32,
+        Method::Rtn,
+        Method::SmoothQuant,
+        Method::QuaRot,
+        Method::Rs,
+        Method::Rrs,
+    ];
+
+    /// Short lowercase name (as printed by the demo and accepted by [`Method::parse`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Fp32 => "fp32",
+            Method::Rtn => "rtn",
+            Method::SmoothQuant => "smoothquant",
+            Method::QuaRot => "quarot",
+            Method::Rs => "rs",
+            Method::Rrs => "rrs",
+        }
+    }
+
+    /// Parse a [`Method::name`].
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s.to_ascii_lowercase())
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|m| m.name()).collect();
+                Error::InvalidArgument(format!("unknown method {s:?}; one of {names:?}"))
+            })
+    }
+
+    /// Whether x (and W, offline) are rotated by the Hadamard transform.
+    pub fn rotates(self) -> bool {
+        matches!(self, Method::QuaRot | Method::Rrs)
+    }
+
+    /// Whether the method uses Runtime Smooth.
+    pub fn runtime_smooth(self) -> bool {
+        matches!(self, Method::Rs | Method::Rrs)
+    }
+}
+
+/// How Runtime Smooth orders channels before grouping them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reorder {
+    /// A new permutation each call, sorted by this batch's channel maxima; the GEMM
+    /// reads weight channels through it.
+    Dynamic,
+    /// A permutation calibrated once on sample activations and baked into the packed
+    /// weights: no run-time cost. Needs [`Config::calibration`].
+    Static,
+    /// No reorder: groups of consecutive original channels.
+    None,
+}
+
+/// Layer configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The method.
+    pub method: Method,
+    /// Smoothing group size (= GEMM K-tile); a multiple of 8 dividing k. Default 128.
+    pub group: usize,
+    /// Channel reorder for RS / RRS. Default [`Reorder::Dynamic`].
+    pub reorder: Reorder,
+    /// SmoothQuant migration strength α. Default 0.5.
+    pub alpha: f32,
+    /// Sample activations, [rows, k] row-major: needed by SmoothQuant and static reorder.
+    pub calibration: Option<Vec<f32>>,
+    /// GEMM dot-product code; `None` picks the adapter's best.
+    pub dot: Option<DotKernel>,
+}
+
+impl Config {
+    /// Defaults for `method`: group 128, dynamic reorder, α = 0.5, no calibration data.
+    pub fn new(method: Method) -> Self {
+        Config {
+            method,
+            group: 128,
+            reorder: Reorder::Dynamic,
+            alpha: 0.5,
+            calibration: None,
+            dot: None,
+        }
+    }
+
+    /// Set the group size.
+    pub fn group(mut self, group: usize) -> Self {
+        self.group = group;
+        self
+    }
+
+    /// Set the reorder mode.
+    pub fn reorder(mut self, reorder: Reorder) -> Self {
+        self.reorder = reorder;
+        self
+    }
+
+    /// Set calibration activations ([rows, k] row-major).
+    pub fn calibration(mut self, x: Vec<f32>) -> Self {
+        self.calibration = Some(x);
+        self
+    }
+}
+
+/// What a layer does, derived once on the CPU from the config, the weights and the
+/// calibration data; shared by the GPU layer and the CPU reference.
+#[derive(Clone, Debug)]
+struct Plan {
+    method: Method,
+    n: usize,
+    k: usize,
+    group: usize,
+    reorder: Reorder,
+    /// Static reorder: the calibrated permutation (over rotated channels for RRS).
+    static_perm: Option<Vec<u32>>,
+    /// SmoothQuant: per-channel factors s_j (x / s_j, W · s_j).
+    sq_factors: Option<Vec<f32>>,
+}
+
+impl Plan {
+    fn new(weights: &[f32], n: usize, k: usize, config: &Config) -> Result<Self> {
+        let method = config.method;
+        if n == 0 || k == 0 {
+            return Err(Error::Shape(format!("a layer needs n, k > 0, got n = {n}, k = {k}")));
+        }
+        if weights.len() != n * k {
+            return Err(Error::Shape(format!(
+                "weights of {} elements do not make an [n = {n}, k = {k}] matrix",
+                weights.len()
+            )));
+        }
+        check_finite("weights", weights)?;
+        if method != Method::Fp32 {
+            quantize::check_k(k)?;
+        }
+        if method.rotates() {
+            hadamard::factor(k)?;
+        }
+        if method.runtime_smooth() {
+            channel_max::check_group(k, config.group)?;
+            if config.group % 8 != 0 {
+                return Err(Error::Unsupported(format!(
+                    "the group size must be a multiple of 8, got {}",
+                    config.group
+                )));
+            }
+        }
+        let calib = || -> Result<&[f32]> {
+            let c = config.calibration.as_deref().ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{} needs calibration activations (Config::calibration)",
+                    if method == Method::SmoothQuant {
+                        "SmoothQuant"
+                    } else {
+                        "static reorder"
+                    }
+                ))
+            })?;
+            if c.is_empty() || c.len() % k != 0 {
+                return Err(Error::Shape(format!(
+                    "calibration data of {} elements is not a whole number of rows of k = {k}",
+                    c.len()
+                )));
+            }
+            check_finite("calibration activations", c)?;
+            Ok(c)
+        };
+        let mut static_perm = None;
+        if method.runtime_smooth() && config.reorder == Reorder::Static {
+            let c = calib()?;
+            let c = if method.rotates() {
+                hadamard::reference(c, k)?
+            } else {
+                c.to_vec()
+            };
+            static_perm = Some(channel_max::sort_order(&channel_max::absmax_reference(&c, k)));
+        }
+        let mut sq_factors = None;
+        if method == Method::SmoothQuant {
+            if !(0.0..=1.0).contains(&config.alpha) {
+                return Err(Error::InvalidArgument(format!(
+                    "SmoothQuant alpha must be in [0, 1], got {}",
+                    config.alpha
+                )));
+            }
+            let xmax = channel_max::absmax_reference(calib()?, k);
+            let wmax = channel_max::absmax_reference(weights, k);
+            let a = config.alpha;
+            sq_factors = Some(
+                xmax.iter()
+                    .zip(&wmax)
+                    .map(|(x, w)| {
+                        let s = x.max(1e-5).powf(a) / w.max(1e-5).powf(1.0 - a);
+                        s.clamp(1e-5, 1e5)
+                    })
+                    .collect(),
+            );
+        }
+        Ok(Plan {
+            method,
+            n,
+            k,
+            group: config.group,
+            reorder: config.reorder,
+            static_perm,
+            sq_factors,
+        })
+    }
+
+    fn weight_prep(&self) -> WeightPrep<'_> {
+        WeightPrep {
+            rotate: self.method.rotates(),
+            perm: self.static_perm.as_deref(),
+            factors: self.sq_factors.as_deref(),
+        }
+    }
+
+    fn check_x(&self, x_shape: &[usize]) -> Result<usize> {
+        match x_shape {
+            [m, k] if *k == self.k && *m > 0 => Ok(*m),
+            [0, _] => Err(Error::Shape("the input has no rows (m = 0)".into())),
+            _ => Err(Error::Shape(format!(
+                "input of shape {x_shape:?} does not fit a layer of k = {} input features: need [m, {}]",
+                self.k, self.k
+            ))),
+        }
+    }
+}
+
+fn check_finite(what: &str, v: &[f32]) -> Result<()> {
+    match v.iter().position(|a| !a.is_finite()) {
+        Some(i) => Err(Error::NonFinite(format!(
+            "{what}: element {i} is {}",
+            v[i]
+        ))),
+        None => Ok(()),
+    }
+}
+
+enum Weights {
+    F32(Tensor),
+    Int4(Quantized),
+}
+
+/// A linear layer y = x · Wᵀ (W: [n, k]) on the GPU with the configured [`Method`].
+pub struct RrsLinear {
+    ctx: Context,
+    plan: Plan,
+    weights: Weights,
+    static_perm: Option<Tensor>,
+    sq_divisors: Option<Tensor>,
+    dot: DotKernel,
+}
+
+impl RrsLinear {
+    /// Prepare a layer from `weights` ([n, k] row-major f32): rotates, permutes, migrates
+    /// and packs them once on the GPU, as the method requires.
+    pub fn new(ctx: &Context, weights: &[f32], n: usize, k: usize, config: Config) -> Result<Self> {
+        let plan = Plan::new(weights, n, k, &config)?;
+        let w = Tensor::from_slice(ctx, weights, &[n, k])?;
+        let packed = if plan.method == Method::Fp32 {
+            Weights::F32(w)
+        } else {
+            Weights::Int4(pack_weights::pack_weights(ctx, &w, plan.weight_prep())?)
+        };
+        let static_perm = plan
+            .static_perm
+            .as_ref()
+            .map(|p| Tensor::from_slice(ctx, p, &[k]))
+            .transpose()?;
+        let sq_divisors = plan
+            .sq_factors
+            .as_ref()
+            .map(|f| Tensor::from_slice(ctx, f, &[k]))
+            .transpose()?;
+        Ok(Self {
+            ctx: ctx.clone(),
+            plan,
+            weights: packed,
+            static_perm,
+            sq_divisors,
+            dot: config.dot.unwrap_or(ctx.dot_kernel()),
+        })
+    }
+
+    /// (n, k): output and input features.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.plan.n, self.plan.k)
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.plan.method
+    }
+
+    /// The static permutation baked into the weights, if any.
+    pub fn static_perm(&self) -> Option<&[u32]> {
+        self.plan.static_perm.as_deref()
+    }
+
+    /// Run the forward pass on `x` ([m, k] f32) and return y ([m, n] f32). Submits the work
+    /// and returns without waiting. Non-finite inputs give non-finite outputs; use
+    /// [`RrsLinear::forward_checked`] or [`RrsLinear::run`] to get an error instead.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let status = status::new(&self.ctx)?;
+        self.forward_with_status(x, &status)
+    }
+
+    /// [`RrsLinear::forward`], then wait and fail with [`Error::NonFinite`] if a token or
+    /// channel maximum of the input was NaN or Inf.
+    pub fn forward_checked(&self, x: &Tensor) -> Result<Tensor> {
+        let status = status::new(&self.ctx)?;
+        let y = self.forward_with_status(x, &status)?;
+        status::check(&self.ctx, &status, "RrsLinear::forward")?;
+        Ok(y)
+    }
+
+    /// Upload `x` ([m, k] row-major), run, and read y ([m, n]) back, blocking.
+    pub fn run(&self, x: &[f32]) -> Result<Vec<f32>> {
+        pollster::block_on(self.run_async(x))
+    }
+
+    /// Upload `x` ([m, k] row-major), run, and read y ([m, n]) back.
+    pub async fn run_async(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let k = self.plan.k;
+        if x.len() % k != 0 {
+            return Err(Error::Shape(format!(
+                "input of {} elements is not a whole number of rows of k = {k}",
+                x.len()
+            )));
+        }
+        check_finite("input activations", x)?;
+        let xt = Tensor::from_slice(&self.ctx, x, &[x.len() / k, k])?;
+        let y = self.forward(&xt)?;
+        y.to_vec_async(&self.ctx).await
+    }
+
+    fn forward_with_status(&self, x: &Tensor, status: &Tensor) -> Result<Tensor> {
+        let ctx = &self.ctx;
+        let plan = &self.plan;
+        x.expect("layer input", DType::F32, 2)?;
+        let m = plan.check_x(x.shape())?;
+        let mut enc = ctx.encoder();
+        let rotated;
+        let xin = if plan.method.rotates() {
+            rotated = Tensor::zeros(ctx, DType::F32, &[m, plan.k])?;
+            let bytes = (m * plan.k * 4) as u64;
+            enc.copy_buffer_to_buffer(&x.buffer, 0, &rotated.buffer, 0, bytes);
+            hadamard::encode(ctx, &mut enc, &rotated)?;
+            &rotated
+        } else {
+            x
+        };
+        let w = match &self.weights {
+            Weights::F32(w) => {
+                let y = matmul::encode(ctx, &mut enc, xin, w)?;
+                ctx.submit(enc);
+                return Ok(y);
+            }
+            Weights::Int4(w) => w,
+        };
+        let mut opts = GemmOptions {
+            group: plan.group,
+            group_scales: None,
+            weight_perm: None,
+            dot: self.dot,
+        };
+        let stats;
+        let q = if plan.method.runtime_smooth() {
+            let order = match (plan.reorder, &self.static_perm) {
+                (Reorder::Static, Some(p)) => Order::Fixed(p),
+                (Reorder::Dynamic, _) => Order::Sorted,
+                _ => Order::Identity,
+            };
+            stats = channel_max::encode(ctx, &mut enc, xin, plan.group, order, status)?;
+            let smooth = Smooth {
+                perm: Some(&stats.perm),
+                scales: Some((&stats.scales, plan.group)),
+            };
+            opts.group_scales = Some(&stats.scales);
+            if plan.reorder == Reorder::Dynamic {
+                opts.weight_perm = Some(&stats.perm);
+            }
+            quantize::encode(ctx, &mut enc, xin, smooth, status)?
+        } else {
+            let smooth = Smooth {
+                perm: None,
+                scales: self.sq_divisors.as_ref().map(|d| (d, 1)),
+            };
+            quantize::encode(ctx, &mut enc, xin, smooth, status)?
+        };
+        if !plan.method.runtime_smooth() {
+            // Plain A4W4: unit scales; keep the 128-wide flush when it divides k.
+            opts.group = if plan.k % 128 == 0 { 128 } else { plan.k };
+        }
+        let y = gemm::encode(ctx, &mut enc, &q, w, opts)?;
+        ctx.submit(enc);
+        Ok(y)
+    }
+}
+
+/// The CPU reference of an [`RrsLinear`]: the same plan, computed with the ops'
+/// `reference` functions. With `quantize_weights = false` the weights stay in full
+/// precision (activation-only error, "A4W16").
+pub struct LinearReference {
+    plan: Plan,
+    weights: Vec<f32>,
+    /// Weights in the GEMM's channel space (rotated, statically permuted, migrated), f32.
+    weights_prepared: Vec<f32>,
+    packed: Option<(Vec<u32>, Vec<f32>)>,
+}
+
+impl LinearReference {
+    /// Prepare the reference layer (same arguments as [`RrsLinear::new`]).
+    pub fn new(weights: &[f32], n: usize, k: usize, config: &Config) -> Result<Self> {
+        let plan = Plan::new(weights, n, k, config)?;
+        let prep = plan.weight_prep();
+        let packed = (plan.method != Method::Fp32)
+            .then(|| pack_weights::reference(weights, k, prep))
+            .transpose()?;
+        let mut w = if prep.rotate {
+            hadamard::reference(weights, k)?
+        } else {
+            weights.to_vec()
+        };
+        for row in w.chunks_mut(k) {
+            let orig = row.to_vec();
+            for (q, v) in row.iter_mut().enumerate() {
+                let c = prep.perm.map_or(q, |p| p[q] as usize);
+                *v = orig[c] * prep.factors.map_or(1.0, |f| f[q]);
+            }
+        }
+        Ok(Self {
+            plan,
+            weights: weights.to_vec(),
+            weights_prepared: w,
+            packed,
+        })
+    }
+
+    /// y = layer(x) for x: [m, k] row-major.
+    pub fn forward(&self, x: &[f32], quantize_weights: bool) -> Result<Vec<f32>> {
+        let plan = &self.plan;
+        let k = plan.k;
+        plan.check_x(&[x.len() / k, if x.len() % k == 0 { k } else { 0 }])?;
+        if plan.method == Method::Fp32 {
+            return Ok(matmul::reference(x, &self.weights, k));
+        }
+        let x = if plan.method.rotates() {
+            hadamard::reference(x, k)?
+        } else {
+            x.to_vec()
+        };
+        // (codes, row scales), the divisor of each position, and the weight gather.
+        let (qa, sa, divisor, gather): (Vec<u32>, Vec<f32>, Vec<f32>, Option<Vec<u32>>) =
+            if plan.method.runtime_smooth() {
+                let sort = plan.reorder == Reorder::Dynamic;
+                let (_, perm, scales) = channel_max::reference(
+                    &x,
+                    k,
+                    plan.group,
+                    sort,
+                    plan.static_perm.as_deref(),
+                )?;
+                let (qa, sa) = quantize::reference(&x, k, Some(&perm), Some((&scales, plan.group)))?;
+                let div = (0..k).map(|q| scales[q / plan.group]).collect();
+                (qa, sa, div, sort.then_some(perm))
+            } else {
+                let f = plan.sq_factors.as_deref();
+                let (qa, sa) = quantize::reference(&x, k, None, f.map(|f| (f, 1)))?;
+                (qa, sa, f.map_or(vec![1.0; k], |f| f.to_vec()), None)
+            };
+        if quantize_weights {
+            let (qw, sw) = self.packed.as_ref().expect("quantized methods pack weights");
+            let group = if plan.method.runtime_smooth() { plan.group } else { k };
+            let gscales: Option<Vec<f32>> = plan
+                .method
+                .runtime_smooth()
+                .then(|| divisor.iter().step_by(group).copied().collect());
+            return Ok(gemm::reference(
+                &qa,
+                &sa,
+                qw,
+                sw,
+                k,
+                group,
+                gscales.as_deref(),
+                gather.as_deref(),
+            ));
+        }
+        // Activation-only: dequantize x̂[i, q] = sa[i] · code · divisor[q] and multiply by
+        // the full-precision weights in the same channel order.
+        let codes = quantize::unpack(&qa);
+        let xhat: Vec<f32> = codes
+            .iter()
+            .enumerate()
+            .map(|(idx, &c)| sa[idx / k] * c as f32 * divisor[idx % k])
+            .collect();
+        let w = match &gather {
+            Some(p) => self
+                .weights_prepared
+                .chunks(k)
+                .flat_map(|row| p.iter().map(|&c| row[c as usize]))
+                .collect(),
+            None => self.weights_prepared.clone(),
+        };
+        Ok(matmul::reference(&xhat, &w, k))
+    }
+}

@@ -1,0 +1,194 @@
+//! `quantize`: smooth, then per-row symmetric INT4 quantization and packing.
+//!
+//! For x: [m, k] f32 and output position q of a row (0 ≤ q < k):
+//! * `v = x[row, perm[q]] / scales[q / group]` (the gather only with a permutation, the
+//!   division only with smoothing scales);
+//! * `row_scale = max_q |v| / 7`, `code = clamp(round_half_even(v / row_scale), −8, 7)`,
+//!   and code 0 for a row of zeros.
+//!
+//! **Packed layout** (activations and weights alike): `[m, k / 8]` u32, row-major; word
+//! `q / 8` of a row holds position q in bits `4·(q % 8) .. 4·(q % 8) + 3` as a
+//! two's-complement nibble: the lower K index sits in the lower nibble.
+//! Example: codes `[1, −1, 7, −8, 0, 0, 0, 0]` pack to `0x0000_87F1`.
+//!
+//! Tolerance against [`reference`]: the codes are bit-exact and the row scales equal
+//! (the GPU performs the same IEEE f32 divisions, maxima and rounding as the reference;
+//! adapters whose division is not correctly rounded may differ by one code at exact
+//! rounding ties).
+
+use crate::context::{grid_1d, Context, Kernel};
+use crate::error::{Error, Result};
+use crate::tensor::{status, DType, Tensor};
+
+const SHADER: &str = include_str!("../shaders/quantize.wgsl");
+const QUANTIZE: Kernel = Kernel {
+    name: "quantize",
+    sources: &[SHADER],
+    entry: "quantize",
+};
+
+/// INT4 codes packed 8 per u32 (see the module docs for the layout), with one f32 scale
+/// per row: row i of the dequantized matrix is `scales[i] · codes[i, :]`.
+#[derive(Debug)]
+pub struct Quantized {
+    /// [rows, k / 8] u32.
+    pub packed: Tensor,
+    /// [rows] f32.
+    pub scales: Tensor,
+    /// Number of rows.
+    pub rows: usize,
+    /// Logical row length (in INT4 codes).
+    pub k: usize,
+}
+
+/// What to apply before quantizing: a gather along K and per-group divisors.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Smooth<'a> {
+    /// [k] u32: position q reads channel `perm[q]`.
+    pub perm: Option<&'a Tensor>,
+    /// ([k / group] f32, group): position q is divided by `scales[q / group]`.
+    pub scales: Option<(&'a Tensor, usize)>,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    k: u32,
+    group: u32,
+    flags: u32,
+}
+
+/// Quantize `x` ([m, k] f32, k a multiple of 8) on the GPU, then check that no row
+/// maximum is NaN or Inf (this check reads one word back).
+pub fn quantize(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> {
+    let status = status::new(ctx)?;
+    let mut enc = ctx.encoder();
+    let q = encode(ctx, &mut enc, x, smooth, &status)?;
+    ctx.submit(enc);
+    status::check(ctx, &status, "quantize")?;
+    Ok(q)
+}
+
+pub(crate) fn check_k(k: usize) -> Result<()> {
+    if k == 0 || k % 8 != 0 {
+        return Err(Error::Unsupported(format!(
+            "INT4 packing needs k to be a positive multiple of 8, got k = {k}"
+        )));
+    }
+    Ok(())
+}
+
+/// Record [`quantize`] into `enc`; NaN/Inf set bit 1 of `status`.
+pub(crate) fn encode(
+    ctx: &Context,
+    enc: &mut wgpu::CommandEncoder,
+    x: &Tensor,
+    smooth: Smooth,
+    status: &Tensor,
+) -> Result<Quantized> {
+    x.expect("quantize input", DType::F32, 2)?;
+    let (m, k) = x.rows_cols();
+    if m == 0 {
+        return Err(Error::Shape("quantize needs at least one row (m = 0)".into()));
+    }
+    check_k(k)?;
+    let mut flags = 0;
+    let mut group = k;
+    if let Some(p) = smooth.perm {
+        p.expect("quantize permutation", DType::U32, 1)?;
+        if p.numel() != k {
+            return Err(Error::Shape(format!(
+                "the permutation has {} entries but k = {k}",
+                p.numel()
+            )));
+        }
+        flags |= 2;
+    }
+    if let Some((s, g)) = smooth.scales {
+        s.expect("smoothing scales", DType::F32, 1)?;
+        crate::channel_max::check_group(k, g)?;
+        if s.numel() != k / g {
+            return Err(Error::Shape(format!(
+                "{} smoothing scales given for k = {k} in groups of {g}: need {}",
+                s.numel(),
+                k / g
+            )));
+        }
+        flags |= 1;
+        group = g;
+    }
+    let packed = Tensor::zeros(ctx, DType::U32, &[m, k / 8])?;
+    let scales = Tensor::zeros(ctx, DType::F32, &[m])?;
+    // Unused bindings still need a buffer: the output stands in (it is never read then).
+    let perm = smooth.perm.map_or(&packed.buffer, |p| &p.buffer);
+    let divs = smooth.scales.map_or(&scales.buffer, |(s, _)| &s.buffer);
+    let params = Params {
+        rows: m as u32,
+        k: k as u32,
+        group: group as u32,
+        flags,
+    };
+    let bufs = [
+        (1, &x.buffer),
+        (2, perm),
+        (3, divs),
+        (4, &packed.buffer),
+        (5, &scales.buffer),
+        (6, &status.buffer),
+    ];
+    ctx.dispatch(enc, QUANTIZE, &params, &bufs, grid_1d(m as u32))?;
+    Ok(Quantized {
+        packed,
+        scales,
+        rows: m,
+        k,
+    })
+}
+
+/// CPU reference of [`quantize`]: `(packed [m, k / 8], row scales [m])`.
+pub fn reference(
+    x: &[f32],
+    k: usize,
+    perm: Option<&[u32]>,
+    scales: Option<(&[f32], usize)>,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    check_k(k)?;
+    let m = x.len() / k;
+    let mut packed = Vec::with_capacity(m * k / 8);
+    let mut row_scales = Vec::with_capacity(m);
+    let mut v = vec![0f32; k];
+    for row in x.chunks(k) {
+        for (q, out) in v.iter_mut().enumerate() {
+            let c = perm.map_or(q, |p| p[q] as usize);
+            *out = row[c];
+            if let Some((s, g)) = scales {
+                *out /= s[q / g];
+            }
+        }
+        let amax_bits = v.iter().map(|a| a.to_bits() & 0x7fff_ffff).max().unwrap();
+        let scale = f32::from_bits(amax_bits) / 7.0;
+        row_scales.push(scale);
+        for word in v.chunks(8) {
+            let mut w = 0u32;
+            for (i, &a) in word.iter().enumerate() {
+                let code = if amax_bits == 0 {
+                    0
+                } else {
+                    (a / scale).round_ties_even().clamp(-8.0, 7.0) as i32
+                };
+                w |= ((code as u32) & 0xf) << (4 * i);
+            }
+            packed.push(w);
+        }
+    }
+    Ok((packed, row_scales))
+}
+
+/// Unpack `[rows, k / 8]` words into i8 codes `[rows, k]` (the inverse of the packing).
+pub fn unpack(packed: &[u32]) -> Vec<i8> {
+    packed
+        .iter()
+        .flat_map(|&w| (0..8).map(move |i| ((w << (28 - 4 * i)) as i32 >> 28) as i8))
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! Typed GPU tensors: a storage buffer with a dtype and a row-major shape, plus upload and
+//! readback.
+
+use wgpu::util::DeviceExt;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+
+/// Element type of a [`Tensor`]. All are 4 bytes wide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    /// 32-bit float.
+    F32,
+    /// 32-bit unsigned integer (permutations, packed INT4 words: 8 nibbles each).
+    U32,
+}
+
+/// Element types a [`Tensor`] can be built from and read back into.
+pub trait Element: bytemuck::Pod {
+    /// The matching dtype.
+    const DTYPE: DType;
+}
+impl Element for f32 {
+    const DTYPE: DType = DType::F32;
+}
+impl Element for u32 {
+    const DTYPE: DType = DType::U32;
+}
+
+/// A row-major tensor in a GPU storage buffer.
+#[derive(Debug)]
+pub struct Tensor {
+    pub(crate) buffer: wgpu::Buffer,
+    shape: Vec<usize>,
+    dtype: DType,
+}
+
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl Tensor {
+    /// Upload `data` as a tensor of `shape` (row-major).
+    pub fn from_slice<T: Element>(ctx: &Context, data: &[T], shape: &[usize]) -> Result<Self> {
+        let n = numel(shape);
+        if n != data.len() {
+            return Err(Error::Shape(format!(
+                "shape {shape:?} holds {n} elements but {} were given",
+                data.len()
+            )));
+        }
+        check_size(ctx, shape)?;
+        let buffer = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("tensor"),
+                contents: bytemuck::cast_slice(data),
+                usage: USAGE,
+            });
+        Ok(Self {
+            buffer,
+            shape: shape.to_vec(),
+            dtype: T::DTYPE,
+        })
+    }
+
+    /// A zero-filled tensor.
+    pub fn zeros(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<Self> {
+        check_size(ctx, shape)?;
+        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tensor"),
+            size: (numel(shape).max(1) * 4) as u64,
+            usage: USAGE,
+            mapped_at_creation: false,
+        });
+        Ok(Self {
+            buffer,
+            shape: shape.to_vec(),
+            dtype,
+        })
+    }
+
+    /// The shape, row-major.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    /// Size of the last dimension, and the product of the others: (rows, cols).
+    pub fn rows_cols(&self) -> (usize, usize) {
+        let cols = *self.shape.last().unwrap_or(&1);
+        (self.numel() / cols.max(1), cols)
+    }
+
+    /// Fail unless the tensor is `dtype` with `ndim` dimensions; `what` names it.
+    pub(crate) fn expect(&self, what: &str, dtype: DType, ndim: usize) -> Result<()> {
+        if self.dtype != dtype || self.shape.len() != ndim {
+            return Err(Error::Shape(format!(
+                "{what} must be a {ndim}-D {dtype:?} tensor, got {:?} {:?}",
+                self.dtype, self.shape
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copy the tensor back to the host, blocking.
+    pub fn to_vec<T: Element>(&self, ctx: &Context) -> Result<Vec<T>> {
+        pollster::block_on(self.to_vec_async(ctx))
+    }
+
+    /// Copy the tensor back to the host.
+    pub async fn to_vec_async<T: Element>(&self, ctx: &Context) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype {
+            return Err(Error::Shape(format!(
+                "reading a {:?} tensor as {:?}",
+                self.dtype,
+                T::DTYPE
+            )));
+        }
+        let bytes = (self.numel() * 4) as u64;
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = ctx.encoder();
+        enc.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+        ctx.submit(enc);
+        let (tx, rx) = futures::channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        // Native backends need polling to complete the map; in the browser this is a no-op.
+        ctx.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("poll: {e}")))?;
+        rx.await
+            .map_err(|_| Error::Device("buffer map was cancelled".into()))?
+            .map_err(|e| Error::Device(format!("buffer map failed: {e}")))?;
+        ctx.check_fault()?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Device(format!("mapped range: {e:?}")))?;
+        let out = bytemuck::cast_slice(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+}
+
+pub(crate) fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Fail with [`Error::TooLarge`] if a 4-byte tensor of `shape` exceeds a binding.
+fn check_size(ctx: &Context, shape: &[usize]) -> Result<()> {
+    let bytes = shape
+        .iter()
+        .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64))
+        .unwrap_or(u64::MAX);
+    let limits = ctx.limits();
+    let max = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    if bytes > max {
+        return Err(Error::TooLarge(format!(
+            "a tensor of shape {shape:?} needs {bytes} bytes; the adapter binds at most {max} bytes per buffer"
+        )));
+    }
+    Ok(())
+}
+
+/// The status word some kernels set (bit 0: a channel maximum is NaN/Inf, bit 1: a row
+/// maximum is NaN/Inf): a fresh zeroed one, and its check after a run.
+pub(crate) mod status {
+    use super::*;
+
+    pub(crate) fn new(ctx: &Context) -> Result<Tensor> {
+        Tensor::zeros(ctx, DType::U32, &[1])
+    }
+
+    /// Read the status word back (a synchronization) and turn set bits into an error.
+    pub(crate) fn check(ctx: &Context, status: &Tensor, what: &str) -> Result<()> {
+        let bits = status.to_vec::<u32>(ctx)?[0];
+        let mut found = Vec::new();
+        if bits & 1 != 0 {
+            found.push("a channel's maximum |x| over the tokens is NaN or Inf");
+        }
+        if bits & 2 != 0 {
+            found.push("a token's maximum |x| is NaN or Inf");
+        }
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::NonFinite(format!("{what}: {}", found.join("; "))))
+        }
+    }
+}
