@@ -85,9 +85,7 @@ struct Params {
 /// maximum is NaN or Inf (this check reads one word back).
 pub fn channel_max(ctx: &Context, x: &Tensor, group: usize, order: Order) -> Result<ChannelStats> {
     let status = status::new(ctx)?;
-    let mut enc = ctx.encoder();
-    let stats = encode(ctx, &mut enc, x, group, order, &status)?;
-    ctx.submit(enc);
+    let stats = ctx.record(|enc| encode(ctx, enc, x, group, order, &status))?;
     status::check(ctx, &status, "channel_max")?;
     Ok(stats)
 }
@@ -104,7 +102,9 @@ pub(crate) fn encode(
     x.expect("channel_max input", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
-        return Err(Error::Shape("channel_max needs at least one row (m = 0)".into()));
+        return Err(Error::Shape(
+            "channel_max needs at least one row (m = 0)".into(),
+        ));
     }
     check_group(k, group)?;
     let absmax = Tensor::zeros(ctx, DType::F32, &[k])?;
@@ -204,7 +204,11 @@ pub fn sort_order(absmax: &[f32]) -> Vec<u32> {
 pub fn group_scales_reference(absmax: &[f32], perm: &[u32], group: usize) -> Vec<f32> {
     perm.chunks(group)
         .map(|g| {
-            let m = g.iter().map(|&j| absmax[j as usize].to_bits()).max().unwrap_or(0);
+            let m = g
+                .iter()
+                .map(|&j| absmax[j as usize].to_bits())
+                .max()
+                .unwrap_or(0);
             f32::from_bits(m).max(MIN_SCALE)
         })
         .collect()

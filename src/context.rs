@@ -39,6 +39,8 @@ pub struct Context {
     pipelines: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>>,
     /// The first uncaptured device error or device loss, reported by the next readback.
     fault: Arc<Mutex<Option<String>>>,
+    /// A small storage buffer bound where a kernel's optional input is unused.
+    pub(crate) dummy: wgpu::Buffer,
 }
 
 /// How to install a software Vulkan driver where no GPU adapter exists.
@@ -106,7 +108,14 @@ impl Context {
         } else {
             DotKernel::Portable
         };
+        let dummy = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("unused binding"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
         Ok(Self {
+            dummy,
             device,
             queue,
             info,
@@ -194,10 +203,7 @@ impl Context {
             )));
         }
         let pipeline = Arc::new(pipeline);
-        self.pipelines
-            .lock()
-            .unwrap()
-            .insert(key, pipeline.clone());
+        self.pipelines.lock().unwrap().insert(key, pipeline.clone());
         Ok(pipeline)
     }
 
@@ -252,15 +258,36 @@ impl Context {
         Ok(())
     }
 
-    /// A command encoder.
-    pub(crate) fn encoder(&self) -> wgpu::CommandEncoder {
-        self.device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rrs") })
-    }
-
-    /// Submit an encoder.
-    pub(crate) fn submit(&self, enc: wgpu::CommandEncoder) {
-        self.queue.submit(std::iter::once(enc.finish()));
+    /// Record commands with `f` into a fresh encoder and submit them. Validation and
+    /// out-of-memory errors raised while recording or submitting come back as `Err` of
+    /// this call (wgpu's error scopes are per thread, so concurrent callers do not see
+    /// each other's errors).
+    pub(crate) fn record<T>(
+        &self,
+        f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<T>,
+    ) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rrs") });
+        let out = f(&mut enc);
+        if out.is_ok() {
+            self.queue.submit(std::iter::once(enc.finish()));
+        }
+        let errors = [
+            pollster::block_on(validation.pop()),
+            pollster::block_on(oom.pop()),
+        ];
+        if let Some(e) = errors.into_iter().flatten().next() {
+            return Err(match e {
+                wgpu::Error::OutOfMemory { .. } => {
+                    Error::TooLarge(format!("out of GPU memory: {e}"))
+                }
+                e => Error::Device(format!("{e:?}")),
+            });
+        }
+        out
     }
 
     /// Wait until the GPU has finished all submitted work.

@@ -75,9 +75,7 @@ struct Params {
 
 /// y = dequant(a) · dequant(w)ᵀ with smoothing scales, on the GPU: [m, n] f32.
 pub fn gemm(ctx: &Context, a: &Quantized, w: &Quantized, opts: GemmOptions) -> Result<Tensor> {
-    let mut enc = ctx.encoder();
-    let y = encode(ctx, &mut enc, a, w, opts)?;
-    ctx.submit(enc);
+    let y = ctx.record(|enc| encode(ctx, enc, a, w, opts))?;
     Ok(y)
 }
 
@@ -134,9 +132,8 @@ pub(crate) fn encode(
         flags,
         _pad: [0; 3],
     };
-    // Unused bindings still need a buffer: a scale buffer stands in (never read then).
-    let gscale = opts.group_scales.map_or(&a.scales.buffer, |s| &s.buffer);
-    let perm = opts.weight_perm.map_or(&a.scales.buffer, |p| &p.buffer);
+    let gscale = opts.group_scales.map_or(&ctx.dummy, |s| &s.buffer);
+    let perm = opts.weight_perm.map_or(&ctx.dummy, |p| &p.buffer);
     let bufs = [
         (1, &a.packed.buffer),
         (2, &w.packed.buffer),

@@ -3,10 +3,10 @@
 //! For a row-major `[m, k]` f32 tensor, every row x becomes x · H_k / sqrt(k), where
 //! H_k = H_a ⊗ H_{2^n} (Kronecker product) for the supported sizes
 //! * k = 2^n, 0 ≤ n ≤ 15 (a = 1, Sylvester), and
-//! * k = a · 2^n with a ∈ {12, 20, 28} and 0 ≤ n ≤ 12 (Paley constructions for H_a).
+//! * k = a · 2^n with a ∈ {12, 20, 28} and 0 ≤ n ≤ 12 (Paley construction II for H_a).
 //!
-//! H_k is symmetric for the powers of two only; the transform applied is x · H_kᵀ, i.e.
-//! y[i] = Σ_j H_k[i][j] x[j] / sqrt(k), and H_k · H_kᵀ = k·I makes it orthonormal.
+//! y[i] = Σ_j H_k[i][j] x[j] / sqrt(k). H_k is symmetric with H_k · H_kᵀ = k·I, so the
+//! transform is orthonormal and its own inverse (applying it twice returns the input).
 //! Applying it to activations and to the weights' input channels keeps X·Wᵀ unchanged.
 //!
 //! Tolerance against [`reference`]: every output is a signed sum of k inputs reached by
@@ -96,75 +96,77 @@ pub fn sylvester(n: usize) -> Vec<Vec<i8>> {
         .collect()
 }
 
-/// Quadratic character of `x` modulo the prime `q`: 0, 1 or -1.
-fn chi(x: i64, q: i64) -> i8 {
-    let x = x.rem_euclid(q);
-    if x == 0 {
-        return 0;
+/// The finite field GF(q) for q ∈ {5, 9, 13}: elements are indices e = a + p·b standing
+/// for a + b·i (b = 0 for the prime fields; GF(9) = GF(3)[i] with i² = −1).
+struct Field {
+    q: usize,
+    p: usize,
+}
+
+impl Field {
+    fn new(q: usize) -> Self {
+        let p = if q == 9 { 3 } else { q };
+        Field { q, p }
     }
-    if (1..q).any(|y| (y * y) % q == x) {
-        1
-    } else {
-        -1
+    fn parts(&self, e: usize) -> (usize, usize) {
+        (e % self.p, e / self.p)
+    }
+    fn sub(&self, x: usize, y: usize) -> usize {
+        let (p, (a, b), (c, d)) = (self.p, self.parts(x), self.parts(y));
+        (a + p - c) % p + p * ((b + p - d) % p)
+    }
+    fn mul(&self, x: usize, y: usize) -> usize {
+        let (p, (a, b), (c, d)) = (self.p, self.parts(x), self.parts(y));
+        (a * c + p * p - (b * d) % p) % p + p * ((a * d + b * c) % p)
+    }
+    /// Quadratic character: 0 for 0, 1 for a non-zero square, −1 otherwise.
+    fn chi(&self, x: usize) -> i8 {
+        if x == 0 {
+            0
+        } else if (1..self.q).any(|y| self.mul(y, y) == x) {
+            1
+        } else {
+            -1
+        }
     }
 }
 
-/// The Hadamard matrix of order 12, 20 or 28 (entries ±1, H·Hᵀ = n·I).
+/// The Hadamard matrix of order 12, 20 or 28: entries ±1, H·Hᵀ = n·I, and symmetric, so
+/// the normalized transform is its own inverse.
 ///
-/// 12 and 20: Paley construction I with q = 11 and q = 19 (q ≡ 3 mod 4): H = I + S,
-/// S = [[0, 1ᵀ], [−1, Q]] with Q the Jacobsthal matrix Q[i][j] = χ(j − i).
-/// 28: Paley construction II with q = 13 (q ≡ 1 mod 4): the symmetric conference matrix
-/// C = [[0, 1ᵀ], [1, Q]] gives H = C ⊗ [[1, 1], [1, −1]] + I ⊗ [[1, −1], [−1, −1]].
+/// Paley construction II with q = 5, 9, 13 (q ≡ 1 mod 4; GF(9) for order 20): the
+/// Jacobsthal matrix Q[i][j] = χ(x_j − x_i) gives the symmetric conference matrix
+/// C = [[0, 1ᵀ], [1, Q]], and H = C ⊗ [[1, 1], [1, −1]] + I ⊗ [[1, −1], [−1, −1]].
 ///
 /// # Panics
 /// For any other order (an internal invariant: callers go through [`factor`]).
 pub fn small_hadamard(n: usize) -> Vec<Vec<i8>> {
-    let jacobsthal = |q: usize| -> Vec<Vec<i8>> {
-        (0..q)
-            .map(|i| (0..q).map(|j| chi(j as i64 - i as i64, q as i64)).collect())
-            .collect()
+    let q = match n {
+        12 => 5,
+        20 => 9,
+        28 => 13,
+        _ => panic!("no Hadamard matrix of order {n} is built in"),
     };
-    match n {
-        12 | 20 => {
-            let q = n - 1;
-            let qm = jacobsthal(q);
-            let mut h = vec![vec![0i8; n]; n];
-            for (i, row) in h.iter_mut().enumerate() {
-                for (j, v) in row.iter_mut().enumerate() {
-                    let s = match (i, j) {
-                        (0, 0) => 0,
-                        (0, _) => 1,
-                        (_, 0) => -1,
-                        _ => qm[i - 1][j - 1],
-                    };
-                    *v = s + i8::from(i == j);
-                }
-            }
-            h
+    let f = Field::new(q);
+    let c = |i: usize, j: usize| -> i8 {
+        match (i, j) {
+            (0, 0) => 0,
+            (0, _) | (_, 0) => 1,
+            _ => f.chi(f.sub(j - 1, i - 1)),
         }
-        28 => {
-            let q = 13;
-            let qm = jacobsthal(q);
-            let c = |i: usize, j: usize| -> i8 {
-                match (i, j) {
-                    (0, 0) => 0,
-                    (0, _) | (_, 0) => 1,
-                    _ => qm[i - 1][j - 1],
-                }
-            };
-            let mut h = vec![vec![0i8; n]; n];
-            for i in 0..n {
-                for j in 0..n {
+    };
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| {
                     let (bi, bj, si, sj) = (i / 2, j / 2, i % 2, j % 2);
                     let kron = [[1, 1], [1, -1]][si][sj];
                     let diag = [[1, -1], [-1, -1]][si][sj];
-                    h[i][j] = c(bi, bj) * kron + if bi == bj { diag } else { 0 };
-                }
-            }
-            h
-        }
-        _ => panic!("no Hadamard matrix of order {n} is built in"),
-    }
+                    c(bi, bj) * kron + if bi == bj { diag } else { 0 }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The dense, unnormalized H_k (±1 entries) for a supported k: H_a ⊗ H_{2^n}.
@@ -179,7 +181,11 @@ pub fn dense(k: usize) -> Result<Vec<Vec<i8>>> {
         .map(|i| {
             (0..k)
                 .map(|j| {
-                    let s = if (i % p & j % p).count_ones() % 2 == 0 { 1 } else { -1 };
+                    let s = if (i % p & j % p).count_ones() % 2 == 0 {
+                        1
+                    } else {
+                        -1
+                    };
                     ha[i / p][j / p] * s
                 })
                 .collect()
@@ -189,20 +195,17 @@ pub fn dense(k: usize) -> Result<Vec<Vec<i8>>> {
 
 /// Transform every row of `x` ([m, k] f32) in place on the GPU.
 pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
-    let mut enc = ctx.encoder();
-    encode(ctx, &mut enc, x)?;
-    ctx.submit(enc);
-    Ok(())
+    ctx.record(|enc| encode(ctx, enc, x))
 }
 
 /// Transform every row of `x` ([m, k] f32) into a new tensor on the GPU.
 pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
     x.expect("hadamard input", DType::F32, 2)?;
     let out = Tensor::zeros(ctx, DType::F32, x.shape())?;
-    let mut enc = ctx.encoder();
-    enc.copy_buffer_to_buffer(&x.buffer, 0, &out.buffer, 0, (x.numel() * 4) as u64);
-    encode(ctx, &mut enc, &out)?;
-    ctx.submit(enc);
+    ctx.record(|enc| {
+        enc.copy_buffer_to_buffer(&x.buffer, 0, &out.buffer, 0, (x.numel() * 4) as u64);
+        encode(ctx, enc, &out)
+    })?;
     Ok(out)
 }
 

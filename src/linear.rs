@@ -169,7 +169,9 @@ impl Plan {
     fn new(weights: &[f32], n: usize, k: usize, config: &Config) -> Result<Self> {
         let method = config.method;
         if n == 0 || k == 0 {
-            return Err(Error::Shape(format!("a layer needs n, k > 0, got n = {n}, k = {k}")));
+            return Err(Error::Shape(format!(
+                "a layer needs n, k > 0, got n = {n}, k = {k}"
+            )));
         }
         if weights.len() != n * k {
             return Err(Error::Shape(format!(
@@ -221,7 +223,9 @@ impl Plan {
             } else {
                 c.to_vec()
             };
-            static_perm = Some(channel_max::sort_order(&channel_max::absmax_reference(&c, k)));
+            static_perm = Some(channel_max::sort_order(&channel_max::absmax_reference(
+                &c, k,
+            )));
         }
         let mut sq_factors = None;
         if method == Method::SmoothQuant {
@@ -277,10 +281,7 @@ impl Plan {
 
 fn check_finite(what: &str, v: &[f32]) -> Result<()> {
     match v.iter().position(|a| !a.is_finite()) {
-        Some(i) => Err(Error::NonFinite(format!(
-            "{what}: element {i} is {}",
-            v[i]
-        ))),
+        Some(i) => Err(Error::NonFinite(format!("{what}: element {i} is {}", v[i]))),
         None => Ok(()),
     }
 }
@@ -384,27 +385,32 @@ impl RrsLinear {
     }
 
     fn forward_with_status(&self, x: &Tensor, status: &Tensor) -> Result<Tensor> {
+        x.expect("layer input", DType::F32, 2)?;
+        self.ctx.record(|enc| self.encode(enc, x, status))
+    }
+
+    /// Record the whole forward pass into `enc`.
+    fn encode(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        x: &Tensor,
+        status: &Tensor,
+    ) -> Result<Tensor> {
         let ctx = &self.ctx;
         let plan = &self.plan;
-        x.expect("layer input", DType::F32, 2)?;
         let m = plan.check_x(x.shape())?;
-        let mut enc = ctx.encoder();
         let rotated;
         let xin = if plan.method.rotates() {
             rotated = Tensor::zeros(ctx, DType::F32, &[m, plan.k])?;
             let bytes = (m * plan.k * 4) as u64;
             enc.copy_buffer_to_buffer(&x.buffer, 0, &rotated.buffer, 0, bytes);
-            hadamard::encode(ctx, &mut enc, &rotated)?;
+            hadamard::encode(ctx, enc, &rotated)?;
             &rotated
         } else {
             x
         };
         let w = match &self.weights {
-            Weights::F32(w) => {
-                let y = matmul::encode(ctx, &mut enc, xin, w)?;
-                ctx.submit(enc);
-                return Ok(y);
-            }
+            Weights::F32(w) => return matmul::encode(ctx, enc, xin, w),
             Weights::Int4(w) => w,
         };
         let mut opts = GemmOptions {
@@ -420,7 +426,7 @@ impl RrsLinear {
                 (Reorder::Dynamic, _) => Order::Sorted,
                 _ => Order::Identity,
             };
-            stats = channel_max::encode(ctx, &mut enc, xin, plan.group, order, status)?;
+            stats = channel_max::encode(ctx, enc, xin, plan.group, order, status)?;
             let smooth = Smooth {
                 perm: Some(&stats.perm),
                 scales: Some((&stats.scales, plan.group)),
@@ -429,21 +435,19 @@ impl RrsLinear {
             if plan.reorder == Reorder::Dynamic {
                 opts.weight_perm = Some(&stats.perm);
             }
-            quantize::encode(ctx, &mut enc, xin, smooth, status)?
+            quantize::encode(ctx, enc, xin, smooth, status)?
         } else {
             let smooth = Smooth {
                 perm: None,
                 scales: self.sq_divisors.as_ref().map(|d| (d, 1)),
             };
-            quantize::encode(ctx, &mut enc, xin, smooth, status)?
+            quantize::encode(ctx, enc, xin, smooth, status)?
         };
         if !plan.method.runtime_smooth() {
             // Plain A4W4: unit scales; keep the 128-wide flush when it divides k.
             opts.group = if plan.k % 128 == 0 { 128 } else { plan.k };
         }
-        let y = gemm::encode(ctx, &mut enc, &q, w, opts)?;
-        ctx.submit(enc);
-        Ok(y)
+        gemm::encode(ctx, enc, &q, w, opts)
     }
 }
 
@@ -453,7 +457,8 @@ impl RrsLinear {
 pub struct LinearReference {
     plan: Plan,
     weights: Vec<f32>,
-    /// Weights in the GEMM's channel space (rotated, statically permuted, migrated), f32.
+    /// Weights in the GEMM's channel space (rotated, statically permuted), f32; the
+    /// dequantized activations carry the smoothing factors back.
     weights_prepared: Vec<f32>,
     packed: Option<(Vec<u32>, Vec<f32>)>,
 }
@@ -471,11 +476,12 @@ impl LinearReference {
         } else {
             weights.to_vec()
         };
-        for row in w.chunks_mut(k) {
-            let orig = row.to_vec();
-            for (q, v) in row.iter_mut().enumerate() {
-                let c = prep.perm.map_or(q, |p| p[q] as usize);
-                *v = orig[c] * prep.factors.map_or(1.0, |f| f[q]);
+        if let Some(p) = prep.perm {
+            for row in w.chunks_mut(k) {
+                let orig = row.to_vec();
+                for (v, &c) in row.iter_mut().zip(p) {
+                    *v = orig[c as usize];
+                }
             }
         }
         Ok(Self {
@@ -503,14 +509,10 @@ impl LinearReference {
         let (qa, sa, divisor, gather): (Vec<u32>, Vec<f32>, Vec<f32>, Option<Vec<u32>>) =
             if plan.method.runtime_smooth() {
                 let sort = plan.reorder == Reorder::Dynamic;
-                let (_, perm, scales) = channel_max::reference(
-                    &x,
-                    k,
-                    plan.group,
-                    sort,
-                    plan.static_perm.as_deref(),
-                )?;
-                let (qa, sa) = quantize::reference(&x, k, Some(&perm), Some((&scales, plan.group)))?;
+                let (_, perm, scales) =
+                    channel_max::reference(&x, k, plan.group, sort, plan.static_perm.as_deref())?;
+                let (qa, sa) =
+                    quantize::reference(&x, k, Some(&perm), Some((&scales, plan.group)))?;
                 let div = (0..k).map(|q| scales[q / plan.group]).collect();
                 (qa, sa, div, sort.then_some(perm))
             } else {
@@ -519,8 +521,15 @@ impl LinearReference {
                 (qa, sa, f.map_or(vec![1.0; k], |f| f.to_vec()), None)
             };
         if quantize_weights {
-            let (qw, sw) = self.packed.as_ref().expect("quantized methods pack weights");
-            let group = if plan.method.runtime_smooth() { plan.group } else { k };
+            let (qw, sw) = self
+                .packed
+                .as_ref()
+                .expect("quantized methods pack weights");
+            let group = if plan.method.runtime_smooth() {
+                plan.group
+            } else {
+                k
+            };
             let gscales: Option<Vec<f32>> = plan
                 .method
                 .runtime_smooth()

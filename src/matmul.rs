@@ -25,9 +25,7 @@ struct Params {
 
 /// y = x · wᵀ in f32 on the GPU.
 pub fn matmul(ctx: &Context, x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let mut enc = ctx.encoder();
-    let y = encode(ctx, &mut enc, x, w)?;
-    ctx.submit(enc);
+    let y = ctx.record(|enc| encode(ctx, enc, x, w))?;
     Ok(y)
 }
 
@@ -64,7 +62,12 @@ pub fn reference(x: &[f32], w: &[f32], k: usize) -> Vec<f32> {
     let mut y = Vec::with_capacity((x.len() / k) * (w.len() / k));
     for xr in x.chunks(k) {
         for wr in w.chunks(k) {
-            y.push(xr.iter().zip(wr).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>() as f32);
+            y.push(
+                xr.iter()
+                    .zip(wr)
+                    .map(|(a, b)| *a as f64 * *b as f64)
+                    .sum::<f64>() as f32,
+            );
         }
     }
     y

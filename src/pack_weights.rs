@@ -37,16 +37,6 @@ pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quant
     w.expect("weights", DType::F32, 2)?;
     let (n, k) = w.rows_cols();
     let status = crate::tensor::status::new(ctx)?;
-    let mut enc = ctx.encoder();
-    let rotated;
-    let src = if prep.rotate {
-        rotated = Tensor::zeros(ctx, DType::F32, &[n, k])?;
-        enc.copy_buffer_to_buffer(&w.buffer, 0, &rotated.buffer, 0, (n * k * 4) as u64);
-        hadamard::encode(ctx, &mut enc, &rotated)?;
-        &rotated
-    } else {
-        w
-    };
     let perm = prep
         .perm
         .map(|p| check_perm(p, k).and_then(|_| Tensor::from_slice(ctx, p, &[k])))
@@ -59,8 +49,18 @@ pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quant
         perm: perm.as_ref(),
         scales: divisors.as_ref().map(|d| (d, 1)),
     };
-    let q = quantize::encode(ctx, &mut enc, src, smooth, &status)?;
-    ctx.submit(enc);
+    let q = ctx.record(|enc| {
+        let rotated;
+        let src = if prep.rotate {
+            rotated = Tensor::zeros(ctx, DType::F32, &[n, k])?;
+            enc.copy_buffer_to_buffer(&w.buffer, 0, &rotated.buffer, 0, (n * k * 4) as u64);
+            hadamard::encode(ctx, enc, &rotated)?;
+            &rotated
+        } else {
+            w
+        };
+        quantize::encode(ctx, enc, src, smooth, &status)
+    })?;
     crate::tensor::status::check(ctx, &status, "pack_weights")?;
     Ok(q)
 }

@@ -63,9 +63,7 @@ struct Params {
 /// maximum is NaN or Inf (this check reads one word back).
 pub fn quantize(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> {
     let status = status::new(ctx)?;
-    let mut enc = ctx.encoder();
-    let q = encode(ctx, &mut enc, x, smooth, &status)?;
-    ctx.submit(enc);
+    let q = ctx.record(|enc| encode(ctx, enc, x, smooth, &status))?;
     status::check(ctx, &status, "quantize")?;
     Ok(q)
 }
@@ -90,7 +88,9 @@ pub(crate) fn encode(
     x.expect("quantize input", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
-        return Err(Error::Shape("quantize needs at least one row (m = 0)".into()));
+        return Err(Error::Shape(
+            "quantize needs at least one row (m = 0)".into(),
+        ));
     }
     check_k(k)?;
     let mut flags = 0;
@@ -120,9 +120,8 @@ pub(crate) fn encode(
     }
     let packed = Tensor::zeros(ctx, DType::U32, &[m, k / 8])?;
     let scales = Tensor::zeros(ctx, DType::F32, &[m])?;
-    // Unused bindings still need a buffer: the output stands in (it is never read then).
-    let perm = smooth.perm.map_or(&packed.buffer, |p| &p.buffer);
-    let divs = smooth.scales.map_or(&scales.buffer, |(s, _)| &s.buffer);
+    let perm = smooth.perm.map_or(&ctx.dummy, |p| &p.buffer);
+    let divs = smooth.scales.map_or(&ctx.dummy, |(s, _)| &s.buffer);
     let params = Params {
         rows: m as u32,
         k: k as u32,

@@ -136,9 +136,10 @@ impl Tensor {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = ctx.encoder();
-        enc.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
-        ctx.submit(enc);
+        ctx.record(|enc| {
+            enc.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+            Ok(())
+        })?;
         let (tx, rx) = futures::channel::oneshot::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -172,7 +173,9 @@ fn check_size(ctx: &Context, shape: &[usize]) -> Result<()> {
         .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64))
         .unwrap_or(u64::MAX);
     let limits = ctx.limits();
-    let max = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    let max = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
     if bytes > max {
         return Err(Error::TooLarge(format!(
             "a tensor of shape {shape:?} needs {bytes} bytes; the adapter binds at most {max} bytes per buffer"

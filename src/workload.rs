@@ -75,10 +75,10 @@ impl Default for WorkloadConfig {
             tokens: 2048,
             channels: 4096,
             out_features: 1024,
-            outlier_channels: 8,
-            outlier_strength: 40.0,
-            spikes: 8,
-            spike_strength: 400.0,
+            outlier_channels: 16,
+            outlier_strength: 60.0,
+            spikes: 16,
+            spike_strength: 1000.0,
             seed: 0,
         }
     }

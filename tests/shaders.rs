@@ -38,10 +38,7 @@ fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
 fn every_shader_validates() {
     for (name, src) in SHADERS {
         let (module, _) = validate(name, src);
-        assert!(
-            !module.entry_points.is_empty(),
-            "{name} has no entry point"
-        );
+        assert!(!module.entry_points.is_empty(), "{name} has no entry point");
     }
 }
 
@@ -51,11 +48,17 @@ fn every_shader_file_is_covered() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let stem = name.trim_end_matches(".wgsl");
-        let covered = SHADERS
-            .iter()
-            .any(|(n, src)| *n == stem || src.contains(&std::fs::read_to_string(
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders").join(&name),
-            ).unwrap()));
+        let covered = SHADERS.iter().any(|(n, src)| {
+            *n == stem
+                || src.contains(
+                    &std::fs::read_to_string(
+                        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                            .join("shaders")
+                            .join(&name),
+                    )
+                    .unwrap(),
+                )
+        });
         assert!(covered, "shaders/{name} is not validated by this test");
     }
 }

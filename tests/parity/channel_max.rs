@@ -1,0 +1,100 @@
+use rrs::channel_max::{self, Order, MIN_SCALE};
+use rrs::workload::Rng;
+use rrs::{Error, Tensor};
+
+use crate::common::{activations, ctx, permutation};
+
+fn run(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    group: usize,
+    order: Order,
+) -> (Vec<f32>, Vec<u32>, Vec<f32>) {
+    let ctx = ctx();
+    let xt = Tensor::from_slice(ctx, x, &[m, k]).unwrap();
+    let s = channel_max::channel_max(ctx, &xt, group, order).unwrap();
+    (
+        s.absmax.to_vec(ctx).unwrap(),
+        s.perm.to_vec(ctx).unwrap(),
+        s.scales.to_vec(ctx).unwrap(),
+    )
+}
+
+/// Maxima, permutation and group scales are all bit-exact: a max is order independent
+/// and the sort is a deterministic stable sort on the same keys.
+#[test]
+fn sorted_matches_reference_bit_exactly() {
+    let mut rng = Rng::new(3);
+    for (m, k, group) in [
+        (1, 8, 8),
+        (1, 128, 128),
+        (3, 256, 128),
+        (65, 512, 64),
+        (130, 384, 128),
+        (200, 1024, 128),
+        (2, 4096, 256),
+        (17, 768, 32),
+    ] {
+        let mut x = activations(&mut rng, m, k);
+        // A channel of zeros, and two channels with equal maxima (a tie).
+        for row in x.chunks_mut(k) {
+            row[k / 2] = 0.0;
+            row[1] = 2.5;
+            row[k - 1] = -2.5;
+        }
+        let (absmax, perm, scales) = run(&x, m, k, group, Order::Sorted);
+        let (ra, rp, rs) = channel_max::reference(&x, k, group, true, None).unwrap();
+        assert_eq!(absmax, ra, "absmax m={m} k={k}");
+        assert_eq!(perm, rp, "perm m={m} k={k}");
+        assert_eq!(scales, rs, "scales m={m} k={k} group={group}");
+        assert!(scales.iter().all(|&s| s >= MIN_SCALE));
+        assert!(absmax[perm[0] as usize] >= absmax[perm[k - 1] as usize]);
+    }
+}
+
+#[test]
+fn fixed_and_identity_orders_match_reference() {
+    let ctx = ctx();
+    let mut rng = Rng::new(4);
+    let (m, k, group) = (9, 512, 128);
+    let x = activations(&mut rng, m, k);
+    let p = permutation(&mut rng, k);
+    let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+    let (_, perm, scales) = run(&x, m, k, group, Order::Fixed(&pt));
+    let (_, rp, rs) = channel_max::reference(&x, k, group, false, Some(&p)).unwrap();
+    assert_eq!((perm, scales), (rp, rs));
+    let (_, perm, scales) = run(&x, m, k, group, Order::Identity);
+    let (_, rp, rs) = channel_max::reference(&x, k, group, false, None).unwrap();
+    assert_eq!((perm, scales), (rp, rs));
+}
+
+#[test]
+fn zero_input_gives_clamped_scales() {
+    let (_, _, scales) = run(&vec![0.0; 4 * 256], 4, 256, 128, Order::Sorted);
+    assert_eq!(scales, vec![MIN_SCALE; 2]);
+}
+
+#[test]
+fn non_finite_inputs_are_errors() {
+    let ctx = ctx();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut x = vec![1.0f32; 4 * 128];
+        x[200] = bad;
+        let xt = Tensor::from_slice(ctx, &x, &[4, 128]).unwrap();
+        let r = channel_max::channel_max(ctx, &xt, 128, Order::Sorted);
+        assert!(matches!(r, Err(Error::NonFinite(_))), "{bad}: {r:?}");
+    }
+}
+
+#[test]
+fn group_must_divide_k() {
+    let ctx = ctx();
+    let xt = Tensor::from_slice(ctx, &vec![1.0f32; 2 * 200], &[2, 200]).unwrap();
+    let err = channel_max::channel_max(ctx, &xt, 128, Order::Sorted).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("group size 128 must divide k = 200"),
+        "{err}"
+    );
+}

@@ -1,0 +1,46 @@
+use std::sync::OnceLock;
+
+use rrs::workload::Rng;
+use rrs::Context;
+
+/// One context for the whole test binary (tests run on several threads at once).
+pub fn ctx() -> &'static Context {
+    static CTX: OnceLock<Context> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let ctx = Context::new().expect("a GPU adapter is required for the parity tests");
+        eprintln!("parity tests on {}", ctx.describe());
+        ctx
+    })
+}
+
+/// Seeded Gaussian matrix with a per-channel spread, plus a few large channels.
+pub fn activations(rng: &mut Rng, m: usize, k: usize) -> Vec<f32> {
+    let spread: Vec<f32> = (0..k).map(|_| (rng.normal()).exp()).collect();
+    let mut x: Vec<f32> = (0..m * k).map(|i| rng.normal() * spread[i % k]).collect();
+    for _ in 0..(k / 64).max(1) {
+        let j = rng.below(k);
+        for row in x.chunks_mut(k) {
+            row[j] *= 30.0;
+        }
+    }
+    x
+}
+
+/// Random words: every nibble value -8..=7 appears.
+pub fn words(rng: &mut Rng, n: usize) -> Vec<u32> {
+    (0..n).map(|_| rng.next_u64() as u32).collect()
+}
+
+/// Random positive scales in [0.5, 2).
+pub fn scales(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| 0.5 + 1.5 * rng.uniform()).collect()
+}
+
+/// A random permutation of 0..k.
+pub fn permutation(rng: &mut Rng, k: usize) -> Vec<u32> {
+    let mut p: Vec<u32> = (0..k as u32).collect();
+    for i in (1..k).rev() {
+        p.swap(i, rng.below(i + 1));
+    }
+    p
+}

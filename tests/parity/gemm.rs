@@ -1,0 +1,125 @@
+use rrs::gemm::{self, GemmOptions};
+use rrs::workload::Rng;
+use rrs::{DotKernel, Quantized, Tensor};
+
+use crate::common::{ctx, permutation, scales, words};
+
+fn packed(
+    rng: &mut Rng,
+    rows: usize,
+    k: usize,
+    unit_scales: bool,
+) -> (Vec<u32>, Vec<f32>, Quantized) {
+    let w = words(rng, rows * k / 8);
+    let s = if unit_scales {
+        vec![1.0; rows]
+    } else {
+        scales(rng, rows)
+    };
+    let ctx = ctx();
+    let q = Quantized {
+        packed: Tensor::from_slice(ctx, &w, &[rows, k / 8]).unwrap(),
+        scales: Tensor::from_slice(ctx, &s, &[rows]).unwrap(),
+        rows,
+        k,
+    };
+    (w, s, q)
+}
+
+const KERNELS: [DotKernel; 2] = [DotKernel::Dot4I8Packed, DotKernel::Portable];
+const SHAPES: [(usize, usize, usize, usize); 8] = [
+    // (m, n, k, group): m and n off the 64-tile, m = 1, k off the 128 K-tile.
+    (1, 1, 128, 128),
+    (1, 70, 256, 128),
+    (3, 64, 384, 128),
+    (65, 33, 128, 32),
+    (130, 129, 512, 64),
+    (64, 64, 1024, 256),
+    (7, 5, 192, 64),
+    (2, 3, 8, 8),
+];
+
+/// With unit scales the output is the exact integer dot product (|Σ| ≤ 64·k < 2^24, exact
+/// in f32): compared bit-exactly, for both dot kernels, with and without the weight gather.
+#[test]
+fn integer_sums_are_bit_exact() {
+    let ctx = ctx();
+    let mut rng = Rng::new(6);
+    for (m, n, k, group) in SHAPES {
+        let (qa, _, a) = packed(&mut rng, m, k, true);
+        let (qw, _, w) = packed(&mut rng, n, k, true);
+        let perm = permutation(&mut rng, k);
+        let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
+        for dot in KERNELS {
+            for gather in [false, true] {
+                let opts = GemmOptions {
+                    group,
+                    group_scales: None,
+                    weight_perm: gather.then_some(&pt),
+                    dot,
+                };
+                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
+                let p = gemm::partial_sums(&qa, &qw, k, group, gather.then_some(&perm[..]));
+                let want: Vec<f32> = p
+                    .chunks(k / group)
+                    .map(|g| g.iter().sum::<i32>() as f32)
+                    .collect();
+                assert_eq!(
+                    y, want,
+                    "m={m} n={n} k={k} group={group} {dot:?} gather={gather}"
+                );
+            }
+        }
+    }
+}
+
+/// With row, column and group scales: both sides add the same f32 terms s_g·P_g in the
+/// same order and scale by the same factors; allow 4ε·|a·w|·Σ|s_g·P_g| for FMA contraction.
+#[test]
+fn scaled_output_matches_reference() {
+    let ctx = ctx();
+    let mut rng = Rng::new(7);
+    for (m, n, k, group) in SHAPES {
+        let (qa, sa, a) = packed(&mut rng, m, k, false);
+        let (qw, sw, w) = packed(&mut rng, n, k, false);
+        let gs = scales(&mut rng, k / group);
+        let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+        let perm = permutation(&mut rng, k);
+        let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
+        let p = gemm::partial_sums(&qa, &qw, k, group, Some(&perm));
+        for dot in KERNELS {
+            let opts = GemmOptions {
+                group,
+                group_scales: Some(&gt),
+                weight_perm: Some(&pt),
+                dot,
+            };
+            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
+            let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
+            for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
+                let mag: f32 = p[idx * (k / group)..(idx + 1) * (k / group)]
+                    .iter()
+                    .zip(&gs)
+                    .map(|(v, s)| (*v as f32 * s).abs())
+                    .sum();
+                let tol = 4.0 * f32::EPSILON * sa[idx / n] * sw[idx % n] * mag.max(1.0);
+                assert!(
+                    (g - r).abs() <= tol,
+                    "m={m} n={n} k={k} {dot:?} [{idx}]: {g} vs {r}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mismatched_k_is_an_error() {
+    let mut rng = Rng::new(8);
+    let (_, _, a) = packed(&mut rng, 2, 128, true);
+    let (_, _, w) = packed(&mut rng, 2, 256, true);
+    let err = gemm::gemm(ctx(), &a, &w, GemmOptions::plain(ctx())).unwrap_err();
+    assert!(
+        err.to_string().contains("k = 128") && err.to_string().contains("256"),
+        "{err}"
+    );
+}

@@ -1,0 +1,129 @@
+use rrs::hadamard::{self, dense, small_hadamard};
+use rrs::workload::Rng;
+use rrs::{Error, Tensor};
+
+use crate::common::ctx;
+
+fn is_hadamard(h: &[Vec<i8>]) -> bool {
+    let n = h.len();
+    (0..n).all(|i| {
+        (0..n).all(|j| {
+            let dot: i32 = (0..n).map(|t| h[i][t] as i32 * h[j][t] as i32).sum();
+            dot == if i == j { n as i32 } else { 0 }
+        })
+    })
+}
+
+#[test]
+fn small_matrices_are_symmetric_hadamard() {
+    for m in hadamard::FACTORS {
+        let h = small_hadamard(m);
+        assert!(
+            h.iter().flatten().all(|&v| v == 1 || v == -1),
+            "H_{m} not ±1"
+        );
+        assert!(is_hadamard(&h), "H_{m} · H_{m}ᵀ != {m}·I");
+        assert!(
+            (0..m).all(|i| (0..m).all(|j| h[i][j] == h[j][i])),
+            "H_{m} not symmetric"
+        );
+    }
+}
+
+#[test]
+fn dense_matrices_are_hadamard() {
+    for k in [1, 2, 4, 8, 16, 12, 24, 48, 20, 40, 28, 56, 64, 96] {
+        assert!(is_hadamard(&dense(k).unwrap()), "H_{k} · H_{k}ᵀ != {k}·I");
+    }
+}
+
+#[test]
+fn reference_matches_dense_matmul() {
+    let mut rng = Rng::new(1);
+    for k in [1, 2, 8, 12, 20, 28, 64, 96, 160, 224, 256, 384] {
+        let x = rng.normals(3 * k, 1.0);
+        let h = dense(k).unwrap();
+        let y = hadamard::reference(&x, k).unwrap();
+        for (row, yr) in x.chunks(k).zip(y.chunks(k)) {
+            for (i, yi) in yr.iter().enumerate() {
+                let want: f64 =
+                    (0..k).map(|j| h[i][j] as f64 * row[j] as f64).sum::<f64>() / (k as f64).sqrt();
+                // f32 butterflies vs an f64 dense sum: (log2 k + 28) ε ‖x_row‖₂ bounds it.
+                let norm = row.iter().map(|v| (v * v) as f64).sum::<f64>().sqrt();
+                let tol = 40.0 * f32::EPSILON as f64 * norm;
+                assert!((*yi as f64 - want).abs() <= tol, "k = {k}, i = {i}");
+            }
+        }
+    }
+}
+
+/// The GPU transform against the reference, then applied twice.
+#[test]
+fn gpu_matches_reference_and_is_an_involution() {
+    let ctx = ctx();
+    let mut rng = Rng::new(2);
+    let cases = [
+        (1, 1),
+        (3, 2),
+        (5, 64),
+        (2, 128),
+        (33, 1024),
+        (4, 4096),
+        (3, 8192),
+        (1, 32768),
+        (7, 12),
+        (3, 12 * 64),
+        (2, 20 * 128),
+        (2, 28 * 128),
+        (1, 28 * 4096),
+        (65, 20),
+    ];
+    for (m, k) in cases {
+        let x = rng.normals(m * k, 1.0);
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let y = hadamard::hadamard(ctx, &xt).unwrap();
+        let got = y.to_vec::<f32>(ctx).unwrap();
+        let want = hadamard::reference(&x, k).unwrap();
+        let a = hadamard::factor(k).unwrap().0 as f32;
+        for (r, ((g, w), xr)) in got
+            .chunks(k)
+            .zip(want.chunks(k))
+            .zip(x.chunks(k))
+            .enumerate()
+        {
+            // Different addition orders: |Δ| ≤ (log2 k + a) ε ‖x_row‖₂, with 4× margin.
+            let norm = xr.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let tol = 4.0 * ((k as f32).log2() + a) * f32::EPSILON * norm;
+            for (i, (gi, wi)) in g.iter().zip(w).enumerate() {
+                assert!(
+                    (gi - wi).abs() <= tol,
+                    "m={m} k={k} row {r} col {i}: {gi} vs {wi}"
+                );
+            }
+        }
+        hadamard::hadamard_inplace(ctx, &y).unwrap();
+        let back = y.to_vec::<f32>(ctx).unwrap();
+        for (b, xv) in back.iter().zip(&x) {
+            // Two transforms: twice the bound above, relative to the row norm (≤ 8·√k·max).
+            assert!(
+                (b - xv).abs() <= 1e-5 * (k as f32).sqrt() * 4.0,
+                "m={m} k={k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn unsupported_sizes_are_errors_that_list_the_families() {
+    let ctx = ctx();
+    for k in [3, 36, 100, 65536, 12 * 8192] {
+        let x = Tensor::from_slice(ctx, &vec![0f32; k], &[1, k]).unwrap();
+        match hadamard::hadamard(ctx, &x) {
+            Err(Error::Unsupported(msg)) => {
+                assert!(msg.contains(&format!("k = {k}")), "{msg}");
+                assert!(msg.contains("28·2^n"), "{msg}");
+            }
+            other => panic!("k = {k}: expected Unsupported, got {other:?}"),
+        }
+    }
+}

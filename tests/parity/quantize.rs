@@ -1,0 +1,76 @@
+use rrs::quantize::{self, Smooth};
+use rrs::workload::Rng;
+use rrs::Tensor;
+
+use crate::common::{activations, ctx, permutation, scales};
+
+/// Codes and row scales are bit-exact: the kernel performs the same IEEE f32 operations
+/// (divisions, maxima, round-half-even) as the reference.
+#[test]
+fn matches_reference_bit_exactly() {
+    let ctx = ctx();
+    let mut rng = Rng::new(5);
+    for (m, k, group) in [
+        (1, 8, 8),
+        (3, 64, 32),
+        (64, 128, 128),
+        (130, 256, 128),
+        (5, 4096, 128),
+        (2, 32768, 128),
+        (33, 768, 1),
+    ] {
+        let mut x = activations(&mut rng, m, k);
+        x[..k].fill(0.0); // a row of zeros
+        let p = permutation(&mut rng, k);
+        let s = scales(&mut rng, k / group);
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+        let st = Tensor::from_slice(ctx, &s, &[k / group]).unwrap();
+        let variants = [
+            (None, None),
+            (Some(&pt), None),
+            (None, Some((&st, group))),
+            (Some(&pt), Some((&st, group))),
+        ];
+        for (perm, sc) in variants {
+            let q = quantize::quantize(ctx, &xt, Smooth { perm, scales: sc }).unwrap();
+            let packed: Vec<u32> = q.packed.to_vec(ctx).unwrap();
+            let row_scales: Vec<f32> = q.scales.to_vec(ctx).unwrap();
+            let (rp, rs) = quantize::reference(
+                &x,
+                k,
+                perm.map(|_| p.as_slice()),
+                sc.map(|_| (s.as_slice(), group)),
+            )
+            .unwrap();
+            let what = format!(
+                "m={m} k={k} perm={} smooth={}",
+                perm.is_some(),
+                sc.is_some()
+            );
+            assert_eq!(packed, rp, "{what}");
+            assert_eq!(row_scales, rs, "{what}");
+            assert_eq!(row_scales[0], 0.0, "zero row");
+            assert!(packed[..k / 8].iter().all(|&w| w == 0), "zero row codes");
+        }
+    }
+}
+
+#[test]
+fn layout_lower_index_in_lower_nibble() {
+    let ctx = ctx();
+    let x = [1.0f32, -1.0, 7.0, -7.0, 0.0, 0.0, 0.0, 0.0];
+    let xt = Tensor::from_slice(ctx, &x, &[1, 8]).unwrap();
+    let q = quantize::quantize(ctx, &xt, Smooth::default()).unwrap();
+    assert_eq!(q.packed.to_vec::<u32>(ctx).unwrap(), vec![0x0000_97F1]);
+    assert_eq!(q.scales.to_vec::<f32>(ctx).unwrap(), vec![1.0]);
+    assert_eq!(quantize::unpack(&[0x0000_97F1])[..4], [1, -1, 7, -7]);
+}
+
+#[test]
+fn k_must_be_a_multiple_of_8() {
+    let ctx = ctx();
+    let xt = Tensor::from_slice(ctx, &[1.0f32; 12], &[1, 12]).unwrap();
+    let err = quantize::quantize(ctx, &xt, Smooth::default()).unwrap_err();
+    assert!(err.to_string().contains("k = 12"), "{err}");
+}
