@@ -64,7 +64,7 @@ pub struct ChannelStats {
 
 /// Check that `group` divides `k`.
 pub(crate) fn check_group(k: usize, group: usize) -> Result<()> {
-    if group == 0 || k % group != 0 {
+    if group == 0 || !k.is_multiple_of(group) {
         return Err(Error::Unsupported(format!(
             "the group size {group} must divide k = {k} (pad k to a multiple of {group})"
         )));

@@ -26,6 +26,9 @@ pub(crate) struct Kernel {
     pub entry: &'static str,
 }
 
+/// Compiled pipelines by (shader name, entry point).
+type PipelineCache = HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>;
+
 /// Owns the wgpu adapter, device and queue, and a cache of compute pipelines.
 ///
 /// Create it once and share it (`Context` is `Send + Sync`); every op takes `&Context`.
@@ -36,7 +39,7 @@ pub struct Context {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     dot_kernel: DotKernel,
-    pipelines: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>>>,
+    pipelines: Arc<Mutex<PipelineCache>>,
     /// The first uncaptured device error or device loss, reported by the next readback.
     fault: Arc<Mutex<Option<String>>>,
     /// A small storage buffer bound where a kernel's optional input is unused.

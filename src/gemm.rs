@@ -94,7 +94,7 @@ pub(crate) fn encode(
         )));
     }
     check_group(k, opts.group)?;
-    if opts.group % 8 != 0 {
+    if !opts.group.is_multiple_of(8) {
         return Err(Error::Unsupported(format!(
             "the GEMM's group size must be a multiple of 8, got {}",
             opts.group

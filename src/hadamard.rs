@@ -53,7 +53,7 @@ pub fn supported_sizes() -> String {
 /// Split k into (a, 2^n) with a ∈ {1, 12, 20, 28}, or fail with the supported list.
 pub fn factor(k: usize) -> Result<(usize, usize)> {
     for a in [1].into_iter().chain(FACTORS) {
-        if k % a == 0 && (k / a).is_power_of_two() {
+        if k.is_multiple_of(a) && (k / a).is_power_of_two() {
             let p = k / a;
             let max = if a == 1 { MAX_POW2 } else { MAX_CHUNK };
             if p <= max {
@@ -181,7 +181,7 @@ pub fn dense(k: usize) -> Result<Vec<Vec<i8>>> {
         .map(|i| {
             (0..k)
                 .map(|j| {
-                    let s = if (i % p & j % p).count_ones() % 2 == 0 {
+                    let s = if ((i % p) & (j % p)).count_ones() % 2 == 0 {
                         1
                     } else {
                         -1
@@ -264,7 +264,7 @@ fn padded(v: &[f32]) -> Vec<f32> {
 /// 2^n block, then the dense H_a across blocks, then 1/sqrt(k)).
 pub fn reference(x: &[f32], k: usize) -> Result<Vec<f32>> {
     let (a, p) = factor(k)?;
-    if x.len() % k != 0 {
+    if !x.len().is_multiple_of(k) {
         return Err(Error::Shape(format!(
             "hadamard input of {} elements is not a whole number of rows of k = {k}",
             x.len()

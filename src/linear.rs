@@ -188,7 +188,7 @@ impl Plan {
         }
         if method.runtime_smooth() {
             channel_max::check_group(k, config.group)?;
-            if config.group % 8 != 0 {
+            if !config.group.is_multiple_of(8) {
                 return Err(Error::Unsupported(format!(
                     "the group size must be a multiple of 8, got {}",
                     config.group
@@ -372,7 +372,7 @@ impl RrsLinear {
     /// Upload `x` ([m, k] row-major), run, and read y ([m, n]) back.
     pub async fn run_async(&self, x: &[f32]) -> Result<Vec<f32>> {
         let k = self.plan.k;
-        if x.len() % k != 0 {
+        if !x.len().is_multiple_of(k) {
             return Err(Error::Shape(format!(
                 "input of {} elements is not a whole number of rows of k = {k}",
                 x.len()
@@ -445,7 +445,11 @@ impl RrsLinear {
         };
         if !plan.method.runtime_smooth() {
             // Plain A4W4: unit scales; keep the 128-wide flush when it divides k.
-            opts.group = if plan.k % 128 == 0 { 128 } else { plan.k };
+            opts.group = if plan.k.is_multiple_of(128) {
+                128
+            } else {
+                plan.k
+            };
         }
         gemm::encode(ctx, enc, &q, w, opts)
     }
@@ -496,7 +500,7 @@ impl LinearReference {
     pub fn forward(&self, x: &[f32], quantize_weights: bool) -> Result<Vec<f32>> {
         let plan = &self.plan;
         let k = plan.k;
-        plan.check_x(&[x.len() / k, if x.len() % k == 0 { k } else { 0 }])?;
+        plan.check_x(&[x.len() / k, if x.len().is_multiple_of(k) { k } else { 0 }])?;
         if plan.method == Method::Fp32 {
             return Ok(matmul::reference(x, &self.weights, k));
         }

@@ -69,7 +69,7 @@ pub fn quantize(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> 
 }
 
 pub(crate) fn check_k(k: usize) -> Result<()> {
-    if k == 0 || k % 8 != 0 {
+    if k == 0 || !k.is_multiple_of(8) {
         return Err(Error::Unsupported(format!(
             "INT4 packing needs k to be a positive multiple of 8, got k = {k}"
         )));

@@ -1,0 +1,29 @@
+//! The smallest use: one RRS linear layer, weights packed once, a forward pass, and the
+//! error against full precision.
+//!
+//! `cargo run --release --example layer`
+
+use rrs::workload::{rel_error, Rng};
+use rrs::{Config, Context, LinearReference, Method, RrsLinear};
+
+fn main() -> rrs::Result<()> {
+    let (m, k, n) = (64, 1024, 256);
+    let mut rng = Rng::new(7);
+    let w = rng.normals(n * k, 1.0 / (k as f32).sqrt());
+    let mut x = rng.normals(m * k, 1.0);
+    for row in x.chunks_mut(k) {
+        row[5] = 80.0; // a channel-wise outlier, same sign in every token
+    }
+    x[3 * k + 700] = -2000.0; // a spike
+
+    let ctx = Context::new()?;
+    println!("adapter: {}", ctx.describe());
+    let layer = RrsLinear::new(&ctx, &w, n, k, Config::new(Method::Rrs))?;
+    let y = layer.run(&x)?;
+    let exact = LinearReference::new(&w, n, k, &Config::new(Method::Fp32))?.forward(&x, false)?;
+    println!(
+        "RRS A4W4 output [{m}, {n}], relative error vs f32: {:.4}",
+        rel_error(&y, &exact)
+    );
+    Ok(())
+}
