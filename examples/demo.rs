@@ -220,20 +220,29 @@ fn run() -> rrs::Result<()> {
     Ok(())
 }
 
-/// Max |x| per channel of the activations: original, rotated, rotated and smoothed (in
-/// the reordered positions, each divided by its group's scale).
+/// Mean |x| per channel of the activations over the tokens: original, rotated, and
+/// rotated + smoothed (in the reordered positions, each divided by its group's scale).
 fn magnitudes(wl: &Workload, group: usize) -> rrs::Result<[Vec<f32>; 3]> {
     let k = wl.config.channels;
-    let original = channel_max::absmax_reference(&wl.x, k);
+    let mean_abs = |x: &[f32]| -> Vec<f32> {
+        let mut m = vec![0f32; k];
+        for row in x.chunks(k) {
+            for (a, v) in m.iter_mut().zip(row) {
+                *a += v.abs();
+            }
+        }
+        let tokens = (x.len() / k) as f32;
+        m.iter().map(|a| a / tokens).collect()
+    };
     let rotated_x = hadamard::reference(&wl.x, k)?;
-    let rotated = channel_max::absmax_reference(&rotated_x, k);
+    let rotated = mean_abs(&rotated_x);
     let (_, perm, scales) = channel_max::reference(&rotated_x, k, group, true, None)?;
     let smoothed = perm
         .iter()
         .enumerate()
         .map(|(q, &j)| rotated[j as usize] / scales[q / group])
         .collect();
-    Ok([original, rotated, smoothed])
+    Ok([mean_abs(&wl.x), rotated, smoothed])
 }
 
 fn plot(args: &Args, wl: &Workload, rows: &[Row]) -> rrs::Result<()> {
@@ -263,11 +272,7 @@ fn plot(args: &Args, wl: &Workload, rows: &[Row]) -> rrs::Result<()> {
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(q.len())
-        .x_label_formatter(&|v| {
-            q.get(v.floor() as usize)
-                .map_or(String::new(), |r| r.method.name().to_string())
-        })
+        .x_labels(0)
         .draw()
         .map_err(|e| err(&e))?;
     for (i, r) in q.iter().enumerate() {
@@ -280,6 +285,16 @@ fn plot(args: &Args, wl: &Workload, rows: &[Row]) -> rrs::Result<()> {
                     RED.mix(0.6).filled(),
                 ),
             ])
+            .map_err(|e| err(&e))?;
+        let label = format!(
+            "{} {:.3} / {:.3}",
+            r.method.name(),
+            r.rel_error,
+            r.a4_rel_error
+        );
+        let y = r.rel_error.max(r.a4_rel_error) + ymax * 0.07;
+        chart
+            .draw_series([Text::new(label, (x + 0.08, y), ("sans-serif", 15))])
             .map_err(|e| err(&e))?;
     }
     chart
@@ -305,15 +320,21 @@ fn plot(args: &Args, wl: &Workload, rows: &[Row]) -> rrs::Result<()> {
     // Per-channel magnitude.
     let k = wl.config.channels;
     let hi = mags.iter().flatten().fold(1e-3f32, |m, v| m.max(*v)) * 2.0;
+    let lo = mags
+        .iter()
+        .flatten()
+        .fold(f32::MAX, |m, v| m.min(*v))
+        .max(1e-4)
+        * 0.5;
     let mut chart = ChartBuilder::on(&bottom)
         .caption(
-            "Max |x| per channel over tokens: original, rotated, rotated + smoothed (reordered)",
+            "Mean |x| per channel over tokens: original, rotated, rotated + smoothed (reordered)",
             ("sans-serif", 20),
         )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(60)
-        .build_cartesian_2d(0..k, (1e-2f32..hi).log_scale())
+        .build_cartesian_2d(0..k, (lo..hi).log_scale())
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
@@ -328,7 +349,7 @@ fn plot(args: &Args, wl: &Workload, rows: &[Row]) -> rrs::Result<()> {
     for ((name, color), m) in series.into_iter().zip(&mags) {
         chart
             .draw_series(LineSeries::new(
-                m.iter().enumerate().map(|(j, v)| (j, v.max(1e-2))),
+                m.iter().enumerate().map(|(j, v)| (j, v.max(lo))),
                 color,
             ))
             .map_err(|e| err(&e))?
