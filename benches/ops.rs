@@ -39,7 +39,7 @@ fn benches(c: &mut Criterion) {
     let stats = channel_max::channel_max(&ctx, &x, 128, Order::Sorted).unwrap();
     let smooth = Smooth {
         perm: Some(&stats.perm),
-        scales: Some((&stats.scales, 128)),
+        multipliers: Some((&stats.inv_scales, 128)),
     };
     c.bench_function(&format!("quantize smoothed {m}x{k}"), |b| {
         b.iter(|| quantize::quantize(&ctx, &x, smooth).unwrap())

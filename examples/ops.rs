@@ -40,7 +40,7 @@ fn main() -> rrs::Result<()> {
 
     let smooth = Smooth {
         perm: Some(&stats.perm),
-        scales: Some((&stats.scales, group)),
+        multipliers: Some((&stats.inv_scales, group)),
     };
     let qa = quantize::quantize(&ctx, &xr, smooth)?;
     let packed: Vec<u32> = qa.packed.to_vec(&ctx)?;

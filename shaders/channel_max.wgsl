@@ -6,9 +6,10 @@
 //                 `smax` must be zeroed before the dispatch.
 // `rank`:         perm[r] = j, the channel of rank r when sorted by smax descending;
 //                 ties keep the lower channel index first (a stable, deterministic sort).
-// `group_scales`: scales[g] = max(max_{p in group g} smax[perm[p]], 1e-5) over groups of
-//                 `group` consecutive reordered channels; sets status bit 0 when a channel
-//                 maximum is NaN or Inf.
+// `group_scales`: scales[g] = clamp(max_{p in group g} smax[perm[p]], 1e-5, 2^126) over
+//                 groups of `group` consecutive reordered channels, and inv_scales[g] =
+//                 1 / scales[g] correctly rounded (`div_rn`, prepended by the host); sets
+//                 status bit 0 (and inv_scales[g] = 0) when a channel maximum is NaN or Inf.
 
 struct Params {
     rows: u32,
@@ -22,12 +23,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> perm: array<u32>;
 @group(0) @binding(4) var<storage, read_write> scales: array<f32>;
 @group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> inv_scales: array<f32>;
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG: u32 = 256u;
 const ABS_MASK: u32 = 0x7fffffffu;
 const INF_BITS: u32 = 0x7f800000u;
 const MIN_SCALE: f32 = 1e-5;
+const MAX_SCALE: f32 = 8.507059e37; // 2^126: keeps 1 / scale a normal f32
 
 // Grid: (ceil(k / 256), ceil(rows / rows_per_wg)).
 @compute @workgroup_size(256)
@@ -87,6 +90,11 @@ fn group_scales(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     }
     if m >= INF_BITS {
         atomicOr(&status[0], 1u);
+        scales[g] = bitcast<f32>(m);
+        inv_scales[g] = 0.0;
+        return;
     }
-    scales[g] = max(bitcast<f32>(m), MIN_SCALE);
+    let s = clamp(bitcast<f32>(m), MIN_SCALE, MAX_SCALE);
+    scales[g] = s;
+    inv_scales[g] = div_rn(1.0, s);
 }

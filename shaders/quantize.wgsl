@@ -1,12 +1,15 @@
 // Smooth + per-row symmetric INT4 quantization + packing.
 //
 // Input: row-major [rows, k] f32. For output position q of a row, the value is
-//     v = x[row, perm[q]] / scales[q / group]
-// (the gather only when flags bit 1, the division only when flags bit 0). Then
-//     row_scale = max_q |v| / 7,  code = clamp(round_half_even(v / row_scale), -8, 7)
-// (code 0 for a row of zeros). Output layout: [rows, k / 8] u32, 8 two's-complement
-// nibbles per word, position q in bits 4·(q % 8) .. 4·(q % 8) + 3 of word q / 8
-// (lower index in the lower nibble). Sets status bit 1 when a row maximum is NaN or Inf.
+//     v = x[row, perm[q]] * mult[q / group]
+// (the gather only when flags bit 1, the multiplier only when flags bit 0; smoothing
+// multiplies by the correctly rounded reciprocal of the scale). Then, with amax = max |v|,
+//     row_scale = amax / 7,  code = clamp(round_half_even(v * (7 / amax)), -8, 7),
+// both divisions correctly rounded (`div_rn`, prepended by the host), so that every
+// adapter produces the same codes. Rows with amax < 2^-123 (zero, or too small for the
+// divisions to stay normal) get code 0 and row_scale 0. Output layout: [rows, k / 8] u32,
+// 8 two's-complement nibbles per word, position q in bits 4·(q % 8) .. 4·(q % 8) + 3 of
+// word q / 8 (lower index in the lower nibble). Sets status bit 1 when amax is NaN or Inf.
 
 struct Params {
     rows: u32,
@@ -17,7 +20,7 @@ struct Params {
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> perm: array<u32>;
-@group(0) @binding(3) var<storage, read> scales: array<f32>;
+@group(0) @binding(3) var<storage, read> mult: array<f32>;
 @group(0) @binding(4) var<storage, read_write> packed: array<u32>;
 @group(0) @binding(5) var<storage, read_write> row_scale: array<f32>;
 @group(0) @binding(6) var<storage, read_write> status: array<atomic<u32>>;
@@ -28,8 +31,10 @@ const SMOOTH: u32 = 1u;
 const GATHER: u32 = 2u;
 const ABS_MASK: u32 = 0x7fffffffu;
 const INF_BITS: u32 = 0x7f800000u;
+const MIN_AMAX_BITS: u32 = 0x02000000u; // 2^-123
 
 var<workgroup> red: array<u32, WG>;
+var<workgroup> inv: f32;
 
 fn value(base: u32, q: u32) -> f32 {
     var c = q;
@@ -38,7 +43,7 @@ fn value(base: u32, q: u32) -> f32 {
     }
     var v = x[base + c];
     if (p.flags & SMOOTH) != 0u {
-        v = v / scales[q / p.group];
+        v = v * mult[q / p.group];
     }
     return v;
 }
@@ -69,20 +74,30 @@ fn quantize(
         workgroupBarrier();
     }
     let amax_bits = red[0];
-    let scale = bitcast<f32>(amax_bits) / 7.0;
+    let ok = amax_bits >= MIN_AMAX_BITS && amax_bits < INF_BITS;
     if lid == 0u {
+        var scale = 0.0;
+        var r = 0.0;
+        if ok {
+            let amax = bitcast<f32>(amax_bits);
+            scale = div_rn(amax, 7.0);
+            r = div_rn(7.0, amax);
+        }
         row_scale[row] = scale;
+        inv = r;
         if amax_bits >= INF_BITS {
             atomicOr(&status[0], 2u);
         }
     }
+    workgroupBarrier();
+    let r = inv;
     let words = p.k / 8u;
     for (var w = lid; w < words; w += WG) {
         var word = 0u;
         for (var i = 0u; i < 8u; i++) {
             var code = 0;
-            if amax_bits != 0u {
-                code = i32(clamp(round(value(base, w * 8u + i) / scale), -8.0, 7.0));
+            if ok {
+                code = i32(clamp(round(value(base, w * 8u + i) * r), -8.0, 7.0));
             }
             word |= (bitcast<u32>(code) & 0xfu) << (4u * i);
         }

@@ -4,9 +4,11 @@
 //! * `absmax[j] = max_i |x[i, j]|` (bit-exact: a max is order independent);
 //! * `perm`: the channel order by `absmax` descending, ties by lower index first
 //!   (`perm[r]` = channel of rank r; bit-exact, a deterministic stable sort);
-//! * `scales[g] = max(max_{r in group g} absmax[perm[r]], 1e-5)` for groups of `group`
-//!   consecutive reordered channels (bit-exact). The clamp keeps a channel of zeros from
-//!   producing a zero scale.
+//! * `scales[g] = clamp(max_{r in group g} absmax[perm[r]], 1e-5, 2^126)` for groups of
+//!   `group` consecutive reordered channels (bit-exact). The clamp keeps a channel of zeros
+//!   from producing a zero scale (and 1 / scale a normal f32);
+//! * `inv_scales[g] = 1 / scales[g]`, correctly rounded on every adapter (bit-exact): the
+//!   multipliers `quantize` smooths with.
 //!
 //! Nothing is read back: the permutation and the scales stay on the GPU for `quantize` and
 //! `gemm`. The rank sort compares every pair of channels (k² compares, in workgroup-memory
@@ -16,25 +18,30 @@ use crate::context::{Context, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
-const SHADER: &str = include_str!("../shaders/channel_max.wgsl");
+const SHADER: &[&str] = &[
+    include_str!("../shaders/div_rn.wgsl"),
+    include_str!("../shaders/channel_max.wgsl"),
+];
 const ABSMAX: Kernel = Kernel {
     name: "channel_max",
-    sources: &[SHADER],
+    sources: SHADER,
     entry: "absmax",
 };
 const RANK: Kernel = Kernel {
     name: "channel_max",
-    sources: &[SHADER],
+    sources: SHADER,
     entry: "rank",
 };
 const GROUP_SCALES: Kernel = Kernel {
     name: "channel_max",
-    sources: &[SHADER],
+    sources: SHADER,
     entry: "group_scales",
 };
 
 /// The smallest smoothing scale (a channel of zeros gets this one).
 pub const MIN_SCALE: f32 = 1e-5;
+/// The largest smoothing scale, 2^126 (so that its reciprocal is a normal f32).
+pub const MAX_SCALE: f32 = 8.507_059e37;
 /// Rows each `absmax` workgroup reduces before its atomic max.
 const ROWS_PER_WG: usize = 64;
 
@@ -58,6 +65,8 @@ pub struct ChannelStats {
     pub perm: Tensor,
     /// [k / group] f32: one smoothing scale per group of reordered channels.
     pub scales: Tensor,
+    /// [k / group] f32: 1 / scales, correctly rounded (0 where a scale is not finite).
+    pub inv_scales: Tensor,
     /// Group size.
     pub group: usize,
 }
@@ -91,7 +100,7 @@ pub fn channel_max(ctx: &Context, x: &Tensor, group: usize, order: Order) -> Res
 }
 
 /// Record [`channel_max`] into `enc`; NaN/Inf set bit 0 of `status`.
-pub(crate) fn encode(
+pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
     x: &Tensor,
@@ -109,6 +118,7 @@ pub(crate) fn encode(
     check_group(k, group)?;
     let absmax = Tensor::zeros(ctx, DType::F32, &[k])?;
     let scales = Tensor::zeros(ctx, DType::F32, &[k / group])?;
+    let inv_scales = Tensor::zeros(ctx, DType::F32, &[k / group])?;
     let perm = match order {
         Order::Fixed(p) => {
             if p.shape() != [k] || p.dtype() != DType::U32 {
@@ -149,6 +159,7 @@ pub(crate) fn encode(
         (3, &perm.buffer),
         (4, &scales.buffer),
         (5, &status.buffer),
+        (6, &inv_scales.buffer),
     ];
     let ggroups = (k / group).div_ceil(256) as u32;
     ctx.dispatch(enc, GROUP_SCALES, &params, &bufs, [ggroups, 1, 1])?;
@@ -156,6 +167,7 @@ pub(crate) fn encode(
         absmax,
         perm,
         scales,
+        inv_scales,
         group,
     })
 }
@@ -199,17 +211,27 @@ pub fn sort_order(absmax: &[f32]) -> Vec<u32> {
     perm
 }
 
-/// One scale per group of `group` reordered channels: the group's max, at least
-/// [`MIN_SCALE`].
+/// One scale per group of `group` reordered channels: the group's max, clamped to
+/// [[`MIN_SCALE`], [`MAX_SCALE`]] (NaN/Inf pass through).
 pub fn group_scales_reference(absmax: &[f32], perm: &[u32], group: usize) -> Vec<f32> {
     perm.chunks(group)
         .map(|g| {
-            let m = g
-                .iter()
-                .map(|&j| absmax[j as usize].to_bits())
-                .max()
-                .unwrap_or(0);
-            f32::from_bits(m).max(MIN_SCALE)
+            let m = g.iter().map(|&j| absmax[j as usize].to_bits()).max();
+            let s = f32::from_bits(m.unwrap_or(0));
+            if s.is_finite() {
+                s.clamp(MIN_SCALE, MAX_SCALE)
+            } else {
+                s
+            }
         })
+        .collect()
+}
+
+/// The smoothing multipliers for `scales`: 1 / scale (IEEE division, correctly rounded),
+/// 0 where a scale is not finite; what the GPU's `inv_scales` hold.
+pub fn inverse(scales: &[f32]) -> Vec<f32> {
+    scales
+        .iter()
+        .map(|s| if s.is_finite() { 1.0 / s } else { 0.0 })
         .collect()
 }

@@ -83,7 +83,8 @@ impl Context {
     pub async fn from_adapter(adapter: wgpu::Adapter, packed_dot: bool) -> Result<Self> {
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features()
+            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("rrs"),
@@ -261,14 +262,12 @@ impl Context {
         Ok(())
     }
 
-    /// Record commands with `f` into a fresh encoder and submit them. Validation and
+    /// Record commands with `f` into a fresh encoder and submit them (the ops' `encode`
+    /// functions record into such an encoder, so several ops can share one submission). Validation and
     /// out-of-memory errors raised while recording or submitting come back as `Err` of
     /// this call (wgpu's error scopes are per thread, so concurrent callers do not see
     /// each other's errors).
-    pub(crate) fn record<T>(
-        &self,
-        f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<T>,
-    ) -> Result<T> {
+    pub fn record<T>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<T>) -> Result<T> {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut enc = self

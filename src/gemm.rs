@@ -79,7 +79,8 @@ pub fn gemm(ctx: &Context, a: &Quantized, w: &Quantized, opts: GemmOptions) -> R
     Ok(y)
 }
 
-pub(crate) fn encode(
+/// Record [`gemm`] into `enc`.
+pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
     a: &Quantized,

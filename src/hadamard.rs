@@ -222,7 +222,7 @@ struct Params {
 }
 
 /// Record the in-place transform of `x` into `enc`.
-pub(crate) fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Result<()> {
+pub fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Result<()> {
     x.expect("hadamard input", DType::F32, 2)?;
     let (rows, k) = x.rows_cols();
     let plan = plan(k)?;

@@ -27,6 +27,7 @@
 
 pub mod channel_max;
 pub mod context;
+pub mod copy;
 pub mod error;
 pub mod gemm;
 pub mod hadamard;
@@ -35,6 +36,7 @@ pub mod matmul;
 pub mod pack_weights;
 pub mod quantize;
 pub mod tensor;
+pub mod timing;
 pub mod workload;
 
 pub use context::{Context, DotKernel};

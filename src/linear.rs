@@ -297,7 +297,8 @@ pub struct RrsLinear {
     plan: Plan,
     weights: Weights,
     static_perm: Option<Tensor>,
-    sq_divisors: Option<Tensor>,
+    /// SmoothQuant: 1 / s_j per channel, the activations' multipliers.
+    sq_multipliers: Option<Tensor>,
     dot: DotKernel,
 }
 
@@ -317,17 +318,17 @@ impl RrsLinear {
             .as_ref()
             .map(|p| Tensor::from_slice(ctx, p, &[k]))
             .transpose()?;
-        let sq_divisors = plan
+        let sq_multipliers = plan
             .sq_factors
             .as_ref()
-            .map(|f| Tensor::from_slice(ctx, f, &[k]))
+            .map(|f| Tensor::from_slice(ctx, &channel_max::inverse(f), &[k]))
             .transpose()?;
         Ok(Self {
             ctx: ctx.clone(),
             plan,
             weights: packed,
             static_perm,
-            sq_divisors,
+            sq_multipliers,
             dot: config.dot.unwrap_or(ctx.dot_kernel()),
         })
     }
@@ -385,17 +386,18 @@ impl RrsLinear {
     }
 
     fn forward_with_status(&self, x: &Tensor, status: &Tensor) -> Result<Tensor> {
-        x.expect("layer input", DType::F32, 2)?;
         self.ctx.record(|enc| self.encode(enc, x, status))
     }
 
-    /// Record the whole forward pass into `enc`.
-    fn encode(
+    /// Record the whole forward pass into `enc` (see [`Context::record`]); NaN/Inf in `x`
+    /// set bits of `status` (see [`crate::tensor::status`]).
+    pub fn encode(
         &self,
         enc: &mut wgpu::CommandEncoder,
         x: &Tensor,
         status: &Tensor,
     ) -> Result<Tensor> {
+        x.expect("layer input", DType::F32, 2)?;
         let ctx = &self.ctx;
         let plan = &self.plan;
         let m = plan.check_x(x.shape())?;
@@ -429,7 +431,7 @@ impl RrsLinear {
             stats = channel_max::encode(ctx, enc, xin, plan.group, order, status)?;
             let smooth = Smooth {
                 perm: Some(&stats.perm),
-                scales: Some((&stats.scales, plan.group)),
+                multipliers: Some((&stats.inv_scales, plan.group)),
             };
             opts.group_scales = Some(&stats.scales);
             if plan.reorder == Reorder::Dynamic {
@@ -439,7 +441,7 @@ impl RrsLinear {
         } else {
             let smooth = Smooth {
                 perm: None,
-                scales: self.sq_divisors.as_ref().map(|d| (d, 1)),
+                multipliers: self.sq_multipliers.as_ref().map(|d| (d, 1)),
             };
             quantize::encode(ctx, enc, xin, smooth, status)?
         };
@@ -515,13 +517,14 @@ impl LinearReference {
                 let sort = plan.reorder == Reorder::Dynamic;
                 let (_, perm, scales) =
                     channel_max::reference(&x, k, plan.group, sort, plan.static_perm.as_deref())?;
-                let (qa, sa) =
-                    quantize::reference(&x, k, Some(&perm), Some((&scales, plan.group)))?;
+                let inv = channel_max::inverse(&scales);
+                let (qa, sa) = quantize::reference(&x, k, Some(&perm), Some((&inv, plan.group)))?;
                 let div = (0..k).map(|q| scales[q / plan.group]).collect();
                 (qa, sa, div, sort.then_some(perm))
             } else {
                 let f = plan.sq_factors.as_deref();
-                let (qa, sa) = quantize::reference(&x, k, None, f.map(|f| (f, 1)))?;
+                let inv = f.map(channel_max::inverse);
+                let (qa, sa) = quantize::reference(&x, k, None, inv.as_deref().map(|f| (f, 1)))?;
                 (qa, sa, f.map_or(vec![1.0; k], |f| f.to_vec()), None)
             };
         if quantize_weights {

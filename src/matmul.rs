@@ -29,7 +29,8 @@ pub fn matmul(ctx: &Context, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     Ok(y)
 }
 
-pub(crate) fn encode(
+/// Record [`matmul`] into `enc`.
+pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
     x: &Tensor,

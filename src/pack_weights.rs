@@ -9,10 +9,10 @@
 //! 4. per-output-channel symmetric INT4 RTN, packed exactly like the activations
 //!    ([n, k / 8] u32, see [`crate::quantize`]), with n f32 scales.
 //!
-//! Steps 2–4 are the `quantize` kernel with a gather and group-1 divisors (1 / factor):
-//! one kernel serves activations and weights. Tolerance against [`reference`]: codes
-//! bit-exact without rotation; with rotation the f32 inputs differ within the
-//! `hadamard` tolerance, so a code may differ by one where a value sits at a rounding tie.
+//! Steps 2–4 are the `quantize` kernel with a gather and group-1 multipliers: one kernel
+//! serves activations and weights. Tolerance against [`reference`]: codes and scales
+//! bit-exact without rotation; with rotation the f32 inputs differ within the `hadamard`
+//! tolerance, so a code may differ by one where a value sits at a rounding tie.
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -41,13 +41,13 @@ pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quant
         .perm
         .map(|p| check_perm(p, k).and_then(|_| Tensor::from_slice(ctx, p, &[k])))
         .transpose()?;
-    let divisors = prep
+    let factors = prep
         .factors
-        .map(|f| divisors(f, k).and_then(|d| Tensor::from_slice(ctx, &d, &[k])))
+        .map(|f| check_factors(f, k).and_then(|_| Tensor::from_slice(ctx, f, &[k])))
         .transpose()?;
     let smooth = Smooth {
         perm: perm.as_ref(),
-        scales: divisors.as_ref().map(|d| (d, 1)),
+        multipliers: factors.as_ref().map(|f| (f, 1)),
     };
     let q = ctx.record(|enc| {
         let rotated;
@@ -84,24 +84,21 @@ pub(crate) fn check_perm(perm: &[u32], k: usize) -> Result<()> {
     Ok(())
 }
 
-/// 1 / factor per channel, checked finite and non-zero.
-fn divisors(factors: &[f32], k: usize) -> Result<Vec<f32>> {
+/// Fail unless there are k finite factors.
+fn check_factors(factors: &[f32], k: usize) -> Result<()> {
     if factors.len() != k {
         return Err(Error::Shape(format!(
             "{} channel factors given for k = {k}",
             factors.len()
         )));
     }
-    if let Some((j, f)) = factors
-        .iter()
-        .enumerate()
-        .find(|(_, f)| !f.is_finite() || **f == 0.0)
-    {
-        return Err(Error::NonFinite(format!(
-            "channel factor {j} is {f}; factors must be finite and non-zero"
-        )));
+    match factors.iter().position(|f| !f.is_finite()) {
+        Some(j) => Err(Error::NonFinite(format!(
+            "channel factor {j} is {}; factors must be finite",
+            factors[j]
+        ))),
+        None => Ok(()),
     }
-    Ok(factors.iter().map(|f| 1.0 / f).collect())
 }
 
 /// CPU reference of [`pack_weights`]: `(packed [n, k / 8], scales [n])`.
@@ -114,6 +111,8 @@ pub fn reference(w: &[f32], k: usize, prep: WeightPrep) -> Result<(Vec<u32>, Vec
     if let Some(p) = prep.perm {
         check_perm(p, k)?;
     }
-    let divs = prep.factors.map(|f| divisors(f, k)).transpose()?;
-    quantize::reference(&rotated, k, prep.perm, divs.as_deref().map(|d| (d, 1)))
+    if let Some(f) = prep.factors {
+        check_factors(f, k)?;
+    }
+    quantize::reference(&rotated, k, prep.perm, prep.factors.map(|f| (f, 1)))
 }

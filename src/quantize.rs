@@ -1,29 +1,35 @@
 //! `quantize`: smooth, then per-row symmetric INT4 quantization and packing.
 //!
 //! For x: [m, k] f32 and output position q of a row (0 ≤ q < k):
-//! * `v = x[row, perm[q]] / scales[q / group]` (the gather only with a permutation, the
-//!   division only with smoothing scales);
-//! * `row_scale = max_q |v| / 7`, `code = clamp(round_half_even(v / row_scale), −8, 7)`,
-//!   and code 0 for a row of zeros.
+//! * `v = x[row, perm[q]] · mult[q / group]` (the gather only with a permutation, the
+//!   multiplier only with smoothing: Runtime Smooth passes 1 / scale, see
+//!   [`crate::channel_max::ChannelStats::inv_scales`]);
+//! * with `amax = max_q |v|`: `row_scale = amax / 7` and
+//!   `code = clamp(round_half_even(v · (7 / amax)), −8, 7)`, the two divisions correctly
+//!   rounded once per row. Rows with `amax < 2^-123` (zeros, or values too small for the
+//!   divisions to stay normal) get code 0 and row scale 0.
+//!
+//! Every per-element step is a correctly rounded multiply, so the codes are the same on
+//! every adapter: WGSL's `/` may be off by 2.5 ulp (it is on NVIDIA), so the kernel does
+//! its two per-row divisions with an exact integer long division (`shaders/div_rn.wgsl`).
 //!
 //! **Packed layout** (activations and weights alike): `[m, k / 8]` u32, row-major; word
 //! `q / 8` of a row holds position q in bits `4·(q % 8) .. 4·(q % 8) + 3` as a
 //! two's-complement nibble: the lower K index sits in the lower nibble.
 //! Example: codes `[1, −1, 7, −8, 0, 0, 0, 0]` pack to `0x0000_87F1`.
 //!
-//! Tolerance against [`reference`]: the codes are bit-exact and the row scales equal
-//! (the GPU performs the same IEEE f32 divisions, maxima and rounding as the reference;
-//! adapters whose division is not correctly rounded may differ by one code at exact
-//! rounding ties).
+//! Tolerance against [`reference`]: codes and row scales are bit-exact on every adapter.
 
 use crate::context::{grid_1d, Context, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
-const SHADER: &str = include_str!("../shaders/quantize.wgsl");
 const QUANTIZE: Kernel = Kernel {
     name: "quantize",
-    sources: &[SHADER],
+    sources: &[
+        include_str!("../shaders/div_rn.wgsl"),
+        include_str!("../shaders/quantize.wgsl"),
+    ],
     entry: "quantize",
 };
 
@@ -41,13 +47,13 @@ pub struct Quantized {
     pub k: usize,
 }
 
-/// What to apply before quantizing: a gather along K and per-group divisors.
+/// What to apply before quantizing: a gather along K and per-group multipliers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Smooth<'a> {
     /// [k] u32: position q reads channel `perm[q]`.
     pub perm: Option<&'a Tensor>,
-    /// ([k / group] f32, group): position q is divided by `scales[q / group]`.
-    pub scales: Option<(&'a Tensor, usize)>,
+    /// ([k / group] f32, group): position q is multiplied by `multipliers[q / group]`.
+    pub multipliers: Option<(&'a Tensor, usize)>,
 }
 
 #[repr(C)]
@@ -78,7 +84,7 @@ pub(crate) fn check_k(k: usize) -> Result<()> {
 }
 
 /// Record [`quantize`] into `enc`; NaN/Inf set bit 1 of `status`.
-pub(crate) fn encode(
+pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
     x: &Tensor,
@@ -105,12 +111,12 @@ pub(crate) fn encode(
         }
         flags |= 2;
     }
-    if let Some((s, g)) = smooth.scales {
-        s.expect("smoothing scales", DType::F32, 1)?;
+    if let Some((s, g)) = smooth.multipliers {
+        s.expect("smoothing multipliers", DType::F32, 1)?;
         crate::channel_max::check_group(k, g)?;
         if s.numel() != k / g {
             return Err(Error::Shape(format!(
-                "{} smoothing scales given for k = {k} in groups of {g}: need {}",
+                "{} smoothing multipliers given for k = {k} in groups of {g}: need {}",
                 s.numel(),
                 k / g
             )));
@@ -121,7 +127,7 @@ pub(crate) fn encode(
     let packed = Tensor::zeros(ctx, DType::U32, &[m, k / 8])?;
     let scales = Tensor::zeros(ctx, DType::F32, &[m])?;
     let perm = smooth.perm.map_or(&ctx.dummy, |p| &p.buffer);
-    let divs = smooth.scales.map_or(&ctx.dummy, |(s, _)| &s.buffer);
+    let mults = smooth.multipliers.map_or(&ctx.dummy, |(s, _)| &s.buffer);
     let params = Params {
         rows: m as u32,
         k: k as u32,
@@ -131,7 +137,7 @@ pub(crate) fn encode(
     let bufs = [
         (1, &x.buffer),
         (2, perm),
-        (3, divs),
+        (3, mults),
         (4, &packed.buffer),
         (5, &scales.buffer),
         (6, &status.buffer),
@@ -145,12 +151,15 @@ pub(crate) fn encode(
     })
 }
 
+/// Rows whose max |v| is below this (2^-123) quantize to zeros.
+pub const MIN_AMAX: f32 = 9.403_955e-38;
+
 /// CPU reference of [`quantize`]: `(packed [m, k / 8], row scales [m])`.
 pub fn reference(
     x: &[f32],
     k: usize,
     perm: Option<&[u32]>,
-    scales: Option<(&[f32], usize)>,
+    multipliers: Option<(&[f32], usize)>,
 ) -> Result<(Vec<u32>, Vec<f32>)> {
     check_k(k)?;
     let m = x.len() / k;
@@ -161,20 +170,25 @@ pub fn reference(
         for (q, out) in v.iter_mut().enumerate() {
             let c = perm.map_or(q, |p| p[q] as usize);
             *out = row[c];
-            if let Some((s, g)) = scales {
-                *out /= s[q / g];
+            if let Some((s, g)) = multipliers {
+                *out *= s[q / g];
             }
         }
-        let amax_bits = v.iter().map(|a| a.to_bits() & 0x7fff_ffff).max().unwrap();
-        let scale = f32::from_bits(amax_bits) / 7.0;
+        let amax = f32::from_bits(v.iter().map(|a| a.to_bits() & 0x7fff_ffff).max().unwrap());
+        let ok = (MIN_AMAX..=f32::MAX).contains(&amax);
+        let (scale, inv) = if ok {
+            (amax / 7.0, 7.0 / amax)
+        } else {
+            (0.0, 0.0)
+        };
         row_scales.push(scale);
         for word in v.chunks(8) {
             let mut w = 0u32;
             for (i, &a) in word.iter().enumerate() {
-                let code = if amax_bits == 0 {
-                    0
+                let code = if ok {
+                    (a * inv).round_ties_even().clamp(-8.0, 7.0) as i32
                 } else {
-                    (a / scale).round_ties_even().clamp(-8.0, 7.0) as i32
+                    0
                 };
                 w |= ((code as u32) & 0xf) << (4 * i);
             }

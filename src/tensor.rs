@@ -184,17 +184,18 @@ fn check_size(ctx: &Context, shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
-/// The status word some kernels set (bit 0: a channel maximum is NaN/Inf, bit 1: a row
-/// maximum is NaN/Inf): a fresh zeroed one, and its check after a run.
-pub(crate) mod status {
+/// The status word `channel_max` and `quantize` set (bit 0: a channel maximum is NaN/Inf,
+/// bit 1: a row maximum is NaN/Inf): a fresh zeroed one, and its check after a run.
+pub mod status {
     use super::*;
 
-    pub(crate) fn new(ctx: &Context) -> Result<Tensor> {
+    /// A zeroed status word ([1] u32).
+    pub fn new(ctx: &Context) -> Result<Tensor> {
         Tensor::zeros(ctx, DType::U32, &[1])
     }
 
     /// Read the status word back (a synchronization) and turn set bits into an error.
-    pub(crate) fn check(ctx: &Context, status: &Tensor, what: &str) -> Result<()> {
+    pub fn check(ctx: &Context, status: &Tensor, what: &str) -> Result<()> {
         let bits = status.to_vec::<u32>(ctx)?[0];
         let mut found = Vec::new();
         if bits & 1 != 0 {

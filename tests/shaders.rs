@@ -3,8 +3,21 @@
 
 const SHADERS: &[(&str, &str)] = &[
     ("hadamard", include_str!("../shaders/hadamard.wgsl")),
-    ("channel_max", include_str!("../shaders/channel_max.wgsl")),
-    ("quantize", include_str!("../shaders/quantize.wgsl")),
+    (
+        "channel_max",
+        concat!(
+            include_str!("../shaders/div_rn.wgsl"),
+            include_str!("../shaders/channel_max.wgsl")
+        ),
+    ),
+    (
+        "quantize",
+        concat!(
+            include_str!("../shaders/div_rn.wgsl"),
+            include_str!("../shaders/quantize.wgsl")
+        ),
+    ),
+    ("copy", include_str!("../shaders/copy.wgsl")),
     ("matmul", include_str!("../shaders/matmul.wgsl")),
     (
         "gemm_dp4a",

@@ -53,6 +53,21 @@ fn sorted_matches_reference_bit_exactly() {
     }
 }
 
+/// Thousands of reciprocals over the whole range of scales (the exact division in WGSL).
+#[test]
+fn reciprocals_are_correctly_rounded() {
+    let mut rng = Rng::new(9);
+    let (m, k) = (1, 32768);
+    let x: Vec<f32> = (0..m * k)
+        .map(|i| {
+            let e = (i % 100) as i32 - 40;
+            (1.0 + rng.uniform()) * 2f32.powi(e)
+        })
+        .collect();
+    let (_, _, scales) = run(&x, m, k, 8, Order::Sorted);
+    assert!(scales.iter().any(|&s| s == MIN_SCALE) && scales.iter().any(|&s| s > 1e10));
+}
+
 #[test]
 fn fixed_and_identity_orders_match_reference() {
     let ctx = ctx();

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs on the device machine (no Rust there): the prebuilt bench binary through Vulkan,
+# then the PyTorch peers, in one command. Expects the bench binary at .dev/bench and the
+# Vulkan loader debs in .gl (see the device notes in BENCHMARKS.md). Writes to $OUT.
+set -uo pipefail
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$OUT/gpu.txt"
+.dev/bench --json "$@" > "$OUT/ours.jsonl" 2> "$OUT/ours.err"
+echo "bench rc=$?"; tail -3 "$OUT/ours.err"
+PYTHONUNBUFFERED=1 python3 benches/torch_peer.py "$@" > "$OUT/torch.jsonl" 2> "$OUT/torch.err"
+echo "torch rc=$?"; tail -3 "$OUT/torch.err"
+python3 -c "import torch; print(torch.__version__, torch.version.cuda)" >> "$OUT/gpu.txt"
+cat "$OUT/gpu.txt"

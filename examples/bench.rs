@@ -1,0 +1,203 @@
+//! Bench program for any GPU: every op at the sizes of the paper's layers, plus in-run
+//! references of our own (a WGSL copy over the same bytes, the plain A4W4 GEMM).
+//!
+//! ```text
+//! cargo run --release --example bench -- [--quick] [--json]
+//! ```
+//! Times come from GPU timestamps where the adapter has them (see `rrs::timing`), after a
+//! warm-up, as the median of several runs. `--json` prints one object per line:
+//! `{"bench", "variant", "m", "n", "k", "ms", "bytes", "ops", "clock", "adapter"}`;
+//! `bytes` counts the memory a kernel must move at least, `ops` 2·m·n·k for GEMMs.
+//! `--quick` uses small sizes (for CPU adapters).
+
+use rrs::channel_max::{self, Order};
+use rrs::gemm::{self, GemmOptions};
+use rrs::quantize::{self, Quantized, Smooth};
+use rrs::tensor::status;
+use rrs::workload::Rng;
+use rrs::{hadamard, Config, Context, DType, DotKernel, Method, Reorder, RrsLinear, Tensor};
+
+struct Bench<'a> {
+    ctx: &'a Context,
+    json: bool,
+    adapter: String,
+}
+
+impl Bench<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        bench: &str,
+        variant: &str,
+        m: usize,
+        n: usize,
+        k: usize,
+        ms: f64,
+        bytes: f64,
+        ops: f64,
+    ) {
+        if self.json {
+            println!(
+                "{{\"bench\":\"{bench}\",\"variant\":\"{variant}\",\"m\":{m},\"n\":{n},\"k\":{k},\"ms\":{ms:.6},\"bytes\":{bytes},\"ops\":{ops},\"clock\":\"{:?}\",\"adapter\":\"{}\"}}",
+                self.ctx.clock(),
+                self.adapter
+            );
+        } else {
+            let rate = if ops > 0.0 {
+                format!("{:8.2} TOPS", ops / ms / 1e9)
+            } else {
+                format!("{:8.1} GB/s", bytes / ms / 1e6)
+            };
+            println!("{bench:<12} {variant:<14} m={m:<6} n={n:<6} k={k:<6} {ms:>10.4} ms  {rate}");
+        }
+    }
+}
+
+fn random_words(rng: &mut Rng, n: usize) -> Vec<u32> {
+    (0..n).map(|_| rng.next_u64() as u32).collect()
+}
+
+fn packed(ctx: &Context, rng: &mut Rng, rows: usize, k: usize) -> rrs::Result<Quantized> {
+    Ok(Quantized {
+        packed: Tensor::from_slice(ctx, &random_words(rng, rows * k / 8), &[rows, k / 8])?,
+        scales: Tensor::from_slice(ctx, &vec![0.01f32; rows], &[rows])?,
+        rows,
+        k,
+    })
+}
+
+fn main() -> rrs::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let json = std::env::args().any(|a| a == "--json");
+    let ctx = Context::new()?;
+    eprintln!("bench on {} (clock: {:?})", ctx.describe(), ctx.clock());
+    let b = Bench {
+        ctx: &ctx,
+        json,
+        adapter: ctx.adapter_info().name.replace('"', "'"),
+    };
+    let samples = 5;
+    let mut rng = Rng::new(1);
+
+    // Memory-bound ops at M = 4096 tokens, against a copy of the same bytes.
+    let (m_mem, ks): (usize, &[usize]) = if quick {
+        (64, &[1024, 4096])
+    } else {
+        (4096, &[4096, 8192, 16384, 32768])
+    };
+    for &k in ks {
+        let m = m_mem;
+        eprintln!("memory-bound ops at {m} x {k}");
+        let x = Tensor::from_slice(&ctx, &rng.normals(m * k, 1.0), &[m, k])?;
+        let y = Tensor::zeros(&ctx, DType::F32, &[m, k])?;
+        let f32_bytes = (m * k * 4) as f64;
+        let ms = ctx.time_ms(samples, 10, |enc| rrs::copy::encode(&ctx, enc, &x, &y))?;
+        b.report("copy", "f32", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
+        let ms = ctx.time_ms(samples, 10, |enc| hadamard::encode(&ctx, enc, &y))?;
+        b.report("hadamard", "inplace", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
+        let st = status::new(&ctx)?;
+        let ms = ctx.time_ms(samples, 10, |enc| {
+            channel_max::encode(&ctx, enc, &x, 128, Order::Sorted, &st).map(|_| ())
+        })?;
+        b.report("channel_max", "sorted", m, 0, k, ms, f32_bytes, 0.0);
+        let stats = channel_max::channel_max(&ctx, &x, 128, Order::Sorted)?;
+        let q_bytes = f32_bytes + (m * k / 2) as f64;
+        for (variant, smooth) in [
+            ("plain", Smooth::default()),
+            (
+                "smoothed",
+                Smooth {
+                    perm: Some(&stats.perm),
+                    multipliers: Some((&stats.inv_scales, 128)),
+                },
+            ),
+        ] {
+            let ms = ctx.time_ms(samples, 10, |enc| {
+                quantize::encode(&ctx, enc, &x, smooth, &st).map(|_| ())
+            })?;
+            b.report("quantize", variant, m, 0, k, ms, q_bytes, 0.0);
+        }
+    }
+
+    // GEMMs, N = K, against each other; decode sizes also against a copy of the weights.
+    let (ms_list, nks): (&[usize], &[usize]) = if quick {
+        (&[1, 16, 64], &[512])
+    } else {
+        (&[1, 16, 2048, 8192], &[4096, 8192])
+    };
+    for &nk in nks {
+        let (n, k) = (nk, nk);
+        let w = packed(&ctx, &mut rng, n, k)?;
+        let wbytes = (n * k / 2) as f64;
+        let wcopy = Tensor::zeros(&ctx, DType::U32, &[n, k / 8])?;
+        let ms = ctx.time_ms(samples, 20, |enc| {
+            rrs::copy::encode(&ctx, enc, &w.packed, &wcopy)
+        })?;
+        b.report("copy", "packed_weights", 0, n, k, ms, 2.0 * wbytes, 0.0);
+        let gscales = Tensor::from_slice(&ctx, &vec![1.5f32; k / 128], &[k / 128])?;
+        let perm: Vec<u32> = (0..k as u32).rev().collect();
+        let perm = Tensor::from_slice(&ctx, &perm, &[k])?;
+        for &m in ms_list {
+            eprintln!("gemm m={m} n={n} k={k}");
+            let a = packed(&ctx, &mut rng, m, k)?;
+            let ops = 2.0 * (m * n * k) as f64;
+            let reps = if m >= 2048 { 3 } else { 20 };
+            let variants = [
+                ("plain", None, None, ctx.dot_kernel()),
+                ("rs_static", Some(&gscales), None, ctx.dot_kernel()),
+                ("rs_dynamic", Some(&gscales), Some(&perm), ctx.dot_kernel()),
+                ("plain_portable", None, None, DotKernel::Portable),
+            ];
+            for (variant, group_scales, weight_perm, dot) in variants {
+                if dot == DotKernel::Portable && dot == ctx.dot_kernel() {
+                    continue;
+                }
+                let opts = GemmOptions {
+                    group: 128,
+                    group_scales,
+                    weight_perm,
+                    dot,
+                };
+                let ms = ctx.time_ms(samples, reps, |enc| {
+                    gemm::encode(&ctx, enc, &a, &w, opts).map(|_| ())
+                })?;
+                let bench = if m <= 16 { "decode" } else { "gemm" };
+                b.report(bench, variant, m, n, k, ms, wbytes, ops);
+            }
+        }
+    }
+
+    // The whole layer at M = 2048, N = K = 8192 (quick: 64 x 512 x 512).
+    let (m, nk) = if quick { (64, 512) } else { (2048, 8192) };
+    let (n, k) = (nk, nk);
+    eprintln!("rrs_linear m={m} n={n} k={k}");
+    let wf = rng.normals(n * k, 1.0 / (k as f32).sqrt());
+    let xf = rng.normals(m * k, 1.0);
+    let x = Tensor::from_slice(&ctx, &xf, &[m, k])?;
+    let st = status::new(&ctx)?;
+    let calib = xf[..(m.min(256)) * k].to_vec();
+    for (variant, method, reorder) in [
+        ("rtn", Method::Rtn, Reorder::Dynamic),
+        ("quarot", Method::QuaRot, Reorder::Dynamic),
+        ("rs_dynamic", Method::Rs, Reorder::Dynamic),
+        ("rrs_static", Method::Rrs, Reorder::Static),
+        ("rrs_dynamic", Method::Rrs, Reorder::Dynamic),
+    ] {
+        let cfg = Config::new(method)
+            .reorder(reorder)
+            .calibration(calib.clone());
+        let layer = RrsLinear::new(&ctx, &wf, n, k, cfg)?;
+        let ms = ctx.time_ms(samples, 3, |enc| layer.encode(enc, &x, &st).map(|_| ()))?;
+        b.report(
+            "rrs_linear",
+            variant,
+            m,
+            n,
+            k,
+            ms,
+            0.0,
+            2.0 * (m * n * k) as f64,
+        );
+    }
+    Ok(())
+}

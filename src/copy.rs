@@ -1,0 +1,40 @@
+//! `copy`: a plain device-memory copy in WGSL (16 bytes per invocation), the in-run
+//! bandwidth reference for the memory-bound kernels in the benches.
+
+use crate::context::{grid_1d, Context, Kernel};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+const COPY: Kernel = Kernel {
+    name: "copy",
+    sources: &[include_str!("../shaders/copy.wgsl")],
+    entry: "copy",
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    _pad: [u32; 3],
+}
+
+/// Record `dst = src` into `enc`. Both must have the same number of elements, a
+/// multiple of 4.
+pub fn encode(
+    ctx: &Context,
+    enc: &mut wgpu::CommandEncoder,
+    src: &Tensor,
+    dst: &Tensor,
+) -> Result<()> {
+    if src.numel() != dst.numel() || src.numel() % 4 != 0 {
+        return Err(Error::Shape(format!(
+            "copy needs equal sizes that are a multiple of 4 elements, got {:?} and {:?}",
+            src.shape(),
+            dst.shape()
+        )));
+    }
+    let n = (src.numel() / 4) as u32;
+    let params = Params { n, _pad: [0; 3] };
+    let bufs = [(1, &src.buffer), (2, &dst.buffer)];
+    ctx.dispatch(enc, COPY, &params, &bufs, grid_1d(n.div_ceil(256)))
+}

@@ -1,0 +1,92 @@
+//! GPU timing for the benches: run recorded work several times and report the median
+//! time of one repetition, from GPU timestamps where the device has
+//! `TIMESTAMP_QUERY_INSIDE_ENCODERS`, else from the wall clock around submit-and-wait.
+
+use std::time::Instant;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+
+/// Where a time came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// GPU timestamp queries around the recorded work.
+    GpuTimestamps,
+    /// Host wall clock around submit and wait (includes submission overhead).
+    WallClock,
+}
+
+impl Context {
+    /// The clock [`Context::time_ms`] uses on this device.
+    pub fn clock(&self) -> Clock {
+        if self
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+        {
+            Clock::GpuTimestamps
+        } else {
+            Clock::WallClock
+        }
+    }
+
+    /// Median milliseconds of `f`'s work over `samples` timed runs, after one warm-up run.
+    /// Each run records `f` `reps` times into one encoder (amortizing submission cost)
+    /// and the time is divided by `reps`.
+    pub fn time_ms(
+        &self,
+        samples: usize,
+        reps: usize,
+        mut f: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
+    ) -> Result<f64> {
+        let clock = self.clock();
+        let query = (clock == Clock::GpuTimestamps).then(|| {
+            self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("timing"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            })
+        });
+        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps"),
+            size: 16,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = crate::tensor::Tensor::zeros(self, crate::DType::U32, &[4])?;
+        let mut times = Vec::with_capacity(samples);
+        for sample in 0..=samples {
+            let t0 = Instant::now();
+            self.record(|enc| {
+                if let Some(q) = &query {
+                    enc.write_timestamp(q, 0);
+                }
+                for _ in 0..reps.max(1) {
+                    f(enc)?;
+                }
+                if let Some(q) = &query {
+                    enc.write_timestamp(q, 1);
+                    enc.resolve_query_set(q, 0..2, &resolve, 0);
+                    enc.copy_buffer_to_buffer(&resolve, 0, &readback.buffer, 0, 16);
+                }
+                Ok(())
+            })?;
+            self.synchronize()?;
+            let wall = t0.elapsed().as_secs_f64() * 1e3;
+            let ms = if query.is_some() {
+                let t: Vec<u32> = readback.to_vec(self)?;
+                let ticks = (t[2] as u64 | (t[3] as u64) << 32)
+                    .checked_sub(t[0] as u64 | (t[1] as u64) << 32)
+                    .ok_or_else(|| Error::Device("GPU timestamps went backwards".into()))?;
+                ticks as f64 * self.queue.get_timestamp_period() as f64 / 1e6
+            } else {
+                wall
+            };
+            if sample > 0 {
+                times.push(ms / reps.max(1) as f64);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(times[times.len() / 2])
+    }
+}
