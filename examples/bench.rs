@@ -157,6 +157,7 @@ fn main() -> rrs::Result<()> {
                     group_scales,
                     weight_perm,
                     dot,
+                    tile: None,
                 };
                 let ms = ctx.time_ms(samples, reps, |enc| {
                     gemm::encode(&ctx, enc, &a, &w, opts).map(|_| ())

@@ -61,6 +61,7 @@ fn main() -> rrs::Result<()> {
         group_scales: Some(&stats.scales),
         weight_perm: Some(&stats.perm),
         dot: ctx.dot_kernel(),
+        tile: None,
     };
     let y = gemm::gemm(&ctx, &qa, &qw, opts)?.to_vec::<f32>(&ctx)?;
     let exact = rrs::matmul::reference(&wl.x, &wl.w, k);

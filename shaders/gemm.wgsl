@@ -5,11 +5,16 @@
 // qa: [m, k / 8] u32 and qb: [n, k / 8] u32, both packed as `quantize.wgsl` writes them.
 // s_g = gscale[g] when flags bit 0, else 1. When flags bit 1 (dynamic reorder) the weight
 // rows are read through `perm`: position q of the activations meets weight channel perm[q].
-// The workgroup computes a 64 × 64 output tile, 4 × 4 per invocation, walking K in tiles of
-// 128 (16 words) through workgroup memory. Products of one group are summed exactly in i32
-// and turned into f32 (times s_g) once per group, at the group boundary.
-// `dot8(a, b)` and `finish(acc)` come from a dot-product snippet prepended by the host
-// (dot4I8Packed or portable shifts); Σ finish(Σ dot8) is the exact integer dot product.
+//
+// The host prepends a tile snippet (BM: the square output tile; TM: outputs per invocation
+// along each side; KV: vec4 words of expanded nibbles per K step, 4 · KV = 16 · KV
+// nibbles) and a dot snippet (`dot4x`). 256 invocations each compute TM × TM outputs at
+// rows ty + 16·i and columns tx + 16·j. Tiles are loaded into registers one K step ahead,
+// then expanded into workgroup memory: each packed word becomes two words of four i8
+// lanes holding 16 × the even and 16 × the odd nibbles, so the inner loop is nothing but
+// 4-lane dot products, 256 × the exact integer products. Rows are padded by one vec4 so
+// that the 16 rows read by a warp's lanes fall in different banks. Integer sums of one
+// group are turned into f32 (times s_g) at the group boundary.
 
 struct Params {
     m: u32,
@@ -22,6 +27,7 @@ struct Params {
     _pad2: u32,
 }
 
+@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qa: array<u32>;
 @group(0) @binding(2) var<storage, read> qb: array<u32>;
 @group(0) @binding(3) var<storage, read> a_scale: array<f32>;
@@ -29,93 +35,126 @@ struct Params {
 @group(0) @binding(5) var<storage, read> gscale: array<f32>;
 @group(0) @binding(6) var<storage, read> perm: array<u32>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
-@group(0) @binding(0) var<uniform> p: Params;
 
-const TILE: u32 = 64u;
-const KW: u32 = 16u; // words per K-tile (128 nibbles)
+const THREADS: u32 = 256u;
+const SIDE: u32 = 16u; // BM / TM
+const STRIDE: u32 = KV + 1u; // vec4 per padded tile row
+const UNITS: u32 = BM * KV / THREADS; // (row, word pair) units each invocation loads
+const PAIRS: u32 = KV; // packed word pairs per row and K step
 const SMOOTH: u32 = 1u;
 const GATHER: u32 = 2u;
+const MASK: u32 = 0xf0f0f0f0u;
 
-var<workgroup> As: array<u32, 1024>; // [TILE rows][KW words]
-var<workgroup> Bs: array<u32, 1024>;
-var<workgroup> Ps: array<u32, 128>;
+var<workgroup> As: array<vec4<u32>, BM * STRIDE>;
+var<workgroup> Bs: array<vec4<u32>, BM * STRIDE>;
 
-// Grid: (ceil(n / 64), ceil(m / 64)).
+// The 8 nibbles of weight row `col` at positions 8·gw .. 8·gw + 7, read through `perm`.
+fn gathered(col: u32, kw: u32, gw: u32) -> u32 {
+    var word = 0u;
+    for (var i = 0u; i < 8u; i++) {
+        let ch = perm[gw * 8u + i];
+        let nib = (qb[col * kw + ch / 8u] >> (4u * (ch % 8u))) & 0xfu;
+        word |= nib << (4u * i);
+    }
+    return word;
+}
+
+// Two consecutive packed words of row `row` starting at word `gw` (zeros past the edges).
+fn load_pair(is_b: bool, row: u32, rows: u32, kw: u32, gw: u32) -> vec2<u32> {
+    var v = vec2<u32>(0u, 0u);
+    if row >= rows {
+        return v;
+    }
+    for (var h = 0u; h < 2u; h++) {
+        let w = gw + h;
+        if w < kw {
+            if !is_b {
+                v[h] = qa[row * kw + w];
+            } else if (p.flags & GATHER) != 0u {
+                v[h] = gathered(row, kw, w);
+            } else {
+                v[h] = qb[row * kw + w];
+            }
+        }
+    }
+    return v;
+}
+
+fn expand(v: vec2<u32>) -> vec4<u32> {
+    return vec4<u32>((v.x << 4u) & MASK, v.x & MASK, (v.y << 4u) & MASK, v.y & MASK);
+}
+
+// Grid: (ceil(n / BM), ceil(m / BM)).
 @compute @workgroup_size(256)
 fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let tx = lid % 16u;
-    let ty = lid / 16u;
-    let row0 = wid.y * TILE;
-    let col0 = wid.x * TILE;
-    let kw = p.k / 8u;
-    let group_words = p.group / 8u;
-    let gather = (p.flags & GATHER) != 0u;
+    let tx = lid % SIDE;
+    let ty = lid / SIDE;
+    let row0 = wid.y * BM;
+    let col0 = wid.x * BM;
+    let kw = (p.k + 7u) / 8u;
+    let steps = (kw + 2u * PAIRS - 1u) / (2u * PAIRS);
 
-    var acc_f: array<f32, 16>;
-    var acc_i: array<i32, 16>;
-    for (var k0 = 0u; k0 < kw; k0 += KW) {
-        if gather && lid < 128u && k0 * 8u + lid < p.k {
-            Ps[lid] = perm[k0 * 8u + lid];
+    var ra: array<vec2<u32>, UNITS>;
+    var rb: array<vec2<u32>, UNITS>;
+    for (var u = 0u; u < UNITS; u++) {
+        let e = lid + u * THREADS;
+        let gw = 2u * (e % PAIRS);
+        ra[u] = load_pair(false, row0 + e / PAIRS, p.m, kw, gw);
+        rb[u] = load_pair(true, col0 + e / PAIRS, p.n, kw, gw);
+    }
+
+    var acc_f: array<f32, TM * TM>;
+    var acc_i: array<i32, TM * TM>;
+    for (var s = 0u; s < steps; s++) {
+        workgroupBarrier();
+        for (var u = 0u; u < UNITS; u++) {
+            let e = lid + u * THREADS;
+            let idx = (e / PAIRS) * STRIDE + e % PAIRS;
+            As[idx] = expand(ra[u]);
+            Bs[idx] = expand(rb[u]);
         }
         workgroupBarrier();
-        for (var t = 0u; t < 4u; t++) {
-            let e = lid + t * 256u;
-            let r = e / KW;
-            let w = e % KW;
-            let gw = k0 + w;
-            var va = 0u;
-            if row0 + r < p.m && gw < kw {
-                va = qa[(row0 + r) * kw + gw];
+        if s + 1u < steps {
+            let next = (s + 1u) * 2u * PAIRS;
+            for (var u = 0u; u < UNITS; u++) {
+                let e = lid + u * THREADS;
+                let gw = next + 2u * (e % PAIRS);
+                ra[u] = load_pair(false, row0 + e / PAIRS, p.m, kw, gw);
+                rb[u] = load_pair(true, col0 + e / PAIRS, p.n, kw, gw);
             }
-            As[e] = va;
-            var vb = 0u;
-            let col = col0 + r;
-            if col < p.n && gw < kw {
-                if gather {
-                    for (var i = 0u; i < 8u; i++) {
-                        let ch = Ps[w * 8u + i];
-                        let nib = (qb[col * kw + ch / 8u] >> (4u * (ch % 8u))) & 0xfu;
-                        vb |= nib << (4u * i);
-                    }
-                } else {
-                    vb = qb[col * kw + gw];
-                }
-            }
-            Bs[e] = vb;
         }
-        workgroupBarrier();
-        for (var w = 0u; w < KW; w++) {
-            var av: array<u32, 4>;
-            var bv: array<u32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                av[i] = As[(ty * 4u + i) * KW + w];
-                bv[i] = Bs[(tx * 4u + i) * KW + w];
+        for (var v = 0u; v < KV; v++) {
+            var b: array<vec4<u32>, TM>;
+            for (var j = 0u; j < TM; j++) {
+                b[j] = Bs[(tx + SIDE * j) * STRIDE + v];
             }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc_i[i * 4u + j] += dot8(av[i], bv[j]);
+            for (var i = 0u; i < TM; i++) {
+                let a = As[(ty + SIDE * i) * STRIDE + v];
+                for (var j = 0u; j < TM; j++) {
+                    acc_i[i * TM + j] += dot4x(a.x, b[j].x) + dot4x(a.y, b[j].y)
+                        + dot4x(a.z, b[j].z) + dot4x(a.w, b[j].w);
                 }
             }
-            let done = k0 + w + 1u;
-            if done <= kw && done % group_words == 0u {
-                var s = 1.0;
+            // 16 nibbles per vec4; flush at each group boundary and at the end of K.
+            let done = s * 16u * KV + (v + 1u) * 16u;
+            if done - 16u < p.k && (done % p.group == 0u || done >= p.k) {
+                var g = 1.0;
                 if (p.flags & SMOOTH) != 0u {
-                    s = gscale[done / group_words - 1u];
+                    g = gscale[(min(done, p.k) - 1u) / p.group];
                 }
-                for (var e = 0u; e < 16u; e++) {
-                    acc_f[e] += s * f32(finish(acc_i[e]));
+                for (var e = 0u; e < TM * TM; e++) {
+                    acc_f[e] += g * f32(acc_i[e] >> 8u);
                     acc_i[e] = 0;
                 }
             }
         }
-        workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + ty * 4u + i;
-        for (var j = 0u; j < 4u; j++) {
-            let c = col0 + tx * 4u + j;
+    for (var i = 0u; i < TM; i++) {
+        let r = row0 + ty + SIDE * i;
+        for (var j = 0u; j < TM; j++) {
+            let c = col0 + tx + SIDE * j;
             if r < p.m && c < p.n {
-                y[r * p.n + c] = a_scale[r] * b_scale[c] * acc_f[i * 4u + j];
+                y[r * p.n + c] = a_scale[r] * b_scale[c] * acc_f[i * TM + j];
             }
         }
     }

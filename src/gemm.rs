@@ -5,8 +5,8 @@
 //! ```
 //! `qa` ([m, k/8] u32) and `qw` ([n, k/8] u32) are packed as in [`crate::quantize`]; the
 //! inner sum over a group is an exact i32 (at most 8 · 8 · group in magnitude), turned into
-//! f32 and multiplied by the group's smoothing scale s_g once per group (group = the
-//! 128-wide K-tile by default). Without smoothing scales (s_g = 1) this is plain A4W4,
+//! f32 and multiplied by the group's smoothing scale s_g once per group (group 128 by
+//! default; any multiple of 16). Without smoothing scales (s_g = 1) this is plain A4W4,
 //! the baseline that Runtime Smooth's overhead is measured against.
 //!
 //! Dynamic reorder: with `weight_perm`, position q of the (reordered) activations meets
@@ -26,21 +26,90 @@ use crate::quantize::Quantized;
 use crate::tensor::{DType, Tensor};
 
 const SHADER: &str = include_str!("../shaders/gemm.wgsl");
-const GEMM_DP4A: Kernel = Kernel {
-    name: "gemm_dp4a",
-    sources: &[include_str!("../shaders/dot_dp4a.wgsl"), SHADER],
-    entry: "gemm",
-};
-const GEMM_PORTABLE: Kernel = Kernel {
-    name: "gemm_portable",
-    sources: &[include_str!("../shaders/dot_portable.wgsl"), SHADER],
-    entry: "gemm",
-};
+const DP4A: &str = include_str!("../shaders/dot_dp4a.wgsl");
+const PORTABLE: &str = include_str!("../shaders/dot_portable.wgsl");
+const LARGE: &str = include_str!("../shaders/gemm_tile_large.wgsl");
+const MEDIUM: &str = include_str!("../shaders/gemm_tile_medium.wgsl");
+const SMALL: &str = include_str!("../shaders/gemm_tile_small.wgsl");
+
+macro_rules! gemm_kernel {
+    ($name:literal, $tile:ident, $dot:ident) => {
+        Kernel {
+            name: $name,
+            sources: &[$tile, $dot, SHADER],
+            entry: "gemm",
+        }
+    };
+}
+
+/// [tile][dot kernel]
+const KERNELS: [[Kernel; 2]; 3] = [
+    [
+        gemm_kernel!("gemm_large_dp4a", LARGE, DP4A),
+        gemm_kernel!("gemm_large_portable", LARGE, PORTABLE),
+    ],
+    [
+        gemm_kernel!("gemm_medium_dp4a", MEDIUM, DP4A),
+        gemm_kernel!("gemm_medium_portable", MEDIUM, PORTABLE),
+    ],
+    [
+        gemm_kernel!("gemm_small_dp4a", SMALL, DP4A),
+        gemm_kernel!("gemm_small_portable", SMALL, PORTABLE),
+    ],
+];
+
+/// Output tile of the GEMM kernel (see `shaders/gemm_tile_*.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tile {
+    /// 128 × 128 outputs, 8 × 8 per invocation; 28 KiB of workgroup memory.
+    Large,
+    /// 64 × 64 outputs, 4 × 4 per invocation; 18 KiB.
+    Medium,
+    /// 64 × 64 outputs, 4 × 4 per invocation, shorter K steps; 10 KiB (fits WebGPU's
+    /// default 16 KiB).
+    Small,
+}
+
+impl Tile {
+    /// All tiles, largest first.
+    pub const ALL: [Tile; 3] = [Tile::Large, Tile::Medium, Tile::Small];
+
+    /// Output rows (and columns) per workgroup.
+    pub fn side(self) -> usize {
+        match self {
+            Tile::Large => 128,
+            Tile::Medium | Tile::Small => 64,
+        }
+    }
+
+    /// Workgroup memory the kernel needs, in bytes.
+    pub fn workgroup_bytes(self) -> u32 {
+        match self {
+            Tile::Large => 2 * 128 * 7 * 16,
+            Tile::Medium => 2 * 64 * 9 * 16,
+            Tile::Small => 2 * 64 * 5 * 16,
+        }
+    }
+
+    /// The largest tile whose workgroup memory fits the adapter.
+    pub fn best(ctx: &Context) -> Result<Tile> {
+        let max = ctx.limits().max_compute_workgroup_storage_size;
+        Tile::ALL
+            .into_iter()
+            .find(|t| t.workgroup_bytes() <= max)
+            .ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "the adapter allows {max} bytes of workgroup memory; the smallest GEMM tile needs {}",
+                    Tile::Small.workgroup_bytes()
+                ))
+            })
+    }
+}
 
 /// Options of the GEMM.
 #[derive(Clone, Copy, Debug)]
 pub struct GemmOptions<'a> {
-    /// K-group size of the smoothing scales: a multiple of 8 that divides k.
+    /// K-group size of the smoothing scales: a multiple of 16 that divides k (or k itself).
     pub group: usize,
     /// [k / group] f32 smoothing scales; `None` for plain A4W4 (all s_g = 1).
     pub group_scales: Option<&'a Tensor>,
@@ -48,6 +117,8 @@ pub struct GemmOptions<'a> {
     pub weight_perm: Option<&'a Tensor>,
     /// Dot-product code to use.
     pub dot: DotKernel,
+    /// Output tile; `None` picks the largest that fits the adapter ([`Tile::best`]).
+    pub tile: Option<Tile>,
 }
 
 impl GemmOptions<'_> {
@@ -58,6 +129,7 @@ impl GemmOptions<'_> {
             group_scales: None,
             weight_perm: None,
             dot: ctx.dot_kernel(),
+            tile: None,
         }
     }
 }
@@ -95,12 +167,25 @@ pub fn encode(
         )));
     }
     check_group(k, opts.group)?;
-    if !opts.group.is_multiple_of(8) {
+    if !opts.group.is_multiple_of(16) && opts.group != k {
         return Err(Error::Unsupported(format!(
-            "the GEMM's group size must be a multiple of 8, got {}",
+            "the GEMM's group size must be a multiple of 16 (or all of k = {k}), got {}",
             opts.group
         )));
     }
+    let tile = match opts.tile {
+        Some(t) => {
+            let max = ctx.limits().max_compute_workgroup_storage_size;
+            if t.workgroup_bytes() > max {
+                return Err(Error::Unsupported(format!(
+                    "GEMM tile {t:?} needs {} bytes of workgroup memory; the adapter allows {max}",
+                    t.workgroup_bytes()
+                )));
+            }
+            t
+        }
+        None => Tile::best(ctx)?,
+    };
     let mut flags = 0;
     if let Some(s) = opts.group_scales {
         s.expect("group scales", DType::F32, 1)?;
@@ -144,11 +229,12 @@ pub fn encode(
         (6, perm),
         (7, &y.buffer),
     ];
-    let kernel = match opts.dot {
-        DotKernel::Dot4I8Packed => GEMM_DP4A,
-        DotKernel::Portable => GEMM_PORTABLE,
-    };
-    let grid = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1];
+    let kernel = KERNELS[tile as usize][match opts.dot {
+        DotKernel::Dot4I8Packed => 0,
+        DotKernel::Portable => 1,
+    }];
+    let side = tile.side();
+    let grid = [n.div_ceil(side) as u32, m.div_ceil(side) as u32, 1];
     ctx.dispatch(enc, kernel, &params, &bufs, grid)?;
     Ok(y)
 }

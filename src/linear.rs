@@ -106,7 +106,7 @@ pub enum Reorder {
 pub struct Config {
     /// The method.
     pub method: Method,
-    /// Smoothing group size (= GEMM K-tile); a multiple of 8 dividing k. Default 128.
+    /// Smoothing group size; a multiple of 16 dividing k. Default 128.
     pub group: usize,
     /// Channel reorder for RS / RRS. Default [`Reorder::Dynamic`].
     pub reorder: Reorder,
@@ -188,9 +188,9 @@ impl Plan {
         }
         if method.runtime_smooth() {
             channel_max::check_group(k, config.group)?;
-            if !config.group.is_multiple_of(8) {
+            if !config.group.is_multiple_of(16) {
                 return Err(Error::Unsupported(format!(
-                    "the group size must be a multiple of 8, got {}",
+                    "the group size must be a multiple of 16, got {}",
                     config.group
                 )));
             }
@@ -420,6 +420,7 @@ impl RrsLinear {
             group_scales: None,
             weight_perm: None,
             dot: self.dot,
+            tile: None,
         };
         let stats;
         let q = if plan.method.runtime_smooth() {

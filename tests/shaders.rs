@@ -20,16 +20,26 @@ const SHADERS: &[(&str, &str)] = &[
     ("copy", include_str!("../shaders/copy.wgsl")),
     ("matmul", include_str!("../shaders/matmul.wgsl")),
     (
-        "gemm_dp4a",
+        "gemm_large_dp4a",
         concat!(
+            include_str!("../shaders/gemm_tile_large.wgsl"),
             include_str!("../shaders/dot_dp4a.wgsl"),
             include_str!("../shaders/gemm.wgsl")
         ),
     ),
     (
-        "gemm_portable",
+        "gemm_medium_portable",
         concat!(
+            include_str!("../shaders/gemm_tile_medium.wgsl"),
             include_str!("../shaders/dot_portable.wgsl"),
+            include_str!("../shaders/gemm.wgsl")
+        ),
+    ),
+    (
+        "gemm_small_dp4a",
+        concat!(
+            include_str!("../shaders/gemm_tile_small.wgsl"),
+            include_str!("../shaders/dot_dp4a.wgsl"),
             include_str!("../shaders/gemm.wgsl")
         ),
     ),
@@ -78,7 +88,10 @@ fn every_shader_file_is_covered() {
 
 #[test]
 fn dp4a_gemm_emits_native_dot_product() {
-    let (name, src) = SHADERS.iter().find(|(n, _)| *n == "gemm_dp4a").unwrap();
+    let (name, src) = SHADERS
+        .iter()
+        .find(|(n, _)| *n == "gemm_large_dp4a")
+        .unwrap();
     let (module, info) = validate(name, src);
     let options = naga::back::spv::Options {
         lang_version: (1, 6),

@@ -1,4 +1,4 @@
-use rrs::gemm::{self, GemmOptions};
+use rrs::gemm::{self, GemmOptions, Tile};
 use rrs::workload::Rng;
 use rrs::{DotKernel, Quantized, Tensor};
 
@@ -27,8 +27,8 @@ fn packed(
 }
 
 const KERNELS: [DotKernel; 2] = [DotKernel::Dot4I8Packed, DotKernel::Portable];
-const SHAPES: [(usize, usize, usize, usize); 8] = [
-    // (m, n, k, group): m and n off the 64-tile, m = 1, k off the 128 K-tile.
+const SHAPES: [(usize, usize, usize, usize); 9] = [
+    // (m, n, k, group): m and n off the tiles, m = 1, k off every K step, group = k.
     (1, 1, 128, 128),
     (1, 70, 256, 128),
     (3, 64, 384, 128),
@@ -37,10 +37,12 @@ const SHAPES: [(usize, usize, usize, usize); 8] = [
     (64, 64, 1024, 256),
     (7, 5, 192, 64),
     (2, 3, 8, 8),
+    (129, 130, 200, 200),
 ];
 
 /// With unit scales the output is the exact integer dot product (|Σ| ≤ 64·k < 2^24, exact
-/// in f32): compared bit-exactly, for both dot kernels, with and without the weight gather.
+/// in f32): compared bit-exactly, for every tile and both dot kernels, with and without
+/// the weight gather.
 #[test]
 fn integer_sums_are_bit_exact() {
     let ctx = ctx();
@@ -50,24 +52,26 @@ fn integer_sums_are_bit_exact() {
         let (qw, _, w) = packed(&mut rng, n, k, true);
         let perm = permutation(&mut rng, k);
         let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
-        for dot in KERNELS {
-            for gather in [false, true] {
-                let opts = GemmOptions {
-                    group,
-                    group_scales: None,
-                    weight_perm: gather.then_some(&pt),
-                    dot,
-                };
-                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
-                let p = gemm::partial_sums(&qa, &qw, k, group, gather.then_some(&perm[..]));
-                let want: Vec<f32> = p
-                    .chunks(k / group)
-                    .map(|g| g.iter().sum::<i32>() as f32)
-                    .collect();
-                assert_eq!(
-                    y, want,
-                    "m={m} n={n} k={k} group={group} {dot:?} gather={gather}"
-                );
+        for tile in Tile::ALL {
+            for dot in KERNELS {
+                for gather in [false, true] {
+                    let opts = GemmOptions {
+                        group,
+                        group_scales: None,
+                        weight_perm: gather.then_some(&pt),
+                        dot,
+                        tile: Some(tile),
+                    };
+                    let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
+                    let p = gemm::partial_sums(&qa, &qw, k, group, gather.then_some(&perm[..]));
+                    let want: Vec<f32> = p
+                        .chunks(k / group)
+                        .map(|g| g.iter().sum::<i32>() as f32)
+                        .collect();
+                    let what =
+                        format!("m={m} n={n} k={k} group={group} {tile:?} {dot:?} gather={gather}");
+                    assert_eq!(y, want, "{what}");
+                }
             }
         }
     }
@@ -87,12 +91,13 @@ fn scaled_output_matches_reference() {
         let perm = permutation(&mut rng, k);
         let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
         let p = gemm::partial_sums(&qa, &qw, k, group, Some(&perm));
-        for dot in KERNELS {
+        for (dot, tile) in KERNELS.into_iter().zip([Tile::Large, Tile::Small]) {
             let opts = GemmOptions {
                 group,
                 group_scales: Some(&gt),
                 weight_perm: Some(&pt),
                 dot,
+                tile: Some(tile),
             };
             let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
             let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
