@@ -68,6 +68,12 @@ fn packed(ctx: &Context, rng: &mut Rng, rows: usize, k: usize) -> rrs::Result<Qu
 
 fn main() -> rrs::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--only NAME`: run only the section NAME (memory, gemm or linear).
+    let only = std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1)
+        .unwrap_or_default();
+    let run = |section: &str| only.is_empty() || only == section;
     let json = std::env::args().any(|a| a == "--json");
     let ctx = Context::new()?;
     eprintln!("bench on {} (clock: {:?})", ctx.describe(), ctx.clock());
@@ -85,7 +91,7 @@ fn main() -> rrs::Result<()> {
     } else {
         (4096, &[4096, 8192, 16384, 32768])
     };
-    for &k in ks {
+    for &k in ks.iter().filter(|_| run("memory")) {
         let m = m_mem;
         eprintln!("memory-bound ops at {m} x {k}");
         let x = Tensor::from_slice(&ctx, &rng.normals(m * k, 1.0), &[m, k])?;
@@ -125,7 +131,7 @@ fn main() -> rrs::Result<()> {
     } else {
         (&[1, 16, 2048, 8192], &[4096, 8192])
     };
-    for &nk in nks {
+    for &nk in nks.iter().filter(|_| run("gemm")) {
         let (n, k) = (nk, nk);
         let w = packed(&ctx, &mut rng, n, k)?;
         let wbytes = (n * k / 2) as f64;
@@ -169,6 +175,9 @@ fn main() -> rrs::Result<()> {
     }
 
     // The whole layer at M = 2048, N = K = 8192 (quick: 64 x 512 x 512).
+    if !run("linear") {
+        return Ok(());
+    }
     let (m, nk) = if quick { (64, 512) } else { (2048, 8192) };
     let (n, k) = (nk, nk);
     eprintln!("rrs_linear m={m} n={n} k={k}");

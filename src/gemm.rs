@@ -13,11 +13,15 @@
 //! weight input channel `weight_perm[q]`; the weights stay packed in their original order
 //! and the kernel gathers their nibbles through the permutation.
 //!
+//! Decode (m ≤ 16) takes a separate memory-bound kernel (`shaders/gemv.wgsl`) that reads
+//! each packed weight byte once.
+//!
 //! Tolerance against [`reference`]: with unit scales the output is the exact integer
-//! (|Σ| ≤ 64·k < 2^24 is exact in f32), so it is compared bit-exactly; with scales, both
-//! sides add the same f32 terms s_g·P_g in the same order and multiply by the same two
-//! scales, so they agree to a few ulps: |Δ| ≤ 4ε · |a·w| · Σ_g |s_g·P_g| (allowing for FMA
-//! contraction on the GPU).
+//! (|Σ| ≤ 64·k < 2^24 is exact in f32), so it is compared bit-exactly; with scales the
+//! tiled kernel adds the same f32 terms s_g·P_g in the same order (|Δ| ≤ 4ε·|a·w|·Σ_g
+//! |s_g·P_g|, allowing for FMA contraction), while the decode kernel adds s_g·P_piece over
+//! 32-nibble pieces in a lane-strided order and a tree: |Δ| ≤ (k/16 + 8)·ε·|a·w|·
+//! Σ_pieces |s_g·P_piece|, the bound of any summation order over that many terms.
 
 use crate::channel_max::check_group;
 use crate::context::{Context, DotKernel, Kernel};
@@ -41,6 +45,22 @@ macro_rules! gemm_kernel {
         }
     };
 }
+
+const GEMV: [Kernel; 2] = [
+    Kernel {
+        name: "gemv_dp4a",
+        sources: &[DP4A, include_str!("../shaders/gemv.wgsl")],
+        entry: "gemv",
+    },
+    Kernel {
+        name: "gemv_portable",
+        sources: &[PORTABLE, include_str!("../shaders/gemv.wgsl")],
+        entry: "gemv",
+    },
+];
+
+/// Largest m that takes the decode kernel (`shaders/gemv.wgsl`).
+pub const DECODE_MAX_M: usize = 16;
 
 /// [tile][dot kernel]
 const KERNELS: [[Kernel; 2]; 3] = [
@@ -117,7 +137,9 @@ pub struct GemmOptions<'a> {
     pub weight_perm: Option<&'a Tensor>,
     /// Dot-product code to use.
     pub dot: DotKernel,
-    /// Output tile; `None` picks the largest that fits the adapter ([`Tile::best`]).
+    /// Output tile; `None` picks the decode kernel where it applies (m ≤ 16, k and the
+    /// group multiples of 32, no gather), else the largest tile that fits the adapter
+    /// ([`Tile::best`]).
     pub tile: Option<Tile>,
 }
 
@@ -220,22 +242,35 @@ pub fn encode(
     };
     let gscale = opts.group_scales.map_or(&ctx.dummy, |s| &s.buffer);
     let perm = opts.weight_perm.map_or(&ctx.dummy, |p| &p.buffer);
+
+    let dot = match opts.dot {
+        DotKernel::Dot4I8Packed => 0,
+        DotKernel::Portable => 1,
+    };
+    let decode = opts.tile.is_none()
+        && m <= DECODE_MAX_M
+        && opts.weight_perm.is_none()
+        && k.is_multiple_of(32)
+        && (opts.group_scales.is_none() || opts.group.is_multiple_of(32));
+    let (kernel, grid) = if decode {
+        (GEMV[dot], [n.div_ceil(8) as u32, 1, 1])
+    } else {
+        let side = tile.side();
+        let grid = [n.div_ceil(side) as u32, m.div_ceil(side) as u32, 1];
+        (KERNELS[tile as usize][dot], grid)
+    };
     let bufs = [
         (1, &a.packed.buffer),
         (2, &w.packed.buffer),
         (3, &a.scales.buffer),
         (4, &w.scales.buffer),
         (5, gscale),
-        (6, perm),
         (7, &y.buffer),
+        (6, perm),
     ];
-    let kernel = KERNELS[tile as usize][match opts.dot {
-        DotKernel::Dot4I8Packed => 0,
-        DotKernel::Portable => 1,
-    }];
-    let side = tile.side();
-    let grid = [n.div_ceil(side) as u32, m.div_ceil(side) as u32, 1];
-    ctx.dispatch(enc, kernel, &params, &bufs, grid)?;
+    // The decode kernel has no gather: it binds everything but the permutation.
+    let bufs = if decode { &bufs[..6] } else { &bufs[..] };
+    ctx.dispatch(enc, kernel, &params, bufs, grid)?;
     Ok(y)
 }
 

@@ -34,12 +34,13 @@ pub mod hadamard;
 pub mod linear;
 pub mod matmul;
 pub mod pack_weights;
+pub mod permute;
 pub mod quantize;
 pub mod tensor;
 pub mod timing;
 pub mod workload;
 
-pub use context::{Context, DotKernel};
+pub use context::{Context, DotKernel, ShaderChecks};
 pub use error::{Error, Result};
 pub use linear::{Config, LinearReference, Method, Reorder, RrsLinear};
 pub use quantize::Quantized;

@@ -422,22 +422,20 @@ impl RrsLinear {
             dot: self.dot,
             tile: None,
         };
-        let stats;
+        let mut stats = None;
         let q = if plan.method.runtime_smooth() {
             let order = match (plan.reorder, &self.static_perm) {
                 (Reorder::Static, Some(p)) => Order::Fixed(p),
                 (Reorder::Dynamic, _) => Order::Sorted,
                 _ => Order::Identity,
             };
-            stats = channel_max::encode(ctx, enc, xin, plan.group, order, status)?;
+            let st = stats.insert(channel_max::encode(
+                ctx, enc, xin, plan.group, order, status,
+            )?);
             let smooth = Smooth {
-                perm: Some(&stats.perm),
-                multipliers: Some((&stats.inv_scales, plan.group)),
+                perm: Some(&st.perm),
+                multipliers: Some((&st.inv_scales, plan.group)),
             };
-            opts.group_scales = Some(&stats.scales);
-            if plan.reorder == Reorder::Dynamic {
-                opts.weight_perm = Some(&stats.perm);
-            }
             quantize::encode(ctx, enc, xin, smooth, status)?
         } else {
             let smooth = Smooth {
@@ -454,6 +452,20 @@ impl RrsLinear {
                 plan.k
             };
         }
+        // Dynamic reorder: permute the packed weights' K once (n · k / 2 bytes each way), so
+        // that the GEMM reads them in order.
+        let permuted;
+        let w = match (&stats, plan.reorder) {
+            (Some(stats), Reorder::Dynamic) => {
+                permuted = Quantized {
+                    packed: crate::permute::encode(ctx, enc, &w.packed, &stats.perm)?,
+                    ..w.clone()
+                };
+                &permuted
+            }
+            _ => w,
+        };
+        opts.group_scales = stats.as_ref().map(|s| &s.scales);
         gemm::encode(ctx, enc, &q, w, opts)
     }
 }

@@ -34,8 +34,9 @@ const QUANTIZE: Kernel = Kernel {
 };
 
 /// INT4 codes packed 8 per u32 (see the module docs for the layout), with one f32 scale
-/// per row: row i of the dequantized matrix is `scales[i] · codes[i, :]`.
-#[derive(Debug)]
+/// per row: row i of the dequantized matrix is `scales[i] · codes[i, :]`. `clone` is cheap
+/// and shares the buffers.
+#[derive(Clone, Debug)]
 pub struct Quantized {
     /// [rows, k / 8] u32.
     pub packed: Tensor,

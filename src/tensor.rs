@@ -27,8 +27,8 @@ impl Element for u32 {
     const DTYPE: DType = DType::U32;
 }
 
-/// A row-major tensor in a GPU storage buffer.
-#[derive(Debug)]
+/// A row-major tensor in a GPU storage buffer. `clone` is cheap and shares the buffer.
+#[derive(Clone, Debug)]
 pub struct Tensor {
     pub(crate) buffer: wgpu::Buffer,
     shape: Vec<usize>,

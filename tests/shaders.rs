@@ -18,6 +18,14 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     ("copy", include_str!("../shaders/copy.wgsl")),
+    ("permute", include_str!("../shaders/permute.wgsl")),
+    (
+        "gemv_dp4a",
+        concat!(
+            include_str!("../shaders/dot_dp4a.wgsl"),
+            include_str!("../shaders/gemv.wgsl")
+        ),
+    ),
     ("matmul", include_str!("../shaders/matmul.wgsl")),
     (
         "gemm_large_dp4a",

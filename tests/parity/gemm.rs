@@ -77,8 +77,8 @@ fn integer_sums_are_bit_exact() {
     }
 }
 
-/// With row, column and group scales: both sides add the same f32 terms s_g·P_g in the
-/// same order and scale by the same factors; allow 4ε·|a·w|·Σ|s_g·P_g| for FMA contraction.
+/// With row, column and group scales: both sides add the same f32 terms s_g·P_g, the
+/// tiled kernel in the same order (up to FMA contraction), so 4ε·|a·w|·Σ|s_g·P_g| holds.
 #[test]
 fn scaled_output_matches_reference() {
     let ctx = ctx();
@@ -114,6 +114,85 @@ fn scaled_output_matches_reference() {
                 );
             }
         }
+    }
+}
+
+/// The decode kernel (m ≤ 16, picked automatically): integer sums bit-exact with unit
+/// scales; with scales it adds s_g·P_piece over 32-nibble pieces in a lane-strided order
+/// and a tree: allow (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|, the bound for any order.
+#[test]
+fn decode_kernel_matches_reference() {
+    let ctx = ctx();
+    let mut rng = Rng::new(10);
+    for (m, n, k, group) in [
+        (1, 1, 32, 32),
+        (1, 70, 256, 128),
+        (5, 9, 1024, 64),
+        (16, 33, 4096, 128),
+        (16, 8, 96, 96),
+    ] {
+        for unit in [true, false] {
+            let (qa, sa, a) = packed(&mut rng, m, k, unit);
+            let (qw, sw, w) = packed(&mut rng, n, k, unit);
+            let gs = if unit {
+                vec![1.0; k / group]
+            } else {
+                scales(&mut rng, k / group)
+            };
+            let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+            for dot in KERNELS {
+                let opts = GemmOptions {
+                    group,
+                    group_scales: (!unit).then_some(&gt),
+                    weight_perm: None,
+                    dot,
+                    tile: None,
+                };
+                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
+                let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
+                let what = format!("m={m} n={n} k={k} group={group} unit={unit} {dot:?}");
+                if unit {
+                    assert_eq!(y, want, "{what}");
+                    continue;
+                }
+                let pieces = gemm::partial_sums(&qa, &qw, k, 32, None);
+                for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
+                    let mag: f32 = pieces[idx * (k / 32)..(idx + 1) * (k / 32)]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (*v as f32 * gs[i * 32 / group]).abs())
+                        .sum();
+                    let tol = (k as f32 / 16.0 + 8.0)
+                        * f32::EPSILON
+                        * sa[idx / n]
+                        * sw[idx % n]
+                        * mag.max(1.0);
+                    assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
+                }
+            }
+        }
+    }
+}
+
+/// Permuting packed rows on the GPU is bit-exact.
+#[test]
+fn permute_matches_reference() {
+    let ctx = ctx();
+    let mut rng = Rng::new(11);
+    for (rows, k) in [(1, 8), (3, 256), (70, 1024)] {
+        let w = words(&mut rng, rows * k / 8);
+        let perm = permutation(&mut rng, k);
+        let wt = Tensor::from_slice(ctx, &w, &[rows, k / 8]).unwrap();
+        let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
+        let got: Vec<u32> = rrs::permute::permute(ctx, &wt, &pt)
+            .unwrap()
+            .to_vec(ctx)
+            .unwrap();
+        assert_eq!(
+            got,
+            rrs::permute::reference(&w, k, &perm),
+            "rows={rows} k={k}"
+        );
     }
 }
 

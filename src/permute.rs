@@ -1,0 +1,71 @@
+//! `permute`: reorder the K dimension of packed INT4 rows, `out[row, q] = src[row, perm[q]]`
+//! nibble by nibble, on the GPU. Dynamic reorder runs it once per call on the packed
+//! weights (reading and writing n · k / 2 bytes) so that the GEMM then reads them in order,
+//! instead of gathering every nibble again in every output tile. Bit-exact.
+
+use crate::context::{grid_1d, Context, Kernel};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+const PERMUTE: Kernel = Kernel {
+    name: "permute",
+    sources: &[include_str!("../shaders/permute.wgsl")],
+    entry: "permute",
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    k: u32,
+    _pad: [u32; 2],
+}
+
+/// Permute packed rows ([rows, k / 8] u32) by `perm` ([k] u32) on the GPU.
+pub fn permute(ctx: &Context, packed: &Tensor, perm: &Tensor) -> Result<Tensor> {
+    ctx.record(|enc| encode(ctx, enc, packed, perm))
+}
+
+/// Record [`permute`] into `enc`.
+pub fn encode(
+    ctx: &Context,
+    enc: &mut wgpu::CommandEncoder,
+    packed: &Tensor,
+    perm: &Tensor,
+) -> Result<Tensor> {
+    packed.expect("packed rows", DType::U32, 2)?;
+    perm.expect("permutation", DType::U32, 1)?;
+    let (rows, kw) = packed.rows_cols();
+    if perm.numel() != kw * 8 {
+        return Err(Error::Shape(format!(
+            "a permutation of {} entries for packed rows of k = {}",
+            perm.numel(),
+            kw * 8
+        )));
+    }
+    let out = Tensor::zeros(ctx, DType::U32, packed.shape())?;
+    let params = Params {
+        rows: rows as u32,
+        k: (kw * 8) as u32,
+        _pad: [0; 2],
+    };
+    let bufs = [(1, &packed.buffer), (2, &perm.buffer), (3, &out.buffer)];
+    let groups = (rows * kw).div_ceil(256) as u32;
+    ctx.dispatch(enc, PERMUTE, &params, &bufs, grid_1d(groups))?;
+    Ok(out)
+}
+
+/// CPU reference of [`permute`].
+pub fn reference(packed: &[u32], k: usize, perm: &[u32]) -> Vec<u32> {
+    let nib = |row: &[u32], c: usize| (row[c / 8] >> (4 * (c % 8))) & 0xf;
+    packed
+        .chunks(k / 8)
+        .flat_map(|row| {
+            (0..k / 8).map(move |w| {
+                (0..8).fold(0u32, |word, i| {
+                    word | nib(row, perm[w * 8 + i] as usize) << (4 * i)
+                })
+            })
+        })
+        .collect()
+}
