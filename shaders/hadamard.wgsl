@@ -1,12 +1,19 @@
-// Normalized fast Walsh-Hadamard transform along the last dimension of a
-// row-major [rows, k] f32 tensor, in place.
+// Normalized fast Walsh-Hadamard transform along the last dimension of a row-major
+// [rows, k] f32 tensor, in place.
 //
 // H_k = H_outer ⊗ H_chunk: `fwht_chunk` applies the Sylvester transform to every
-// contiguous chunk of `chunk` (a power of two, at most 4096) elements in
-// workgroup memory; `cross` then applies a small dense ±1 matrix (`signs`,
-// outer × outer: H_12, H_20, H_28, or a Sylvester matrix of size ≤ 8) across the
-// chunks, element by element. Each pass multiplies by its own `scale`, so that
-// the product of the passes is 1/sqrt(k).
+// contiguous chunk of `chunk` = 2^log2_chunk elements; `cross` then applies a dense ±1
+// matrix (`signs`, outer × outer, at most 64: H_12, H_20, H_28, Sylvester, or Kronecker
+// products of them) across the chunks, element by element. Each pass multiplies by its own
+// `scale`, so that the product of the passes is 1/sqrt(k).
+//
+// `fwht_chunk`: the host prepends `const TILE: u32 = ...;` (chosen from the adapter's
+// workgroup memory). A workgroup loads TILE consecutive elements (one chunk, or several
+// small ones), coalesced, into workgroup memory padded by one word per 16 (so that the
+// strided reads below fall in distinct banks), then runs the butterfly stages in rounds:
+// each invocation takes 16 elements at stride h into registers, applies up to four stages
+// there, and writes them back. The first round covers the low `log2_chunk mod 4` stages
+// (or 4); each later round covers 4. Finally the tile is stored, coalesced, times `scale`.
 
 struct Params {
     rows: u32,
@@ -19,45 +26,83 @@ struct Params {
     _pad1: u32,
 }
 
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> signs: array<f32>;
 
 const WG: u32 = 256u;
-const MAX_CHUNK: u32 = 4096u;
-const MAX_OUTER: u32 = 28u;
+const MAX_OUTER: u32 = 64u;
 
-var<workgroup> buf: array<f32, MAX_CHUNK>;
+var<workgroup> buf: array<f32, TILE + TILE / 16u>;
 
-// One workgroup per chunk; chunks are numbered row-major over [rows, k / chunk].
+fn pad(i: u32) -> u32 {
+    return i + (i >> 4u);
+}
+
+// Butterfly stages `lo <= s < hi` over the index bits of a 16-element register group.
+fn butterflies(v: ptr<function, array<f32, 16>>, lo: u32, hi: u32) {
+    for (var s = 0u; s < 4u; s++) {
+        if s >= lo && s < hi {
+            let half = 1u << s;
+            for (var j = 0u; j < 16u; j++) {
+                if (j & half) == 0u {
+                    let a = (*v)[j];
+                    let b = (*v)[j + half];
+                    (*v)[j] = a + b;
+                    (*v)[j + half] = a - b;
+                }
+            }
+        }
+    }
+}
+
+// One workgroup per TILE elements (numbered wid.x + wid.y * nwg.x).
 @compute @workgroup_size(256)
 fn fwht_chunk(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let c = wid.x + wid.y * nwg.x;
-    if c >= p.rows * (p.k / p.chunk) {
+    let total = p.rows * p.k;
+    let t0 = (wid.x + wid.y * nwg.x) * TILE;
+    if t0 >= total {
         return;
     }
-    let base = c * p.chunk;
-    for (var i = lid; i < p.chunk; i += WG) {
-        buf[i] = x[base + i];
+    for (var i = lid; i < TILE; i += WG) {
+        var v = 0.0;
+        if t0 + i < total {
+            v = x[t0 + i];
+        }
+        buf[pad(i)] = v;
     }
     workgroupBarrier();
-    for (var s = 0u; s < p.log2_chunk; s++) {
-        let h = 1u << s;
-        for (var t = lid; t < p.chunk / 2u; t += WG) {
-            let i = ((t >> s) << (s + 1u)) + (t & (h - 1u));
-            let a = buf[i];
-            let b = buf[i + h];
-            buf[i] = a + b;
-            buf[i + h] = a - b;
+    let rounds = (p.log2_chunk + 3u) / 4u;
+    let first = p.log2_chunk - 4u * (rounds - 1u);
+    var h = 1u;
+    for (var r = 0u; r < rounds; r++) {
+        var bits = 4u;
+        if r == 0u {
+            bits = first;
         }
+        for (var g = lid; g < TILE / 16u; g += WG) {
+            // 16 elements at stride h whose index bits [log2 h, log2 h + 4) vary.
+            let base = (g / h) * (16u * h) + (g % h);
+            var v: array<f32, 16>;
+            for (var j = 0u; j < 16u; j++) {
+                v[j] = buf[pad(base + j * h)];
+            }
+            butterflies(&v, 0u, bits);
+            for (var j = 0u; j < 16u; j++) {
+                buf[pad(base + j * h)] = v[j];
+            }
+        }
+        h = h << bits;
         workgroupBarrier();
     }
-    for (var i = lid; i < p.chunk; i += WG) {
-        x[base + i] = buf[i] * p.scale;
+    for (var i = lid; i < TILE; i += WG) {
+        if t0 + i < total {
+            x[t0 + i] = buf[pad(i)] * p.scale;
+        }
     }
 }
 

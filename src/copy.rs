@@ -26,7 +26,7 @@ pub fn encode(
     src: &Tensor,
     dst: &Tensor,
 ) -> Result<()> {
-    if src.numel() != dst.numel() || src.numel() % 4 != 0 {
+    if src.numel() != dst.numel() || !src.numel().is_multiple_of(4) {
         return Err(Error::Shape(format!(
             "copy needs equal sizes that are a multiple of 4 elements, got {:?} and {:?}",
             src.shape(),

@@ -17,23 +17,65 @@ use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
 const SHADER: &str = include_str!("../shaders/hadamard.wgsl");
-const CHUNK: Kernel = Kernel {
-    name: "hadamard",
-    sources: &[SHADER],
-    entry: "fwht_chunk",
-};
-const CROSS: Kernel = Kernel {
-    name: "hadamard",
-    sources: &[SHADER],
-    entry: "cross",
-};
 
-/// Largest chunk transformed in workgroup memory (16 KiB of f32: fits every adapter).
-const MAX_CHUNK: usize = 4096;
+macro_rules! variant {
+    ($tile:literal) => {
+        [
+            Kernel {
+                name: concat!("hadamard_", $tile),
+                sources: &[
+                    include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
+                    SHADER,
+                ],
+                entry: "fwht_chunk",
+            },
+            Kernel {
+                name: concat!("hadamard_", $tile),
+                sources: &[
+                    include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
+                    SHADER,
+                ],
+                entry: "cross",
+            },
+        ]
+    };
+}
+
+/// (tile, [fwht_chunk, cross]) for each tile size, largest first.
+const VARIANTS: [(usize, [Kernel; 2]); 3] = [
+    (8192, variant!("8192")),
+    (4096, variant!("4096")),
+    (2048, variant!("2048")),
+];
+
+/// FWHT tile sizes (elements per workgroup), largest first.
+pub const TILES: [usize; 3] = [8192, 4096, 2048];
+
+/// The FWHT tile `tile`, or the largest whose padded workgroup memory (17/16 · 4 bytes per
+/// element) fits the adapter.
+fn variant(ctx: &Context, tile: Option<usize>) -> Result<(usize, [Kernel; 2])> {
+    let max = ctx.limits().max_compute_workgroup_storage_size as usize;
+    VARIANTS
+        .into_iter()
+        .find(|(t, _)| tile.is_none_or(|want| want == *t) && t * 17 / 16 * 4 <= max)
+        .ok_or_else(|| {
+            Error::Unsupported(format!(
+                "no FWHT tile {} fits the adapter's {max} bytes of workgroup memory \
+                 (tiles {TILES:?} need 17/16 · 4 bytes per element)",
+                tile.map_or("at all".to_string(), |t| format!("of {t} elements"))
+            ))
+        })
+}
+
+/// Largest dense matrix the cross pass applies.
+const MAX_OUTER: usize = 64;
+
 /// Odd Hadamard factors supported besides powers of two.
 pub const FACTORS: [usize; 3] = [12, 20, 28];
 /// Largest supported power of two.
 pub const MAX_POW2: usize = 1 << 15;
+/// Largest power-of-two part of an m·2^n size.
+const MAX_FACTOR_POW2: usize = 4096;
 
 /// How a size k factors as `outer · chunk`: the `chunk` part runs in workgroup memory,
 /// the dense `outer` × `outer` ±1 matrix runs across chunks.
@@ -55,7 +97,7 @@ pub fn factor(k: usize) -> Result<(usize, usize)> {
     for a in [1].into_iter().chain(FACTORS) {
         if k.is_multiple_of(a) && (k / a).is_power_of_two() {
             let p = k / a;
-            let max = if a == 1 { MAX_POW2 } else { MAX_CHUNK };
+            let max = if a == 1 { MAX_POW2 } else { MAX_FACTOR_POW2 };
             if p <= max {
                 return Ok((a, p));
             }
@@ -67,21 +109,40 @@ pub fn factor(k: usize) -> Result<(usize, usize)> {
     )))
 }
 
-fn plan(k: usize) -> Result<Plan> {
+/// Split k = a · 2^n for a workgroup tile of `tile` elements: chunk = min(2^n, tile), and
+/// the outer matrix H_a ⊗ H_{2^n / chunk}.
+fn plan(k: usize, tile: usize) -> Result<Plan> {
     let (a, p) = factor(k)?;
-    let (chunk, outer, signs) = if a > 1 {
-        (p, a, small_hadamard(a).into_iter().flatten().collect())
-    } else if p > MAX_CHUNK {
-        let outer = p / MAX_CHUNK;
-        let s = sylvester(outer).into_iter().flatten().collect();
-        (MAX_CHUNK, outer, s)
+    let chunk = p.min(tile);
+    let spread = p / chunk;
+    let outer = a * spread;
+    if outer > MAX_OUTER {
+        return Err(Error::Unsupported(format!(
+            "Hadamard size k = {k} needs a {outer}×{outer} cross pass on this adapter \
+             (FWHT tile {tile}); at most {MAX_OUTER} is supported"
+        )));
+    }
+    let ha = if a > 1 {
+        small_hadamard(a)
     } else {
-        (p, 1, Vec::new())
+        vec![vec![1]]
+    };
+    let hs = sylvester(spread);
+    let signs = if outer > 1 {
+        (0..outer)
+            .flat_map(|i| {
+                let (ha, hs) = (&ha, &hs);
+                (0..outer)
+                    .map(move |j| (ha[i / spread][j / spread] * hs[i % spread][j % spread]) as f32)
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
     Ok(Plan {
         chunk,
         outer,
-        signs: signs.into_iter().map(|v: i8| v as f32).collect(),
+        signs,
     })
 }
 
@@ -198,6 +259,12 @@ pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
     ctx.record(|enc| encode(ctx, enc, x))
 }
 
+/// [`hadamard_inplace`] with a given workgroup tile (one of [`TILES`]) instead of the
+/// largest that fits; for tests and benchmarks.
+pub fn hadamard_inplace_with_tile(ctx: &Context, x: &Tensor, tile: usize) -> Result<()> {
+    ctx.record(|enc| encode_with_tile(ctx, enc, x, Some(tile)))
+}
+
 /// Transform every row of `x` ([m, k] f32) into a new tensor on the GPU.
 pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
     x.expect("hadamard input", DType::F32, 2)?;
@@ -223,41 +290,51 @@ struct Params {
 
 /// Record the in-place transform of `x` into `enc`.
 pub fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Result<()> {
+    encode_with_tile(ctx, enc, x, None)
+}
+
+fn encode_with_tile(
+    ctx: &Context,
+    enc: &mut wgpu::CommandEncoder,
+    x: &Tensor,
+    tile: Option<usize>,
+) -> Result<()> {
     x.expect("hadamard input", DType::F32, 2)?;
     let (rows, k) = x.rows_cols();
-    let plan = plan(k)?;
-    let signs = Tensor::from_slice(ctx, &padded(&plan.signs), &[plan.signs.len().max(1)])?;
+    let (tile, [chunk_kernel, cross_kernel]) = variant(ctx, tile)?;
+    let plan = plan(k, tile)?;
+    let cross = plan.outer > 1;
     let mut params = Params {
         rows: rows as u32,
         k: k as u32,
         chunk: plan.chunk as u32,
         log2_chunk: plan.chunk.trailing_zeros(),
         outer: plan.outer as u32,
-        scale: 1.0 / (plan.chunk as f32).sqrt(),
+        scale: if cross {
+            1.0
+        } else {
+            1.0 / (plan.chunk as f32).sqrt()
+        },
         _pad: [0; 2],
     };
-    if plan.outer > 1 {
-        params.scale = 1.0;
-    }
-    let chunks = (rows * (k / plan.chunk)) as u32;
     if plan.chunk > 1 {
-        ctx.dispatch(enc, CHUNK, &params, &[(1, &x.buffer)], grid_1d(chunks))?;
+        let tiles = (rows * k).div_ceil(tile) as u32;
+        ctx.dispatch(
+            enc,
+            chunk_kernel,
+            &params,
+            &[(1, &x.buffer)],
+            grid_1d(tiles),
+        )?;
     }
-    if plan.outer > 1 {
+    if cross {
+        let signs = Tensor::from_slice(ctx, &plan.signs, &[plan.signs.len()])?;
         params.scale = 1.0 / (k as f32).sqrt();
         let groups = (rows * plan.chunk).div_ceil(256) as u32;
         let bufs = [(1, &x.buffer), (2, &signs.buffer)];
-        ctx.dispatch(enc, CROSS, &params, &bufs, grid_1d(groups))?;
+        ctx.dispatch(enc, cross_kernel, &params, &bufs, grid_1d(groups))?;
     }
     Ok(())
-}
-
-fn padded(v: &[f32]) -> Vec<f32> {
-    if v.is_empty() {
-        vec![0.0]
-    } else {
-        v.to_vec()
-    }
 }
 
 /// CPU reference: the same transform, row by row (in-place butterflies on each

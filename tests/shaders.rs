@@ -2,7 +2,27 @@
 //! lowers to SPIR-V's native packed dot-product instruction.
 
 const SHADERS: &[(&str, &str)] = &[
-    ("hadamard", include_str!("../shaders/hadamard.wgsl")),
+    (
+        "hadamard_2048",
+        concat!(
+            include_str!("../shaders/hadamard_tile_2048.wgsl"),
+            include_str!("../shaders/hadamard.wgsl")
+        ),
+    ),
+    (
+        "hadamard_4096",
+        concat!(
+            include_str!("../shaders/hadamard_tile_4096.wgsl"),
+            include_str!("../shaders/hadamard.wgsl")
+        ),
+    ),
+    (
+        "hadamard_8192",
+        concat!(
+            include_str!("../shaders/hadamard_tile_8192.wgsl"),
+            include_str!("../shaders/hadamard.wgsl")
+        ),
+    ),
     (
         "channel_max",
         concat!(

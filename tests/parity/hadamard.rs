@@ -57,6 +57,32 @@ fn reference_matches_dense_matmul() {
     }
 }
 
+/// Every FWHT tile that fits the adapter gives the same result as the default one.
+#[test]
+fn every_tile_agrees() {
+    let ctx = ctx();
+    let mut rng = Rng::new(12);
+    let max = ctx.limits().max_compute_workgroup_storage_size as usize;
+    for (m, k) in [(3, 64), (5, 4096), (2, 8192), (2, 28 * 256), (1, 16384)] {
+        let x = rng.normals(m * k, 1.0);
+        let want = hadamard::reference(&x, k).unwrap();
+        let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+        for tile in hadamard::TILES
+            .into_iter()
+            .filter(|t| t * 17 / 16 * 4 <= max)
+        {
+            let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+            hadamard::hadamard_inplace_with_tile(ctx, &xt, tile).unwrap();
+            let got = xt.to_vec::<f32>(ctx).unwrap();
+            // Same bound as below, with the whole tensor's norm (a looser, simpler bound).
+            let tol = 4.0 * ((k as f32).log2() + 28.0) * f32::EPSILON * norm;
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= tol, "m={m} k={k} tile={tile}: {g} vs {w}");
+            }
+        }
+    }
+}
+
 /// The GPU transform against the reference, then applied twice.
 #[test]
 fn gpu_matches_reference_and_is_an_involution() {
