@@ -10,6 +10,11 @@
 // divisions to stay normal) get code 0 and row_scale 0. Output layout: [rows, k / 8] u32,
 // 8 two's-complement nibbles per word, position q in bits 4·(q % 8) .. 4·(q % 8) + 3 of
 // word q / 8 (lower index in the lower nibble). Sets status bit 1 when amax is NaN or Inf.
+//
+// The host prepends `const STAGE: u32 = ...;` (from the adapter's workgroup memory): rows
+// of k ≤ STAGE are first copied, coalesced, into workgroup memory, so that the row is read
+// from device memory once and the gather through `perm` hits workgroup memory; longer rows
+// are read from device memory twice (maximum, then codes).
 
 struct Params {
     rows: u32,
@@ -34,6 +39,7 @@ const INF_BITS: u32 = 0x7f800000u;
 const MIN_AMAX_BITS: u32 = 0x02000000u; // 2^-123
 
 var<workgroup> red: array<u32, WG>;
+var<workgroup> row_buf: array<f32, STAGE>;
 var<workgroup> inv: f32;
 
 fn value(base: u32, q: u32) -> f32 {
@@ -41,7 +47,12 @@ fn value(base: u32, q: u32) -> f32 {
     if (p.flags & GATHER) != 0u {
         c = perm[q];
     }
-    var v = x[base + c];
+    var v: f32;
+    if p.k <= STAGE {
+        v = row_buf[c];
+    } else {
+        v = x[base + c];
+    }
     if (p.flags & SMOOTH) != 0u {
         v = v * mult[q / p.group];
     }
@@ -60,6 +71,12 @@ fn quantize(
         return;
     }
     let base = row * p.k;
+    if p.k <= STAGE {
+        for (var q = lid; q < p.k; q += WG) {
+            row_buf[q] = x[base + q];
+        }
+        workgroupBarrier();
+    }
     // Row maximum of |v| as f32 bits: exact, and NaN wins over everything.
     var m = 0u;
     for (var q = lid; q < p.k; q += WG) {

@@ -24,14 +24,44 @@ use crate::context::{grid_1d, Context, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
-const QUANTIZE: Kernel = Kernel {
-    name: "quantize",
-    sources: &[
-        include_str!("../shaders/div_rn.wgsl"),
-        include_str!("../shaders/quantize.wgsl"),
-    ],
-    entry: "quantize",
-};
+macro_rules! variant {
+    ($stage:literal, $n:literal) => {
+        (
+            $n,
+            Kernel {
+                name: concat!("quantize_", $stage),
+                sources: &[
+                    include_str!(concat!("../shaders/quantize_stage_", $stage, ".wgsl")),
+                    include_str!("../shaders/div_rn.wgsl"),
+                    include_str!("../shaders/quantize.wgsl"),
+                ],
+                entry: "quantize",
+            },
+        )
+    };
+}
+
+/// (rows staged in workgroup memory up to this k, kernel), largest first.
+const VARIANTS: [(usize, Kernel); 3] = [
+    variant!("8192", 8192),
+    variant!("4096", 4096),
+    variant!("2048", 2048),
+];
+
+/// The kernel with the largest row stage that fits the adapter (stage plus the 1 KiB
+/// reduction buffer).
+fn kernel(ctx: &Context) -> Result<Kernel> {
+    let max = ctx.limits().max_compute_workgroup_storage_size as usize;
+    VARIANTS
+        .into_iter()
+        .find(|(stage, _)| stage * 4 + 1024 + 16 <= max)
+        .map(|(_, k)| k)
+        .ok_or_else(|| {
+            Error::Unsupported(format!(
+                "the adapter allows {max} bytes of workgroup memory; quantize needs 9232"
+            ))
+        })
+}
 
 /// INT4 codes packed 8 per u32 (see the module docs for the layout), with one f32 scale
 /// per row: row i of the dequantized matrix is `scales[i] · codes[i, :]`. `clone` is cheap
@@ -143,7 +173,7 @@ pub fn encode(
         (5, &scales.buffer),
         (6, &status.buffer),
     ];
-    ctx.dispatch(enc, QUANTIZE, &params, &bufs, grid_1d(m as u32))?;
+    ctx.dispatch(enc, kernel(ctx)?, &params, &bufs, grid_1d(m as u32))?;
     Ok(Quantized {
         packed,
         scales,

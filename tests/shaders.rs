@@ -31,8 +31,25 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     (
-        "quantize",
+        "quantize_8192",
         concat!(
+            include_str!("../shaders/quantize_stage_8192.wgsl"),
+            include_str!("../shaders/div_rn.wgsl"),
+            include_str!("../shaders/quantize.wgsl")
+        ),
+    ),
+    (
+        "quantize_4096",
+        concat!(
+            include_str!("../shaders/quantize_stage_4096.wgsl"),
+            include_str!("../shaders/div_rn.wgsl"),
+            include_str!("../shaders/quantize.wgsl")
+        ),
+    ),
+    (
+        "quantize_2048",
+        concat!(
+            include_str!("../shaders/quantize_stage_2048.wgsl"),
             include_str!("../shaders/div_rn.wgsl"),
             include_str!("../shaders/quantize.wgsl")
         ),

@@ -1,0 +1,69 @@
+"""Merge one device run (our bench --json output and torch_peer.py output, taken in the
+same command) into the records of benches/results/<device>.json.
+
+usage: python3 benches/merge_results.py OURS.jsonl TORCH.jsonl COMMIT DATE > out.json
+
+Every record: bench, variant, m, n, k, ours_ms, peer, peer_ms, ratio (peer_ms / ours_ms,
+above 1 means we are faster), commit, date, note. For memory-bound kernels the peer is
+a copy of the same number of bytes: the copy's time is scaled by (bytes we move) /
+(bytes the copy moved), so that the ratio is our bandwidth over the copy's.
+"""
+import json
+import sys
+
+ours = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+torch = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+commit, date = sys.argv[3], sys.argv[4]
+out = []
+
+
+def find(rows, **kw):
+    for r in rows:
+        if all(r.get(k) == v for k, v in kw.items()):
+            return r
+    return None
+
+
+def rec(o, peer, peer_ms, note=""):
+    out.append({
+        "bench": o["bench"], "variant": o["variant"], "m": o["m"], "n": o["n"], "k": o["k"],
+        "ours_ms": round(o["ms"], 6), "peer": peer, "peer_ms": round(peer_ms, 6),
+        "ratio": round(peer_ms / o["ms"], 4), "commit": commit, "date": date, "note": note,
+    })
+
+
+for o in ours:
+    b, m, n, k = o["bench"], o["m"], o["n"], o["k"]
+    if b in ("hadamard", "quantize", "channel_max"):
+        copy = find(ours, bench="copy", variant="f32", m=m, k=k)
+        tcopy = find(torch, peer="copy_f32", m=m, k=k)
+        scale = o["bytes"] / copy["bytes"]
+        rec(o, "wgsl_copy", copy["ms"] * scale, f"copy time for the same {o['bytes']:.0f} bytes")
+        if tcopy:
+            rec(o, "torch_copy", tcopy["ms"] * scale, f"torch copy time for the same {o['bytes']:.0f} bytes")
+    elif b == "decode":
+        copy = find(ours, bench="copy", variant="packed_weights", n=n, k=k)
+        # The copy moves the packed weights twice (read + write); decode reads them once.
+        rec(o, "wgsl_copy", copy["ms"] * o["bytes"] / copy["bytes"], "copy time for the packed weight bytes")
+        for peer in ("matmul_f16",):
+            t = find(torch, peer=peer, m=m, n=n, k=k)
+            if t:
+                rec(o, "torch_" + peer.replace("matmul_", ""), t["ms"])
+    elif b == "gemm":
+        plain = find(ours, bench="gemm", variant="plain", m=m, n=n, k=k)
+        if o["variant"] != "plain":
+            rec(o, "rrs_gemm_plain", plain["ms"], "our plain A4W4 GEMM, same run")
+        for peer in ("matmul_f32", "matmul_f16", "int_mm"):
+            t = find(torch, peer=peer, m=m, n=n, k=k)
+            if t:
+                name = {"matmul_f32": "torch_f32_no_tf32", "matmul_f16": "torch_f16", "int_mm": "torch_int_mm"}[peer]
+                rec(o, name, t["ms"])
+    elif b == "rrs_linear":
+        plain = find(ours, bench="gemm", variant="plain", m=m, n=n, k=k)
+        rec(o, "rrs_gemm_plain", plain["ms"], "our plain A4W4 GEMM alone, same run")
+        t = find(torch, peer="matmul_f16", m=m, n=n, k=k)
+        if t:
+            rec(o, "torch_f16", t["ms"])
+
+json.dump(out, sys.stdout, indent=1)
+print()
