@@ -53,6 +53,15 @@ impl Bench<'_> {
     }
 }
 
+/// A random permutation of 0..k.
+fn shuffled(rng: &mut Rng, k: usize) -> Vec<u32> {
+    let mut p: Vec<u32> = (0..k as u32).collect();
+    for i in (1..k).rev() {
+        p.swap(i, rng.below(i + 1));
+    }
+    p
+}
+
 fn random_words(rng: &mut Rng, n: usize) -> Vec<u32> {
     (0..n).map(|_| rng.next_u64() as u32).collect()
 }
@@ -141,32 +150,41 @@ fn main() -> rrs::Result<()> {
         })?;
         b.report("copy", "packed_weights", 0, n, k, ms, 2.0 * wbytes, 0.0);
         let gscales = Tensor::from_slice(&ctx, &vec![1.5f32; k / 128], &[k / 128])?;
-        let perm: Vec<u32> = (0..k as u32).rev().collect();
-        let perm = Tensor::from_slice(&ctx, &perm, &[k])?;
+        let perm = Tensor::from_slice(&ctx, &shuffled(&mut rng, k), &[k])?;
         for &m in ms_list {
             eprintln!("gemm m={m} n={n} k={k}");
             let a = packed(&ctx, &mut rng, m, k)?;
             let ops = 2.0 * (m * n * k) as f64;
             let reps = if m >= 2048 { 3 } else { 20 };
+            // rs_dynamic does what the layer does: permute the packed weights' K by this
+            // call's permutation, then run the GEMM with group scales.
             let variants = [
-                ("plain", None, None, ctx.dot_kernel()),
-                ("rs_static", Some(&gscales), None, ctx.dot_kernel()),
-                ("rs_dynamic", Some(&gscales), Some(&perm), ctx.dot_kernel()),
-                ("plain_portable", None, None, DotKernel::Portable),
+                ("plain", None, false, ctx.dot_kernel()),
+                ("rs_static", Some(&gscales), false, ctx.dot_kernel()),
+                ("rs_dynamic", Some(&gscales), true, ctx.dot_kernel()),
+                ("plain_portable", None, false, DotKernel::Portable),
             ];
-            for (variant, group_scales, weight_perm, dot) in variants {
+            for (variant, group_scales, dynamic, dot) in variants {
                 if dot == DotKernel::Portable && dot == ctx.dot_kernel() {
                     continue;
                 }
                 let opts = GemmOptions {
                     group: 128,
                     group_scales,
-                    weight_perm,
+                    weight_perm: None,
                     dot,
                     tile: None,
                 };
                 let ms = ctx.time_ms(samples, reps, |enc| {
-                    gemm::encode(&ctx, enc, &a, &w, opts).map(|_| ())
+                    if dynamic {
+                        let wp = Quantized {
+                            packed: rrs::permute::encode(&ctx, enc, &w.packed, &perm)?,
+                            ..w.clone()
+                        };
+                        gemm::encode(&ctx, enc, &a, &wp, opts).map(|_| ())
+                    } else {
+                        gemm::encode(&ctx, enc, &a, &w, opts).map(|_| ())
+                    }
                 })?;
                 let bench = if m <= 16 { "decode" } else { "gemm" };
                 b.report(bench, variant, m, n, k, ms, wbytes, ops);
@@ -186,12 +204,14 @@ fn main() -> rrs::Result<()> {
     let x = Tensor::from_slice(&ctx, &xf, &[m, k])?;
     let st = status::new(&ctx)?;
     let calib = xf[..(m.min(256)) * k].to_vec();
+    // RTN runs first and last: the two figures show whether the clocks moved in between.
     for (variant, method, reorder) in [
         ("rtn", Method::Rtn, Reorder::Dynamic),
         ("quarot", Method::QuaRot, Reorder::Dynamic),
         ("rs_dynamic", Method::Rs, Reorder::Dynamic),
         ("rrs_static", Method::Rrs, Reorder::Static),
         ("rrs_dynamic", Method::Rrs, Reorder::Dynamic),
+        ("rtn_again", Method::Rtn, Reorder::Dynamic),
     ] {
         let cfg = Config::new(method)
             .reorder(reorder)

@@ -3,12 +3,14 @@
 // Σ_g s_g · Σ_{k in g} qa[i, k] · qb[n, k], for k a multiple of 32 and a group size that
 // is a multiple of 32. The host prepends a dot snippet (`dot4x`).
 //
-// Each workgroup computes 8 output columns: invocations 32·c .. 32·c + 31 walk weight row
-// col0 + c, lane l reading 16 bytes (32 nibbles, one group piece) at vec4 index l, l + 32, …
-// so that a row is read once, coalesced. Per vec4 the 32-nibble products of every input row
-// are summed exactly in i32 (nibbles expanded to 16 × value per byte, 256 × the product),
-// then added as an integer (no smoothing) or as s_g · sum (smoothing). The 32 lanes'
-// sums are added in a tree in workgroup memory.
+// Each workgroup computes 32 output columns: the 32 invocations 32·c .. 32·c + 31 walk the
+// weight rows 4c .. 4c + 3 of the workgroup's columns, lane l reading 16 bytes (32 nibbles,
+// one piece of a group) of each at vec4 index l, l + 32, …, so that every weight byte is
+// read once, coalesced. Each activation vec4 is loaded and expanded once and used for the 4
+// columns. Per vec4 the 32 products are summed exactly in i32 (nibbles expanded to 16 ×
+// value per byte: 256 × the product), then added to an f32 accumulator times s_g (exact
+// for integers below 2^24 when s_g = 1). The 32 lanes' sums are added in a tree in
+// workgroup memory.
 
 struct Params {
     m: u32,
@@ -31,63 +33,69 @@ struct Params {
 
 const MAXM: u32 = 16u;
 const LANES: u32 = 32u;
-const COLS: u32 = 8u;
+const NC: u32 = 4u; // columns per 32 lanes
+const COLS: u32 = 32u; // columns per workgroup
 const SMOOTH: u32 = 1u;
 const MASK: u32 = 0xf0f0f0f0u;
 
-var<workgroup> red: array<f32, 256>;
+var<workgroup> red: array<f32, 1024>; // [NC][256]
 
-fn dot_word(a: u32, b: u32) -> i32 {
-    return dot4x((a << 4u) & MASK, (b << 4u) & MASK) + dot4x(a & MASK, b & MASK);
-}
-
-// Grid: ceil(n / 8) workgroups along x.
+// Grid: ceil(n / 32) workgroups along x.
 @compute @workgroup_size(256)
 fn gemv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = lid / LANES;
     let l = lid % LANES;
-    let col = wid.x * COLS + c;
+    let col0 = wid.x * COLS + c * NC;
     let kv = p.k / 32u;
     let smoothing = (p.flags & SMOOTH) != 0u;
-    var acc_i: array<i32, MAXM>;
-    var acc_f: array<f32, MAXM>;
-    if col < p.n {
-        for (var v = l; v < kv; v += LANES) {
-            let w = qb[col * kv + v];
-            var g = 1.0;
-            if smoothing {
-                g = gscale[v * 32u / p.group];
+    var acc: array<f32, MAXM * NC>;
+    for (var v = l; v < kv; v += LANES) {
+        var we: array<vec4<u32>, NC>;
+        var wo: array<vec4<u32>, NC>;
+        for (var j = 0u; j < NC; j++) {
+            var w = vec4<u32>(0u);
+            if col0 + j < p.n {
+                w = qb[(col0 + j) * kv + v];
             }
-            for (var i = 0u; i < MAXM; i++) {
-                if i < p.m {
-                    let a = qa[i * kv + v];
-                    let d = (dot_word(a.x, w.x) + dot_word(a.y, w.y) + dot_word(a.z, w.z)
-                        + dot_word(a.w, w.w)) >> 8u;
-                    if smoothing {
-                        acc_f[i] += g * f32(d);
-                    } else {
-                        acc_i[i] += d;
-                    }
+            we[j] = (w << vec4<u32>(4u)) & vec4<u32>(MASK);
+            wo[j] = w & vec4<u32>(MASK);
+        }
+        var g = 1.0;
+        if smoothing {
+            g = gscale[v * 32u / p.group];
+        }
+        for (var i = 0u; i < MAXM; i++) {
+            if i < p.m {
+                let a = qa[i * kv + v];
+                let ae = (a << vec4<u32>(4u)) & vec4<u32>(MASK);
+                let ao = a & vec4<u32>(MASK);
+                for (var j = 0u; j < NC; j++) {
+                    let d = dot4x(ae.x, we[j].x) + dot4x(ao.x, wo[j].x)
+                        + dot4x(ae.y, we[j].y) + dot4x(ao.y, wo[j].y)
+                        + dot4x(ae.z, we[j].z) + dot4x(ao.z, wo[j].z)
+                        + dot4x(ae.w, we[j].w) + dot4x(ao.w, wo[j].w);
+                    acc[i * NC + j] += g * f32(d >> 8u);
                 }
             }
         }
     }
     for (var i = 0u; i < MAXM; i++) {
         if i < p.m {
-            var v = acc_f[i];
-            if !smoothing {
-                v = f32(acc_i[i]);
+            for (var j = 0u; j < NC; j++) {
+                red[j * 256u + lid] = acc[i * NC + j];
             }
-            red[lid] = v;
             workgroupBarrier();
             for (var s = LANES / 2u; s > 0u; s >>= 1u) {
                 if l < s {
-                    red[lid] += red[lid + s];
+                    for (var j = 0u; j < NC; j++) {
+                        red[j * 256u + lid] += red[j * 256u + lid + s];
+                    }
                 }
                 workgroupBarrier();
             }
-            if l == 0u && col < p.n {
-                y[i * p.n + col] = a_scale[i] * b_scale[col] * red[lid];
+            if l < NC && col0 + l < p.n {
+                let col = col0 + l;
+                y[i * p.n + col] = a_scale[i] * b_scale[col] * red[l * 256u + c * LANES];
             }
             workgroupBarrier();
         }

@@ -39,23 +39,6 @@ fn pad(i: u32) -> u32 {
     return i + (i >> 4u);
 }
 
-// Butterfly stages `lo <= s < hi` over the index bits of a 16-element register group.
-fn butterflies(v: ptr<function, array<f32, 16>>, lo: u32, hi: u32) {
-    for (var s = 0u; s < 4u; s++) {
-        if s >= lo && s < hi {
-            let half = 1u << s;
-            for (var j = 0u; j < 16u; j++) {
-                if (j & half) == 0u {
-                    let a = (*v)[j];
-                    let b = (*v)[j + half];
-                    (*v)[j] = a + b;
-                    (*v)[j + half] = a - b;
-                }
-            }
-        }
-    }
-}
-
 // One workgroup per TILE elements (numbered wid.x + wid.y * nwg.x).
 @compute @workgroup_size(256)
 fn fwht_chunk(
@@ -91,7 +74,21 @@ fn fwht_chunk(
             for (var j = 0u; j < 16u; j++) {
                 v[j] = buf[pad(base + j * h)];
             }
-            butterflies(&v, 0u, bits);
+            // Stages s < bits over the 4 index bits of the group (constant bounds: unrolled,
+            // so that v stays in registers).
+            for (var s = 0u; s < 4u; s++) {
+                if s < bits {
+                    let half = 1u << s;
+                    for (var j = 0u; j < 16u; j++) {
+                        if (j & half) == 0u {
+                            let a = v[j];
+                            let b = v[j + half];
+                            v[j] = a + b;
+                            v[j + half] = a - b;
+                        }
+                    }
+                }
+            }
             for (var j = 0u; j < 16u; j++) {
                 buf[pad(base + j * h)] = v[j];
             }

@@ -39,7 +39,13 @@ const INF_BITS: u32 = 0x7f800000u;
 const MIN_AMAX_BITS: u32 = 0x02000000u; // 2^-123
 
 var<workgroup> red: array<u32, WG>;
-var<workgroup> row_buf: array<f32, STAGE>;
+// Element q at q + q / 8: the packing pass reads 8 consecutive elements per invocation,
+// and the padding puts the 32 invocations of a warp in 32 different banks.
+var<workgroup> row_buf: array<f32, STAGE + STAGE / 8u>;
+
+fn staged(q: u32) -> u32 {
+    return q + (q >> 3u);
+}
 var<workgroup> inv: f32;
 
 fn value(base: u32, q: u32) -> f32 {
@@ -49,7 +55,7 @@ fn value(base: u32, q: u32) -> f32 {
     }
     var v: f32;
     if p.k <= STAGE {
-        v = row_buf[c];
+        v = row_buf[staged(c)];
     } else {
         v = x[base + c];
     }
@@ -73,7 +79,7 @@ fn quantize(
     let base = row * p.k;
     if p.k <= STAGE {
         for (var q = lid; q < p.k; q += WG) {
-            row_buf[q] = x[base + q];
+            row_buf[staged(q)] = x[base + q];
         }
         workgroupBarrier();
     }

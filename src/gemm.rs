@@ -253,7 +253,7 @@ pub fn encode(
         && k.is_multiple_of(32)
         && (opts.group_scales.is_none() || opts.group.is_multiple_of(32));
     let (kernel, grid) = if decode {
-        (GEMV[dot], [n.div_ceil(8) as u32, 1, 1])
+        (GEMV[dot], [n.div_ceil(32) as u32, 1, 1])
     } else {
         let side = tile.side();
         let grid = [n.div_ceil(side) as u32, m.div_ceil(side) as u32, 1];

@@ -48,17 +48,17 @@ const VARIANTS: [(usize, Kernel); 3] = [
     variant!("2048", 2048),
 ];
 
-/// The kernel with the largest row stage that fits the adapter (stage plus the 1 KiB
-/// reduction buffer).
+/// The kernel with the largest row stage that fits the adapter (the stage, padded by one
+/// word per 8, plus the 1 KiB reduction buffer).
 fn kernel(ctx: &Context) -> Result<Kernel> {
     let max = ctx.limits().max_compute_workgroup_storage_size as usize;
     VARIANTS
         .into_iter()
-        .find(|(stage, _)| stage * 4 + 1024 + 16 <= max)
+        .find(|(stage, _)| stage * 9 / 8 * 4 + 1024 + 16 <= max)
         .map(|(_, k)| k)
         .ok_or_else(|| {
             Error::Unsupported(format!(
-                "the adapter allows {max} bytes of workgroup memory; quantize needs 9232"
+                "the adapter allows {max} bytes of workgroup memory; quantize needs 10256"
             ))
         })
 }
