@@ -41,9 +41,19 @@ fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     }
     let r0 = wid.y * p.rows_per_wg;
     let r1 = min(r0 + p.rows_per_wg, p.rows);
+    // Batches of 8 independent loads per invocation.
     var m = 0u;
-    for (var r = r0; r < r1; r++) {
-        m = max(m, bitcast<u32>(x[r * p.k + j]) & ABS_MASK);
+    for (var r = r0; r < r1; r += 8u) {
+        var ld: array<u32, 8>;
+        for (var t = 0u; t < 8u; t++) {
+            ld[t] = 0u;
+            if r + t < r1 {
+                ld[t] = bitcast<u32>(x[(r + t) * p.k + j]) & ABS_MASK;
+            }
+        }
+        for (var t = 0u; t < 8u; t++) {
+            m = max(m, ld[t]);
+        }
     }
     atomicMax(&smax[j], m);
 }

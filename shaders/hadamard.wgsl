@@ -3,8 +3,9 @@
 //
 // H_k = H_outer ⊗ H_chunk: `fwht_chunk` applies the Sylvester transform to every
 // contiguous chunk of `chunk` = 2^log2_chunk elements; `cross` then applies a dense ±1
-// matrix (`signs`, outer × outer, at most 64: H_12, H_20, H_28, Sylvester, or Kronecker
-// products of them) across the chunks, element by element. Each pass multiplies by its own
+// matrix (`signs`, outer × outer, at most 64: H_12, H_20, H_28, or their Kronecker products
+// with Sylvester matrices) across the chunks, element by element; `cross_pow2` does the
+// same for a power-of-two outer (≤ 16) with register butterflies. Each pass multiplies by its own
 // `scale`, so that the product of the passes is 1/sqrt(k).
 //
 // `fwht_chunk`: the host prepends `const TILE: u32 = ...;` (chosen from the adapter's
@@ -51,12 +52,18 @@ fn fwht_chunk(
     if t0 >= total {
         return;
     }
-    for (var i = lid; i < TILE; i += WG) {
-        var v = 0.0;
-        if t0 + i < total {
-            v = x[t0 + i];
+    // Constant trip counts, loads first: all TILE / WG loads of an invocation are in flight
+    // at once instead of one load-store round trip after another.
+    var ld: array<f32, TILE / WG>;
+    for (var t = 0u; t < TILE / WG; t++) {
+        let i = t0 + lid + t * WG;
+        ld[t] = 0.0;
+        if i < total {
+            ld[t] = x[i];
         }
-        buf[pad(i)] = v;
+    }
+    for (var t = 0u; t < TILE / WG; t++) {
+        buf[pad(lid + t * WG)] = ld[t];
     }
     workgroupBarrier();
     let rounds = (p.log2_chunk + 3u) / 4u;
@@ -96,9 +103,50 @@ fn fwht_chunk(
         h = h << bits;
         workgroupBarrier();
     }
-    for (var i = lid; i < TILE; i += WG) {
+    for (var t = 0u; t < TILE / WG; t++) {
+        let i = lid + t * WG;
         if t0 + i < total {
             x[t0 + i] = buf[pad(i)] * p.scale;
+        }
+    }
+}
+
+// Power-of-two `outer` (≤ 16): the remaining Sylvester stages across chunks, as butterflies
+// in registers. One invocation per (row, position inside a chunk).
+@compute @workgroup_size(256)
+fn cross_pow2(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let idx = (wid.x + wid.y * nwg.x) * WG + lid;
+    if idx >= p.rows * p.chunk {
+        return;
+    }
+    let base = (idx / p.chunk) * p.k + idx % p.chunk;
+    var v: array<f32, 16>;
+    for (var a = 0u; a < 16u; a++) {
+        v[a] = 0.0;
+        if a < p.outer {
+            v[a] = x[base + a * p.chunk];
+        }
+    }
+    for (var s = 0u; s < 4u; s++) {
+        let half = 1u << s;
+        if half < p.outer {
+            for (var j = 0u; j < 16u; j++) {
+                if (j & half) == 0u {
+                    let a = v[j];
+                    let b = v[j + half];
+                    v[j] = a + b;
+                    v[j + half] = a - b;
+                }
+            }
+        }
+    }
+    for (var a = 0u; a < 16u; a++) {
+        if a < p.outer {
+            x[base + a * p.chunk] = v[a] * p.scale;
         }
     }
 }

@@ -78,15 +78,39 @@ fn quantize(
     }
     let base = row * p.k;
     if p.k <= STAGE {
-        for (var q = lid; q < p.k; q += WG) {
-            row_buf[staged(q)] = x[base + q];
+        // Batches of 8 loads in flight per invocation, then 8 stores.
+        for (var q0 = lid; q0 < p.k; q0 += 8u * WG) {
+            var ld: array<f32, 8>;
+            for (var t = 0u; t < 8u; t++) {
+                let q = q0 + t * WG;
+                ld[t] = 0.0;
+                if q < p.k {
+                    ld[t] = x[base + q];
+                }
+            }
+            for (var t = 0u; t < 8u; t++) {
+                let q = q0 + t * WG;
+                if q < p.k {
+                    row_buf[staged(q)] = ld[t];
+                }
+            }
         }
         workgroupBarrier();
     }
     // Row maximum of |v| as f32 bits: exact, and NaN wins over everything.
     var m = 0u;
-    for (var q = lid; q < p.k; q += WG) {
-        m = max(m, bitcast<u32>(value(base, q)) & ABS_MASK);
+    for (var q0 = lid; q0 < p.k; q0 += 8u * WG) {
+        var ld: array<u32, 8>;
+        for (var t = 0u; t < 8u; t++) {
+            let q = q0 + t * WG;
+            ld[t] = 0u;
+            if q < p.k {
+                ld[t] = bitcast<u32>(value(base, q)) & ABS_MASK;
+            }
+        }
+        for (var t = 0u; t < 8u; t++) {
+            m = max(m, ld[t]);
+        }
     }
     red[lid] = m;
     workgroupBarrier();

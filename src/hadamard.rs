@@ -27,6 +27,14 @@ macro_rules! variant {
                     include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
                     SHADER,
                 ],
+                entry: "cross_pow2",
+            },
+            Kernel {
+                name: concat!("hadamard_", $tile),
+                sources: &[
+                    include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
+                    SHADER,
+                ],
                 entry: "fwht_chunk",
             },
             Kernel {
@@ -42,7 +50,7 @@ macro_rules! variant {
 }
 
 /// (tile, [fwht_chunk, cross]) for each tile size, largest first.
-const VARIANTS: [(usize, [Kernel; 2]); 3] = [
+const VARIANTS: [(usize, [Kernel; 3]); 3] = [
     (8192, variant!("8192")),
     (4096, variant!("4096")),
     (2048, variant!("2048")),
@@ -53,7 +61,7 @@ pub const TILES: [usize; 3] = [8192, 4096, 2048];
 
 /// The FWHT tile `tile`, or the largest whose padded workgroup memory (17/16 · 4 bytes per
 /// element) fits the adapter.
-fn variant(ctx: &Context, tile: Option<usize>) -> Result<(usize, [Kernel; 2])> {
+fn variant(ctx: &Context, tile: Option<usize>) -> Result<(usize, [Kernel; 3])> {
     let max = ctx.limits().max_compute_workgroup_storage_size as usize;
     VARIANTS
         .into_iter()
@@ -301,7 +309,7 @@ fn encode_with_tile(
 ) -> Result<()> {
     x.expect("hadamard input", DType::F32, 2)?;
     let (rows, k) = x.rows_cols();
-    let (tile, [chunk_kernel, cross_kernel]) = variant(ctx, tile)?;
+    let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile)?;
     let plan = plan(k, tile)?;
     let cross = plan.outer > 1;
     let mut params = Params {
@@ -328,11 +336,15 @@ fn encode_with_tile(
         )?;
     }
     if cross {
-        let signs = Tensor::from_slice(ctx, &plan.signs, &[plan.signs.len()])?;
         params.scale = 1.0 / (k as f32).sqrt();
-        let groups = (rows * plan.chunk).div_ceil(256) as u32;
-        let bufs = [(1, &x.buffer), (2, &signs.buffer)];
-        ctx.dispatch(enc, cross_kernel, &params, &bufs, grid_1d(groups))?;
+        let groups = grid_1d((rows * plan.chunk).div_ceil(256) as u32);
+        if plan.outer.is_power_of_two() && plan.outer <= 16 {
+            ctx.dispatch(enc, pow2_kernel, &params, &[(1, &x.buffer)], groups)?;
+        } else {
+            let signs = Tensor::from_slice(ctx, &plan.signs, &[plan.signs.len()])?;
+            let bufs = [(1, &x.buffer), (2, &signs.buffer)];
+            ctx.dispatch(enc, cross_kernel, &params, &bufs, groups)?;
+        }
     }
     Ok(())
 }

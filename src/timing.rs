@@ -30,7 +30,8 @@ impl Context {
         }
     }
 
-    /// Median milliseconds of `f`'s work over `samples` timed runs, after one warm-up run.
+    /// Median milliseconds of `f`'s work over `samples` timed runs, after two warm-up runs
+    /// (the first pays for pipeline compilation, the second for first-time allocations).
     /// Each run records `f` `reps` times into one encoder (amortizing submission cost)
     /// and the time is divided by `reps`.
     pub fn time_ms(
@@ -55,7 +56,7 @@ impl Context {
         });
         let readback = crate::tensor::Tensor::zeros(self, crate::DType::U32, &[4])?;
         let mut times = Vec::with_capacity(samples);
-        for sample in 0..=samples {
+        for sample in 0..samples + 2 {
             let t0 = Instant::now();
             self.record(|enc| {
                 if let Some(q) = &query {
@@ -82,7 +83,7 @@ impl Context {
             } else {
                 wall
             };
-            if sample > 0 {
+            if sample >= 2 {
                 times.push(ms / reps.max(1) as f64);
             }
         }
