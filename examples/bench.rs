@@ -83,6 +83,8 @@ fn main() -> rrs::Result<()> {
         .nth(1)
         .unwrap_or_default();
     let run = |section: &str| only.is_empty() || only == section;
+    // `--tiles`: also time every FWHT tile and quantize row stage the adapter allows.
+    let tiles = std::env::args().any(|a| a == "--tiles");
     let json = std::env::args().any(|a| a == "--json");
     let ctx = Context::new()?;
     eprintln!("bench on {} (clock: {:?})", ctx.describe(), ctx.clock());
@@ -110,11 +112,36 @@ fn main() -> rrs::Result<()> {
         b.report("copy", "f32", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
         let ms = ctx.time_ms(samples, 10, |enc| hadamard::encode(&ctx, enc, &y))?;
         b.report("hadamard", "inplace", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
+        if tiles {
+            let max = ctx.limits().max_compute_workgroup_storage_size as usize;
+            for tile in hadamard::TILES
+                .into_iter()
+                .filter(|t| t * 17 / 16 * 4 <= max)
+            {
+                let ms = ctx.time_ms(samples, 10, |enc| {
+                    hadamard::encode_with_tile(&ctx, enc, &y, Some(tile))
+                })?;
+                b.report(
+                    "hadamard",
+                    &format!("tile{tile}"),
+                    m,
+                    0,
+                    k,
+                    ms,
+                    2.0 * f32_bytes,
+                    0.0,
+                );
+            }
+        }
         let st = status::new(&ctx)?;
         let ms = ctx.time_ms(samples, 10, |enc| {
             channel_max::encode(&ctx, enc, &x, 128, Order::Sorted, &st).map(|_| ())
         })?;
         b.report("channel_max", "sorted", m, 0, k, ms, f32_bytes, 0.0);
+        let ms = ctx.time_ms(samples, 10, |enc| {
+            channel_max::encode(&ctx, enc, &x, 128, Order::Identity, &st).map(|_| ())
+        })?;
+        b.report("channel_max", "identity", m, 0, k, ms, f32_bytes, 0.0);
         let stats = channel_max::channel_max(&ctx, &x, 128, Order::Sorted)?;
         let q_bytes = f32_bytes + (m * k / 2) as f64;
         for (variant, smooth) in [
@@ -131,6 +158,20 @@ fn main() -> rrs::Result<()> {
                 quantize::encode(&ctx, enc, &x, smooth, &st).map(|_| ())
             })?;
             b.report("quantize", variant, m, 0, k, ms, q_bytes, 0.0);
+            if tiles {
+                let max = ctx.limits().max_compute_workgroup_storage_size as usize;
+                for stage in quantize::STAGES
+                    .into_iter()
+                    .filter(|s| s * 9 / 8 * 4 + 1040 <= max)
+                {
+                    let ms = ctx.time_ms(samples, 10, |enc| {
+                        quantize::encode_with_stage(&ctx, enc, &x, smooth, &st, Some(stage))
+                            .map(|_| ())
+                    })?;
+                    let v = format!("{variant}_stage{stage}");
+                    b.report("quantize", &v, m, 0, k, ms, q_bytes, 0.0);
+                }
+            }
         }
     }
 

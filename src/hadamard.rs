@@ -301,7 +301,9 @@ pub fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Resu
     encode_with_tile(ctx, enc, x, None)
 }
 
-fn encode_with_tile(
+/// [`encode`] with a given workgroup tile (one of [`TILES`]); `None` picks the largest that
+/// fits the adapter.
+pub fn encode_with_tile(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
     x: &Tensor,

@@ -41,20 +41,25 @@ macro_rules! variant {
     };
 }
 
-/// (rows staged in workgroup memory up to this k, kernel), largest first.
-const VARIANTS: [(usize, Kernel); 3] = [
+/// (rows staged in workgroup memory up to this k, kernel), largest first; 1: no staging.
+const VARIANTS: [(usize, Kernel); 4] = [
     variant!("8192", 8192),
     variant!("4096", 4096),
     variant!("2048", 2048),
+    variant!("none", 1),
 ];
 
-/// The kernel with the largest row stage that fits the adapter (the stage, padded by one
-/// word per 8, plus the 1 KiB reduction buffer).
-fn kernel(ctx: &Context) -> Result<Kernel> {
+/// Row stages the quantize kernel comes in (k up to which a row is staged in workgroup
+/// memory; 1 = never).
+pub const STAGES: [usize; 4] = [8192, 4096, 2048, 1];
+
+/// The kernel with row stage `stage`, or by default the largest that fits the adapter
+/// (the stage, padded by one word per 8, plus the 1 KiB reduction buffer).
+fn kernel(ctx: &Context, stage: Option<usize>) -> Result<Kernel> {
     let max = ctx.limits().max_compute_workgroup_storage_size as usize;
     VARIANTS
         .into_iter()
-        .find(|(stage, _)| stage * 9 / 8 * 4 + 1024 + 16 <= max)
+        .find(|(s, _)| stage.is_none_or(|want| want == *s) && s * 9 / 8 * 4 + 1024 + 16 <= max)
         .map(|(_, k)| k)
         .ok_or_else(|| {
             Error::Unsupported(format!(
@@ -122,6 +127,19 @@ pub fn encode(
     smooth: Smooth,
     status: &Tensor,
 ) -> Result<Quantized> {
+    encode_with_stage(ctx, enc, x, smooth, status, None)
+}
+
+/// [`encode`] with a given row stage (one of [`STAGES`]) instead of the default; for tests
+/// and benchmarks.
+pub fn encode_with_stage(
+    ctx: &Context,
+    enc: &mut wgpu::CommandEncoder,
+    x: &Tensor,
+    smooth: Smooth,
+    status: &Tensor,
+    stage: Option<usize>,
+) -> Result<Quantized> {
     x.expect("quantize input", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
@@ -173,7 +191,7 @@ pub fn encode(
         (5, &scales.buffer),
         (6, &status.buffer),
     ];
-    ctx.dispatch(enc, kernel(ctx)?, &params, &bufs, grid_1d(m as u32))?;
+    ctx.dispatch(enc, kernel(ctx, stage)?, &params, &bufs, grid_1d(m as u32))?;
     Ok(Quantized {
         packed,
         scales,

@@ -47,6 +47,14 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     (
+        "quantize_none",
+        concat!(
+            include_str!("../shaders/quantize_stage_none.wgsl"),
+            include_str!("../shaders/div_rn.wgsl"),
+            include_str!("../shaders/quantize.wgsl")
+        ),
+    ),
+    (
         "quantize_2048",
         concat!(
             include_str!("../shaders/quantize_stage_2048.wgsl"),

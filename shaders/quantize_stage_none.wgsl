@@ -1,0 +1,2 @@
+// Quantize without staging: rows are read from device memory (twice).
+const STAGE: u32 = 1u;
