@@ -4,8 +4,12 @@
 //                 f32 tensor, as the bit pattern of a non-negative f32 (u32 order equals
 //                 float order for those, and NaN sorts above +Inf, so it is never lost).
 //                 `smax` must be zeroed before the dispatch.
-// `rank`:         perm[r] = j, the channel of rank r when sorted by smax descending;
-//                 ties keep the lower channel index first (a stable, deterministic sort).
+// `rank`:         rank[j] += the number of channels i in this workgroup's slice of the
+//                 keys that sort before j (larger smax, or equal smax and i < j); the slices
+//                 (grid y) split the k² comparisons over many workgroups. `rank` must be
+//                 zeroed before the dispatch.
+// `scatter`:      perm[rank[j]] = j: the channel order by smax descending, ties by lower
+//                 index first (a stable, deterministic sort).
 // `group_scales`: scales[g] = clamp(max_{p in group g} smax[perm[p]], 1e-5, 2^126) over
 //                 groups of `group` consecutive reordered channels, and inv_scales[g] =
 //                 1 / scales[g] correctly rounded (`div_rn`, prepended by the host); sets
@@ -24,6 +28,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> scales: array<f32>;
 @group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
 @group(0) @binding(6) var<storage, read_write> inv_scales: array<f32>;
+@group(0) @binding(7) var<storage, read_write> ranks: array<atomic<u32>>;
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG: u32 = 256u;
@@ -60,7 +65,8 @@ fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
 
 var<workgroup> tile: array<u32, WG>;
 
-// Grid: ceil(k / 256) workgroups along x.
+// Grid: (ceil(k / 256), slices); slice y compares against keys [y·span, (y+1)·span),
+// span = rows_per_wg (reused as the slice length, a multiple of 256).
 @compute @workgroup_size(256)
 fn rank(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let j = wid.x * WG + lid;
@@ -68,8 +74,10 @@ fn rank(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if j < p.k {
         key = atomicLoad(&smax[j]);
     }
+    let lo = wid.y * p.rows_per_wg;
+    let hi = min(lo + p.rows_per_wg, p.k);
     var r = 0u;
-    for (var t0 = 0u; t0 < p.k; t0 += WG) {
+    for (var t0 = lo; t0 < hi; t0 += WG) {
         if t0 + lid < p.k {
             tile[lid] = atomicLoad(&smax[t0 + lid]);
         }
@@ -82,8 +90,17 @@ fn rank(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         workgroupBarrier();
     }
+    if j < p.k && r > 0u {
+        atomicAdd(&ranks[j], r);
+    }
+}
+
+// Grid: ceil(k / 256) workgroups along x.
+@compute @workgroup_size(256)
+fn scatter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let j = wid.x * WG + lid;
     if j < p.k {
-        perm[r] = j;
+        perm[atomicLoad(&ranks[j])] = j;
     }
 }
 

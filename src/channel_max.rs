@@ -12,7 +12,8 @@
 //!
 //! Nothing is read back: the permutation and the scales stay on the GPU for `quantize` and
 //! `gemm`. The rank sort compares every pair of channels (k² compares, in workgroup-memory
-//! tiles), which is cheap next to the GEMM for k ≤ 32768.
+//! tiles, split over k / 512 slices so that many workgroups share the work), which is cheap
+//! next to the GEMM for k ≤ 32768.
 
 use crate::context::{Context, Kernel};
 use crate::error::{Error, Result};
@@ -32,6 +33,11 @@ const RANK: Kernel = Kernel {
     sources: SHADER,
     entry: "rank",
 };
+const SCATTER: Kernel = Kernel {
+    name: "channel_max",
+    sources: SHADER,
+    entry: "scatter",
+};
 const GROUP_SCALES: Kernel = Kernel {
     name: "channel_max",
     sources: SHADER,
@@ -44,6 +50,8 @@ pub const MIN_SCALE: f32 = 1e-5;
 pub const MAX_SCALE: f32 = 8.507_059e37;
 /// Rows each `absmax` workgroup reduces before its atomic max.
 const ROWS_PER_WG: usize = 64;
+/// Keys each `rank` workgroup compares against (a multiple of 256).
+const SLICE: usize = 512;
 
 /// Which channel order the groups are formed in.
 #[derive(Clone, Copy, Debug)]
@@ -151,8 +159,17 @@ pub fn encode(
         [kgroups, row_groups, 1],
     )?;
     if let Order::Sorted = order {
-        let bufs = [(2, &absmax.buffer), (3, &perm.buffer)];
-        ctx.dispatch(enc, RANK, &params, &bufs, [kgroups, 1, 1])?;
+        // Split the k² comparisons into slices of SLICE keys, one workgroup row each.
+        let ranks = Tensor::zeros(ctx, DType::U32, &[k])?;
+        let slice = Params {
+            rows_per_wg: SLICE as u32,
+            ..params
+        };
+        let grid = [kgroups, k.div_ceil(SLICE) as u32, 1];
+        let bufs = [(2, &absmax.buffer), (7, &ranks.buffer)];
+        ctx.dispatch(enc, RANK, &slice, &bufs, grid)?;
+        let bufs = [(3, &perm.buffer), (7, &ranks.buffer)];
+        ctx.dispatch(enc, SCATTER, &params, &bufs, [kgroups, 1, 1])?;
     }
     let bufs = [
         (2, &absmax.buffer),

@@ -53,13 +53,26 @@ const VARIANTS: [(usize, Kernel); 4] = [
 /// memory; 1 = never).
 pub const STAGES: [usize; 4] = [8192, 4096, 2048, 1];
 
-/// The kernel with row stage `stage`, or by default the largest that fits the adapter
-/// (the stage, padded by one word per 8, plus the 1 KiB reduction buffer).
-fn kernel(ctx: &Context, stage: Option<usize>) -> Result<Kernel> {
+/// The default row stage, from measurements on the H100 (Vulkan), where workgroup memory
+/// costs occupancy: without a gather, none (the row is read twice, from L2 the second
+/// time); with a gather (Runtime Smooth's reorder), 2048 for k ≤ 8192 and 4096 above. Rows
+/// longer than the stage are read from device memory; the stage's size still sets how
+/// much workgroup memory, and so how much L1, the kernel has.
+fn default_stage(k: usize, gather: bool) -> usize {
+    match (gather, k) {
+        (false, _) => 1,
+        (true, ..=8192) => 2048,
+        (true, _) => 4096,
+    }
+}
+
+/// The kernel with row stage `stage` (the stage, padded by one word per 8, plus the 1 KiB
+/// reduction buffer, must fit the adapter; else the next smaller).
+fn kernel(ctx: &Context, stage: usize) -> Result<Kernel> {
     let max = ctx.limits().max_compute_workgroup_storage_size as usize;
     VARIANTS
         .into_iter()
-        .find(|(s, _)| stage.is_none_or(|want| want == *s) && s * 9 / 8 * 4 + 1024 + 16 <= max)
+        .find(|(s, _)| *s <= stage && s * 9 / 8 * 4 + 1024 + 16 <= max)
         .map(|(_, k)| k)
         .ok_or_else(|| {
             Error::Unsupported(format!(
@@ -191,6 +204,7 @@ pub fn encode_with_stage(
         (5, &scales.buffer),
         (6, &status.buffer),
     ];
+    let stage = stage.unwrap_or_else(|| default_stage(k, smooth.perm.is_some()));
     ctx.dispatch(enc, kernel(ctx, stage)?, &params, &bufs, grid_1d(m as u32))?;
     Ok(Quantized {
         packed,
