@@ -245,30 +245,26 @@ fn main() -> rrs::Result<()> {
     let x = Tensor::from_slice(&ctx, &xf, &[m, k])?;
     let st = status::new(&ctx)?;
     let calib = xf[..(m.min(256)) * k].to_vec();
-    // RTN runs first and last: the two figures show whether the clocks moved in between.
+    // On the H100 the first layer timed in a process read 3.3× high (14.2 vs 4.26 ms for
+    // the same RTN layer timed again later), even after two warm-up runs; the cause is not
+    // known yet. An untimed RTN layer goes first, and RTN is also timed last.
     for (variant, method, reorder) in [
-        ("rtn", Method::Rtn, Reorder::Dynamic),
+        ("warmup", Method::Rtn, Reorder::Dynamic),
         ("quarot", Method::QuaRot, Reorder::Dynamic),
         ("rs_dynamic", Method::Rs, Reorder::Dynamic),
         ("rrs_static", Method::Rrs, Reorder::Static),
         ("rrs_dynamic", Method::Rrs, Reorder::Dynamic),
-        ("rtn_again", Method::Rtn, Reorder::Dynamic),
+        ("rtn", Method::Rtn, Reorder::Dynamic),
     ] {
         let cfg = Config::new(method)
             .reorder(reorder)
             .calibration(calib.clone());
         let layer = RrsLinear::new(&ctx, &wf, n, k, cfg)?;
         let ms = ctx.time_ms(samples, 3, |enc| layer.encode(enc, &x, &st).map(|_| ()))?;
-        b.report(
-            "rrs_linear",
-            variant,
-            m,
-            n,
-            k,
-            ms,
-            0.0,
-            2.0 * (m * n * k) as f64,
-        );
+        if variant != "warmup" {
+            let ops = 2.0 * (m * n * k) as f64;
+            b.report("rrs_linear", variant, m, n, k, ms, 0.0, ops);
+        }
     }
     Ok(())
 }
