@@ -60,16 +60,16 @@ pub enum Order<'a> {
     Identity,
     /// Sort channels by their maximum, on the GPU (dynamic reorder).
     Sorted,
-    /// A fixed permutation ([k] u32), e.g. calibrated offline (static reorder).
+    /// A fixed permutation (`[k]` u32), e.g. calibrated offline (static reorder).
     Fixed(&'a Tensor),
 }
 
 /// Runtime Smooth statistics on the GPU.
 #[derive(Debug)]
 pub struct ChannelStats {
-    /// [k] f32: max |x| per channel.
+    /// `[k]` f32: max |x| per channel.
     pub absmax: Tensor,
-    /// [k] u32: `perm[r]` is the channel placed at position r.
+    /// `[k]` u32: `perm[r]` is the channel placed at position r.
     pub perm: Tensor,
     /// [k / group] f32: one smoothing scale per group of reordered channels.
     pub scales: Tensor,

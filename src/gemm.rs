@@ -16,7 +16,7 @@
 //! Decode (m ≤ 16) takes a separate memory-bound kernel (`shaders/gemv.wgsl`) that reads
 //! each packed weight byte once.
 //!
-//! Tolerance against [`reference`]: with unit scales the output is the exact integer
+//! Tolerance against [`reference()`]: with unit scales the output is the exact integer
 //! (|Σ| ≤ 64·k < 2^24 is exact in f32), so it is compared bit-exactly; with scales the
 //! tiled kernel adds the same f32 terms s_g·P_g in the same order (|Δ| ≤ 4ε·|a·w|·Σ_g
 //! |s_g·P_g|, allowing for FMA contraction), while the decode kernel adds s_g·P_piece over
@@ -133,7 +133,7 @@ pub struct GemmOptions<'a> {
     pub group: usize,
     /// [k / group] f32 smoothing scales; `None` for plain A4W4 (all s_g = 1).
     pub group_scales: Option<&'a Tensor>,
-    /// [k] u32: dynamic reorder, read weight channel `weight_perm[q]` at position q.
+    /// `[k]` u32: dynamic reorder, read weight channel `weight_perm[q]` at position q.
     pub weight_perm: Option<&'a Tensor>,
     /// Dot-product code to use.
     pub dot: DotKernel,

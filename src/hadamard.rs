@@ -5,11 +5,11 @@
 //! * k = 2^n, 0 ≤ n ≤ 15 (a = 1, Sylvester), and
 //! * k = a · 2^n with a ∈ {12, 20, 28} and 0 ≤ n ≤ 12 (Paley construction II for H_a).
 //!
-//! y[i] = Σ_j H_k[i][j] x[j] / sqrt(k). H_k is symmetric with H_k · H_kᵀ = k·I, so the
+//! `y[i] = Σ_j H_k[i][j] x[j] / sqrt(k)`. H_k is symmetric with H_k · H_kᵀ = k·I, so the
 //! transform is orthonormal and its own inverse (applying it twice returns the input).
 //! Applying it to activations and to the weights' input channels keeps X·Wᵀ unchanged.
 //!
-//! Tolerance against [`reference`]: every output is a signed sum of k inputs reached by
+//! Tolerance against [`reference()`]: every output is a signed sum of k inputs reached by
 //! different addition orders, so |gpu − cpu| ≤ (log2 k + a) · ε · ‖x_row‖₂ (tests use 4×).
 
 use crate::context::{grid_1d, Context, Kernel};
@@ -60,7 +60,7 @@ const VARIANTS: [(usize, [Kernel; 3]); 3] = [
 pub const TILES: [usize; 3] = [8192, 4096, 2048];
 
 /// The default FWHT tile: the smallest. On the H100 (Vulkan) it is the fastest at every k
-/// from 4096 to 32768 (2.0–2.9× faster than the 8192 tile, whose 34 KiB of workgroup memory
+/// from 4096 to 32768 (2.1–4.5× faster than the 8192 tile, whose 34 KiB of workgroup memory
 /// leaves too few workgroups resident to hide memory latency), and it fits WebGPU's 16 KiB.
 pub const DEFAULT_TILE: usize = 2048;
 
@@ -159,7 +159,7 @@ fn plan(k: usize, tile: usize) -> Result<Plan> {
     })
 }
 
-/// The Sylvester Hadamard matrix of size `n` (a power of two): H[i][j] = (-1)^popcount(i & j).
+/// The Sylvester Hadamard matrix of size `n` (a power of two): `H[i][j] = (-1)^popcount(i & j)`.
 pub fn sylvester(n: usize) -> Vec<Vec<i8>> {
     (0..n)
         .map(|i| {
@@ -209,7 +209,7 @@ impl Field {
 /// the normalized transform is its own inverse.
 ///
 /// Paley construction II with q = 5, 9, 13 (q ≡ 1 mod 4; GF(9) for order 20): the
-/// Jacobsthal matrix Q[i][j] = χ(x_j − x_i) gives the symmetric conference matrix
+/// Jacobsthal matrix `Q[i][j] = χ(x_j − x_i)` gives the symmetric conference matrix
 /// C = [[0, 1ᵀ], [1, Q]], and H = C ⊗ [[1, 1], [1, −1]] + I ⊗ [[1, −1], [−1, −1]].
 ///
 /// # Panics

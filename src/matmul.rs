@@ -1,6 +1,6 @@
 //! `matmul`: the FP32 reference layer, y = x · wᵀ, on the GPU.
 //!
-//! x: [m, k], w: [n, k], y: [m, n], all row-major f32. Tolerance against [`reference`]:
+//! x: [m, k], w: [n, k], y: [m, n], all row-major f32. Tolerance against [`reference()`]:
 //! both sum k products in f32 in different orders: |Δ| ≤ k · ε · Σ_k |x·w| (tests use
 //! 2 · k · ε · Σ|x·w| + 1e-30).
 

@@ -10,7 +10,7 @@
 //!    ([n, k / 8] u32, see [`crate::quantize`]), with n f32 scales.
 //!
 //! Steps 2–4 are the `quantize` kernel with a gather and group-1 multipliers: one kernel
-//! serves activations and weights. Tolerance against [`reference`]: codes and scales
+//! serves activations and weights. Tolerance against [`reference()`]: codes and scales
 //! bit-exact without rotation; with rotation the f32 inputs differ within the `hadamard`
 //! tolerance, so a code may differ by one where a value sits at a rounding tie.
 
@@ -25,9 +25,9 @@ use crate::tensor::{DType, Tensor};
 pub struct WeightPrep<'a> {
     /// Rotate input channels with the normalized Hadamard transform of size k.
     pub rotate: bool,
-    /// [k]: position q takes (rotated) input channel `perm[q]`.
+    /// `[k]`: position q takes (rotated) input channel `perm[q]`.
     pub perm: Option<&'a [u32]>,
-    /// [k]: multiply input channel j (after the permutation, by position) by `factors[j]`.
+    /// `[k]`: multiply input channel j (after the permutation, by position) by `factors[j]`.
     pub factors: Option<&'a [f32]>,
 }
 

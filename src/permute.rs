@@ -21,7 +21,7 @@ struct Params {
     _pad: [u32; 2],
 }
 
-/// Permute packed rows ([rows, k / 8] u32) by `perm` ([k] u32) on the GPU.
+/// Permute packed rows (`[rows, k / 8]` u32) by `perm` (`[k]` u32) on the GPU.
 pub fn permute(ctx: &Context, packed: &Tensor, perm: &Tensor) -> Result<Tensor> {
     ctx.record(|enc| encode(ctx, enc, packed, perm))
 }

@@ -18,7 +18,7 @@
 //! two's-complement nibble: the lower K index sits in the lower nibble.
 //! Example: codes `[1, −1, 7, −8, 0, 0, 0, 0]` pack to `0x0000_87F1`.
 //!
-//! Tolerance against [`reference`]: codes and row scales are bit-exact on every adapter.
+//! Tolerance against [`reference()`]: codes and row scales are bit-exact on every adapter.
 
 use crate::context::{grid_1d, Context, Kernel};
 use crate::error::{Error, Result};
@@ -88,7 +88,7 @@ fn kernel(ctx: &Context, stage: usize) -> Result<Kernel> {
 pub struct Quantized {
     /// [rows, k / 8] u32.
     pub packed: Tensor,
-    /// [rows] f32.
+    /// `[rows]` f32.
     pub scales: Tensor,
     /// Number of rows.
     pub rows: usize,
@@ -99,7 +99,7 @@ pub struct Quantized {
 /// What to apply before quantizing: a gather along K and per-group multipliers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Smooth<'a> {
-    /// [k] u32: position q reads channel `perm[q]`.
+    /// `[k]` u32: position q reads channel `perm[q]`.
     pub perm: Option<&'a Tensor>,
     /// ([k / group] f32, group): position q is multiplied by `multipliers[q / group]`.
     pub multipliers: Option<(&'a Tensor, usize)>,

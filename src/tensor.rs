@@ -189,7 +189,7 @@ fn check_size(ctx: &Context, shape: &[usize]) -> Result<()> {
 pub mod status {
     use super::*;
 
-    /// A zeroed status word ([1] u32).
+    /// A zeroed status word (`[1]` u32).
     pub fn new(ctx: &Context) -> Result<Tensor> {
         Tensor::zeros(ctx, DType::U32, &[1])
     }
