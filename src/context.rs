@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use wgpu::util::DeviceExt;
-
 use crate::error::{Error, Result};
 
 /// Which runtime checks naga adds to the kernels.
@@ -69,8 +67,21 @@ pub struct Context {
     pipelines: Arc<Mutex<PipelineCache>>,
     /// The first uncaptured device error or device loss, reported by the next readback.
     fault: Arc<Mutex<Option<String>>>,
+    /// Set once the device is lost: every later call fails with it.
+    lost: Arc<Mutex<Option<String>>>,
     /// A small storage buffer bound where a kernel's optional input is unused.
     pub(crate) dummy: wgpu::Buffer,
+}
+
+/// Options of [`Context::with_options`].
+#[derive(Clone, Debug, Default)]
+pub struct ContextOptions {
+    /// Backends to look for an adapter on; default: `WGPU_BACKEND`, else Vulkan, Metal,
+    /// DX12 and WebGPU.
+    pub backends: Option<wgpu::Backends>,
+    /// Cap on the workgroup memory kernels may use, in bytes (e.g. 16384, WebGPU's
+    /// default, to exercise the small tiles); default: the adapter's limit.
+    pub max_workgroup_storage: Option<u32>,
 }
 
 /// How to install a software Vulkan driver where no GPU adapter exists.
@@ -85,8 +96,20 @@ impl Context {
 
     /// Create a context on the best adapter available.
     pub async fn new_async() -> Result<Self> {
+        Self::with_options_async(ContextOptions::default()).await
+    }
+
+    /// Create a context with options, blocking the current thread.
+    pub fn with_options(options: ContextOptions) -> Result<Self> {
+        pollster::block_on(Self::with_options_async(options))
+    }
+
+    /// Create a context with options.
+    pub async fn with_options_async(options: ContextOptions) -> Result<Self> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        if std::env::var_os("WGPU_BACKEND").is_none() {
+        if let Some(b) = options.backends {
+            desc.backends = b;
+        } else if std::env::var_os("WGPU_BACKEND").is_none() {
             desc.backends = wgpu::Backends::PRIMARY;
         }
         let instance = wgpu::Instance::new(desc);
@@ -102,14 +125,23 @@ impl Context {
         let packed_dot = instance
             .wgsl_language_features()
             .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
-        Self::from_adapter(adapter, packed_dot).await
+        Self::from_adapter(adapter, packed_dot, options.max_workgroup_storage).await
     }
 
     /// Create a context on a given adapter. `packed_dot` says whether WGSL's
-    /// `dot4I8Packed` may be used (see `wgpu::Instance::wgsl_language_features`).
-    pub async fn from_adapter(adapter: wgpu::Adapter, packed_dot: bool) -> Result<Self> {
+    /// `dot4I8Packed` may be used (see `wgpu::Instance::wgsl_language_features`);
+    /// `max_workgroup_storage` caps the workgroup memory the kernels may use.
+    pub async fn from_adapter(
+        adapter: wgpu::Adapter,
+        packed_dot: bool,
+        max_workgroup_storage: Option<u32>,
+    ) -> Result<Self> {
         let info = adapter.get_info();
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        if let Some(cap) = max_workgroup_storage {
+            limits.max_compute_workgroup_storage_size =
+                limits.max_compute_workgroup_storage_size.min(cap);
+        }
         let features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
         let (device, queue) = adapter
@@ -128,11 +160,12 @@ impl Context {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             sink.lock().unwrap().get_or_insert(format!("{e:?}"));
         }));
-        let sink = fault.clone();
+        let lost = Arc::new(Mutex::new(None));
+        let (sink, lost_sink) = (fault.clone(), lost.clone());
         device.set_device_lost_callback(move |reason, msg| {
-            sink.lock()
-                .unwrap()
-                .get_or_insert(format!("device lost ({reason:?}): {msg}"));
+            let msg = format!("device lost ({reason:?}): {msg}");
+            sink.lock().unwrap().get_or_insert(msg.clone());
+            lost_sink.lock().unwrap().get_or_insert(msg);
         });
         let dot_kernel = if packed_dot {
             DotKernel::Dot4I8Packed
@@ -155,6 +188,7 @@ impl Context {
             checks: ShaderChecks::from_env(),
             pipelines: Arc::new(Mutex::new(HashMap::new())),
             fault,
+            lost,
         })
     }
 
@@ -200,6 +234,35 @@ impl Context {
     /// The runtime checks compiled into the kernels.
     pub fn shader_checks(&self) -> ShaderChecks {
         self.checks
+    }
+
+    /// Fail if the device has been lost (and stays lost).
+    pub(crate) fn check_alive(&self) -> Result<()> {
+        match self.lost.lock().unwrap().as_ref() {
+            Some(msg) => Err(Error::Device(msg.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Write `data` into a new buffer of `usage` (plus COPY_DST) through the queue; unlike
+    /// `create_buffer_init` it cannot panic on a lost device.
+    pub(crate) fn upload(
+        &self,
+        data: &[u8],
+        usage: wgpu::BufferUsages,
+        label: &str,
+    ) -> Result<wgpu::Buffer> {
+        self.check_alive()?;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (data.len().max(4) as u64).next_multiple_of(4),
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if !data.is_empty() {
+            self.queue.write_buffer(&buffer, 0, data);
+        }
+        Ok(buffer)
     }
 
     /// Fail if the device reported an error or was lost since the last check.
@@ -278,13 +341,11 @@ impl Context {
             return Ok(());
         }
         let pipeline = self.pipeline(kernel)?;
-        let uniform = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("params"),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let uniform = self.upload(
+            bytemuck::bytes_of(params),
+            wgpu::BufferUsages::UNIFORM,
+            "params",
+        )?;
         let layout = pipeline.get_bind_group_layout(0);
         let entries: Vec<wgpu::BindGroupEntry> = std::iter::once((0, &uniform))
             .chain(buffers.iter().copied())
@@ -344,6 +405,17 @@ impl Context {
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Device(format!("poll: {e}")))?;
         self.check_fault()
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("adapter", &self.info.name)
+            .field("backend", &self.info.backend)
+            .field("dot_kernel", &self.dot_kernel)
+            .field("shader_checks", &self.checks)
+            .finish_non_exhaustive()
     }
 }
 

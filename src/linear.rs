@@ -470,6 +470,18 @@ impl RrsLinear {
     }
 }
 
+impl std::fmt::Debug for RrsLinear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RrsLinear")
+            .field("method", &self.plan.method)
+            .field("n", &self.plan.n)
+            .field("k", &self.plan.k)
+            .field("group", &self.plan.group)
+            .field("reorder", &self.plan.reorder)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The CPU reference of an [`RrsLinear`]: the same plan, computed with the ops'
 /// `reference` functions. With `quantize_weights = false` the weights stay in full
 /// precision (activation-only error, "A4W16").

@@ -1,8 +1,6 @@
 //! Typed GPU tensors: a storage buffer with a dtype and a row-major shape, plus upload and
 //! readback.
 
-use wgpu::util::DeviceExt;
-
 use crate::context::Context;
 use crate::error::{Error, Result};
 
@@ -50,13 +48,7 @@ impl Tensor {
             )));
         }
         check_size(ctx, shape)?;
-        let buffer = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("tensor"),
-                contents: bytemuck::cast_slice(data),
-                usage: USAGE,
-            });
+        let buffer = ctx.upload(bytemuck::cast_slice(data), USAGE, "tensor")?;
         Ok(Self {
             buffer,
             shape: shape.to_vec(),
@@ -67,6 +59,7 @@ impl Tensor {
     /// A zero-filled tensor.
     pub fn zeros(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<Self> {
         check_size(ctx, shape)?;
+        ctx.check_alive()?;
         let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tensor"),
             size: (numel(shape).max(1) * 4) as u64,
