@@ -1,0 +1,185 @@
+//! Property tests: random shapes and values for every op, GPU against the CPU reference,
+//! 200 cases per op (small shapes, so that the suite stays fast on lavapipe). Integer
+//! outputs bit-exact; float outputs within each op's documented tolerance.
+
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use rrs::channel_max::{self, Order};
+use rrs::gemm::{self, GemmOptions, Tile};
+use rrs::quantize::{self, Quantized, Smooth};
+use rrs::workload::{rel_error, Rng};
+use rrs::{
+    hadamard, Config, Context, DotKernel, LinearReference, Method, Reorder, RrsLinear, Tensor,
+};
+
+fn ctx() -> &'static Context {
+    static CTX: OnceLock<Context> = OnceLock::new();
+    CTX.get_or_init(|| Context::new().expect("a GPU adapter"))
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Values with a random overall magnitude (10^-3 … 10^3), per-channel spread, some zero
+/// channels and occasional outliers.
+fn values(seed: u64, m: usize, k: usize, exp: i32) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let scale = 10f32.powi(exp);
+    let spread: Vec<f32> = (0..k).map(|_| (1.5 * rng.normal()).exp()).collect();
+    let zero = rng.below(k);
+    (0..m * k)
+        .map(|i| {
+            let j = i % k;
+            if j == zero {
+                0.0
+            } else if rng.below(97) == 0 {
+                rng.normal() * scale * 300.0
+            } else {
+                rng.normal() * scale * spread[j]
+            }
+        })
+        .collect()
+}
+
+fn permutation(seed: u64, k: usize) -> Vec<u32> {
+    let mut rng = Rng::new(seed);
+    let mut p: Vec<u32> = (0..k as u32).collect();
+    for i in (1..k).rev() {
+        p.swap(i, rng.below(i + 1));
+    }
+    p
+}
+
+/// k = a · 2^n for a supported family, up to 1024 (a ∈ {1, 12, 20, 28}).
+fn hadamard_k() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        (0u32..11).prop_map(|n| 1usize << n),
+        (0u32..7).prop_map(|n| 12usize << n),
+        (0u32..6).prop_map(|n| 20usize << n),
+        (0u32..6).prop_map(|n| 28usize << n),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Tolerance: (log2 k + a) ε ‖x_row‖₂ with 4× margin, as in the parity tests.
+    #[test]
+    fn hadamard_matches_reference(m in 1usize..6, k in hadamard_k(), seed: u64, exp in -3i32..4) {
+        let x = values(seed, m, k, exp);
+        let xt = Tensor::from_slice(ctx(), &x, &[m, k]).unwrap();
+        let got = hadamard::hadamard(ctx(), &xt).unwrap().to_vec::<f32>(ctx()).unwrap();
+        let want = hadamard::reference(&x, k).unwrap();
+        let a = hadamard::factor(k).unwrap().0 as f32;
+        for (r, xr) in x.chunks(k).enumerate() {
+            let norm = xr.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let tol = 4.0 * ((k as f32).log2() + a) * f32::EPSILON * norm;
+            for i in r * k..(r + 1) * k {
+                prop_assert!((got[i] - want[i]).abs() <= tol, "m={m} k={k} [{i}] {} vs {}", got[i], want[i]);
+            }
+        }
+    }
+
+    /// Bit-exact: maxima, permutation, group scales and their reciprocals.
+    #[test]
+    fn channel_max_matches_reference(m in 1usize..40, groups in 1usize..9, gexp in 3u32..8, seed: u64, exp in -3i32..4, mode in 0usize..3) {
+        let group = 1usize << gexp;
+        let k = group * groups;
+        let x = values(seed, m, k, exp);
+        let xt = Tensor::from_slice(ctx(), &x, &[m, k]).unwrap();
+        let p = permutation(seed ^ 1, k);
+        let pt = Tensor::from_slice(ctx(), &p, &[k]).unwrap();
+        let order = [Order::Sorted, Order::Identity, Order::Fixed(&pt)][mode];
+        let s = channel_max::channel_max(ctx(), &xt, group, order).unwrap();
+        let (absmax, perm, scales) = channel_max::reference(&x, k, group, mode == 0, (mode == 2).then_some(&p[..])).unwrap();
+        prop_assert_eq!(s.absmax.to_vec::<f32>(ctx()).unwrap(), absmax);
+        prop_assert_eq!(s.perm.to_vec::<u32>(ctx()).unwrap(), perm);
+        prop_assert_eq!(s.inv_scales.to_vec::<f32>(ctx()).unwrap(), channel_max::inverse(&scales));
+        prop_assert_eq!(s.scales.to_vec::<f32>(ctx()).unwrap(), scales);
+    }
+
+    /// Bit-exact codes and row scales, with and without gather and multipliers.
+    #[test]
+    fn quantize_matches_reference(m in 1usize..40, words in 1usize..130, seed: u64, exp in -3i32..4, gather: bool, smooth: bool) {
+        let k = 8 * words;
+        let group = if k % 16 == 0 { 16 } else { 8 };
+        let x = values(seed, m, k, exp);
+        let p = permutation(seed ^ 2, k);
+        let mult: Vec<f32> = values(seed ^ 3, 1, k / group, 0).iter().map(|v| v.abs() + 0.01).collect();
+        let xt = Tensor::from_slice(ctx(), &x, &[m, k]).unwrap();
+        let pt = Tensor::from_slice(ctx(), &p, &[k]).unwrap();
+        let mt = Tensor::from_slice(ctx(), &mult, &[k / group]).unwrap();
+        let sm = Smooth { perm: gather.then_some(&pt), multipliers: smooth.then_some((&mt, group)) };
+        let q = quantize::quantize(ctx(), &xt, sm).unwrap();
+        let (codes, scales) = quantize::reference(&x, k, gather.then_some(&p[..]), smooth.then_some((&mult[..], group))).unwrap();
+        prop_assert_eq!(q.packed.to_vec::<u32>(ctx()).unwrap(), codes);
+        prop_assert_eq!(q.scales.to_vec::<f32>(ctx()).unwrap(), scales);
+    }
+
+    /// Unit scales: the exact integer result, bit-exact, for every tile, both dot kernels,
+    /// the decode kernel and the gather.
+    #[test]
+    fn gemm_integer_sums_match(m in 1usize..80, n in 1usize..80, steps in 1usize..20, seed: u64, tile in 0usize..4, portable: bool, gather: bool) {
+        let k = 16 * steps;
+        let group = if k % 32 == 0 { 32 } else { 16 };
+        let mut rng = Rng::new(seed);
+        let words = |rng: &mut Rng, rows: usize| -> Vec<u32> { (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect() };
+        let (qa, qw) = (words(&mut rng, m), words(&mut rng, n));
+        let q = |w: &[u32], rows: usize| Quantized {
+            packed: Tensor::from_slice(ctx(), w, &[rows, k / 8]).unwrap(),
+            scales: Tensor::from_slice(ctx(), &vec![1.0f32; rows], &[rows]).unwrap(),
+            rows,
+            k,
+        };
+        let p = permutation(seed ^ 4, k);
+        let pt = Tensor::from_slice(ctx(), &p, &[k]).unwrap();
+        let opts = GemmOptions {
+            group,
+            group_scales: None,
+            weight_perm: gather.then_some(&pt),
+            dot: if portable { DotKernel::Portable } else { DotKernel::Dot4I8Packed },
+            tile: [None, Some(Tile::Large), Some(Tile::Medium), Some(Tile::Small)][tile],
+        };
+        let y = gemm::gemm(ctx(), &q(&qa, m), &q(&qw, n), opts).unwrap().to_vec::<f32>(ctx()).unwrap();
+        let want: Vec<f32> = gemm::partial_sums(&qa, &qw, k, group, gather.then_some(&p[..]))
+            .chunks(k / group)
+            .map(|g| g.iter().sum::<i32>() as f32)
+            .collect();
+        prop_assert_eq!(y, want);
+    }
+
+    /// Permuting packed rows: bit-exact.
+    #[test]
+    fn permute_matches_reference(rows in 1usize..50, words in 1usize..64, seed: u64) {
+        let k = 8 * words;
+        let mut rng = Rng::new(seed);
+        let w: Vec<u32> = (0..rows * words).map(|_| rng.next_u64() as u32).collect();
+        let p = permutation(seed ^ 5, k);
+        let wt = Tensor::from_slice(ctx(), &w, &[rows, words]).unwrap();
+        let pt = Tensor::from_slice(ctx(), &p, &[k]).unwrap();
+        let got = rrs::permute::permute(ctx(), &wt, &pt).unwrap().to_vec::<u32>(ctx()).unwrap();
+        prop_assert_eq!(got, rrs::permute::reference(&w, k, &p));
+    }
+
+    /// The whole layer against its CPU reference (tolerances as in the parity tests).
+    #[test]
+    fn layer_matches_reference(m in 1usize..40, n in 1usize..48, kexp in 7u32..10, seed: u64, exp in -2i32..3, method in 1usize..6, reorder in 0usize..3) {
+        let k = 1usize << kexp;
+        let method = Method::ALL[method];
+        let reorder = [Reorder::Dynamic, Reorder::Static, Reorder::None][reorder];
+        let x = values(seed, m, k, exp);
+        let w = values(seed ^ 6, n, k, -1);
+        let cfg = Config::new(method).reorder(reorder).calibration(values(seed ^ 7, 16, k, exp));
+        let y = RrsLinear::new(ctx(), &w, n, k, cfg.clone()).unwrap().run(&x).unwrap();
+        let want = LinearReference::new(&w, n, k, &cfg).unwrap().forward(&x, true).unwrap();
+        let tol = if method.rotates() { 1e-3 } else { 1e-5 };
+        let e = rel_error(&y, &want);
+        prop_assert!(e <= tol || want.iter().all(|v| *v == 0.0), "{method:?} {reorder:?} m={m} n={n} k={k}: {e}");
+    }
+}
