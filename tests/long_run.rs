@@ -31,34 +31,42 @@ fn many_forward_calls_memory_flat_results_identical() {
     let layer = RrsLinear::new(&ctx, &w, n, k, Config::new(Method::Rrs)).unwrap();
     let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
     let first = layer.forward(&xt).unwrap().to_vec::<f32>(&ctx).unwrap();
-    let warm = calls / 10;
-    let (mut rss_warm, t0) = (0, Instant::now());
+    // RSS at every tenth of the run (after a sync, so that the per-call buffers of the
+    // calls in flight are released).
+    let mut rss = Vec::new();
+    let t0 = Instant::now();
     for i in 0..calls {
         let y = layer.forward(&xt).unwrap();
         // Read back every 100th call (a sync), compare every one of those bit for bit.
         if i % 100 == 99 {
             assert_eq!(y.to_vec::<f32>(&ctx).unwrap(), first, "call {i}");
         }
-        if i + 1 == warm {
+        if (i + 1) % (calls / 10).max(1) == 0 {
             ctx.synchronize().unwrap();
-            rss_warm = rss_bytes();
+            rss.push(rss_bytes());
         }
     }
-    ctx.synchronize().unwrap();
-    let rss_end = rss_bytes();
-    let growth = rss_end.saturating_sub(rss_warm);
+    let ms = t0.elapsed().as_secs_f64() * 1e3 / calls as f64;
+    let mib: Vec<String> = rss
+        .iter()
+        .map(|b| format!("{:.1}", *b as f64 / 1048576.0))
+        .collect();
+    // Sustained growth over the last 40% of the run, per call. A one-off step (an
+    // allocator arena growing once; seen on the H100 at ~20k calls) is not a leak.
+    let window = 4 * calls / 10;
+    let growth = rss.last().unwrap().saturating_sub(rss[rss.len() - 5]);
+    let per_call = growth as f64 / window as f64;
     eprintln!(
-        "{calls} forward calls on {}: {:.3} ms per call, RSS after {warm} calls {:.1} MiB, at the end {:.1} MiB (+{:.2} MiB)",
+        "{calls} forward calls on {}: {ms:.3} ms per call; RSS (MiB) at each tenth: {}; \
+         growth over the last {window} calls: {:.2} MiB ({per_call:.1} bytes per call)",
         ctx.adapter_info().name,
-        t0.elapsed().as_secs_f64() * 1e3 / calls as f64,
-        rss_warm as f64 / 1048576.0,
-        rss_end as f64 / 1048576.0,
+        mib.join(", "),
         growth as f64 / 1048576.0
     );
-    // Flat: less than 16 MiB of growth over the run (the per-call buffers are freed).
+    // Flat: under 256 bytes per call (a leak of one small buffer per call is ≥ 1 KiB).
     assert!(
-        growth < 16 << 20,
-        "RSS grew by {growth} bytes over {calls} calls"
+        per_call < 256.0,
+        "RSS grew by {growth} bytes over the last {window} calls"
     );
 }
 
