@@ -73,9 +73,22 @@ pub struct Context {
     pub(crate) dummy: wgpu::Buffer,
 }
 
+/// Which implementation runs the kernels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// WGSL compute shaders through wgpu (Vulkan, Metal, DX12, WebGPU).
+    #[default]
+    Wgpu,
+    /// Hand-written CUDA kernels for NVIDIA GPUs. This build has none: asking for it is an
+    /// [`Error::Unsupported`] that says so (NVIDIA GPUs run the wgpu backend through Vulkan).
+    Cuda,
+}
+
 /// Options of [`Context::with_options`].
 #[derive(Clone, Debug, Default)]
 pub struct ContextOptions {
+    /// Which implementation runs the kernels; default [`Backend::Wgpu`].
+    pub backend: Backend,
     /// Backends to look for an adapter on; default: `WGPU_BACKEND`, else Vulkan, Metal,
     /// DX12 and WebGPU.
     pub backends: Option<wgpu::Backends>,
@@ -106,6 +119,13 @@ impl Context {
 
     /// Create a context with options.
     pub async fn with_options_async(options: ContextOptions) -> Result<Self> {
+        if options.backend == Backend::Cuda {
+            return Err(Error::Unsupported(
+                "the CUDA backend is not available in this build of rrs (it is planned as the \
+                 `cuda` cargo feature); NVIDIA GPUs run the default wgpu backend through Vulkan"
+                    .into(),
+            ));
+        }
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         if let Some(b) = options.backends {
             desc.backends = b;

@@ -40,7 +40,7 @@ pub mod tensor;
 pub mod timing;
 pub mod workload;
 
-pub use context::{Context, ContextOptions, DotKernel, ShaderChecks};
+pub use context::{Backend, Context, ContextOptions, DotKernel, ShaderChecks};
 pub use error::{Error, Result};
 pub use linear::{Config, LinearReference, Method, Reorder, RrsLinear};
 pub use quantize::Quantized;

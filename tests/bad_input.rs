@@ -343,6 +343,19 @@ fn no_adapter_at_all() {
 }
 
 #[test]
+fn cuda_backend_where_there_is_none() {
+    let r = Context::with_options(ContextOptions {
+        backend: rrs::Backend::Cuda,
+        ..Default::default()
+    });
+    expect_err(
+        r,
+        |e| matches!(e, Error::Unsupported(_)),
+        &["CUDA backend", "not available"],
+    );
+}
+
+#[test]
 fn op_level_shape_and_argument_errors() {
     let c = ctx();
     expect_err(
