@@ -8,8 +8,8 @@
 // same for a power-of-two outer (≤ 16) with register butterflies. Each pass multiplies by its own
 // `scale`, so that the product of the passes is 1/sqrt(k).
 //
-// `fwht_chunk`: the host prepends `const TILE: u32 = ...;` (chosen from the adapter's
-// workgroup memory). A workgroup loads TILE consecutive elements (one chunk, or several
+// `fwht_chunk`: the host prepends `const TILE: u32 = ...; const WG: u32 = ...;` (tile and
+// workgroup size). A workgroup loads TILE consecutive elements (one chunk, or several
 // small ones), coalesced, into workgroup memory padded by one word per 16 (so that the
 // strided reads below fall in distinct banks), then runs the butterfly stages in rounds:
 // each invocation takes 16 elements at stride h into registers, applies up to four stages
@@ -31,7 +31,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> signs: array<f32>;
 
-const WG: u32 = 256u;
 const MAX_OUTER: u32 = 64u;
 
 var<workgroup> buf: array<f32, TILE + TILE / 16u>;
@@ -41,7 +40,7 @@ fn pad(i: u32) -> u32 {
 }
 
 // One workgroup per TILE elements (numbered wid.x + wid.y * nwg.x).
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn fwht_chunk(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -113,7 +112,7 @@ fn fwht_chunk(
 
 // Power-of-two `outer` (≤ 16): the remaining Sylvester stages across chunks, as butterflies
 // in registers. One invocation per (row, position inside a chunk).
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn cross_pow2(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -153,7 +152,7 @@ fn cross_pow2(
 
 // One invocation per (row, position inside a chunk): y[a] = scale * Σ_a' signs[a][a'] x[a'],
 // where x[a'] is element a' * chunk + position of the row.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn cross(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,

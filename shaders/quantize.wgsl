@@ -11,7 +11,7 @@
 // 8 two's-complement nibbles per word, position q in bits 4·(q % 8) .. 4·(q % 8) + 3 of
 // word q / 8 (lower index in the lower nibble). Sets status bit 1 when amax is NaN or Inf.
 //
-// The host prepends `const STAGE: u32 = ...;` (from the adapter's workgroup memory): rows
+// The host prepends `const STAGE: u32 = ...; const WG: u32 = ...;` (workgroup size): rows
 // of k ≤ STAGE are first copied, coalesced, into workgroup memory, so that the row is read
 // from device memory once and the gather through `perm` hits workgroup memory; longer rows
 // are read from device memory twice (maximum, then codes).
@@ -31,7 +31,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> status: array<atomic<u32>>;
 @group(0) @binding(0) var<uniform> p: Params;
 
-const WG: u32 = 256u;
 const SMOOTH: u32 = 1u;
 const GATHER: u32 = 2u;
 const ABS_MASK: u32 = 0x7fffffffu;
@@ -66,7 +65,7 @@ fn value(base: u32, q: u32) -> f32 {
 }
 
 // One workgroup per row; rows numbered wid.x + wid.y * nwg.x.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn quantize(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,

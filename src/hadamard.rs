@@ -49,7 +49,7 @@ macro_rules! variant {
     };
 }
 
-/// (tile, [fwht_chunk, cross]) for each tile size, largest first.
+/// (tile, [cross_pow2, fwht_chunk, cross]) for each tile size, largest first.
 const VARIANTS: [(usize, [Kernel; 3]); 3] = [
     (8192, variant!("8192")),
     (4096, variant!("4096")),
@@ -64,18 +64,26 @@ pub const TILES: [usize; 3] = [8192, 4096, 2048];
 /// leaves too few workgroups resident to hide memory latency), and it fits WebGPU's 16 KiB.
 pub const DEFAULT_TILE: usize = 2048;
 
+/// Invocations per workgroup of each tile (`shaders/hadamard_tile_*.wgsl`): 8 elements each.
+pub fn workgroup_size(tile: usize) -> usize {
+    tile / 8
+}
+
 /// The FWHT tile `tile` (default [`DEFAULT_TILE`]), if its padded workgroup memory (17/16 · 4
-/// bytes per element) fits the adapter.
+/// bytes per element) and its workgroup size fit the adapter.
 fn variant(ctx: &Context, tile: Option<usize>) -> Result<(usize, [Kernel; 3])> {
-    let max = ctx.limits().max_compute_workgroup_storage_size as usize;
+    let limits = ctx.limits();
+    let max = limits.max_compute_workgroup_storage_size as usize;
+    let threads = limits.max_compute_invocations_per_workgroup as usize;
     let tile = tile.unwrap_or(DEFAULT_TILE);
     VARIANTS
         .into_iter()
-        .find(|(t, _)| *t == tile && t * 17 / 16 * 4 <= max)
+        .find(|(t, _)| *t == tile && t * 17 / 16 * 4 <= max && workgroup_size(*t) <= threads)
         .ok_or_else(|| {
             Error::Unsupported(format!(
                 "the FWHT tile of {tile} elements does not fit the adapter's {max} bytes of \
-                 workgroup memory (tiles {TILES:?} need 17/16 · 4 bytes per element)"
+                 workgroup memory or {threads} invocations per workgroup (tiles {TILES:?} \
+                 need 17/16 · 4 bytes and 1/8 invocation per element)"
             ))
         })
 }
@@ -343,7 +351,7 @@ pub fn encode_with_tile(
     }
     if cross {
         params.scale = 1.0 / (k as f32).sqrt();
-        let groups = grid_1d((rows * plan.chunk).div_ceil(256) as u32);
+        let groups = grid_1d((rows * plan.chunk).div_ceil(workgroup_size(tile)) as u32);
         if plan.outer.is_power_of_two() && plan.outer <= 16 {
             ctx.dispatch(enc, pow2_kernel, &params, &[(1, &x.buffer)], groups)?;
         } else {

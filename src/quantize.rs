@@ -66,13 +66,15 @@ fn default_stage(k: usize, gather: bool) -> usize {
     }
 }
 
-/// The kernel with row stage `stage` (the stage, padded by one word per 8, plus the 1 KiB
-/// reduction buffer, must fit the adapter; else the next smaller).
+/// The kernel with row stage `stage` (the stage, padded by one word per 8, plus the
+/// reduction buffer of one word per invocation, and stage / 8 invocations must fit the
+/// adapter; else the next smaller).
 fn kernel(ctx: &Context, stage: usize) -> Result<Kernel> {
     let max = ctx.limits().max_compute_workgroup_storage_size as usize;
+    let threads = ctx.limits().max_compute_invocations_per_workgroup as usize;
     VARIANTS
         .into_iter()
-        .find(|(s, _)| *s <= stage && s * 9 / 8 * 4 + 1024 + 16 <= max)
+        .find(|(s, _)| *s <= stage && s * 9 / 8 * 4 + 4096 + 16 <= max && s / 8 <= threads.max(256))
         .map(|(_, k)| k)
         .ok_or_else(|| {
             Error::Unsupported(format!(

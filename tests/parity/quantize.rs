@@ -82,3 +82,41 @@ fn k_must_be_a_multiple_of_8() {
     let err = quantize::quantize(ctx, &xt, Smooth::default()).unwrap_err();
     assert!(err.to_string().contains("k = 12"), "{err}");
 }
+
+/// Every row-stage variant that fits the adapter gives the reference's codes bit for bit.
+#[test]
+fn every_stage_matches_reference() {
+    let ctx = ctx();
+    let mut rng = Rng::new(13);
+    let limits = ctx.limits();
+    for (m, k) in [(3, 1024), (5, 4096), (2, 8192)] {
+        let x = activations(&mut rng, m, k);
+        let p = permutation(&mut rng, k);
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+        let status = rrs::tensor::status::new(ctx).unwrap();
+        let (want, _) = quantize::reference(&x, k, Some(&p), None).unwrap();
+        for stage in quantize::STAGES {
+            let fits = stage * 9 / 8 * 4 + 4112
+                <= limits.max_compute_workgroup_storage_size as usize
+                && stage / 8 <= limits.max_compute_invocations_per_workgroup.max(256) as usize;
+            if !fits {
+                continue;
+            }
+            let smooth = Smooth {
+                perm: Some(&pt),
+                multipliers: None,
+            };
+            let q = ctx
+                .record(|enc| {
+                    quantize::encode_with_stage(ctx, enc, &xt, smooth, &status, Some(stage))
+                })
+                .unwrap();
+            assert_eq!(
+                q.packed.to_vec::<u32>(ctx).unwrap(),
+                want,
+                "m={m} k={k} stage={stage}"
+            );
+        }
+    }
+}
