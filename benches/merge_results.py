@@ -59,8 +59,10 @@ for o in ours:
                 name = {"matmul_f32": "torch_f32_no_tf32", "matmul_f16": "torch_f16", "int_mm": "torch_int_mm"}[peer]
                 rec(o, name, t["ms"])
     elif b == "rrs_linear":
-        plain = find(ours, bench="gemm", variant="plain", m=m, n=n, k=k)
-        rec(o, "rrs_gemm_plain", plain["ms"], "our plain A4W4 GEMM alone, same run")
+        if o["variant"] == "plain_gemm":
+            continue
+        plain = find(ours, bench="rrs_linear", variant="plain_gemm", m=m, n=n, k=k)
+        rec(o, "rrs_gemm_plain", plain["ms"], "our plain A4W4 GEMM alone, same process, interleaved")
         t = find(torch, peer="matmul_f16", m=m, n=n, k=k)
         if t:
             rec(o, "torch_f16", t["ms"])

@@ -245,25 +245,43 @@ fn main() -> rrs::Result<()> {
     let x = Tensor::from_slice(&ctx, &xf, &[m, k])?;
     let st = status::new(&ctx)?;
     let calib = xf[..(m.min(256)) * k].to_vec();
-    // On the H100 the first layer timed in a process read 3.3× high (14.2 vs 4.26 ms for
-    // the same RTN layer timed again later), even after two warm-up runs; the cause is not
-    // known yet. An untimed RTN layer goes first, and RTN is also timed last.
-    for (variant, method, reorder) in [
-        ("warmup", Method::Rtn, Reorder::Dynamic),
+    // The plain A4W4 GEMM on the same shapes, in the same process, as the reference for
+    // the layers' overhead. Everything is timed in two rounds and only the second is
+    // reported: on the H100 the first cases timed in a process read up to 3× high.
+    let layers: Vec<(&str, RrsLinear)> = [
         ("quarot", Method::QuaRot, Reorder::Dynamic),
         ("rs_dynamic", Method::Rs, Reorder::Dynamic),
         ("rrs_static", Method::Rrs, Reorder::Static),
         ("rrs_dynamic", Method::Rrs, Reorder::Dynamic),
         ("rtn", Method::Rtn, Reorder::Dynamic),
-    ] {
+    ]
+    .into_iter()
+    .map(|(name, method, reorder)| {
         let cfg = Config::new(method)
             .reorder(reorder)
             .calibration(calib.clone());
-        let layer = RrsLinear::new(&ctx, &wf, n, k, cfg)?;
-        let ms = ctx.time_ms(samples, 3, |enc| layer.encode(enc, &x, &st).map(|_| ()))?;
-        if variant != "warmup" {
-            let ops = 2.0 * (m * n * k) as f64;
-            b.report("rrs_linear", variant, m, n, k, ms, 0.0, ops);
+        RrsLinear::new(&ctx, &wf, n, k, cfg).map(|l| (name, l))
+    })
+    .collect::<rrs::Result<_>>()?;
+    let wq = rrs::pack_weights::pack_weights(
+        &ctx,
+        &Tensor::from_slice(&ctx, &wf, &[n, k])?,
+        Default::default(),
+    )?;
+    let xq = quantize::quantize(&ctx, &x, Smooth::default())?;
+    let ops = 2.0 * (m * n * k) as f64;
+    for round in 0..2 {
+        let ms = ctx.time_ms(samples, 3, |enc| {
+            gemm::encode(&ctx, enc, &xq, &wq, GemmOptions::plain(&ctx)).map(|_| ())
+        })?;
+        if round == 1 {
+            b.report("rrs_linear", "plain_gemm", m, n, k, ms, 0.0, ops);
+        }
+        for (name, layer) in &layers {
+            let ms = ctx.time_ms(samples, 3, |enc| layer.encode(enc, &x, &st).map(|_| ()))?;
+            if round == 1 {
+                b.report("rrs_linear", name, m, n, k, ms, 0.0, ops);
+            }
         }
     }
     Ok(())
