@@ -39,6 +39,9 @@ impl Bench<'_> {
         bytes: f64,
         ops: f64,
     ) {
+        if self.quiet.get() {
+            return;
+        }
         if self.json {
             println!(
                 "{{\"bench\":\"{bench}\",\"variant\":\"{variant}\",\"m\":{m},\"n\":{n},\"k\":{k},\"ms\":{ms:.6},\"bytes\":{bytes},\"ops\":{ops},\"clock\":\"{:?}\",\"adapter\":\"{}\"}}",
