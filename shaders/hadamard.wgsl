@@ -23,13 +23,15 @@ struct Params {
     log2_chunk: u32,
     outer: u32,
     scale: f32,
-    _pad0: u32,
+    from_src: u32,
     _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> signs: array<f32>;
+// `fwht_chunk` reads its tile from `src` when `from_src` is set (out of place), else from x.
+@group(0) @binding(3) var<storage, read> src: array<f32>;
 
 const MAX_OUTER: u32 = 64u;
 
@@ -58,7 +60,11 @@ fn fwht_chunk(
         let i = t0 + lid + t * WG;
         ld[t] = 0.0;
         if i < total {
-            ld[t] = x[i];
+            if p.from_src != 0u {
+                ld[t] = src[i];
+            } else {
+                ld[t] = x[i];
+            }
         }
     }
     for (var t = 0u; t < TILE / WG; t++) {

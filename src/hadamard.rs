@@ -288,12 +288,15 @@ pub fn hadamard_inplace_with_tile(ctx: &Context, x: &Tensor, tile: usize) -> Res
 
 /// Transform every row of `x` ([m, k] f32) into a new tensor on the GPU.
 pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
-    x.expect("hadamard input", DType::F32, 2)?;
-    let out = Tensor::zeros(ctx, DType::F32, x.shape())?;
-    ctx.record(|enc| {
-        enc.copy_buffer_to_buffer(&x.buffer, 0, &out.buffer, 0, (x.numel() * 4) as u64);
-        encode(ctx, enc, &out)
-    })?;
+    ctx.record(|enc| encode_into(ctx, enc, x))
+}
+
+/// Record the transform of `src` into a new tensor (out of place: the first pass reads
+/// `src`, so nothing is copied).
+pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) -> Result<Tensor> {
+    src.expect("hadamard input", DType::F32, 2)?;
+    let out = Tensor::zeros(ctx, DType::F32, src.shape())?;
+    transform(ctx, enc, Some(src), &out, None)?;
     Ok(out)
 }
 
@@ -306,12 +309,13 @@ struct Params {
     log2_chunk: u32,
     outer: u32,
     scale: f32,
-    _pad: [u32; 2],
+    from_src: u32,
+    _pad: u32,
 }
 
 /// Record the in-place transform of `x` into `enc`.
 pub fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Result<()> {
-    encode_with_tile(ctx, enc, x, None)
+    transform(ctx, enc, None, x, None)
 }
 
 /// [`encode`] with a given workgroup tile (one of [`TILES`]); `None` picks [`DEFAULT_TILE`].
@@ -321,8 +325,29 @@ pub fn encode_with_tile(
     x: &Tensor,
     tile: Option<usize>,
 ) -> Result<()> {
+    transform(ctx, enc, None, x, tile)
+}
+
+/// The transform of `src` (or of `x` itself when `src` is `None`) into `x`.
+fn transform(
+    ctx: &Context,
+    enc: &mut wgpu::CommandEncoder,
+    src: Option<&Tensor>,
+    x: &Tensor,
+    tile: Option<usize>,
+) -> Result<()> {
     x.expect("hadamard input", DType::F32, 2)?;
     let (rows, k) = x.rows_cols();
+    if let Some(s) = src {
+        if s.shape() != x.shape() || s.dtype() != DType::F32 {
+            return Err(Error::Shape(format!(
+                "hadamard source {:?} {:?} and destination {:?} differ",
+                s.dtype(),
+                s.shape(),
+                x.shape()
+            )));
+        }
+    }
     let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile)?;
     let plan = plan(k, tile)?;
     let cross = plan.outer > 1;
@@ -337,17 +362,17 @@ pub fn encode_with_tile(
         } else {
             1.0 / (plan.chunk as f32).sqrt()
         },
-        _pad: [0; 2],
+        from_src: u32::from(src.is_some() && plan.chunk > 1),
+        _pad: 0,
     };
     if plan.chunk > 1 {
         let tiles = (rows * k).div_ceil(tile) as u32;
-        ctx.dispatch(
-            enc,
-            chunk_kernel,
-            &params,
-            &[(1, &x.buffer)],
-            grid_1d(tiles),
-        )?;
+        let source = src.map_or(&ctx.dummy, |s| &s.buffer);
+        let bufs = [(1, &x.buffer), (3, source)];
+        ctx.dispatch(enc, chunk_kernel, &params, &bufs, grid_1d(tiles))?;
+    } else if let Some(s) = src {
+        // No power-of-two part (k = 12, 20, 28, or 1): the cross pass works in place.
+        enc.copy_buffer_to_buffer(&s.buffer, 0, &x.buffer, 0, (rows * k * 4) as u64);
     }
     if cross {
         params.scale = 1.0 / (k as f32).sqrt();

@@ -400,13 +400,10 @@ impl RrsLinear {
         x.expect("layer input", DType::F32, 2)?;
         let ctx = &self.ctx;
         let plan = &self.plan;
-        let m = plan.check_x(x.shape())?;
+        plan.check_x(x.shape())?;
         let rotated;
         let xin = if plan.method.rotates() {
-            rotated = Tensor::zeros(ctx, DType::F32, &[m, plan.k])?;
-            let bytes = (m * plan.k * 4) as u64;
-            enc.copy_buffer_to_buffer(&x.buffer, 0, &rotated.buffer, 0, bytes);
-            hadamard::encode(ctx, enc, &rotated)?;
+            rotated = hadamard::encode_into(ctx, enc, x)?;
             &rotated
         } else {
             x

@@ -35,7 +35,7 @@ pub struct WeightPrep<'a> {
 /// scale per output channel (`Quantized::rows` = n).
 pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quantized> {
     w.expect("weights", DType::F32, 2)?;
-    let (n, k) = w.rows_cols();
+    let (_, k) = w.rows_cols();
     let status = crate::tensor::status::new(ctx)?;
     let perm = prep
         .perm
@@ -52,9 +52,7 @@ pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quant
     let q = ctx.record(|enc| {
         let rotated;
         let src = if prep.rotate {
-            rotated = Tensor::zeros(ctx, DType::F32, &[n, k])?;
-            enc.copy_buffer_to_buffer(&w.buffer, 0, &rotated.buffer, 0, (n * k * 4) as u64);
-            hadamard::encode(ctx, enc, &rotated)?;
+            rotated = hadamard::encode_into(ctx, enc, w)?;
             &rotated
         } else {
             w
