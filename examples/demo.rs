@@ -92,6 +92,15 @@ fn parse_args() -> Args {
     a
 }
 
+/// SQNR with `digits` decimals; FP32 is the reference itself, its SQNR infinite: `none`.
+fn sqnr_text(r: &Row, digits: usize, none: &str) -> String {
+    if r.method == Method::Fp32 {
+        none.to_string()
+    } else {
+        format!("{:.*}", digits, r.sqnr_db)
+    }
+}
+
 struct Row {
     method: Method,
     rel_error: f64,
@@ -180,12 +189,7 @@ fn run() -> rrs::Result<()> {
     }
     if args.json {
         for r in &rows {
-            // FP32 is the reference itself: its SQNR is infinite, written as null.
-            let sqnr = if r.method == Method::Fp32 {
-                "null".to_string()
-            } else {
-                format!("{:.3}", r.sqnr_db)
-            };
+            let sqnr = sqnr_text(r, 3, "null");
             println!(
                 "{{\"method\":\"{}\",\"rel_error\":{:.6},\"sqnr_db\":{sqnr},\"ms\":{:.3},\"a4_rel_error\":{:.6}}}",
                 r.method.name(),
@@ -200,11 +204,7 @@ fn run() -> rrs::Result<()> {
             "method", "rel error A4W4", "SQNR dB", "rel error A4 only", "time ms"
         );
         for r in &rows {
-            let sqnr = if r.method == Method::Fp32 {
-                "-".to_string()
-            } else {
-                format!("{:.2}", r.sqnr_db)
-            };
+            let sqnr = sqnr_text(r, 2, "-");
             println!(
                 "{:<12} {:>16.4} {:>10} {:>18.4} {:>12.2}",
                 r.method.name(),

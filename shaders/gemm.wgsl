@@ -16,34 +16,16 @@
 // that the 16 rows read by a warp's lanes fall in different banks. Integer sums of one
 // group are turned into f32 (times s_g) at the group boundary.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    group: u32,
-    flags: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qa: array<u32>;
 @group(0) @binding(2) var<storage, read> qb: array<u32>;
-@group(0) @binding(3) var<storage, read> a_scale: array<f32>;
-@group(0) @binding(4) var<storage, read> b_scale: array<f32>;
-@group(0) @binding(5) var<storage, read> gscale: array<f32>;
 @group(0) @binding(6) var<storage, read> perm: array<u32>;
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
 const THREADS: u32 = 256u;
 const SIDE: u32 = 16u; // BM / TM
 const STRIDE: u32 = KV + 1u; // vec4 per padded tile row
 const UNITS: u32 = BM * KV / THREADS; // (row, word pair) units each invocation loads
 const PAIRS: u32 = KV; // packed word pairs per row and K step
-const SMOOTH: u32 = 1u;
 const GATHER: u32 = 2u;
-const MASK: u32 = 0xf0f0f0f0u;
 
 var<workgroup> As: array<vec4<u32>, BM * STRIDE>;
 var<workgroup> Bs: array<vec4<u32>, BM * STRIDE>;

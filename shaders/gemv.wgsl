@@ -12,31 +12,13 @@
 // for integers below 2^24 when s_g = 1). The 32 lanes' sums are added in a tree in
 // workgroup memory.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    group: u32,
-    flags: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qa: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> qb: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> a_scale: array<f32>;
-@group(0) @binding(4) var<storage, read> b_scale: array<f32>;
-@group(0) @binding(5) var<storage, read> gscale: array<f32>;
-@group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
 const MAXM: u32 = 16u;
 const LANES: u32 = 32u;
 const NC: u32 = 4u; // columns per 32 lanes
 const COLS: u32 = 32u; // columns per workgroup
-const SMOOTH: u32 = 1u;
-const MASK: u32 = 0xf0f0f0f0u;
 
 var<workgroup> red: array<f32, 1024>; // [NC][256]
 

@@ -30,6 +30,7 @@ use crate::quantize::Quantized;
 use crate::tensor::{DType, Tensor};
 
 const SHADER: &str = include_str!("../shaders/gemm.wgsl");
+const PARAMS: &str = include_str!("../shaders/gemm_params.wgsl");
 const DP4A: &str = include_str!("../shaders/dot_dp4a.wgsl");
 const PORTABLE: &str = include_str!("../shaders/dot_portable.wgsl");
 const LARGE: &str = include_str!("../shaders/gemm_tile_large.wgsl");
@@ -40,7 +41,7 @@ macro_rules! gemm_kernel {
     ($name:literal, $tile:ident, $dot:ident) => {
         Kernel {
             name: $name,
-            sources: &[$tile, $dot, SHADER],
+            sources: &[$tile, $dot, PARAMS, SHADER],
             entry: "gemm",
         }
     };
@@ -49,12 +50,12 @@ macro_rules! gemm_kernel {
 const GEMV: [Kernel; 2] = [
     Kernel {
         name: "gemv_dp4a",
-        sources: &[DP4A, include_str!("../shaders/gemv.wgsl")],
+        sources: &[DP4A, PARAMS, include_str!("../shaders/gemv.wgsl")],
         entry: "gemv",
     },
     Kernel {
         name: "gemv_portable",
-        sources: &[PORTABLE, include_str!("../shaders/gemv.wgsl")],
+        sources: &[PORTABLE, PARAMS, include_str!("../shaders/gemv.wgsl")],
         entry: "gemv",
     },
 ];

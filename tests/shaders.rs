@@ -68,6 +68,7 @@ const SHADERS: &[(&str, &str)] = &[
         "gemv_dp4a",
         concat!(
             include_str!("../shaders/dot_dp4a.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
             include_str!("../shaders/gemv.wgsl")
         ),
     ),
@@ -77,6 +78,7 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/gemm_tile_large.wgsl"),
             include_str!("../shaders/dot_dp4a.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
             include_str!("../shaders/gemm.wgsl")
         ),
     ),
@@ -85,6 +87,7 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/gemm_tile_medium.wgsl"),
             include_str!("../shaders/dot_portable.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
             include_str!("../shaders/gemm.wgsl")
         ),
     ),
@@ -93,6 +96,7 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/gemm_tile_small.wgsl"),
             include_str!("../shaders/dot_dp4a.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
             include_str!("../shaders/gemm.wgsl")
         ),
     ),
