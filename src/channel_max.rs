@@ -116,7 +116,7 @@ pub fn encode(
     order: Order,
     status: &Tensor,
 ) -> Result<ChannelStats> {
-    x.expect("channel_max input", DType::F32, 2)?;
+    x.expect(ctx, "channel_max input", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
         return Err(Error::Shape(
@@ -129,6 +129,7 @@ pub fn encode(
     let inv_scales = Tensor::zeros(ctx, DType::F32, &[k / group])?;
     let perm = match order {
         Order::Fixed(p) => {
+            p.expect_on(ctx, "the fixed permutation")?;
             if p.shape() != [k] || p.dtype() != DType::U32 {
                 return Err(Error::Shape(format!(
                     "a fixed permutation for k = {k} must be [{k}] u32, got {:?} {:?}",

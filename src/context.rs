@@ -71,6 +71,8 @@ pub struct Context {
     lost: Arc<Mutex<Option<String>>>,
     /// A small storage buffer bound where a kernel's optional input is unused.
     pub(crate) dummy: wgpu::Buffer,
+    /// Unique per device (clones share it): tensors remember it, ops check it.
+    pub(crate) id: u64,
 }
 
 /// Which implementation runs the kernels.
@@ -198,7 +200,9 @@ impl Context {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             dummy,
             device,
             queue,

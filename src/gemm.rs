@@ -182,6 +182,10 @@ pub fn encode(
     w: &Quantized,
     opts: GemmOptions,
 ) -> Result<Tensor> {
+    a.packed.expect(ctx, "packed activations", DType::U32, 2)?;
+    w.packed.expect(ctx, "packed weights", DType::U32, 2)?;
+    a.scales.expect(ctx, "activation scales", DType::F32, 1)?;
+    w.scales.expect(ctx, "weight scales", DType::F32, 1)?;
     let (m, n, k) = (a.rows, w.rows, a.k);
     if w.k != k {
         return Err(Error::Shape(format!(
@@ -211,7 +215,7 @@ pub fn encode(
     };
     let mut flags = 0;
     if let Some(s) = opts.group_scales {
-        s.expect("group scales", DType::F32, 1)?;
+        s.expect(ctx, "group scales", DType::F32, 1)?;
         if s.numel() != k / opts.group {
             return Err(Error::Shape(format!(
                 "{} group scales for k = {k} in groups of {}: need {}",
@@ -223,7 +227,7 @@ pub fn encode(
         flags |= 1;
     }
     if let Some(p) = opts.weight_perm {
-        p.expect("weight permutation", DType::U32, 1)?;
+        p.expect(ctx, "weight permutation", DType::U32, 1)?;
         if p.numel() != k {
             return Err(Error::Shape(format!(
                 "the weight permutation has {} entries but k = {k}",

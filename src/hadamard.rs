@@ -294,7 +294,7 @@ pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
 /// Record the transform of `src` into a new tensor (out of place: the first pass reads
 /// `src`, so nothing is copied).
 pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) -> Result<Tensor> {
-    src.expect("hadamard input", DType::F32, 2)?;
+    src.expect(ctx, "hadamard input", DType::F32, 2)?;
     let out = Tensor::zeros(ctx, DType::F32, src.shape())?;
     transform(ctx, enc, Some(src), &out, None)?;
     Ok(out)
@@ -336,7 +336,7 @@ fn transform(
     x: &Tensor,
     tile: Option<usize>,
 ) -> Result<()> {
-    x.expect("hadamard input", DType::F32, 2)?;
+    x.expect(ctx, "hadamard input", DType::F32, 2)?;
     let (rows, k) = x.rows_cols();
     if let Some(s) = src {
         if s.shape() != x.shape() || s.dtype() != DType::F32 {

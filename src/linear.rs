@@ -397,7 +397,7 @@ impl RrsLinear {
         x: &Tensor,
         status: &Tensor,
     ) -> Result<Tensor> {
-        x.expect("layer input", DType::F32, 2)?;
+        x.expect(&self.ctx, "layer input", DType::F32, 2)?;
         let ctx = &self.ctx;
         let plan = &self.plan;
         plan.check_x(x.shape())?;

@@ -36,8 +36,8 @@ pub fn encode(
     x: &Tensor,
     w: &Tensor,
 ) -> Result<Tensor> {
-    x.expect("matmul x", DType::F32, 2)?;
-    w.expect("matmul w", DType::F32, 2)?;
+    x.expect(ctx, "matmul x", DType::F32, 2)?;
+    w.expect(ctx, "matmul w", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
     let (n, kw) = w.rows_cols();
     if k != kw {

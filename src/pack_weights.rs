@@ -34,7 +34,7 @@ pub struct WeightPrep<'a> {
 /// Prepare and pack `w` ([n, k] f32) on the GPU. Returns the packed weights with one
 /// scale per output channel (`Quantized::rows` = n).
 pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quantized> {
-    w.expect("weights", DType::F32, 2)?;
+    w.expect(ctx, "weights", DType::F32, 2)?;
     let (_, k) = w.rows_cols();
     let status = crate::tensor::status::new(ctx)?;
     let perm = prep

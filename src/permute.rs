@@ -33,8 +33,8 @@ pub fn encode(
     packed: &Tensor,
     perm: &Tensor,
 ) -> Result<Tensor> {
-    packed.expect("packed rows", DType::U32, 2)?;
-    perm.expect("permutation", DType::U32, 1)?;
+    packed.expect(ctx, "packed rows", DType::U32, 2)?;
+    perm.expect(ctx, "permutation", DType::U32, 1)?;
     let (rows, kw) = packed.rows_cols();
     if perm.numel() != kw * 8 {
         return Err(Error::Shape(format!(

@@ -158,7 +158,7 @@ pub fn encode_with_stage(
     status: &Tensor,
     stage: Option<usize>,
 ) -> Result<Quantized> {
-    x.expect("quantize input", DType::F32, 2)?;
+    x.expect(ctx, "quantize input", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
         return Err(Error::Shape(
@@ -169,7 +169,7 @@ pub fn encode_with_stage(
     let mut flags = 0;
     let mut group = k;
     if let Some(p) = smooth.perm {
-        p.expect("quantize permutation", DType::U32, 1)?;
+        p.expect(ctx, "quantize permutation", DType::U32, 1)?;
         if p.numel() != k {
             return Err(Error::Shape(format!(
                 "the permutation has {} entries but k = {k}",
@@ -179,7 +179,7 @@ pub fn encode_with_stage(
         flags |= 2;
     }
     if let Some((s, g)) = smooth.multipliers {
-        s.expect("smoothing multipliers", DType::F32, 1)?;
+        s.expect(ctx, "smoothing multipliers", DType::F32, 1)?;
         crate::channel_max::check_group(k, g)?;
         if s.numel() != k / g {
             return Err(Error::Shape(format!(

@@ -31,6 +31,8 @@ pub struct Tensor {
     pub(crate) buffer: wgpu::Buffer,
     shape: Vec<usize>,
     dtype: DType,
+    /// The [`Context`] (device) the buffer lives on.
+    ctx_id: u64,
 }
 
 const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -53,6 +55,7 @@ impl Tensor {
             buffer,
             shape: shape.to_vec(),
             dtype: T::DTYPE,
+            ctx_id: ctx.id,
         })
     }
 
@@ -70,6 +73,7 @@ impl Tensor {
             buffer,
             shape: shape.to_vec(),
             dtype,
+            ctx_id: ctx.id,
         })
     }
 
@@ -94,12 +98,31 @@ impl Tensor {
         (self.numel() / cols.max(1), cols)
     }
 
-    /// Fail unless the tensor is `dtype` with `ndim` dimensions; `what` names it.
-    pub(crate) fn expect(&self, what: &str, dtype: DType, ndim: usize) -> Result<()> {
+    /// Fail unless the tensor lives on `ctx`'s device and is `dtype` with `ndim`
+    /// dimensions; `what` names it.
+    pub(crate) fn expect(
+        &self,
+        ctx: &Context,
+        what: &str,
+        dtype: DType,
+        ndim: usize,
+    ) -> Result<()> {
+        self.expect_on(ctx, what)?;
         if self.dtype != dtype || self.shape.len() != ndim {
             return Err(Error::Shape(format!(
                 "{what} must be a {ndim}-D {dtype:?} tensor, got {:?} {:?}",
                 self.dtype, self.shape
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fail unless the tensor lives on `ctx`'s device.
+    pub(crate) fn expect_on(&self, ctx: &Context, what: &str) -> Result<()> {
+        if self.ctx_id != ctx.id {
+            return Err(Error::InvalidArgument(format!(
+                "{what} was created on another Context; tensors cannot move between devices \
+                 (create it with the Context that runs the op)"
             )));
         }
         Ok(())
@@ -112,6 +135,7 @@ impl Tensor {
 
     /// Copy the tensor back to the host.
     pub async fn to_vec_async<T: Element>(&self, ctx: &Context) -> Result<Vec<T>> {
+        self.expect_on(ctx, "the tensor read back")?;
         if T::DTYPE != self.dtype {
             return Err(Error::Shape(format!(
                 "reading a {:?} tensor as {:?}",

@@ -342,6 +342,31 @@ fn no_adapter_at_all() {
     );
 }
 
+/// A tensor made on one Context and used with another (another device) is an error, not
+/// a panic inside wgpu.
+#[test]
+fn tensor_from_another_context() {
+    let other = Context::new().unwrap();
+    let x = Tensor::from_slice(&other, &[1.0f32; 2 * 256], &[2, 256]).unwrap();
+    let l = layer(Method::Rrs, 16, 256);
+    expect_err(
+        l.forward(&x),
+        |e| matches!(e, Error::InvalidArgument(_)),
+        &["another Context"],
+    );
+    expect_err(
+        hadamard::hadamard(ctx(), &x),
+        |e| matches!(e, Error::InvalidArgument(_)),
+        &["another Context"],
+    );
+    expect_err(
+        x.to_vec::<f32>(ctx()),
+        |e| matches!(e, Error::InvalidArgument(_)),
+        &["another Context"],
+    );
+    assert_eq!(x.to_vec::<f32>(&other).unwrap().len(), 512);
+}
+
 #[test]
 fn cuda_backend_where_there_is_none() {
     let r = Context::with_options(ContextOptions {
