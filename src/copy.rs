@@ -26,6 +26,8 @@ pub fn encode(
     src: &Tensor,
     dst: &Tensor,
 ) -> Result<()> {
+    src.expect_on(ctx, "the copy source")?;
+    dst.expect_on(ctx, "the copy destination")?;
     if src.numel() != dst.numel() || !src.numel().is_multiple_of(4) {
         return Err(Error::Shape(format!(
             "copy needs equal sizes that are a multiple of 4 elements, got {:?} and {:?}",
