@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod channel_max;
 pub mod context;
 pub mod copy;

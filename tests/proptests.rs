@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use rrs::channel_max::{self, Order};
 use rrs::gemm::{self, GemmOptions, Tile};
+use rrs::pack_weights::{self, WeightPrep};
 use rrs::quantize::{self, Quantized, Smooth};
 use rrs::workload::{rel_error, Rng};
 use rrs::{
@@ -181,5 +182,45 @@ proptest! {
         let tol = if method.rotates() { 1e-3 } else { 1e-5 };
         let e = rel_error(&y, &want);
         prop_assert!(e <= tol || want.iter().all(|v| *v == 0.0), "{method:?} {reorder:?} m={m} n={n} k={k}: {e}");
+    }
+
+    /// Weight packing: bit-exact without rotation (with a permutation and channel factors).
+    /// With rotation the f32 inputs of the quantizer differ within the FWHT tolerance, so a
+    /// code at an exact rounding tie may move by one: at most one code in 1000, by one.
+    #[test]
+    fn pack_weights_matches_reference(n in 1usize..40, kexp in 3u32..10, seed: u64, rotate: bool, perm: bool, factors: bool) {
+        let k = 1usize << kexp;
+        let w = values(seed, n, k, -1);
+        let p = permutation(seed ^ 8, k);
+        let f: Vec<f32> = values(seed ^ 9, 1, k, 0).iter().map(|v| v.abs() + 0.05).collect();
+        let prep = WeightPrep { rotate, perm: perm.then_some(&p[..]), factors: factors.then_some(&f[..]) };
+        let wt = Tensor::from_slice(ctx(), &w, &[n, k]).unwrap();
+        let q = pack_weights::pack_weights(ctx(), &wt, prep).unwrap();
+        let (codes, scales) = pack_weights::reference(&w, k, prep).unwrap();
+        let got: Vec<u32> = q.packed.to_vec(ctx()).unwrap();
+        if !rotate {
+            prop_assert_eq!(got, codes);
+            prop_assert_eq!(q.scales.to_vec::<f32>(ctx()).unwrap(), scales);
+        } else {
+            let (g, r) = (quantize::unpack(&got), quantize::unpack(&codes));
+            let off: Vec<i32> = g.iter().zip(&r).map(|(a, b)| (*a as i32 - *b as i32).abs()).filter(|d| *d > 0).collect();
+            prop_assert!(off.iter().all(|d| *d == 1) && off.len() * 1000 <= g.len().max(1000), "{} codes differ", off.len());
+        }
+    }
+
+    /// The FP32 reference layer: |Δ| ≤ 2 k ε Σ|x·w| (different summation orders).
+    #[test]
+    fn matmul_matches_reference(m in 1usize..70, n in 1usize..70, k in 1usize..300, seed: u64, exp in -3i32..4) {
+        let x = values(seed, m, k, exp);
+        let w = values(seed ^ 10, n, k, 0);
+        let xt = Tensor::from_slice(ctx(), &x, &[m, k]).unwrap();
+        let wt = Tensor::from_slice(ctx(), &w, &[n, k]).unwrap();
+        let y = rrs::matmul::matmul(ctx(), &xt, &wt).unwrap().to_vec::<f32>(ctx()).unwrap();
+        let want = rrs::matmul::reference(&x, &w, k);
+        for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
+            let (i, j) = (idx / n, idx % n);
+            let mag: f32 = (0..k).map(|t| (x[i * k + t] * w[j * k + t]).abs()).sum();
+            prop_assert!((g - r).abs() <= 2.0 * k as f32 * f32::EPSILON * mag + 1e-30, "[{i}, {j}] {g} vs {r}");
+        }
     }
 }
