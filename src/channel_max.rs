@@ -27,21 +27,25 @@ const ABSMAX: Kernel = Kernel {
     name: "channel_max",
     sources: SHADER,
     entry: "absmax",
+    bounds_checks: true,
 };
 const RANK: Kernel = Kernel {
     name: "channel_max",
     sources: SHADER,
     entry: "rank",
+    bounds_checks: true,
 };
 const SCATTER: Kernel = Kernel {
     name: "channel_max",
     sources: SHADER,
     entry: "scatter",
+    bounds_checks: true,
 };
 const GROUP_SCALES: Kernel = Kernel {
     name: "channel_max",
     sources: SHADER,
     entry: "group_scales",
+    bounds_checks: true,
 };
 
 /// The smallest smoothing scale (a channel of zeros gets this one).

@@ -9,6 +9,7 @@ const COPY: Kernel = Kernel {
     name: "copy",
     sources: &[include_str!("../shaders/copy.wgsl")],
     entry: "copy",
+    bounds_checks: true,
 };
 
 #[repr(C)]

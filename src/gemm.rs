@@ -43,6 +43,7 @@ macro_rules! gemm_kernel {
             name: $name,
             sources: &[$tile, $dot, PARAMS, SHADER],
             entry: "gemm",
+            bounds_checks: true,
         }
     };
 }
@@ -52,11 +53,13 @@ const GEMV: [Kernel; 2] = [
         name: "gemv_dp4a",
         sources: &[DP4A, PARAMS, include_str!("../shaders/gemv.wgsl")],
         entry: "gemv",
+        bounds_checks: true,
     },
     Kernel {
         name: "gemv_portable",
         sources: &[PORTABLE, PARAMS, include_str!("../shaders/gemv.wgsl")],
         entry: "gemv",
+        bounds_checks: true,
     },
 ];
 

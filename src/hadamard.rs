@@ -28,6 +28,7 @@ macro_rules! variant {
                     SHADER,
                 ],
                 entry: "cross_pow2",
+                bounds_checks: false,
             },
             Kernel {
                 name: concat!("hadamard_", $tile),
@@ -36,6 +37,7 @@ macro_rules! variant {
                     SHADER,
                 ],
                 entry: "fwht_chunk",
+                bounds_checks: false,
             },
             Kernel {
                 name: concat!("hadamard_", $tile),
@@ -44,6 +46,7 @@ macro_rules! variant {
                     SHADER,
                 ],
                 entry: "cross",
+                bounds_checks: false,
             },
         ]
     };
@@ -59,26 +62,46 @@ const VARIANTS: [(usize, [Kernel; 3]); 3] = [
 /// FWHT tile sizes (elements per workgroup), largest first.
 pub const TILES: [usize; 3] = [8192, 4096, 2048];
 
-/// The default FWHT tile: the smallest. On the H100 (Vulkan) it is the fastest at every k
-/// from 4096 to 32768 (2.1–4.5× faster than the 8192 tile, whose 34 KiB of workgroup memory
-/// leaves too few workgroups resident to hide memory latency), and it fits WebGPU's 16 KiB.
-pub const DEFAULT_TILE: usize = 2048;
+/// The FWHT tiles to use for size k, best first, from measurements on the H100 (Vulkan,
+/// M = 4096, index clamping off for these kernels): one pass where the row fits a tile
+/// (k = 4096: 0.084 ms with the 4096 tile against 0.143 ms with the 2048 tile; k = 8192:
+/// 0.194 ms with the 8192 tile against 0.243 ms), else the 2048 tile and a cross pass, which
+/// is as fast as the larger tiles there (0.47 / 0.96 ms at k = 16384 / 32768). The first
+/// that fits the adapter is used.
+pub fn preferred_tiles(k: usize) -> &'static [usize] {
+    match k {
+        ..=2048 => &[2048],
+        ..=4096 => &[4096, 2048],
+        ..=8192 => &[8192, 2048],
+        _ => &[2048],
+    }
+}
 
 /// Invocations per workgroup of each tile (`shaders/hadamard_tile_*.wgsl`): 8 elements each.
 pub fn workgroup_size(tile: usize) -> usize {
     tile / 8
 }
 
-/// The FWHT tile `tile` (default [`DEFAULT_TILE`]), if its padded workgroup memory (17/16 · 4
-/// bytes per element) and its workgroup size fit the adapter.
-fn variant(ctx: &Context, tile: Option<usize>) -> Result<(usize, [Kernel; 3])> {
+/// The FWHT tile `tile` (default: the first of [`preferred_tiles`] for k that fits), if its
+/// padded workgroup memory (17/16 · 4 bytes per element) and its workgroup size fit the
+/// adapter.
+fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kernel; 3])> {
     let limits = ctx.limits();
     let max = limits.max_compute_workgroup_storage_size as usize;
     let threads = limits.max_compute_invocations_per_workgroup as usize;
-    let tile = tile.unwrap_or(DEFAULT_TILE);
+    let fits = |t: usize| t * 17 / 16 * 4 <= max && workgroup_size(t) <= threads;
+    let tile = match tile {
+        Some(t) => t,
+        None => preferred_tiles(k)
+            .iter()
+            .copied()
+            .chain(TILES.into_iter().rev())
+            .find(|&t| fits(t))
+            .unwrap_or(TILES[TILES.len() - 1]),
+    };
     VARIANTS
         .into_iter()
-        .find(|(t, _)| *t == tile && t * 17 / 16 * 4 <= max && workgroup_size(*t) <= threads)
+        .find(|(t, _)| *t == tile && fits(*t))
         .ok_or_else(|| {
             Error::Unsupported(format!(
                 "the FWHT tile of {tile} elements does not fit the adapter's {max} bytes of \
@@ -280,8 +303,8 @@ pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
     ctx.record(|enc| encode(ctx, enc, x))
 }
 
-/// [`hadamard_inplace`] with a given workgroup tile (one of [`TILES`]) instead of
-/// [`DEFAULT_TILE`]; for tests and benchmarks.
+/// [`hadamard_inplace`] with a given workgroup tile (one of [`TILES`]) instead of the
+/// preferred one; for tests and benchmarks.
 pub fn hadamard_inplace_with_tile(ctx: &Context, x: &Tensor, tile: usize) -> Result<()> {
     ctx.record(|enc| encode_with_tile(ctx, enc, x, Some(tile)))
 }
@@ -318,7 +341,8 @@ pub fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Resu
     transform(ctx, enc, None, x, None)
 }
 
-/// [`encode`] with a given workgroup tile (one of [`TILES`]); `None` picks [`DEFAULT_TILE`].
+/// [`encode`] with a given workgroup tile (one of [`TILES`]); `None` picks the preferred
+/// one ([`preferred_tiles`]).
 pub fn encode_with_tile(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
@@ -348,7 +372,7 @@ fn transform(
             )));
         }
     }
-    let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile)?;
+    let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile, k)?;
     let plan = plan(k, tile)?;
     let cross = plan.outer > 1;
     let mut params = Params {

@@ -12,6 +12,7 @@ const MATMUL: Kernel = Kernel {
     name: "matmul",
     sources: &[include_str!("../shaders/matmul.wgsl")],
     entry: "matmul",
+    bounds_checks: true,
 };
 
 #[repr(C)]

@@ -11,6 +11,7 @@ const PERMUTE: Kernel = Kernel {
     name: "permute",
     sources: &[include_str!("../shaders/permute.wgsl")],
     entry: "permute",
+    bounds_checks: true,
 };
 
 #[repr(C)]

@@ -36,6 +36,7 @@ macro_rules! variant {
                     include_str!("../shaders/quantize.wgsl"),
                 ],
                 entry: "quantize",
+                bounds_checks: true,
             },
         )
     };
