@@ -18,36 +18,27 @@ use crate::tensor::{DType, Tensor};
 
 const SHADER: &str = include_str!("../shaders/hadamard.wgsl");
 
+/// The FWHT kernel `$entry` of the `$tile` variant (tile snippet prepended to the shader).
+macro_rules! kernel {
+    ($tile:literal, $entry:literal) => {
+        Kernel {
+            name: concat!("hadamard_", $tile),
+            sources: &[
+                include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
+                SHADER,
+            ],
+            entry: $entry,
+            bounds_checks: false,
+        }
+    };
+}
+
 macro_rules! variant {
     ($tile:literal) => {
         [
-            Kernel {
-                name: concat!("hadamard_", $tile),
-                sources: &[
-                    include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
-                    SHADER,
-                ],
-                entry: "cross_pow2",
-                bounds_checks: false,
-            },
-            Kernel {
-                name: concat!("hadamard_", $tile),
-                sources: &[
-                    include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
-                    SHADER,
-                ],
-                entry: "fwht_chunk",
-                bounds_checks: false,
-            },
-            Kernel {
-                name: concat!("hadamard_", $tile),
-                sources: &[
-                    include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
-                    SHADER,
-                ],
-                entry: "cross",
-                bounds_checks: false,
-            },
+            kernel!($tile, "cross_pow2"),
+            kernel!($tile, "fwht_chunk"),
+            kernel!($tile, "cross"),
         ]
     };
 }
