@@ -429,8 +429,9 @@ impl RrsLinear {
             let st = stats.insert(channel_max::encode(
                 ctx, enc, xin, plan.group, order, status,
             )?);
+            // Without reorder the permutation is the identity: no gather needed.
             let smooth = Smooth {
-                perm: Some(&st.perm),
+                perm: (plan.reorder != Reorder::None).then_some(&st.perm),
                 multipliers: Some((&st.inv_scales, plan.group)),
             };
             quantize::encode(ctx, enc, xin, smooth, status)?
