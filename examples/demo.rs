@@ -15,9 +15,9 @@
 use std::time::Instant;
 
 use plotters::prelude::*;
-use rrs::workload::{rel_error, sqnr_db, Workload, WorkloadConfig};
-use rrs::{channel_max, hadamard};
-use rrs::{Config, Context, LinearReference, Method, Reorder, RrsLinear, Tensor};
+use rrs::compare::{channel_magnitudes, compare, CompareOptions, MethodResult};
+use rrs::workload::{Workload, WorkloadConfig};
+use rrs::{Context, Method, Reorder};
 
 /// Output features used for the CPU activation-only error (keeps the CPU work small).
 const A4_COLUMNS: usize = 128;
@@ -93,20 +93,9 @@ fn parse_args() -> Args {
 }
 
 /// SQNR with `digits` decimals; FP32 is the reference itself, its SQNR infinite: `none`.
-fn sqnr_text(r: &Row, digits: usize, none: &str) -> String {
-    if r.method == Method::Fp32 {
-        none.to_string()
-    } else {
-        format!("{:.*}", digits, r.sqnr_db)
-    }
-}
-
-struct Row {
-    method: Method,
-    rel_error: f64,
-    sqnr_db: f64,
-    a4_rel_error: f64,
-    ms: f64,
+fn sqnr_text(r: &MethodResult, digits: usize, none: &str) -> String {
+    r.sqnr_db
+        .map_or(none.to_string(), |v| format!("{v:.digits$}"))
 }
 
 fn main() {
@@ -143,50 +132,25 @@ fn run() -> rrs::Result<()> {
         }
     );
     let wl = Workload::new(c);
-    let (n, k) = (c.out_features, c.channels);
-    let x = Tensor::from_slice(&ctx, &wl.x, &[c.tokens, k])?;
-    let a4_cols = n.min(A4_COLUMNS);
-    let w_head = &wl.w[..a4_cols * k];
-    let mut y_fp = Vec::new();
-    let mut a4_fp = Vec::new();
-    let mut rows = Vec::new();
-    for (i, method) in Method::ALL.into_iter().enumerate() {
-        eprint!("[{}/{}] {:<12}", i + 1, Method::ALL.len(), method.name());
-        let config = Config::new(method)
-            .group(args.group)
-            .reorder(args.reorder)
-            .calibration(wl.calibration.clone());
-        let t0 = Instant::now();
-        let layer = RrsLinear::new(&ctx, &wl.w, n, k, config.clone())?;
-        let y = layer.forward_checked(&x)?.to_vec::<f32>(&ctx)?;
-        eprint!(
-            " prepared + first run {:>7.0} ms",
-            t0.elapsed().as_secs_f64() * 1e3
+    let opts = CompareOptions {
+        group: args.group,
+        reorder: args.reorder,
+        iters,
+        a4_columns: A4_COLUMNS,
+        ..CompareOptions::default()
+    };
+    let start = Instant::now();
+    let now = || start.elapsed().as_secs_f64() * 1e3;
+    let rows = compare(&ctx, &wl, &opts, &now, &mut |i, count, r| {
+        eprintln!(
+            "[{}/{count}] {:<12} prepared + first run {:>7.0} ms, forward {:>8.2} ms, rel error {:.4}",
+            i + 1,
+            r.method.name(),
+            r.prepare_ms,
+            r.ms,
+            r.rel_error
         );
-        let mut times = Vec::new();
-        for _ in 0..iters {
-            let t = Instant::now();
-            let _ = layer.forward(&x)?;
-            ctx.synchronize()?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        times.sort_by(f64::total_cmp);
-        let ms = times[times.len() / 2];
-        let a4 = LinearReference::new(w_head, a4_cols, k, &config)?.forward(&wl.x, false)?;
-        if method == Method::Fp32 {
-            y_fp = y.clone();
-            a4_fp = a4.clone();
-        }
-        let row = Row {
-            method,
-            rel_error: rel_error(&y, &y_fp),
-            sqnr_db: sqnr_db(&y, &y_fp),
-            a4_rel_error: rel_error(&a4, &a4_fp),
-            ms,
-        };
-        eprintln!(", forward {ms:>8.2} ms, rel error {:.4}", row.rel_error);
-        rows.push(row);
-    }
+    })?;
     if args.json {
         for r in &rows {
             let sqnr = sqnr_text(r, 3, "null");
@@ -220,40 +184,15 @@ fn run() -> rrs::Result<()> {
     Ok(())
 }
 
-/// Mean |x| per channel of the activations over the tokens: original, rotated, and
-/// rotated + smoothed (in the reordered positions, each divided by its group's scale).
-fn magnitudes(wl: &Workload, group: usize) -> rrs::Result<[Vec<f32>; 3]> {
-    let k = wl.config.channels;
-    let mean_abs = |x: &[f32]| -> Vec<f32> {
-        let mut m = vec![0f32; k];
-        for row in x.chunks(k) {
-            for (a, v) in m.iter_mut().zip(row) {
-                *a += v.abs();
-            }
-        }
-        let tokens = (x.len() / k) as f32;
-        m.iter().map(|a| a / tokens).collect()
-    };
-    let rotated_x = hadamard::reference(&wl.x, k)?;
-    let rotated = mean_abs(&rotated_x);
-    let (_, perm, scales) = channel_max::reference(&rotated_x, k, group, true, None)?;
-    let smoothed = perm
-        .iter()
-        .enumerate()
-        .map(|(q, &j)| rotated[j as usize] / scales[q / group])
-        .collect();
-    Ok([mean_abs(&wl.x), rotated, smoothed])
-}
-
-fn plot(args: &Args, wl: &Workload, rows: &[Row]) -> rrs::Result<()> {
+fn plot(args: &Args, wl: &Workload, rows: &[MethodResult]) -> rrs::Result<()> {
     let err = |e: &dyn std::fmt::Display| rrs::Error::InvalidArgument(format!("plot: {e}"));
-    let mags = magnitudes(wl, args.group)?;
+    let mags = channel_magnitudes(wl, args.group)?;
     let root = SVGBackend::new(&args.svg, (1100, 800)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let (top, bottom) = root.split_vertically(380);
 
     // Error per method (quantized methods only).
-    let q: Vec<&Row> = rows.iter().filter(|r| r.method != Method::Fp32).collect();
+    let q: Vec<&MethodResult> = rows.iter().filter(|r| r.method != Method::Fp32).collect();
     let ymax = q
         .iter()
         .map(|r| r.rel_error.max(r.a4_rel_error))

@@ -15,7 +15,7 @@
 //! tiles, split over k / 512 slices so that many workgroups share the work), which is cheap
 //! next to the GEMM for k ≤ 32768.
 
-use crate::context::{Context, Kernel};
+use crate::context::{block_on, Context, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
@@ -104,10 +104,21 @@ struct Params {
 
 /// Compute [`ChannelStats`] of `x` ([m, k] f32) on the GPU, then check that no channel
 /// maximum is NaN or Inf (this check reads one word back).
+/// Blocks for the check.
 pub fn channel_max(ctx: &Context, x: &Tensor, group: usize, order: Order) -> Result<ChannelStats> {
+    block_on(channel_max_async(ctx, x, group, order))
+}
+
+/// [`channel_max`], without blocking.
+pub async fn channel_max_async(
+    ctx: &Context,
+    x: &Tensor,
+    group: usize,
+    order: Order<'_>,
+) -> Result<ChannelStats> {
     let status = status::new(ctx)?;
     let stats = ctx.record(|enc| encode(ctx, enc, x, group, order, &status))?;
-    status::check(ctx, &status, "channel_max")?;
+    status::check_async(ctx, &status, "channel_max").await?;
     Ok(stats)
 }
 

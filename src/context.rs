@@ -111,7 +111,7 @@ const NO_ADAPTER_HINT: &str = "install a Vulkan driver; on a machine without a G
 impl Context {
     /// Create a context on the best adapter available, blocking the current thread.
     pub fn new() -> Result<Self> {
-        pollster::block_on(Self::new_async())
+        block_on(Self::new_async())
     }
 
     /// Create a context on the best adapter available.
@@ -121,7 +121,7 @@ impl Context {
 
     /// Create a context with options, blocking the current thread.
     pub fn with_options(options: ContextOptions) -> Result<Self> {
-        pollster::block_on(Self::with_options_async(options))
+        block_on(Self::with_options_async(options))
     }
 
     /// Create a context with options.
@@ -309,7 +309,22 @@ impl Context {
             return Ok(p.clone());
         }
         let source: String = kernel.sources.concat();
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let (pipeline, error) = self.scoped(|| self.compile(kernel, source));
+        if let Some(e) = error {
+            return Err(Error::Device(format!(
+                "compiling {}::{}: {}",
+                kernel.name,
+                kernel.entry,
+                describe_error(&e)
+            )));
+        }
+        let pipeline = Arc::new(pipeline);
+        self.pipelines.lock().unwrap().insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Compile `source` (the concatenated sources of `kernel`) into a pipeline.
+    fn compile(&self, kernel: Kernel, source: String) -> wgpu::ComputePipeline {
         let desc = wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -329,8 +344,7 @@ impl Context {
                 unsafe { self.device.create_shader_module_trusted(desc, rt) }
             }
         };
-        let pipeline = self
-            .device
+        self.device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(kernel.entry),
                 layout: None,
@@ -338,18 +352,30 @@ impl Context {
                 entry_point: Some(kernel.entry),
                 compilation_options: Default::default(),
                 cache: None,
-            });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Device(format!(
-                "compiling {}::{}: {}",
-                kernel.name,
-                kernel.entry,
-                describe_error(&e)
-            )));
+            })
+    }
+
+    /// Run `f` inside validation and out-of-memory error scopes and return the first error
+    /// it raised. In the browser a scope resolves only after the page yields to its event
+    /// loop, so there `f` runs unscoped: its errors reach the uncaptured-error handler and
+    /// fail the next readback ([`Tensor::to_vec_async`](crate::Tensor::to_vec_async),
+    /// [`Context::synchronize_async`]) instead.
+    fn scoped<T>(&self, f: impl FnOnce() -> T) -> (T, Option<wgpu::Error>) {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let out = f();
+            let errors = [
+                pollster::block_on(validation.pop()),
+                pollster::block_on(oom.pop()),
+            ];
+            (out, errors.into_iter().flatten().next())
         }
-        let pipeline = Arc::new(pipeline);
-        self.pipelines.lock().unwrap().insert(key, pipeline.clone());
-        Ok(pipeline)
+        #[cfg(target_arch = "wasm32")]
+        {
+            (f(), None)
+        }
     }
 
     /// Record one dispatch of `kernel` into `enc`. `params` (a `#[repr(C)]` Pod struct)
@@ -407,20 +433,17 @@ impl Context {
     /// this call (wgpu's error scopes are per thread, so concurrent callers do not see
     /// each other's errors).
     pub fn record<T>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<T>) -> Result<T> {
-        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rrs") });
-        let out = f(&mut enc);
-        if out.is_ok() {
-            self.queue.submit(std::iter::once(enc.finish()));
-        }
-        let errors = [
-            pollster::block_on(validation.pop()),
-            pollster::block_on(oom.pop()),
-        ];
-        if let Some(e) = errors.into_iter().flatten().next() {
+        let (out, error) = self.scoped(|| {
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rrs") });
+            let out = f(&mut enc);
+            if out.is_ok() {
+                self.queue.submit(std::iter::once(enc.finish()));
+            }
+            out
+        });
+        if let Some(e) = error {
             return Err(match e {
                 wgpu::Error::OutOfMemory { .. } => {
                     Error::TooLarge(format!("out of GPU memory: {e}"))
@@ -431,12 +454,33 @@ impl Context {
         out
     }
 
-    /// Wait until the GPU has finished all submitted work.
+    /// Wait until the GPU has finished all submitted work, blocking; fails with the first
+    /// device error raised since the last check.
     pub fn synchronize(&self) -> Result<()> {
+        block_on(self.synchronize_async())
+    }
+
+    /// Wait until the GPU has finished all submitted work; fails with the first device
+    /// error raised since the last check.
+    pub async fn synchronize_async(&self) -> Result<()> {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        self.poll()?;
+        rx.await
+            .map_err(|_| Error::Device("the queue was dropped while waiting".into()))?;
+        self.check_fault()
+    }
+
+    /// Drive the device until submitted work and pending callbacks complete. Native
+    /// backends need it; in the browser it returns at once and the page's event loop
+    /// runs the callbacks.
+    pub(crate) fn poll(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(format!("poll: {e}")))?;
-        self.check_fault()
+            .map(|_| ())
+            .map_err(|e| Error::Device(format!("poll: {e}")))
     }
 }
 
@@ -448,6 +492,26 @@ impl std::fmt::Debug for Context {
             .field("dot_kernel", &self.dot_kernel)
             .field("shader_checks", &self.checks)
             .finish_non_exhaustive()
+    }
+}
+
+/// Run `f` to completion on this thread: the blocking entry points are this around their
+/// `_async` twins. In the browser the page's one thread must not wait (the GPU's answers
+/// arrive through its event loop), so there it is an [`Error::Unsupported`] naming the
+/// way out.
+pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        pollster::block_on(f)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        drop(f);
+        Err(Error::Unsupported(
+            "blocking calls cannot run in the browser; use the `_async` variant \
+             (e.g. `Context::new_async`, `Tensor::to_vec_async`, `RrsLinear::run_async`)"
+                .into(),
+        ))
     }
 }
 

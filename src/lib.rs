@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod channel_max;
+pub mod compare;
 pub mod context;
 pub mod copy;
 pub mod error;
@@ -39,6 +40,7 @@ pub mod pack_weights;
 pub mod permute;
 pub mod quantize;
 pub mod tensor;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod timing;
 pub mod workload;
 

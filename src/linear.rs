@@ -16,7 +16,7 @@
 //! Weights are per-output-channel symmetric INT4 RTN in every quantized method.
 
 use crate::channel_max::{self, Order};
-use crate::context::{Context, DotKernel};
+use crate::context::{block_on, Context, DotKernel};
 use crate::error::{Error, Result};
 use crate::gemm::{self, GemmOptions};
 use crate::hadamard;
@@ -305,13 +305,25 @@ pub struct RrsLinear {
 impl RrsLinear {
     /// Prepare a layer from `weights` ([n, k] row-major f32): rotates, permutes, migrates
     /// and packs them once on the GPU, as the method requires.
+    /// Blocks until the weights are packed.
     pub fn new(ctx: &Context, weights: &[f32], n: usize, k: usize, config: Config) -> Result<Self> {
+        block_on(Self::new_async(ctx, weights, n, k, config))
+    }
+
+    /// [`RrsLinear::new`], without blocking (for the browser).
+    pub async fn new_async(
+        ctx: &Context,
+        weights: &[f32],
+        n: usize,
+        k: usize,
+        config: Config,
+    ) -> Result<Self> {
         let plan = Plan::new(weights, n, k, &config)?;
         let w = Tensor::from_slice(ctx, weights, &[n, k])?;
         let packed = if plan.method == Method::Fp32 {
             Weights::F32(w)
         } else {
-            Weights::Int4(pack_weights::pack_weights(ctx, &w, plan.weight_prep())?)
+            Weights::Int4(pack_weights::pack_weights_async(ctx, &w, plan.weight_prep()).await?)
         };
         let static_perm = plan
             .static_perm
@@ -365,9 +377,17 @@ impl RrsLinear {
         Ok(y)
     }
 
+    /// [`RrsLinear::forward_checked`], without blocking.
+    pub async fn forward_checked_async(&self, x: &Tensor) -> Result<Tensor> {
+        let status = status::new(&self.ctx)?;
+        let y = self.forward_with_status(x, &status)?;
+        status::check_async(&self.ctx, &status, "RrsLinear::forward").await?;
+        Ok(y)
+    }
+
     /// Upload `x` ([m, k] row-major), run, and read y ([m, n]) back, blocking.
     pub fn run(&self, x: &[f32]) -> Result<Vec<f32>> {
-        pollster::block_on(self.run_async(x))
+        block_on(self.run_async(x))
     }
 
     /// Upload `x` ([m, k] row-major), run, and read y ([m, n]) back.

@@ -14,7 +14,7 @@
 //! bit-exact without rotation; with rotation the f32 inputs differ within the `hadamard`
 //! tolerance, so a code may differ by one where a value sits at a rounding tie.
 
-use crate::context::Context;
+use crate::context::{block_on, Context};
 use crate::error::{Error, Result};
 use crate::hadamard;
 use crate::quantize::{self, Quantized, Smooth};
@@ -33,7 +33,17 @@ pub struct WeightPrep<'a> {
 
 /// Prepare and pack `w` ([n, k] f32) on the GPU. Returns the packed weights with one
 /// scale per output channel (`Quantized::rows` = n).
+/// Blocks for the NaN/Inf check.
 pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quantized> {
+    block_on(pack_weights_async(ctx, w, prep))
+}
+
+/// [`pack_weights`], without blocking.
+pub async fn pack_weights_async(
+    ctx: &Context,
+    w: &Tensor,
+    prep: WeightPrep<'_>,
+) -> Result<Quantized> {
     w.expect(ctx, "weights", DType::F32, 2)?;
     let (_, k) = w.rows_cols();
     let status = crate::tensor::status::new(ctx)?;
@@ -59,7 +69,7 @@ pub fn pack_weights(ctx: &Context, w: &Tensor, prep: WeightPrep) -> Result<Quant
         };
         quantize::encode(ctx, enc, src, smooth, &status)
     })?;
-    crate::tensor::status::check(ctx, &status, "pack_weights")?;
+    crate::tensor::status::check_async(ctx, &status, "pack_weights").await?;
     Ok(q)
 }
 

@@ -20,7 +20,7 @@
 //!
 //! Tolerance against [`reference()`]: codes and row scales are bit-exact on every adapter.
 
-use crate::context::{grid_1d, Context, Kernel};
+use crate::context::{block_on, grid_1d, Context, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
@@ -122,10 +122,16 @@ struct Params {
 
 /// Quantize `x` ([m, k] f32, k a multiple of 8) on the GPU, then check that no row
 /// maximum is NaN or Inf (this check reads one word back).
+/// Blocks for the check.
 pub fn quantize(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> {
+    block_on(quantize_async(ctx, x, smooth))
+}
+
+/// [`quantize`], without blocking.
+pub async fn quantize_async(ctx: &Context, x: &Tensor, smooth: Smooth<'_>) -> Result<Quantized> {
     let status = status::new(ctx)?;
     let q = ctx.record(|enc| encode(ctx, enc, x, smooth, &status))?;
-    status::check(ctx, &status, "quantize")?;
+    status::check_async(ctx, &status, "quantize").await?;
     Ok(q)
 }
 

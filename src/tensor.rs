@@ -130,7 +130,7 @@ impl Tensor {
 
     /// Copy the tensor back to the host, blocking.
     pub fn to_vec<T: Element>(&self, ctx: &Context) -> Result<Vec<T>> {
-        pollster::block_on(self.to_vec_async(ctx))
+        crate::context::block_on(self.to_vec_async(ctx))
     }
 
     /// Copy the tensor back to the host.
@@ -161,10 +161,7 @@ impl Tensor {
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
-        // Native backends need polling to complete the map; in the browser this is a no-op.
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(format!("poll: {e}")))?;
+        ctx.poll()?;
         rx.await
             .map_err(|_| Error::Device("buffer map was cancelled".into()))?
             .map_err(|e| Error::Device(format!("buffer map failed: {e}")))?;
@@ -211,9 +208,15 @@ pub mod status {
         Tensor::zeros(ctx, DType::U32, &[1])
     }
 
-    /// Read the status word back (a synchronization) and turn set bits into an error.
+    /// Read the status word back (a synchronization) and turn set bits into an error,
+    /// blocking.
     pub fn check(ctx: &Context, status: &Tensor, what: &str) -> Result<()> {
-        let bits = status.to_vec::<u32>(ctx)?[0];
+        crate::context::block_on(check_async(ctx, status, what))
+    }
+
+    /// Read the status word back (a synchronization) and turn set bits into an error.
+    pub async fn check_async(ctx: &Context, status: &Tensor, what: &str) -> Result<()> {
+        let bits = status.to_vec_async::<u32>(ctx).await?[0];
         let mut found = Vec::new();
         if bits & 1 != 0 {
             found.push("a channel's maximum |x| over the tokens is NaN or Inf");
