@@ -125,10 +125,9 @@ fn main() -> rrs::Result<()> {
         let ms = ctx.time_ms(samples, 10, |enc| hadamard::encode(&ctx, enc, &y))?;
         b.report("hadamard", "inplace", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
         if tiles {
-            let max = ctx.limits().max_compute_workgroup_storage_size as usize;
             for tile in hadamard::TILES
                 .into_iter()
-                .filter(|t| t * 17 / 16 * 4 <= max)
+                .filter(|&t| hadamard::tile_fits(ctx.limits(), t))
             {
                 let ms = ctx.time_ms(samples, 10, |enc| {
                     hadamard::encode_with_tile(&ctx, enc, &y, Some(tile))

@@ -73,14 +73,20 @@ pub fn workgroup_size(tile: usize) -> usize {
     tile / 8
 }
 
-/// The FWHT tile `tile` (default: the first of [`preferred_tiles`] for k that fits), if its
-/// padded workgroup memory (17/16 · 4 bytes per element) and its workgroup size fit the
-/// adapter.
+/// Whether the FWHT tile of `tile` elements fits an adapter's `limits`: its padded
+/// workgroup memory (17/16 · 4 bytes per element) and its workgroup size.
+pub fn tile_fits(limits: &wgpu::Limits, tile: usize) -> bool {
+    tile * 17 / 16 * 4 <= limits.max_compute_workgroup_storage_size as usize
+        && workgroup_size(tile) <= limits.max_compute_invocations_per_workgroup as usize
+}
+
+/// The FWHT tile `tile` (default: the first of [`preferred_tiles`] for k that fits), if it
+/// fits the adapter ([`tile_fits`]).
 fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kernel; 3])> {
     let limits = ctx.limits();
-    let max = limits.max_compute_workgroup_storage_size as usize;
-    let threads = limits.max_compute_invocations_per_workgroup as usize;
-    let fits = |t: usize| t * 17 / 16 * 4 <= max && workgroup_size(t) <= threads;
+    let max = limits.max_compute_workgroup_storage_size;
+    let threads = limits.max_compute_invocations_per_workgroup;
+    let fits = |t: usize| tile_fits(limits, t);
     let tile = match tile {
         Some(t) => t,
         None => preferred_tiles(k)

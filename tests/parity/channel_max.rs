@@ -4,27 +4,28 @@ use rrs::{Error, Tensor};
 
 use crate::common::{activations, ctx, permutation};
 
-fn run(
+async fn run(
     x: &[f32],
     m: usize,
     k: usize,
     group: usize,
-    order: Order,
+    order: Order<'_>,
 ) -> (Vec<f32>, Vec<u32>, Vec<f32>) {
-    let ctx = ctx();
+    let ctx = &ctx().await;
     let xt = Tensor::from_slice(ctx, x, &[m, k]).unwrap();
-    let s = channel_max::channel_max(ctx, &xt, group, order).unwrap();
+    let s = channel_max::channel_max_async(ctx, &xt, group, order)
+        .await
+        .unwrap();
     (
-        s.absmax.to_vec(ctx).unwrap(),
-        s.perm.to_vec(ctx).unwrap(),
-        s.scales.to_vec(ctx).unwrap(),
+        s.absmax.to_vec_async(ctx).await.unwrap(),
+        s.perm.to_vec_async(ctx).await.unwrap(),
+        s.scales.to_vec_async(ctx).await.unwrap(),
     )
 }
 
 /// Maxima, permutation and group scales are all bit-exact: a max is order independent
 /// and the sort is a deterministic stable sort on the same keys.
-#[test]
-fn sorted_matches_reference_bit_exactly() {
+pub async fn sorted_matches_reference_bit_exactly() {
     let mut rng = Rng::new(3);
     for (m, k, group) in [
         (1, 8, 8),
@@ -43,7 +44,7 @@ fn sorted_matches_reference_bit_exactly() {
             row[1] = 2.5;
             row[k - 1] = -2.5;
         }
-        let (absmax, perm, scales) = run(&x, m, k, group, Order::Sorted);
+        let (absmax, perm, scales) = run(&x, m, k, group, Order::Sorted).await;
         let (ra, rp, rs) = channel_max::reference(&x, k, group, true, None).unwrap();
         assert_eq!(absmax, ra, "absmax m={m} k={k}");
         assert_eq!(perm, rp, "perm m={m} k={k}");
@@ -54,8 +55,7 @@ fn sorted_matches_reference_bit_exactly() {
 }
 
 /// Thousands of reciprocals over the whole range of scales (the exact division in WGSL).
-#[test]
-fn reciprocals_are_correctly_rounded() {
+pub async fn reciprocals_are_correctly_rounded() {
     let mut rng = Rng::new(9);
     let (m, k) = (1, 32768);
     let x: Vec<f32> = (0..m * k)
@@ -64,49 +64,47 @@ fn reciprocals_are_correctly_rounded() {
             (1.0 + rng.uniform()) * 2f32.powi(e)
         })
         .collect();
-    let (_, _, scales) = run(&x, m, k, 8, Order::Sorted);
+    let (_, _, scales) = run(&x, m, k, 8, Order::Sorted).await;
     assert!(scales.contains(&MIN_SCALE) && scales.iter().any(|&s| s > 1e10));
 }
 
-#[test]
-fn fixed_and_identity_orders_match_reference() {
-    let ctx = ctx();
+pub async fn fixed_and_identity_orders_match_reference() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(4);
     let (m, k, group) = (9, 512, 128);
     let x = activations(&mut rng, m, k);
     let p = permutation(&mut rng, k);
     let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
-    let (_, perm, scales) = run(&x, m, k, group, Order::Fixed(&pt));
+    let (_, perm, scales) = run(&x, m, k, group, Order::Fixed(&pt)).await;
     let (_, rp, rs) = channel_max::reference(&x, k, group, false, Some(&p)).unwrap();
     assert_eq!((perm, scales), (rp, rs));
-    let (_, perm, scales) = run(&x, m, k, group, Order::Identity);
+    let (_, perm, scales) = run(&x, m, k, group, Order::Identity).await;
     let (_, rp, rs) = channel_max::reference(&x, k, group, false, None).unwrap();
     assert_eq!((perm, scales), (rp, rs));
 }
 
-#[test]
-fn zero_input_gives_clamped_scales() {
-    let (_, _, scales) = run(&vec![0.0; 4 * 256], 4, 256, 128, Order::Sorted);
+pub async fn zero_input_gives_clamped_scales() {
+    let (_, _, scales) = run(&vec![0.0; 4 * 256], 4, 256, 128, Order::Sorted).await;
     assert_eq!(scales, vec![MIN_SCALE; 2]);
 }
 
-#[test]
-fn non_finite_inputs_are_errors() {
-    let ctx = ctx();
+pub async fn non_finite_inputs_are_errors() {
+    let ctx = &ctx().await;
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let mut x = vec![1.0f32; 4 * 128];
         x[200] = bad;
         let xt = Tensor::from_slice(ctx, &x, &[4, 128]).unwrap();
-        let r = channel_max::channel_max(ctx, &xt, 128, Order::Sorted);
+        let r = channel_max::channel_max_async(ctx, &xt, 128, Order::Sorted).await;
         assert!(matches!(r, Err(Error::NonFinite(_))), "{bad}: {r:?}");
     }
 }
 
-#[test]
-fn group_must_divide_k() {
-    let ctx = ctx();
+pub async fn group_must_divide_k() {
+    let ctx = &ctx().await;
     let xt = Tensor::from_slice(ctx, &vec![1.0f32; 2 * 200], &[2, 200]).unwrap();
-    let err = channel_max::channel_max(ctx, &xt, 128, Order::Sorted).unwrap_err();
+    let err = channel_max::channel_max_async(ctx, &xt, 128, Order::Sorted)
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("group size 128 must divide k = 200"),

@@ -1,16 +1,33 @@
-use std::sync::OnceLock;
-
 use rrs::workload::Rng;
 use rrs::Context;
 
-/// One context for the whole test binary (tests run on several threads at once).
-pub fn ctx() -> &'static Context {
-    static CTX: OnceLock<Context> = OnceLock::new();
+/// One context for the whole test binary (tests run on several threads at once); a
+/// clone (cheap: it shares the device) for each test.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn ctx() -> Context {
+    static CTX: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
     CTX.get_or_init(|| {
         let ctx = Context::new().expect("a GPU adapter is required for the parity tests");
         eprintln!("parity tests on {}", ctx.describe());
         ctx
     })
+    .clone()
+}
+
+/// One context for the page (browser tests run one at a time on its one thread).
+#[cfg(target_arch = "wasm32")]
+pub async fn ctx() -> Context {
+    thread_local! {
+        static CTX: std::cell::RefCell<Option<Context>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(ctx) = CTX.with(|c| c.borrow().clone()) {
+        return ctx;
+    }
+    let ctx = Context::new_async()
+        .await
+        .expect("a WebGPU adapter is required for the parity tests");
+    wasm_bindgen_test::console_log!("parity tests on {}", ctx.describe());
+    CTX.with(|c| c.borrow_mut().get_or_insert(ctx).clone())
 }
 
 /// Seeded Gaussian matrix with a per-channel spread, plus a few large channels.

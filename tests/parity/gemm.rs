@@ -1,10 +1,11 @@
 use rrs::gemm::{self, GemmOptions, Tile};
 use rrs::workload::Rng;
-use rrs::{DotKernel, Quantized, Tensor};
+use rrs::{Context, DotKernel, Quantized, Tensor};
 
 use crate::common::{ctx, permutation, scales, words};
 
 fn packed(
+    ctx: &Context,
     rng: &mut Rng,
     rows: usize,
     k: usize,
@@ -16,7 +17,6 @@ fn packed(
     } else {
         scales(rng, rows)
     };
-    let ctx = ctx();
     let q = Quantized {
         packed: Tensor::from_slice(ctx, &w, &[rows, k / 8]).unwrap(),
         scales: Tensor::from_slice(ctx, &s, &[rows]).unwrap(),
@@ -43,13 +43,12 @@ const SHAPES: [(usize, usize, usize, usize); 9] = [
 /// With unit scales the output is the exact integer dot product (|Σ| ≤ 64·k < 2^24, exact
 /// in f32): compared bit-exactly, for every tile and both dot kernels, with and without
 /// the weight gather.
-#[test]
-fn integer_sums_are_bit_exact() {
-    let ctx = ctx();
+pub async fn integer_sums_are_bit_exact() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(6);
     for (m, n, k, group) in SHAPES {
-        let (qa, _, a) = packed(&mut rng, m, k, true);
-        let (qw, _, w) = packed(&mut rng, n, k, true);
+        let (qa, _, a) = packed(ctx, &mut rng, m, k, true);
+        let (qw, _, w) = packed(ctx, &mut rng, n, k, true);
         let perm = permutation(&mut rng, k);
         let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
         for tile in Tile::ALL {
@@ -62,7 +61,11 @@ fn integer_sums_are_bit_exact() {
                         dot,
                         tile: Some(tile),
                     };
-                    let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
+                    let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+                        .unwrap()
+                        .to_vec_async(ctx)
+                        .await
+                        .unwrap();
                     let p = gemm::partial_sums(&qa, &qw, k, group, gather.then_some(&perm[..]));
                     let want: Vec<f32> = p
                         .chunks(k / group)
@@ -79,13 +82,12 @@ fn integer_sums_are_bit_exact() {
 
 /// With row, column and group scales: both sides add the same f32 terms s_g·P_g, the
 /// tiled kernel in the same order (up to FMA contraction), so 4ε·|a·w|·Σ|s_g·P_g| holds.
-#[test]
-fn scaled_output_matches_reference() {
-    let ctx = ctx();
+pub async fn scaled_output_matches_reference() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(7);
     for (m, n, k, group) in SHAPES {
-        let (qa, sa, a) = packed(&mut rng, m, k, false);
-        let (qw, sw, w) = packed(&mut rng, n, k, false);
+        let (qa, sa, a) = packed(ctx, &mut rng, m, k, false);
+        let (qw, sw, w) = packed(ctx, &mut rng, n, k, false);
         let gs = scales(&mut rng, k / group);
         let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
         let perm = permutation(&mut rng, k);
@@ -99,7 +101,11 @@ fn scaled_output_matches_reference() {
                 dot,
                 tile: Some(tile),
             };
-            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
+            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+                .unwrap()
+                .to_vec_async(ctx)
+                .await
+                .unwrap();
             let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
             for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
                 let mag: f32 = p[idx * (k / group)..(idx + 1) * (k / group)]
@@ -120,9 +126,8 @@ fn scaled_output_matches_reference() {
 /// The decode kernel (m ≤ 16, picked automatically): integer sums bit-exact with unit
 /// scales; with scales it adds s_g·P_piece over 32-nibble pieces in a lane-strided order
 /// and a tree: allow (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|, the bound for any order.
-#[test]
-fn decode_kernel_matches_reference() {
-    let ctx = ctx();
+pub async fn decode_kernel_matches_reference() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(10);
     for (m, n, k, group) in [
         (1, 1, 32, 32),
@@ -132,8 +137,8 @@ fn decode_kernel_matches_reference() {
         (16, 8, 96, 96),
     ] {
         for unit in [true, false] {
-            let (qa, sa, a) = packed(&mut rng, m, k, unit);
-            let (qw, sw, w) = packed(&mut rng, n, k, unit);
+            let (qa, sa, a) = packed(ctx, &mut rng, m, k, unit);
+            let (qw, sw, w) = packed(ctx, &mut rng, n, k, unit);
             let gs = if unit {
                 vec![1.0; k / group]
             } else {
@@ -148,7 +153,11 @@ fn decode_kernel_matches_reference() {
                     dot,
                     tile: None,
                 };
-                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts).unwrap().to_vec(ctx).unwrap();
+                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+                    .unwrap()
+                    .to_vec_async(ctx)
+                    .await
+                    .unwrap();
                 let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
                 let what = format!("m={m} n={n} k={k} group={group} unit={unit} {dot:?}");
                 if unit {
@@ -175,9 +184,8 @@ fn decode_kernel_matches_reference() {
 }
 
 /// Permuting packed rows on the GPU is bit-exact.
-#[test]
-fn permute_matches_reference() {
-    let ctx = ctx();
+pub async fn permute_matches_reference() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(11);
     for (rows, k) in [(1, 8), (3, 256), (70, 1024)] {
         let w = words(&mut rng, rows * k / 8);
@@ -186,7 +194,8 @@ fn permute_matches_reference() {
         let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
         let got: Vec<u32> = rrs::permute::permute(ctx, &wt, &pt)
             .unwrap()
-            .to_vec(ctx)
+            .to_vec_async(ctx)
+            .await
             .unwrap();
         assert_eq!(
             got,
@@ -196,12 +205,12 @@ fn permute_matches_reference() {
     }
 }
 
-#[test]
-fn mismatched_k_is_an_error() {
+pub async fn mismatched_k_is_an_error() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(8);
-    let (_, _, a) = packed(&mut rng, 2, 128, true);
-    let (_, _, w) = packed(&mut rng, 2, 256, true);
-    let err = gemm::gemm(ctx(), &a, &w, GemmOptions::plain(ctx())).unwrap_err();
+    let (_, _, a) = packed(ctx, &mut rng, 2, 128, true);
+    let (_, _, w) = packed(ctx, &mut rng, 2, 256, true);
+    let err = gemm::gemm(ctx, &a, &w, GemmOptions::plain(ctx)).unwrap_err();
     assert!(
         err.to_string().contains("k = 128") && err.to_string().contains("256"),
         "{err}"

@@ -14,8 +14,7 @@ fn is_hadamard(h: &[Vec<i8>]) -> bool {
     })
 }
 
-#[test]
-fn small_matrices_are_symmetric_hadamard() {
+pub async fn small_matrices_are_symmetric_hadamard() {
     for m in hadamard::FACTORS {
         let h = small_hadamard(m);
         assert!(
@@ -30,15 +29,13 @@ fn small_matrices_are_symmetric_hadamard() {
     }
 }
 
-#[test]
-fn dense_matrices_are_hadamard() {
+pub async fn dense_matrices_are_hadamard() {
     for k in [1, 2, 4, 8, 16, 12, 24, 48, 20, 40, 28, 56, 64, 96] {
         assert!(is_hadamard(&dense(k).unwrap()), "H_{k} · H_{k}ᵀ != {k}·I");
     }
 }
 
-#[test]
-fn reference_matches_dense_matmul() {
+pub async fn reference_matches_dense_matmul() {
     let mut rng = Rng::new(1);
     for k in [1, 2, 8, 12, 20, 28, 64, 96, 160, 224, 256, 384] {
         let x = rng.normals(3 * k, 1.0);
@@ -58,22 +55,20 @@ fn reference_matches_dense_matmul() {
 }
 
 /// Every FWHT tile that fits the adapter gives the same result as the default one.
-#[test]
-fn every_tile_agrees() {
-    let ctx = ctx();
+pub async fn every_tile_agrees() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(12);
-    let max = ctx.limits().max_compute_workgroup_storage_size as usize;
     for (m, k) in [(3, 64), (5, 4096), (2, 8192), (2, 28 * 256), (1, 16384)] {
         let x = rng.normals(m * k, 1.0);
         let want = hadamard::reference(&x, k).unwrap();
         let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
         for tile in hadamard::TILES
             .into_iter()
-            .filter(|t| t * 17 / 16 * 4 <= max)
+            .filter(|&t| hadamard::tile_fits(ctx.limits(), t))
         {
             let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
             hadamard::hadamard_inplace_with_tile(ctx, &xt, tile).unwrap();
-            let got = xt.to_vec::<f32>(ctx).unwrap();
+            let got = xt.to_vec_async::<f32>(ctx).await.unwrap();
             // Same bound as below, with the whole tensor's norm (a looser, simpler bound).
             let tol = 4.0 * ((k as f32).log2() + 28.0) * f32::EPSILON * norm;
             for (g, w) in got.iter().zip(&want) {
@@ -84,9 +79,8 @@ fn every_tile_agrees() {
 }
 
 /// The GPU transform against the reference, then applied twice.
-#[test]
-fn gpu_matches_reference_and_is_an_involution() {
-    let ctx = ctx();
+pub async fn gpu_matches_reference_and_is_an_involution() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(2);
     let cases = [
         (1, 1),
@@ -108,7 +102,7 @@ fn gpu_matches_reference_and_is_an_involution() {
         let x = rng.normals(m * k, 1.0);
         let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
         let y = hadamard::hadamard(ctx, &xt).unwrap();
-        let got = y.to_vec::<f32>(ctx).unwrap();
+        let got = y.to_vec_async::<f32>(ctx).await.unwrap();
         let want = hadamard::reference(&x, k).unwrap();
         let a = hadamard::factor(k).unwrap().0 as f32;
         for (r, ((g, w), xr)) in got
@@ -128,7 +122,7 @@ fn gpu_matches_reference_and_is_an_involution() {
             }
         }
         hadamard::hadamard_inplace(ctx, &y).unwrap();
-        let back = y.to_vec::<f32>(ctx).unwrap();
+        let back = y.to_vec_async::<f32>(ctx).await.unwrap();
         for (b, xv) in back.iter().zip(&x) {
             // Two transforms: twice the bound above, relative to the row norm (≤ 8·√k·max).
             assert!(
@@ -139,9 +133,8 @@ fn gpu_matches_reference_and_is_an_involution() {
     }
 }
 
-#[test]
-fn unsupported_sizes_are_errors_that_list_the_families() {
-    let ctx = ctx();
+pub async fn unsupported_sizes_are_errors_that_list_the_families() {
+    let ctx = &ctx().await;
     for k in [3, 36, 100, 65536, 12 * 8192] {
         let x = Tensor::from_slice(ctx, &vec![0f32; k], &[1, k]).unwrap();
         match hadamard::hadamard(ctx, &x) {

@@ -26,9 +26,8 @@ fn config(method: Method, reorder: Reorder, wl: &Workload) -> Config {
 /// Without rotation every integer step is bit-exact and only the GEMM's f32 group sum
 /// differs (≤ 1e-5 relative). With rotation the f32 Hadamard outputs differ in the last
 /// bits, which can flip a code sitting exactly at a rounding tie: ≤ 1e-3 relative.
-#[test]
-fn gpu_layer_matches_cpu_reference() {
-    let ctx = ctx();
+pub async fn gpu_layer_matches_cpu_reference() {
+    let ctx = &ctx().await;
     let wl = small_workload(11);
     let c = &wl.config;
     for method in Method::ALL {
@@ -37,9 +36,10 @@ fn gpu_layer_matches_cpu_reference() {
                 continue;
             }
             let cfg = config(method, reorder, &wl);
-            let layer =
-                RrsLinear::new(ctx, &wl.w, c.out_features, c.channels, cfg.clone()).unwrap();
-            let y = layer.run(&wl.x).unwrap();
+            let layer = RrsLinear::new_async(ctx, &wl.w, c.out_features, c.channels, cfg.clone())
+                .await
+                .unwrap();
+            let y = layer.run_async(&wl.x).await.unwrap();
             let reference = LinearReference::new(&wl.w, c.out_features, c.channels, &cfg).unwrap();
             let want = reference.forward(&wl.x, true).unwrap();
             let tol = if method.rotates() { 1e-3 } else { 1e-5 };
@@ -54,9 +54,8 @@ fn gpu_layer_matches_cpu_reference() {
 /// reference, full-precision weights, where the weights' INT4 error floor is absent).
 /// Margins: over seeds 1–6 of this workload the ratios were at most 0.70 (RRS/RTN, A4W4),
 /// 0.945 (RRS/QuaRot, A4W4) and 0.80 (RRS/QuaRot, activation-only).
-#[test]
-fn rrs_beats_rtn_and_quarot_on_outliers() {
-    let ctx = ctx();
+pub async fn rrs_beats_rtn_and_quarot_on_outliers() {
+    let ctx = &ctx().await;
     for seed in [1, 2, 3] {
         let wl = small_workload(seed);
         let (n, k) = (wl.config.out_features, wl.config.channels);
@@ -64,15 +63,19 @@ fn rrs_beats_rtn_and_quarot_on_outliers() {
             .unwrap()
             .forward(&wl.x, false)
             .unwrap();
-        let err = |m: Method| {
+        let err = async |m: Method| {
             let cfg = config(m, Reorder::Dynamic, &wl);
-            let layer = RrsLinear::new(ctx, &wl.w, n, k, cfg.clone()).unwrap();
-            let a4w4 = rel_error(&layer.run(&wl.x).unwrap(), &fp);
+            let layer = RrsLinear::new_async(ctx, &wl.w, n, k, cfg.clone())
+                .await
+                .unwrap();
+            let a4w4 = rel_error(&layer.run_async(&wl.x).await.unwrap(), &fp);
             let reference = LinearReference::new(&wl.w, n, k, &cfg).unwrap();
             let a4 = rel_error(&reference.forward(&wl.x, false).unwrap(), &fp);
             (a4w4, a4)
         };
-        let (rtn, quarot, rrs) = (err(Method::Rtn), err(Method::QuaRot), err(Method::Rrs));
+        let rtn = err(Method::Rtn).await;
+        let quarot = err(Method::QuaRot).await;
+        let rrs = err(Method::Rrs).await;
         eprintln!(
             "seed {seed}: A4W4 rtn {:.4} quarot {:.4} rrs {:.4}",
             rtn.0, quarot.0, rrs.0
@@ -92,13 +95,14 @@ fn rrs_beats_rtn_and_quarot_on_outliers() {
     }
 }
 
-#[test]
-fn bad_inputs_are_clear_errors() {
-    let ctx = ctx();
+pub async fn bad_inputs_are_clear_errors() {
+    let ctx = &ctx().await;
     let w = vec![0.01f32; 16 * 256];
-    let layer = RrsLinear::new(ctx, &w, 16, 256, Config::new(Method::Rrs)).unwrap();
+    let layer = RrsLinear::new_async(ctx, &w, 16, 256, Config::new(Method::Rrs))
+        .await
+        .unwrap();
     // Shape mismatch.
-    let err = layer.run(&[1.0; 100]).unwrap_err();
+    let err = layer.run_async(&[1.0; 100]).await.unwrap_err();
     assert!(
         matches!(err, Error::Shape(_)) && err.to_string().contains("k = 256"),
         "{err}"
@@ -106,15 +110,20 @@ fn bad_inputs_are_clear_errors() {
     // NaN input.
     let mut x = vec![1.0f32; 2 * 256];
     x[3] = f32::NAN;
-    assert!(matches!(layer.run(&x), Err(Error::NonFinite(_))));
+    assert!(matches!(
+        layer.run_async(&x).await,
+        Err(Error::NonFinite(_))
+    ));
     // Group size that does not divide k.
-    let err = RrsLinear::new(ctx, &w, 16, 256, Config::new(Method::Rs).group(96))
+    let err = RrsLinear::new_async(ctx, &w, 16, 256, Config::new(Method::Rs).group(96))
+        .await
         .err()
         .unwrap();
     assert!(err.to_string().contains("group size 96"), "{err}");
     // Unsupported rotation size.
     let w3 = vec![0.01f32; 4 * 72];
-    let err = RrsLinear::new(ctx, &w3, 4, 72, Config::new(Method::QuaRot))
+    let err = RrsLinear::new_async(ctx, &w3, 4, 72, Config::new(Method::QuaRot))
+        .await
         .err()
         .unwrap();
     assert!(
@@ -122,12 +131,14 @@ fn bad_inputs_are_clear_errors() {
         "{err}"
     );
     // Missing calibration data.
-    let err = RrsLinear::new(ctx, &w, 16, 256, Config::new(Method::SmoothQuant))
+    let err = RrsLinear::new_async(ctx, &w, 16, 256, Config::new(Method::SmoothQuant))
+        .await
         .err()
         .unwrap();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     // Weights that do not match n × k.
-    let err = RrsLinear::new(ctx, &w, 16, 128, Config::new(Method::Rtn))
+    let err = RrsLinear::new_async(ctx, &w, 16, 128, Config::new(Method::Rtn))
+        .await
         .err()
         .unwrap();
     assert!(err.to_string().contains("n = 16, k = 128"), "{err}");

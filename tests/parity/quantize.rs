@@ -6,9 +6,8 @@ use crate::common::{activations, ctx, permutation, scales};
 
 /// Codes and row scales are bit-exact on every adapter: per element the kernel only
 /// multiplies (correctly rounded in WGSL), and its two divisions per row are exact.
-#[test]
-fn matches_reference_bit_exactly() {
-    let ctx = ctx();
+pub async fn matches_reference_bit_exactly() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(5);
     for (m, k, group) in [
         (1, 8, 8),
@@ -33,17 +32,13 @@ fn matches_reference_bit_exactly() {
             (Some(&pt), Some((&st, group))),
         ];
         for (perm, sc) in variants {
-            let q = quantize::quantize(
-                ctx,
-                &xt,
-                Smooth {
-                    perm,
-                    multipliers: sc,
-                },
-            )
-            .unwrap();
-            let packed: Vec<u32> = q.packed.to_vec(ctx).unwrap();
-            let row_scales: Vec<f32> = q.scales.to_vec(ctx).unwrap();
+            let smooth = Smooth {
+                perm,
+                multipliers: sc,
+            };
+            let q = quantize::quantize_async(ctx, &xt, smooth).await.unwrap();
+            let packed: Vec<u32> = q.packed.to_vec_async(ctx).await.unwrap();
+            let row_scales: Vec<f32> = q.scales.to_vec_async(ctx).await.unwrap();
             let (rp, rs) = quantize::reference(
                 &x,
                 k,
@@ -64,29 +59,33 @@ fn matches_reference_bit_exactly() {
     }
 }
 
-#[test]
-fn layout_lower_index_in_lower_nibble() {
-    let ctx = ctx();
+pub async fn layout_lower_index_in_lower_nibble() {
+    let ctx = &ctx().await;
     let x = [1.0f32, -1.0, 7.0, -7.0, 0.0, 0.0, 0.0, 0.0];
     let xt = Tensor::from_slice(ctx, &x, &[1, 8]).unwrap();
-    let q = quantize::quantize(ctx, &xt, Smooth::default()).unwrap();
-    assert_eq!(q.packed.to_vec::<u32>(ctx).unwrap(), vec![0x0000_97F1]);
-    assert_eq!(q.scales.to_vec::<f32>(ctx).unwrap(), vec![1.0]);
+    let q = quantize::quantize_async(ctx, &xt, Smooth::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
+        vec![0x0000_97F1]
+    );
+    assert_eq!(q.scales.to_vec_async::<f32>(ctx).await.unwrap(), vec![1.0]);
     assert_eq!(quantize::unpack(&[0x0000_97F1])[..4], [1, -1, 7, -7]);
 }
 
-#[test]
-fn k_must_be_a_multiple_of_8() {
-    let ctx = ctx();
+pub async fn k_must_be_a_multiple_of_8() {
+    let ctx = &ctx().await;
     let xt = Tensor::from_slice(ctx, &[1.0f32; 12], &[1, 12]).unwrap();
-    let err = quantize::quantize(ctx, &xt, Smooth::default()).unwrap_err();
+    let err = quantize::quantize_async(ctx, &xt, Smooth::default())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("k = 12"), "{err}");
 }
 
 /// Every row-stage variant that fits the adapter gives the reference's codes bit for bit.
-#[test]
-fn every_stage_matches_reference() {
-    let ctx = ctx();
+pub async fn every_stage_matches_reference() {
+    let ctx = &ctx().await;
     let mut rng = Rng::new(13);
     let limits = ctx.limits();
     for (m, k) in [(3, 1024), (5, 4096), (2, 8192)] {
@@ -113,7 +112,7 @@ fn every_stage_matches_reference() {
                 })
                 .unwrap();
             assert_eq!(
-                q.packed.to_vec::<u32>(ctx).unwrap(),
+                q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
                 want,
                 "m={m} k={k} stage={stage}"
             );

@@ -1,0 +1,40 @@
+// The parity tests, by module. Each is a `pub async fn()` in its module; the native
+// harness (`main.rs`) and the browser harness (`web/tests/parity.rs`) each define
+// `parity_tests!` to wrap every one as a test and then include this list, so both run
+// the same tests against the same CPU reference.
+parity_tests! {
+    channel_max: [
+        sorted_matches_reference_bit_exactly,
+        reciprocals_are_correctly_rounded,
+        fixed_and_identity_orders_match_reference,
+        zero_input_gives_clamped_scales,
+        non_finite_inputs_are_errors,
+        group_must_divide_k,
+    ],
+    gemm: [
+        integer_sums_are_bit_exact,
+        scaled_output_matches_reference,
+        decode_kernel_matches_reference,
+        permute_matches_reference,
+        mismatched_k_is_an_error,
+    ],
+    hadamard: [
+        small_matrices_are_symmetric_hadamard,
+        dense_matrices_are_hadamard,
+        reference_matches_dense_matmul,
+        every_tile_agrees,
+        gpu_matches_reference_and_is_an_involution,
+        unsupported_sizes_are_errors_that_list_the_families,
+    ],
+    linear: [
+        gpu_layer_matches_cpu_reference,
+        rrs_beats_rtn_and_quarot_on_outliers,
+        bad_inputs_are_clear_errors,
+    ],
+    quantize: [
+        matches_reference_bit_exactly,
+        layout_lower_index_in_lower_nibble,
+        k_must_be_a_multiple_of_8,
+        every_stage_matches_reference,
+    ],
+}
