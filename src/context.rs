@@ -105,8 +105,14 @@ pub struct ContextOptions {
 }
 
 /// How to install a software Vulkan driver where no GPU adapter exists.
+#[cfg(not(target_arch = "wasm32"))]
 const NO_ADAPTER_HINT: &str = "install a Vulkan driver; on a machine without a GPU, \
      Mesa's lavapipe CPU driver works: `apt-get install mesa-vulkan-drivers` (Debian/Ubuntu)";
+/// How to get WebGPU in a browser.
+#[cfg(target_arch = "wasm32")]
+const NO_ADAPTER_HINT: &str = "this browser offers no WebGPU adapter: use a browser with \
+     WebGPU enabled (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows), or start \
+     Chromium with --enable-unsafe-webgpu (plus --enable-features=Vulkan where it has no GPU)";
 
 impl Context {
     /// Create a context on the best adapter available, blocking the current thread.
@@ -132,6 +138,10 @@ impl Context {
                  `cuda` cargo feature); NVIDIA GPUs run the default wgpu backend through Vulkan"
                     .into(),
             ));
+        }
+        #[cfg(target_arch = "wasm32")]
+        if !wgpu::util::is_browser_webgpu_supported().await {
+            return Err(Error::NoAdapter(NO_ADAPTER_HINT.into()));
         }
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         if let Some(b) = options.backends {

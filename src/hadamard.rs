@@ -80,6 +80,11 @@ pub fn tile_fits(limits: &wgpu::Limits, tile: usize) -> bool {
         && workgroup_size(tile) <= limits.max_compute_invocations_per_workgroup as usize
 }
 
+/// The FWHT tile (elements per workgroup) rrs uses for rows of size k on this adapter.
+pub fn tile_for(ctx: &Context, k: usize) -> Result<usize> {
+    variant(ctx, None, k).map(|(tile, _)| tile)
+}
+
 /// The FWHT tile `tile` (default: the first of [`preferred_tiles`] for k that fits), if it
 /// fits the adapter ([`tile_fits`]).
 fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kernel; 3])> {
