@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: make sure a GPU adapter exists (installing lavapipe if needed), check
 # formatting, run every test (GPU parity on whatever adapter is present, naga shader
-# validation), build the benches, and run the demo on a small workload.
+# validation), build the benches, run the demo on a small workload, then the browser
+# tests (scripts/test-web.sh: parity in headless Chromium, the demo page via WebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-gpu.sh
@@ -20,3 +21,4 @@ done
 awk -v rrs="$(rel_error rrs)" -v rtn="$(rel_error rtn)" 'BEGIN { exit !(rrs < rtn) }' ||
   { echo "demo smoke run: RRS error $(rel_error rrs) is not below RTN's $(rel_error rtn)" >&2; exit 1; }
 echo "demo smoke run: ok (rrs $(rel_error rrs) < rtn $(rel_error rtn))"
+scripts/test-web.sh
