@@ -15,7 +15,7 @@
 //! tiles, split over k / 512 slices so that many workgroups share the work), which is cheap
 //! next to the GEMM for k ≤ 32768.
 
-use crate::context::{block_on, Context, Kernel};
+use crate::context::{block_on, Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
@@ -117,7 +117,7 @@ pub async fn channel_max_async(
     order: Order<'_>,
 ) -> Result<ChannelStats> {
     let status = status::new(ctx)?;
-    let stats = ctx.record(|enc| encode(ctx, enc, x, group, order, &status))?;
+    let stats = ctx.run(|rec| record(ctx, rec, x, group, order, &status))?;
     status::check_async(ctx, &status, "channel_max").await?;
     Ok(stats)
 }
@@ -126,6 +126,18 @@ pub async fn channel_max_async(
 pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
+    x: &Tensor,
+    group: usize,
+    order: Order,
+    status: &Tensor,
+) -> Result<ChannelStats> {
+    record(ctx, &mut Rec::Wgpu(enc), x, group, order, status)
+}
+
+/// [`encode`] on either backend.
+pub(crate) fn record(
+    ctx: &Context,
+    rec: &mut Rec,
     x: &Tensor,
     group: usize,
     order: Order,
@@ -152,12 +164,26 @@ pub fn encode(
                     p.shape()
                 )));
             }
-            let t = Tensor::zeros(ctx, DType::U32, &[k])?;
-            enc.copy_buffer_to_buffer(&p.buffer, 0, &t.buffer, 0, (k * 4) as u64);
-            t
+            crate::copy::record(ctx, rec, p)?
         }
         Order::Identity => Tensor::from_slice(ctx, &(0..k as u32).collect::<Vec<_>>(), &[k])?,
         Order::Sorted => Tensor::zeros(ctx, DType::U32, &[k])?,
+    };
+    let enc = match rec {
+        Rec::Wgpu(enc) => enc,
+        #[cfg(feature = "cuda")]
+        Rec::Cuda(cu) => {
+            let sorted = matches!(order, Order::Sorted);
+            let stats = [&absmax, &perm, &scales, &inv_scales];
+            cu.channel_max(x, stats, status, group, sorted)?;
+            return Ok(ChannelStats {
+                absmax,
+                perm,
+                scales,
+                inv_scales,
+                group,
+            });
+        }
     };
     let params = Params {
         rows: m as u32,
@@ -171,7 +197,7 @@ pub fn encode(
         enc,
         ABSMAX,
         &params,
-        &[(1, &x.buffer), (2, &absmax.buffer)],
+        &[(1, x.buffer()), (2, absmax.buffer())],
         [kgroups, row_groups, 1],
     )?;
     if let Order::Sorted = order {
@@ -182,17 +208,17 @@ pub fn encode(
             ..params
         };
         let grid = [kgroups, k.div_ceil(SLICE) as u32, 1];
-        let bufs = [(2, &absmax.buffer), (7, &ranks.buffer)];
+        let bufs = [(2, absmax.buffer()), (7, ranks.buffer())];
         ctx.dispatch(enc, RANK, &slice, &bufs, grid)?;
-        let bufs = [(3, &perm.buffer), (7, &ranks.buffer)];
+        let bufs = [(3, perm.buffer()), (7, ranks.buffer())];
         ctx.dispatch(enc, SCATTER, &params, &bufs, [kgroups, 1, 1])?;
     }
     let bufs = [
-        (2, &absmax.buffer),
-        (3, &perm.buffer),
-        (4, &scales.buffer),
-        (5, &status.buffer),
-        (6, &inv_scales.buffer),
+        (2, absmax.buffer()),
+        (3, perm.buffer()),
+        (4, scales.buffer()),
+        (5, status.buffer()),
+        (6, inv_scales.buffer()),
     ];
     let ggroups = (k / group).div_ceil(256) as u32;
     ctx.dispatch(enc, GROUP_SCALES, &params, &bufs, [ggroups, 1, 1])?;

@@ -58,26 +58,38 @@ pub(crate) struct Kernel {
 /// Compiled pipelines by (shader name, entry point).
 type PipelineCache = HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>;
 
-/// Owns the wgpu adapter, device and queue, and a cache of compute pipelines.
+/// The device every op runs on: a wgpu adapter, device and queue with a cache of compute
+/// pipelines, or (with the `cuda` feature and [`Backend::Cuda`]) a CUDA device with its
+/// NVRTC-compiled kernels. Tensors and ops are the same on both.
 ///
 /// Create it once and share it (`Context` is `Send + Sync`); every op takes `&Context`.
 #[derive(Clone)]
 pub struct Context {
-    pub(crate) device: wgpu::Device,
-    pub(crate) queue: wgpu::Queue,
+    /// The wgpu device; `None` on the CUDA backend.
+    wgpu: Option<Gpu>,
+    /// The CUDA device; `None` on the wgpu backend.
+    #[cfg(feature = "cuda")]
+    pub(crate) cuda: Option<Arc<crate::cuda::Device>>,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     dot_kernel: DotKernel,
     checks: ShaderChecks,
+    /// Unique per device (clones share it): tensors remember it, ops check it.
+    pub(crate) id: u64,
+}
+
+/// The wgpu side of a [`Context`].
+#[derive(Clone)]
+pub(crate) struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
     pipelines: Arc<Mutex<PipelineCache>>,
     /// The first uncaptured device error or device loss, reported by the next readback.
     fault: Arc<Mutex<Option<String>>>,
     /// Set once the device is lost: every later call fails with it.
     lost: Arc<Mutex<Option<String>>>,
     /// A small storage buffer bound where a kernel's optional input is unused.
-    pub(crate) dummy: wgpu::Buffer,
-    /// Unique per device (clones share it): tensors remember it, ops check it.
-    pub(crate) id: u64,
+    pub dummy: wgpu::Buffer,
 }
 
 /// Which implementation runs the kernels.
@@ -102,6 +114,22 @@ pub struct ContextOptions {
     /// Cap on the workgroup memory kernels may use, in bytes (e.g. 16384, WebGPU's
     /// default, to exercise the small tiles); default: the adapter's limit.
     pub max_workgroup_storage: Option<u32>,
+    /// CUDA device ordinal (the `cuda` feature); default 0.
+    pub cuda_ordinal: usize,
+    /// Force a CUDA GEMM path (to test both on one GPU); default: by compute capability,
+    /// also settable with `RRS_CUDA_GEMM=int4|int8`.
+    pub cuda_gemm: Option<CudaGemm>,
+}
+
+/// The tensor-core path of the CUDA GEMM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CudaGemm {
+    /// INT4 tensor cores, `mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32`: the default on
+    /// sm_75 to sm_89 (Turing, Ampere, Ada). Hopper emulates it (slow, but correct).
+    Int4,
+    /// INT4 unpacked to INT8 in shared memory, then `mma.sync.aligned.m16n8k32 … s8.s8`:
+    /// the default on sm_90 and newer (no INT4 tensor cores); needs sm_80 or newer.
+    Int8,
 }
 
 /// How to install a software Vulkan driver where no GPU adapter exists.
@@ -133,9 +161,13 @@ impl Context {
     /// Create a context with options.
     pub async fn with_options_async(options: ContextOptions) -> Result<Self> {
         if options.backend == Backend::Cuda {
+            #[cfg(feature = "cuda")]
+            return crate::cuda::Device::open(options.cuda_ordinal, options.cuda_gemm)
+                .map(|d| Self::on_cuda(Arc::new(d)));
+            #[cfg(not(feature = "cuda"))]
             return Err(Error::Unsupported(
-                "the CUDA backend is not available in this build of rrs (it is planned as the \
-                 `cuda` cargo feature); NVIDIA GPUs run the default wgpu backend through Vulkan"
+                "the CUDA backend is not in this build of rrs: build with `--features cuda` \
+                 (NVIDIA GPUs also run the default wgpu backend through Vulkan)"
                     .into(),
             ));
         }
@@ -215,19 +247,77 @@ impl Context {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            dummy,
-            device,
-            queue,
+            id: next_id(),
+            wgpu: Some(Gpu {
+                dummy,
+                device,
+                queue,
+                pipelines: Arc::new(Mutex::new(HashMap::new())),
+                fault,
+                lost,
+            }),
+            #[cfg(feature = "cuda")]
+            cuda: None,
             info,
             limits,
             dot_kernel,
             checks: ShaderChecks::from_env(),
-            pipelines: Arc::new(Mutex::new(HashMap::new())),
-            fault,
-            lost,
+        })
+    }
+
+    /// A context on a CUDA device. Its `adapter_info` names the GPU (backend `Noop`: not a
+    /// wgpu adapter) and its `limits` are wgpu's defaults with the binding sizes raised to
+    /// what CUDA allows (tensor sizes are then bounded by device memory).
+    #[cfg(feature = "cuda")]
+    fn on_cuda(device: Arc<crate::cuda::Device>) -> Self {
+        let info = wgpu::AdapterInfo {
+            name: device.name.clone(),
+            vendor: 0x10de,
+            device: 0,
+            device_type: wgpu::DeviceType::DiscreteGpu,
+            device_pci_bus_id: String::new(),
+            driver: "CUDA".into(),
+            driver_info: device.describe(),
+            backend: wgpu::Backend::Noop,
+            subgroup_min_size: 32,
+            subgroup_max_size: 32,
+            transient_saves_memory: None,
+            limit_bucket: None,
+        };
+        let limits = wgpu::Limits {
+            max_storage_buffer_binding_size: u64::MAX,
+            max_buffer_size: u64::MAX,
+            ..wgpu::Limits::default()
+        };
+        Self {
+            id: next_id(),
+            wgpu: None,
+            cuda: Some(device),
+            info,
+            limits,
+            dot_kernel: DotKernel::Dot4I8Packed,
+            checks: ShaderChecks::from_env(),
+        }
+    }
+
+    /// The backend this context runs on.
+    pub fn backend(&self) -> Backend {
+        #[cfg(feature = "cuda")]
+        if self.cuda.is_some() {
+            return Backend::Cuda;
+        }
+        Backend::Wgpu
+    }
+
+    /// The wgpu side, or an error naming `what` needed it on a CUDA context.
+    pub(crate) fn gpu(&self) -> Result<&Gpu> {
+        self.wgpu.as_ref().ok_or_else(|| {
+            Error::Unsupported(
+                "this Context runs on CUDA: recording into a wgpu command encoder (`encode`, \
+                 `record`, `time_ms`) needs a wgpu Context; call the ops themselves"
+                    .into(),
+            )
         })
     }
 
@@ -246,18 +336,21 @@ impl Context {
         self.dot_kernel
     }
 
-    /// The wgpu device, for interop.
-    pub fn device(&self) -> &wgpu::Device {
-        &self.device
+    /// The wgpu device, for interop (`None` on the CUDA backend).
+    pub fn device(&self) -> Option<&wgpu::Device> {
+        self.wgpu.as_ref().map(|g| &g.device)
     }
 
-    /// The wgpu queue, for interop.
-    pub fn queue(&self) -> &wgpu::Queue {
-        &self.queue
+    /// The wgpu queue, for interop (`None` on the CUDA backend).
+    pub fn queue(&self) -> Option<&wgpu::Queue> {
+        self.wgpu.as_ref().map(|g| &g.queue)
     }
 
     /// One-line description: adapter, backend, driver, GEMM dot kernel, shader checks.
     pub fn describe(&self) -> String {
+        if self.backend() == Backend::Cuda {
+            return format!("{} (CUDA, {})", self.info.name, self.info.driver_info);
+        }
         format!(
             "{} ({:?}, {:?}, driver {} {}), GEMM dot kernel: {:?}, shader checks: {:?}",
             self.info.name,
@@ -277,7 +370,8 @@ impl Context {
 
     /// Fail if the device has been lost (and stays lost).
     pub(crate) fn check_alive(&self) -> Result<()> {
-        match self.lost.lock().unwrap().as_ref() {
+        let Some(g) = &self.wgpu else { return Ok(()) };
+        match g.lost.lock().unwrap().as_ref() {
             Some(msg) => Err(Error::Device(msg.clone())),
             None => Ok(()),
         }
@@ -292,21 +386,23 @@ impl Context {
         label: &str,
     ) -> Result<wgpu::Buffer> {
         self.check_alive()?;
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let g = self.gpu()?;
+        let buffer = g.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (data.len().max(4) as u64).next_multiple_of(4),
             usage: usage | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         if !data.is_empty() {
-            self.queue.write_buffer(&buffer, 0, data);
+            g.queue.write_buffer(&buffer, 0, data);
         }
         Ok(buffer)
     }
 
     /// Fail if the device reported an error or was lost since the last check.
     pub(crate) fn check_fault(&self) -> Result<()> {
-        match self.fault.lock().unwrap().take() {
+        let Some(g) = &self.wgpu else { return Ok(()) };
+        match g.fault.lock().unwrap().take() {
             Some(msg) => Err(Error::Device(msg)),
             None => Ok(()),
         }
@@ -315,11 +411,12 @@ impl Context {
     /// The compute pipeline for `kernel`, compiled once per context.
     pub(crate) fn pipeline(&self, kernel: Kernel) -> Result<Arc<wgpu::ComputePipeline>> {
         let key = (kernel.name, kernel.entry);
-        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
+        let g = self.gpu()?;
+        if let Some(p) = g.pipelines.lock().unwrap().get(&key) {
             return Ok(p.clone());
         }
         let source: String = kernel.sources.concat();
-        let (pipeline, error) = self.scoped(|| self.compile(kernel, source));
+        let (pipeline, error) = self.scoped(g, || self.compile(g, kernel, source));
         if let Some(e) = error {
             return Err(Error::Device(format!(
                 "compiling {}::{}: {}",
@@ -329,18 +426,18 @@ impl Context {
             )));
         }
         let pipeline = Arc::new(pipeline);
-        self.pipelines.lock().unwrap().insert(key, pipeline.clone());
+        g.pipelines.lock().unwrap().insert(key, pipeline.clone());
         Ok(pipeline)
     }
 
     /// Compile `source` (the concatenated sources of `kernel`) into a pipeline.
-    fn compile(&self, kernel: Kernel, source: String) -> wgpu::ComputePipeline {
+    fn compile(&self, g: &Gpu, kernel: Kernel, source: String) -> wgpu::ComputePipeline {
         let desc = wgpu::ShaderModuleDescriptor {
             label: Some(kernel.name),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         };
         let module = match self.checks {
-            ShaderChecks::All => self.device.create_shader_module(desc),
+            ShaderChecks::All => g.device.create_shader_module(desc),
             checks => {
                 let mut rt = wgpu::ShaderRuntimeChecks::checked();
                 rt.force_loop_bounding = false;
@@ -351,10 +448,10 @@ impl Context {
                 // tensors' shapes on the host before dispatching, and the unclamped kernels
                 // index workgroup memory only from the invocation id under constant bounds
                 // and device memory only behind explicit range checks.
-                unsafe { self.device.create_shader_module_trusted(desc, rt) }
+                unsafe { g.device.create_shader_module_trusted(desc, rt) }
             }
         };
-        self.device
+        g.device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(kernel.entry),
                 layout: None,
@@ -370,11 +467,11 @@ impl Context {
     /// loop, so there `f` runs unscoped: its errors reach the uncaptured-error handler and
     /// fail the next readback ([`Tensor::to_vec_async`](crate::Tensor::to_vec_async),
     /// [`Context::synchronize_async`]) instead.
-    fn scoped<T>(&self, f: impl FnOnce() -> T) -> (T, Option<wgpu::Error>) {
+    fn scoped<T>(&self, g: &Gpu, f: impl FnOnce() -> T) -> (T, Option<wgpu::Error>) {
         #[cfg(not(target_arch = "wasm32"))]
         {
-            let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-            let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let oom = g.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let validation = g.device.push_error_scope(wgpu::ErrorFilter::Validation);
             let out = f();
             let errors = [
                 pollster::block_on(validation.pop()),
@@ -384,6 +481,7 @@ impl Context {
         }
         #[cfg(target_arch = "wasm32")]
         {
+            let _ = g;
             (f(), None)
         }
     }
@@ -422,11 +520,14 @@ impl Context {
                 resource: b.as_entire_binding(),
             })
             .collect();
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(kernel.entry),
-            layout: &layout,
-            entries: &entries,
-        });
+        let bind = self
+            .gpu()?
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.entry),
+                layout: &layout,
+                entries: &entries,
+            });
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(kernel.entry),
             timestamp_writes: None,
@@ -443,13 +544,14 @@ impl Context {
     /// this call (wgpu's error scopes are per thread, so concurrent callers do not see
     /// each other's errors).
     pub fn record<T>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<T>) -> Result<T> {
-        let (out, error) = self.scoped(|| {
-            let mut enc = self
+        let g = self.gpu()?;
+        let (out, error) = self.scoped(g, || {
+            let mut enc = g
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rrs") });
             let out = f(&mut enc);
             if out.is_ok() {
-                self.queue.submit(std::iter::once(enc.finish()));
+                g.queue.submit(std::iter::once(enc.finish()));
             }
             out
         });
@@ -464,6 +566,16 @@ impl Context {
         out
     }
 
+    /// Run `f` on this context's backend: recorded into one wgpu submission (see
+    /// [`Context::record`]), or launched on the CUDA stream.
+    pub(crate) fn run<T>(&self, f: impl FnOnce(&mut Rec) -> Result<T>) -> Result<T> {
+        #[cfg(feature = "cuda")]
+        if let Some(cu) = &self.cuda {
+            return f(&mut Rec::Cuda(cu));
+        }
+        self.record(|enc| f(&mut Rec::Wgpu(enc)))
+    }
+
     /// Wait until the GPU has finished all submitted work, blocking; fails with the first
     /// device error raised since the last check.
     pub fn synchronize(&self) -> Result<()> {
@@ -473,8 +585,12 @@ impl Context {
     /// Wait until the GPU has finished all submitted work; fails with the first device
     /// error raised since the last check.
     pub async fn synchronize_async(&self) -> Result<()> {
+        #[cfg(feature = "cuda")]
+        if let Some(cu) = &self.cuda {
+            return cu.synchronize();
+        }
         let (tx, rx) = futures::channel::oneshot::channel();
-        self.queue.on_submitted_work_done(move || {
+        self.gpu()?.queue.on_submitted_work_done(move || {
             let _ = tx.send(());
         });
         self.poll()?;
@@ -487,7 +603,8 @@ impl Context {
     /// backends need it; in the browser it returns at once and the page's event loop
     /// runs the callbacks.
     pub(crate) fn poll(&self) -> Result<()> {
-        self.device
+        self.gpu()?
+            .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
             .map_err(|e| Error::Device(format!("poll: {e}")))
@@ -503,6 +620,20 @@ impl std::fmt::Debug for Context {
             .field("shader_checks", &self.checks)
             .finish_non_exhaustive()
     }
+}
+
+/// Where an op's work goes: into a wgpu command encoder, or onto the CUDA stream. Every op
+/// checks its arguments once and then dispatches on this, so both backends share one path.
+pub(crate) enum Rec<'e> {
+    Wgpu(&'e mut wgpu::CommandEncoder),
+    #[cfg(feature = "cuda")]
+    Cuda(&'e crate::cuda::Device),
+}
+
+/// A fresh [`Context::id`].
+fn next_id() -> u64 {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Run `f` to completion on this thread: the blocking entry points are this around their

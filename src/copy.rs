@@ -1,7 +1,7 @@
 //! `copy`: a plain device-memory copy in WGSL (16 bytes per invocation), the in-run
 //! bandwidth reference for the memory-bound kernels in the benches.
 
-use crate::context::{grid_1d, Context, Kernel};
+use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -38,6 +38,21 @@ pub fn encode(
     }
     let n = (src.numel() / 4) as u32;
     let params = Params { n, _pad: [0; 3] };
-    let bufs = [(1, &src.buffer), (2, &dst.buffer)];
+    let bufs = [(1, src.buffer()), (2, dst.buffer())];
     ctx.dispatch(enc, COPY, &params, &bufs, grid_1d(n.div_ceil(256)))
+}
+
+/// A copy of `src` in a new tensor of the same dtype and shape, on either backend.
+pub(crate) fn record(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
+    src.expect_on(ctx, "the copy source")?;
+    let dst = Tensor::zeros(ctx, src.dtype(), src.shape())?;
+    match rec {
+        Rec::Wgpu(enc) => {
+            let bytes = (src.numel() * 4) as u64;
+            enc.copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, bytes);
+        }
+        #[cfg(feature = "cuda")]
+        Rec::Cuda(cu) => cu.copy(src, &dst)?,
+    }
+    Ok(dst)
 }

@@ -24,7 +24,7 @@
 //! Σ_pieces |s_g·P_piece|, the bound of any summation order over that many terms.
 
 use crate::channel_max::check_group;
-use crate::context::{Context, DotKernel, Kernel};
+use crate::context::{Context, DotKernel, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::quantize::Quantized;
 use crate::tensor::{DType, Tensor};
@@ -173,14 +173,24 @@ struct Params {
 
 /// y = dequant(a) · dequant(w)ᵀ with smoothing scales, on the GPU: [m, n] f32.
 pub fn gemm(ctx: &Context, a: &Quantized, w: &Quantized, opts: GemmOptions) -> Result<Tensor> {
-    let y = ctx.record(|enc| encode(ctx, enc, a, w, opts))?;
-    Ok(y)
+    ctx.run(|rec| record(ctx, rec, a, w, opts))
 }
 
 /// Record [`gemm`] into `enc`.
 pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
+    a: &Quantized,
+    w: &Quantized,
+    opts: GemmOptions,
+) -> Result<Tensor> {
+    record(ctx, &mut Rec::Wgpu(enc), a, w, opts)
+}
+
+/// [`encode`] on either backend (the tile and dot kernel are WGSL's; CUDA picks its own).
+pub(crate) fn record(
+    ctx: &Context,
+    rec: &mut Rec,
     a: &Quantized,
     w: &Quantized,
     opts: GemmOptions,
@@ -203,19 +213,6 @@ pub fn encode(
             opts.group
         )));
     }
-    let tile = match opts.tile {
-        Some(t) => {
-            let max = ctx.limits().max_compute_workgroup_storage_size;
-            if t.workgroup_bytes() > max {
-                return Err(Error::Unsupported(format!(
-                    "GEMM tile {t:?} needs {} bytes of workgroup memory; the adapter allows {max}",
-                    t.workgroup_bytes()
-                )));
-            }
-            t
-        }
-        None => Tile::best(ctx)?,
-    };
     let mut flags = 0;
     if let Some(s) = opts.group_scales {
         s.expect(ctx, "group scales", DType::F32, 1)?;
@@ -240,6 +237,35 @@ pub fn encode(
         flags |= 2;
     }
     let y = Tensor::zeros(ctx, DType::F32, &[m, n])?;
+    let enc = match rec {
+        Rec::Wgpu(enc) => enc,
+        #[cfg(feature = "cuda")]
+        Rec::Cuda(cu) => {
+            // The gather as its own pass: permute the packed weights, then the GEMM.
+            let permuted = match opts.weight_perm {
+                Some(p) => Some(Quantized {
+                    packed: crate::permute::record(ctx, &mut Rec::Cuda(cu), &w.packed, p)?,
+                    ..w.clone()
+                }),
+                None => None,
+            };
+            cu.gemm(a, permuted.as_ref().unwrap_or(w), &opts, &y)?;
+            return Ok(y);
+        }
+    };
+    let tile = match opts.tile {
+        Some(t) => {
+            let max = ctx.limits().max_compute_workgroup_storage_size;
+            if t.workgroup_bytes() > max {
+                return Err(Error::Unsupported(format!(
+                    "GEMM tile {t:?} needs {} bytes of workgroup memory; the adapter allows {max}",
+                    t.workgroup_bytes()
+                )));
+            }
+            t
+        }
+        None => Tile::best(ctx)?,
+    };
     let params = Params {
         m: m as u32,
         n: n as u32,
@@ -248,8 +274,8 @@ pub fn encode(
         flags,
         _pad: [0; 3],
     };
-    let gscale = opts.group_scales.map_or(&ctx.dummy, |s| &s.buffer);
-    let perm = opts.weight_perm.map_or(&ctx.dummy, |p| &p.buffer);
+    let gscale = opts.group_scales.map_or(&ctx.gpu()?.dummy, |s| s.buffer());
+    let perm = opts.weight_perm.map_or(&ctx.gpu()?.dummy, |p| p.buffer());
 
     let dot = match opts.dot {
         DotKernel::Dot4I8Packed => 0,
@@ -268,12 +294,12 @@ pub fn encode(
         (KERNELS[tile as usize][dot], grid)
     };
     let bufs = [
-        (1, &a.packed.buffer),
-        (2, &w.packed.buffer),
-        (3, &a.scales.buffer),
-        (4, &w.scales.buffer),
+        (1, a.packed.buffer()),
+        (2, w.packed.buffer()),
+        (3, a.scales.buffer()),
+        (4, w.scales.buffer()),
         (5, gscale),
-        (7, &y.buffer),
+        (7, y.buffer()),
         (6, perm),
     ];
     // The decode kernel has no gather: it binds everything but the permutation.

@@ -12,7 +12,7 @@
 //! Tolerance against [`reference()`]: every output is a signed sum of k inputs reached by
 //! different addition orders, so |gpu − cpu| ≤ (log2 k + a) · ε · ‖x_row‖₂ (tests use 4×).
 
-use crate::context::{grid_1d, Context, Kernel};
+use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -302,26 +302,31 @@ pub fn dense(k: usize) -> Result<Vec<Vec<i8>>> {
 
 /// Transform every row of `x` ([m, k] f32) in place on the GPU.
 pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
-    ctx.record(|enc| encode(ctx, enc, x))
+    ctx.run(|rec| transform(ctx, rec, None, x, None))
 }
 
 /// [`hadamard_inplace`] with a given workgroup tile (one of [`TILES`]) instead of the
 /// preferred one; for tests and benchmarks.
 pub fn hadamard_inplace_with_tile(ctx: &Context, x: &Tensor, tile: usize) -> Result<()> {
-    ctx.record(|enc| encode_with_tile(ctx, enc, x, Some(tile)))
+    ctx.run(|rec| transform(ctx, rec, None, x, Some(tile)))
 }
 
 /// Transform every row of `x` ([m, k] f32) into a new tensor on the GPU.
 pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
-    ctx.record(|enc| encode_into(ctx, enc, x))
+    ctx.run(|rec| record_into(ctx, rec, x))
 }
 
 /// Record the transform of `src` into a new tensor (out of place: the first pass reads
 /// `src`, so nothing is copied).
 pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) -> Result<Tensor> {
+    record_into(ctx, &mut Rec::Wgpu(enc), src)
+}
+
+/// [`encode_into`] on either backend.
+pub(crate) fn record_into(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
     src.expect(ctx, "hadamard input", DType::F32, 2)?;
     let out = Tensor::zeros(ctx, DType::F32, src.shape())?;
-    transform(ctx, enc, Some(src), &out, None)?;
+    transform(ctx, rec, Some(src), &out, None)?;
     Ok(out)
 }
 
@@ -340,7 +345,7 @@ struct Params {
 
 /// Record the in-place transform of `x` into `enc`.
 pub fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Result<()> {
-    transform(ctx, enc, None, x, None)
+    transform(ctx, &mut Rec::Wgpu(enc), None, x, None)
 }
 
 /// [`encode`] with a given workgroup tile (one of [`TILES`]); `None` picks the preferred
@@ -351,13 +356,13 @@ pub fn encode_with_tile(
     x: &Tensor,
     tile: Option<usize>,
 ) -> Result<()> {
-    transform(ctx, enc, None, x, tile)
+    transform(ctx, &mut Rec::Wgpu(enc), None, x, tile)
 }
 
 /// The transform of `src` (or of `x` itself when `src` is `None`) into `x`.
 fn transform(
     ctx: &Context,
-    enc: &mut wgpu::CommandEncoder,
+    rec: &mut Rec,
     src: Option<&Tensor>,
     x: &Tensor,
     tile: Option<usize>,
@@ -374,6 +379,24 @@ fn transform(
             )));
         }
     }
+    let enc = match rec {
+        Rec::Wgpu(enc) => enc,
+        #[cfg(feature = "cuda")]
+        Rec::Cuda(cu) => {
+            let (outer, chunk) = factor(k)?;
+            let signs = (outer > 1)
+                .then(|| {
+                    let h: Vec<f32> = small_hadamard(outer)
+                        .into_iter()
+                        .flatten()
+                        .map(f32::from)
+                        .collect();
+                    Tensor::from_slice(ctx, &h, &[outer * outer])
+                })
+                .transpose()?;
+            return cu.hadamard(src, x, outer, chunk, signs.as_ref());
+        }
+    };
     let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile, k)?;
     let plan = plan(k, tile)?;
     let cross = plan.outer > 1;
@@ -393,21 +416,21 @@ fn transform(
     };
     if plan.chunk > 1 {
         let tiles = (rows * k).div_ceil(tile) as u32;
-        let source = src.map_or(&ctx.dummy, |s| &s.buffer);
-        let bufs = [(1, &x.buffer), (3, source)];
+        let source = src.map_or(&ctx.gpu()?.dummy, |s| s.buffer());
+        let bufs = [(1, x.buffer()), (3, source)];
         ctx.dispatch(enc, chunk_kernel, &params, &bufs, grid_1d(tiles))?;
     } else if let Some(s) = src {
         // No power-of-two part (k = 12, 20, 28, or 1): the cross pass works in place.
-        enc.copy_buffer_to_buffer(&s.buffer, 0, &x.buffer, 0, (rows * k * 4) as u64);
+        enc.copy_buffer_to_buffer(s.buffer(), 0, x.buffer(), 0, (rows * k * 4) as u64);
     }
     if cross {
         params.scale = 1.0 / (k as f32).sqrt();
         let groups = grid_1d((rows * plan.chunk).div_ceil(workgroup_size(tile)) as u32);
         if plan.outer.is_power_of_two() && plan.outer <= 16 {
-            ctx.dispatch(enc, pow2_kernel, &params, &[(1, &x.buffer)], groups)?;
+            ctx.dispatch(enc, pow2_kernel, &params, &[(1, x.buffer())], groups)?;
         } else {
             let signs = Tensor::from_slice(ctx, &plan.signs, &[plan.signs.len()])?;
-            let bufs = [(1, &x.buffer), (2, &signs.buffer)];
+            let bufs = [(1, x.buffer()), (2, signs.buffer())];
             ctx.dispatch(enc, cross_kernel, &params, &bufs, groups)?;
         }
     }

@@ -31,6 +31,8 @@ pub mod channel_max;
 pub mod compare;
 pub mod context;
 pub mod copy;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod error;
 pub mod gemm;
 pub mod hadamard;
@@ -44,7 +46,7 @@ pub mod tensor;
 pub mod timing;
 pub mod workload;
 
-pub use context::{Backend, Context, ContextOptions, DotKernel, ShaderChecks};
+pub use context::{Backend, Context, ContextOptions, CudaGemm, DotKernel, ShaderChecks};
 pub use error::{Error, Result};
 pub use linear::{Config, LinearReference, Method, Reorder, RrsLinear};
 pub use quantize::Quantized;

@@ -16,7 +16,7 @@
 //! Weights are per-output-channel symmetric INT4 RTN in every quantized method.
 
 use crate::channel_max::{self, Order};
-use crate::context::{block_on, Context, DotKernel};
+use crate::context::{block_on, Context, DotKernel, Rec};
 use crate::error::{Error, Result};
 use crate::gemm::{self, GemmOptions};
 use crate::hadamard;
@@ -406,7 +406,7 @@ impl RrsLinear {
     }
 
     fn forward_with_status(&self, x: &Tensor, status: &Tensor) -> Result<Tensor> {
-        self.ctx.record(|enc| self.encode(enc, x, status))
+        self.ctx.run(|rec| self.record(rec, x, status))
     }
 
     /// Record the whole forward pass into `enc` (see [`Context::record`]); NaN/Inf in `x`
@@ -417,19 +417,24 @@ impl RrsLinear {
         x: &Tensor,
         status: &Tensor,
     ) -> Result<Tensor> {
+        self.record(&mut Rec::Wgpu(enc), x, status)
+    }
+
+    /// [`RrsLinear::encode`] on either backend.
+    fn record(&self, rec: &mut Rec, x: &Tensor, status: &Tensor) -> Result<Tensor> {
         x.expect(&self.ctx, "layer input", DType::F32, 2)?;
         let ctx = &self.ctx;
         let plan = &self.plan;
         plan.check_x(x.shape())?;
         let rotated;
         let xin = if plan.method.rotates() {
-            rotated = hadamard::encode_into(ctx, enc, x)?;
+            rotated = hadamard::record_into(ctx, rec, x)?;
             &rotated
         } else {
             x
         };
         let w = match &self.weights {
-            Weights::F32(w) => return matmul::encode(ctx, enc, xin, w),
+            Weights::F32(w) => return matmul::record(ctx, rec, xin, w),
             Weights::Int4(w) => w,
         };
         let mut opts = GemmOptions {
@@ -446,21 +451,21 @@ impl RrsLinear {
                 (Reorder::Dynamic, _) => Order::Sorted,
                 _ => Order::Identity,
             };
-            let st = stats.insert(channel_max::encode(
-                ctx, enc, xin, plan.group, order, status,
+            let st = stats.insert(channel_max::record(
+                ctx, rec, xin, plan.group, order, status,
             )?);
             // Without reorder the permutation is the identity: no gather needed.
             let smooth = Smooth {
                 perm: (plan.reorder != Reorder::None).then_some(&st.perm),
                 multipliers: Some((&st.inv_scales, plan.group)),
             };
-            quantize::encode(ctx, enc, xin, smooth, status)?
+            quantize::record(ctx, rec, xin, smooth, status, None)?
         } else {
             let smooth = Smooth {
                 perm: None,
                 multipliers: self.sq_multipliers.as_ref().map(|d| (d, 1)),
             };
-            quantize::encode(ctx, enc, xin, smooth, status)?
+            quantize::record(ctx, rec, xin, smooth, status, None)?
         };
         if !plan.method.runtime_smooth() {
             // Plain A4W4: unit scales; keep the 128-wide flush when it divides k.
@@ -476,7 +481,7 @@ impl RrsLinear {
         let w = match (&stats, plan.reorder) {
             (Some(stats), Reorder::Dynamic) => {
                 permuted = Quantized {
-                    packed: crate::permute::encode(ctx, enc, &w.packed, &stats.perm)?,
+                    packed: crate::permute::record(ctx, rec, &w.packed, &stats.perm)?,
                     ..w.clone()
                 };
                 &permuted
@@ -484,7 +489,7 @@ impl RrsLinear {
             _ => w,
         };
         opts.group_scales = stats.as_ref().map(|s| &s.scales);
-        gemm::encode(ctx, enc, &q, w, opts)
+        gemm::record(ctx, rec, &q, w, opts)
     }
 }
 

@@ -4,7 +4,7 @@
 //! both sum k products in f32 in different orders: |Δ| ≤ k · ε · Σ_k |x·w| (tests use
 //! 2 · k · ε · Σ|x·w| + 1e-30).
 
-use crate::context::{Context, Kernel};
+use crate::context::{Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -26,8 +26,7 @@ struct Params {
 
 /// y = x · wᵀ in f32 on the GPU.
 pub fn matmul(ctx: &Context, x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let y = ctx.record(|enc| encode(ctx, enc, x, w))?;
-    Ok(y)
+    ctx.run(|rec| record(ctx, rec, x, w))
 }
 
 /// Record [`matmul`] into `enc`.
@@ -37,6 +36,11 @@ pub fn encode(
     x: &Tensor,
     w: &Tensor,
 ) -> Result<Tensor> {
+    record(ctx, &mut Rec::Wgpu(enc), x, w)
+}
+
+/// [`encode`] on either backend.
+pub(crate) fn record(ctx: &Context, rec: &mut Rec, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     x.expect(ctx, "matmul x", DType::F32, 2)?;
     w.expect(ctx, "matmul w", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
@@ -47,13 +51,21 @@ pub fn encode(
         )));
     }
     let y = Tensor::zeros(ctx, DType::F32, &[m, n])?;
+    let enc = match rec {
+        Rec::Wgpu(enc) => enc,
+        #[cfg(feature = "cuda")]
+        Rec::Cuda(cu) => {
+            cu.matmul(x, w, &y)?;
+            return Ok(y);
+        }
+    };
     let params = Params {
         m: m as u32,
         n: n as u32,
         k: k as u32,
         _pad: 0,
     };
-    let bufs = [(1, &x.buffer), (2, &w.buffer), (3, &y.buffer)];
+    let bufs = [(1, x.buffer()), (2, w.buffer()), (3, y.buffer())];
     let grid = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1];
     ctx.dispatch(enc, MATMUL, &params, &bufs, grid)?;
     Ok(y)

@@ -59,15 +59,15 @@ pub async fn pack_weights_async(
         perm: perm.as_ref(),
         multipliers: factors.as_ref().map(|f| (f, 1)),
     };
-    let q = ctx.record(|enc| {
+    let q = ctx.run(|rec| {
         let rotated;
         let src = if prep.rotate {
-            rotated = hadamard::encode_into(ctx, enc, w)?;
+            rotated = hadamard::record_into(ctx, rec, w)?;
             &rotated
         } else {
             w
         };
-        quantize::encode(ctx, enc, src, smooth, &status)
+        quantize::record(ctx, rec, src, smooth, &status, None)
     })?;
     crate::tensor::status::check_async(ctx, &status, "pack_weights").await?;
     Ok(q)

@@ -3,7 +3,7 @@
 //! weights (reading and writing n · k / 2 bytes) so that the GEMM then reads them in order,
 //! instead of gathering every nibble again in every output tile. Bit-exact.
 
-use crate::context::{grid_1d, Context, Kernel};
+use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -24,13 +24,23 @@ struct Params {
 
 /// Permute packed rows (`[rows, k / 8]` u32) by `perm` (`[k]` u32) on the GPU.
 pub fn permute(ctx: &Context, packed: &Tensor, perm: &Tensor) -> Result<Tensor> {
-    ctx.record(|enc| encode(ctx, enc, packed, perm))
+    ctx.run(|rec| record(ctx, rec, packed, perm))
 }
 
 /// Record [`permute`] into `enc`.
 pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
+    packed: &Tensor,
+    perm: &Tensor,
+) -> Result<Tensor> {
+    record(ctx, &mut Rec::Wgpu(enc), packed, perm)
+}
+
+/// [`encode`] on either backend.
+pub(crate) fn record(
+    ctx: &Context,
+    rec: &mut Rec,
     packed: &Tensor,
     perm: &Tensor,
 ) -> Result<Tensor> {
@@ -45,12 +55,20 @@ pub fn encode(
         )));
     }
     let out = Tensor::zeros(ctx, DType::U32, packed.shape())?;
+    let enc = match rec {
+        Rec::Wgpu(enc) => enc,
+        #[cfg(feature = "cuda")]
+        Rec::Cuda(cu) => {
+            cu.permute(packed, perm, &out)?;
+            return Ok(out);
+        }
+    };
     let params = Params {
         rows: rows as u32,
         k: (kw * 8) as u32,
         _pad: [0; 2],
     };
-    let bufs = [(1, &packed.buffer), (2, &perm.buffer), (3, &out.buffer)];
+    let bufs = [(1, packed.buffer()), (2, perm.buffer()), (3, out.buffer())];
     let groups = (rows * kw).div_ceil(256) as u32;
     ctx.dispatch(enc, PERMUTE, &params, &bufs, grid_1d(groups))?;
     Ok(out)

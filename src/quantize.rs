@@ -20,7 +20,7 @@
 //!
 //! Tolerance against [`reference()`]: codes and row scales are bit-exact on every adapter.
 
-use crate::context::{block_on, grid_1d, Context, Kernel};
+use crate::context::{block_on, grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
@@ -130,7 +130,7 @@ pub fn quantize(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> 
 /// [`quantize`], without blocking.
 pub async fn quantize_async(ctx: &Context, x: &Tensor, smooth: Smooth<'_>) -> Result<Quantized> {
     let status = status::new(ctx)?;
-    let q = ctx.record(|enc| encode(ctx, enc, x, smooth, &status))?;
+    let q = ctx.run(|rec| record(ctx, rec, x, smooth, &status, None))?;
     status::check_async(ctx, &status, "quantize").await?;
     Ok(q)
 }
@@ -160,6 +160,18 @@ pub fn encode(
 pub fn encode_with_stage(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
+    x: &Tensor,
+    smooth: Smooth,
+    status: &Tensor,
+    stage: Option<usize>,
+) -> Result<Quantized> {
+    record(ctx, &mut Rec::Wgpu(enc), x, smooth, status, stage)
+}
+
+/// [`encode_with_stage`] on either backend (the stage is WGSL's; CUDA ignores it).
+pub(crate) fn record(
+    ctx: &Context,
+    rec: &mut Rec,
     x: &Tensor,
     smooth: Smooth,
     status: &Tensor,
@@ -200,8 +212,23 @@ pub fn encode_with_stage(
     }
     let packed = Tensor::zeros(ctx, DType::U32, &[m, k / 8])?;
     let scales = Tensor::zeros(ctx, DType::F32, &[m])?;
-    let perm = smooth.perm.map_or(&ctx.dummy, |p| &p.buffer);
-    let mults = smooth.multipliers.map_or(&ctx.dummy, |(s, _)| &s.buffer);
+    let enc = match rec {
+        Rec::Wgpu(enc) => enc,
+        #[cfg(feature = "cuda")]
+        Rec::Cuda(cu) => {
+            cu.quantize(x, smooth, group, [&packed, &scales], status)?;
+            return Ok(Quantized {
+                packed,
+                scales,
+                rows: m,
+                k,
+            });
+        }
+    };
+    let perm = smooth.perm.map_or(&ctx.gpu()?.dummy, |p| p.buffer());
+    let mults = smooth
+        .multipliers
+        .map_or(&ctx.gpu()?.dummy, |(s, _)| s.buffer());
     let params = Params {
         rows: m as u32,
         k: k as u32,
@@ -209,12 +236,12 @@ pub fn encode_with_stage(
         flags,
     };
     let bufs = [
-        (1, &x.buffer),
+        (1, x.buffer()),
         (2, perm),
         (3, mults),
-        (4, &packed.buffer),
-        (5, &scales.buffer),
-        (6, &status.buffer),
+        (4, packed.buffer()),
+        (5, scales.buffer()),
+        (6, status.buffer()),
     ];
     let stage = stage.unwrap_or_else(|| default_stage(k, smooth.perm.is_some()));
     ctx.dispatch(enc, kernel(ctx, stage)?, &params, &bufs, grid_1d(m as u32))?;

@@ -25,14 +25,23 @@ impl Element for u32 {
     const DTYPE: DType = DType::U32;
 }
 
-/// A row-major tensor in a GPU storage buffer. `clone` is cheap and shares the buffer.
+/// A row-major tensor in GPU memory (a wgpu storage buffer, or CUDA device memory on the
+/// CUDA backend). `clone` is cheap and shares the memory.
 #[derive(Clone, Debug)]
 pub struct Tensor {
-    pub(crate) buffer: wgpu::Buffer,
+    storage: Storage,
     shape: Vec<usize>,
     dtype: DType,
     /// The [`Context`] (device) the buffer lives on.
     ctx_id: u64,
+}
+
+/// Where a tensor's elements live.
+#[derive(Clone, Debug)]
+pub(crate) enum Storage {
+    Wgpu(wgpu::Buffer),
+    #[cfg(feature = "cuda")]
+    Cuda(std::sync::Arc<cudarc::driver::CudaSlice<u32>>),
 }
 
 const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
@@ -50,9 +59,14 @@ impl Tensor {
             )));
         }
         check_size(ctx, shape)?;
+        #[cfg(feature = "cuda")]
+        if let Some(cu) = &ctx.cuda {
+            let words: &[u32] = bytemuck::cast_slice(data);
+            return Ok(Self::on_cuda(ctx, cu.upload(words)?, shape, T::DTYPE));
+        }
         let buffer = ctx.upload(bytemuck::cast_slice(data), USAGE, "tensor")?;
         Ok(Self {
-            buffer,
+            storage: Storage::Wgpu(buffer),
             shape: shape.to_vec(),
             dtype: T::DTYPE,
             ctx_id: ctx.id,
@@ -62,19 +76,58 @@ impl Tensor {
     /// A zero-filled tensor.
     pub fn zeros(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<Self> {
         check_size(ctx, shape)?;
+        #[cfg(feature = "cuda")]
+        if let Some(cu) = &ctx.cuda {
+            return Ok(Self::on_cuda(ctx, cu.zeros(numel(shape))?, shape, dtype));
+        }
         ctx.check_alive()?;
-        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        let buffer = ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tensor"),
             size: (numel(shape).max(1) * 4) as u64,
             usage: USAGE,
             mapped_at_creation: false,
         });
         Ok(Self {
-            buffer,
+            storage: Storage::Wgpu(buffer),
             shape: shape.to_vec(),
             dtype,
             ctx_id: ctx.id,
         })
+    }
+
+    #[cfg(feature = "cuda")]
+    pub(crate) fn on_cuda(
+        ctx: &Context,
+        slice: cudarc::driver::CudaSlice<u32>,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Self {
+        Self {
+            storage: Storage::Cuda(std::sync::Arc::new(slice)),
+            shape: shape.to_vec(),
+            dtype,
+            ctx_id: ctx.id,
+        }
+    }
+
+    /// The wgpu buffer. Every op checks that its tensors live on its context
+    /// ([`Tensor::expect_on`]) before binding them, and a wgpu context only makes wgpu
+    /// tensors, so a CUDA tensor never gets here.
+    pub(crate) fn buffer(&self) -> &wgpu::Buffer {
+        match &self.storage {
+            Storage::Wgpu(b) => b,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(_) => unreachable!("a CUDA tensor bound to a wgpu kernel"),
+        }
+    }
+
+    /// The CUDA memory (same invariant as [`Tensor::buffer`]).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn slice(&self) -> &cudarc::driver::CudaSlice<u32> {
+        match &self.storage {
+            Storage::Cuda(s) => s,
+            Storage::Wgpu(_) => unreachable!("a wgpu tensor bound to a CUDA kernel"),
+        }
     }
 
     /// The shape, row-major.
@@ -147,14 +200,19 @@ impl Tensor {
         if bytes == 0 {
             return Ok(Vec::new());
         }
-        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        #[cfg(feature = "cuda")]
+        if let Some(cu) = &ctx.cuda {
+            let words = cu.download(self.slice())?;
+            return Ok(bytemuck::cast_slice(&words[..self.numel()]).to_vec());
+        }
+        let staging = ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         ctx.record(|enc| {
-            enc.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+            enc.copy_buffer_to_buffer(self.buffer(), 0, &staging, 0, bytes);
             Ok(())
         })?;
         let (tx, rx) = futures::channel::oneshot::channel();

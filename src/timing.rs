@@ -19,11 +19,10 @@ pub enum Clock {
 impl Context {
     /// The clock [`Context::time_ms`] uses on this device.
     pub fn clock(&self) -> Clock {
-        if self
-            .device
-            .features()
-            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
-        {
+        if self.device().is_some_and(|d| {
+            d.features()
+                .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+        }) {
             Clock::GpuTimestamps
         } else {
             Clock::WallClock
@@ -41,14 +40,15 @@ impl Context {
         mut f: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
     ) -> Result<f64> {
         let clock = self.clock();
+        let g = self.gpu()?;
         let query = (clock == Clock::GpuTimestamps).then(|| {
-            self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            g.device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("timing"),
                 ty: wgpu::QueryType::Timestamp,
                 count: 2,
             })
         });
-        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+        let resolve = g.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("timestamps"),
             size: 16,
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
@@ -68,7 +68,7 @@ impl Context {
                 if let Some(q) = &query {
                     enc.write_timestamp(q, 1);
                     enc.resolve_query_set(q, 0..2, &resolve, 0);
-                    enc.copy_buffer_to_buffer(&resolve, 0, &readback.buffer, 0, 16);
+                    enc.copy_buffer_to_buffer(&resolve, 0, readback.buffer(), 0, 16);
                 }
                 Ok(())
             })?;
@@ -79,7 +79,7 @@ impl Context {
                 let ticks = (t[2] as u64 | (t[3] as u64) << 32)
                     .checked_sub(t[0] as u64 | (t[1] as u64) << 32)
                     .ok_or_else(|| Error::Device("GPU timestamps went backwards".into()))?;
-                ticks as f64 * self.queue.get_timestamp_period() as f64 / 1e6
+                ticks as f64 * g.queue.get_timestamp_period() as f64 / 1e6
             } else {
                 wall
             };

@@ -2,12 +2,23 @@ use rrs::workload::Rng;
 use rrs::Context;
 
 /// One context for the whole test binary (tests run on several threads at once); a
-/// clone (cheap: it shares the device) for each test.
+/// clone (cheap: it shares the device) for each test. `RRS_TEST_BACKEND=cuda` puts it on
+/// CUDA.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn ctx() -> Context {
     static CTX: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
     CTX.get_or_init(|| {
-        let ctx = Context::new().expect("a GPU adapter is required for the parity tests");
+        // RRS_TEST_BACKEND=cuda runs the same tests on the CUDA backend (the `cuda`
+        // feature; RRS_CUDA_GEMM=int4|int8 picks the GEMM path).
+        let options = rrs::ContextOptions {
+            backend: match std::env::var("RRS_TEST_BACKEND").as_deref() {
+                Ok("cuda") => rrs::Backend::Cuda,
+                _ => rrs::Backend::Wgpu,
+            },
+            ..Default::default()
+        };
+        let ctx =
+            Context::with_options(options).expect("a GPU adapter is required for the parity tests");
         eprintln!("parity tests on {}", ctx.describe());
         ctx
     })

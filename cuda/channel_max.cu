@@ -1,0 +1,59 @@
+// Runtime Smooth's statistics: per-channel max |x| over the tokens, the channel order by that
+// max (descending, ties by index: a rank sort, the same permutation as the CPU reference), and
+// one scale per group of `group` reordered channels.
+
+// bits[j] = max over rows of the bits of |x[i, j]| (max of the bits = max of the floats for
+// non-negative values; NaN has the largest bits and propagates). grid: (k / 256, row blocks).
+extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__ bits,
+                                  unsigned rows, unsigned k, unsigned rows_per_block) {
+  const unsigned j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= k) return;
+  const unsigned r0 = blockIdx.y * rows_per_block;
+  const unsigned r1 = min(rows, r0 + rows_per_block);
+  u32 m = 0;
+  for (unsigned r = r0; r < r1; ++r) m = max(m, __float_as_uint(x[(size_t)r * k + j]) & 0x7fffffffu);
+  atomicMax(&bits[j], m);
+}
+
+// perm[rank(j)] = j with rank(j) = #{i : key_i > key_j} + #{i < j : key_i == key_j}.
+extern "C" __global__ void rank_sort(const u32* __restrict__ bits, u32* __restrict__ perm,
+                                     unsigned k) {
+  __shared__ u32 tile[1024];
+  const unsigned j = blockIdx.x * blockDim.x + threadIdx.x;
+  const u32 key = j < k ? bits[j] : 0u;
+  unsigned rank = 0;
+  for (unsigned base = 0; base < k; base += 1024) {
+    __syncthreads();
+    for (unsigned i = threadIdx.x; i < 1024; i += blockDim.x)
+      tile[i] = base + i < k ? bits[base + i] : 0u;
+    __syncthreads();
+    const unsigned len = min(1024u, k - base);
+    for (unsigned i = 0; i < len; ++i) {
+      const u32 o = tile[i];
+      rank += (o > key) || (o == key && base + i < j);
+    }
+  }
+  if (j < k) perm[rank] = j;
+}
+
+// scales[g] = max over the group's channels, clamped to [min_scale, max_scale] when finite;
+// inv[g] = 1 / scales[g] (IEEE division), 0 when not finite; status bit 0: not finite.
+extern "C" __global__ void group_scales(const u32* __restrict__ bits, const u32* __restrict__ perm,
+                                        float* __restrict__ scales, float* __restrict__ inv,
+                                        u32* __restrict__ status, unsigned k, unsigned group,
+                                        float min_scale, float max_scale) {
+  const unsigned g = blockIdx.x * blockDim.x + threadIdx.x;
+  if (g >= k / group) return;
+  u32 m = 0;
+  for (unsigned q = g * group; q < (g + 1) * group; ++q) m = max(m, bits[perm[q]]);
+  float s = __uint_as_float(m);
+  if (m >= 0x7f800000u) {
+    atomicOr(status, 1u);
+    scales[g] = s;
+    inv[g] = 0.0f;
+  } else {
+    s = fminf(fmaxf(s, min_scale), max_scale);
+    scales[g] = s;
+    inv[g] = __fdiv_rn(1.0f, s);
+  }
+}

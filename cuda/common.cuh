@@ -1,0 +1,22 @@
+// Shared by every rrs CUDA kernel (prepended to each source before NVRTC compiles it).
+// Layouts as in the WGSL kernels: row-major tensors; INT4 codes packed 8 per u32 along K,
+// two's complement, the lower index in the lower nibble.
+typedef unsigned int u32;
+
+// The global index of a 1-D launch whose grid may be folded into x and y.
+__device__ __forceinline__ unsigned long long global_block() {
+  return (unsigned long long)blockIdx.x + (unsigned long long)blockIdx.y * gridDim.x;
+}
+
+// Four signed nibbles (the low 16 bits of w) as four s8 in one word.
+__device__ __forceinline__ u32 nibbles_to_s8x4(u32 w) {
+  u32 x = (w & 0xFu) | ((w & 0xF0u) << 4) | ((w & 0xF00u) << 8) | ((w & 0xF000u) << 12);
+  // (u ^ 8) - 8 per byte sign-extends a 4-bit two's complement value.
+  return __vsub4(x ^ 0x08080808u, 0x08080808u);
+}
+
+// The s4·s4 dot product of two packed words (8 codes each), exact in i32.
+__device__ __forceinline__ int dot8(u32 a, u32 b) {
+  int acc = __dp4a((int)nibbles_to_s8x4(a), (int)nibbles_to_s8x4(b), 0);
+  return __dp4a((int)nibbles_to_s8x4(a >> 16), (int)nibbles_to_s8x4(b >> 16), acc);
+}

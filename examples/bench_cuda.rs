@@ -1,0 +1,215 @@
+//! Figures for the CUDA backend (`--features cuda`), one JSON object per line in the schema
+//! of `examples/bench.rs --json` (bench, variant, m, n, k, ms, bytes, ops), timed with CUDA
+//! events after two warm-ups, median of several runs. Run it in the same command as
+//! `benches/torch_peer.py` and merge both with `benches/merge_results.py`.
+//!
+//! ```text
+//! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8]
+//! ```
+
+#[cfg(feature = "cuda")]
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn main() {
+    eprintln!("bench_cuda needs the cuda feature: cargo run --release --features cuda --example bench_cuda");
+    std::process::exit(2);
+}
+
+#[cfg(feature = "cuda")]
+fn run() -> rrs::Result<()> {
+    use rrs::gemm::{self, GemmOptions};
+    use rrs::workload::Rng;
+    use rrs::{Backend, Config, Context, ContextOptions, CudaGemm, Method, Quantized, Reorder};
+    use rrs::{RrsLinear, Tensor};
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let gemm_path = match args
+        .iter()
+        .position(|a| a == "--gemm")
+        .map(|i| args[i + 1].as_str())
+    {
+        Some("int4") => Some(CudaGemm::Int4),
+        Some("int8") => Some(CudaGemm::Int8),
+        _ => None,
+    };
+    let ctx = Context::with_options(ContextOptions {
+        backend: Backend::Cuda,
+        cuda_gemm: gemm_path,
+        ..Default::default()
+    })?;
+    let adapter = ctx.describe();
+    eprintln!("bench_cuda on {adapter}");
+    let path = format!("{:?}", ctx.cuda_gemm().unwrap()).to_lowercase();
+    let report = |bench: &str,
+                  variant: &str,
+                  m: usize,
+                  n: usize,
+                  k: usize,
+                  ms: f64,
+                  bytes: f64,
+                  ops: f64| {
+        println!(
+            "{{\"bench\":\"{bench}\",\"variant\":\"{variant}\",\"m\":{m},\"n\":{n},\"k\":{k},\"ms\":{ms:.6},\"bytes\":{bytes},\"ops\":{ops},\"clock\":\"cuda_events\",\"adapter\":\"{adapter}\"}}"
+        );
+        let rate = if ops > 0.0 {
+            format!("{:.1} TOPS", ops / ms / 1e9)
+        } else {
+            format!("{:.0} GB/s", bytes / ms / 1e6)
+        };
+        eprintln!("{bench:<11} {variant:<14} m={m:<5} n={n:<5} k={k:<6} {ms:>9.4} ms  {rate}");
+    };
+    let mut rng = Rng::new(1);
+    let samples = if quick { 3 } else { 15 };
+
+    // FWHT at M = 4096 (out of place: reads x, writes y, as the layer does).
+    let (m_mem, ks) = if quick {
+        (64, vec![1024, 4096])
+    } else {
+        (4096, vec![4096, 8192, 16384, 32768])
+    };
+    for &k in &ks {
+        let x = Tensor::from_slice(&ctx, &rng.normals(m_mem * k, 1.0), &[m_mem, k])?;
+        let ms = ctx.cuda_time_ms(samples, 10, || {
+            rrs::hadamard::hadamard(&ctx, &x).map(|_| ())
+        })?;
+        report(
+            "hadamard",
+            "out_of_place",
+            m_mem,
+            0,
+            k,
+            ms,
+            (2 * m_mem * k * 4) as f64,
+            0.0,
+        );
+        let ms = ctx.cuda_time_ms(samples, 10, || rrs::hadamard::hadamard_inplace(&ctx, &x))?;
+        report(
+            "hadamard",
+            "inplace",
+            m_mem,
+            0,
+            k,
+            ms,
+            (2 * m_mem * k * 4) as f64,
+            0.0,
+        );
+    }
+
+    let random_q = |rng: &mut Rng, rows: usize, k: usize| -> rrs::Result<Quantized> {
+        let words: Vec<u32> = (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect();
+        let scales: Vec<f32> = (0..rows).map(|_| 0.5 + rng.uniform()).collect();
+        Ok(Quantized {
+            packed: Tensor::from_slice(&ctx, &words, &[rows, k / 8])?,
+            scales: Tensor::from_slice(&ctx, &scales, &[rows])?,
+            rows,
+            k,
+        })
+    };
+
+    // GEMM (plain, and with Runtime Smooth's group-128 scales) and decode.
+    let (ms_list, nks) = if quick {
+        (vec![1, 16, 64], vec![512])
+    } else {
+        (vec![1, 16, 2048, 8192], vec![4096, 8192])
+    };
+    for &nk in &nks {
+        let (n, k) = (nk, nk);
+        let w = random_q(&mut rng, n, k)?;
+        let gs = Tensor::from_slice(
+            &ctx,
+            &(0..k / 128)
+                .map(|_| 0.5 + rng.uniform())
+                .collect::<Vec<f32>>(),
+            &[k / 128],
+        )?;
+        for &m in &ms_list {
+            let a = random_q(&mut rng, m, k)?;
+            let plain = GemmOptions {
+                group: 128,
+                ..GemmOptions::plain(&ctx)
+            };
+            let rs = GemmOptions {
+                group_scales: Some(&gs),
+                ..plain
+            };
+            let reps = if m >= 2048 { 3 } else { 20 };
+            let ops = 2.0 * (m * n * k) as f64;
+            let bench = if m <= 16 { "decode" } else { "gemm" };
+            let ms = ctx.cuda_time_ms(samples, reps, || {
+                gemm::gemm(&ctx, &a, &w, plain).map(|_| ())
+            })?;
+            report(bench, "plain", m, n, k, ms, (n * k / 2) as f64, ops);
+            let ms =
+                ctx.cuda_time_ms(samples, reps, || gemm::gemm(&ctx, &a, &w, rs).map(|_| ()))?;
+            report(
+                bench,
+                &format!("rs_{path}"),
+                m,
+                n,
+                k,
+                ms,
+                (n * k / 2) as f64,
+                ops,
+            );
+        }
+    }
+
+    // The whole RRS layer against the plain A4W4 GEMM on the same shapes.
+    let shapes: &[(usize, usize)] = if quick {
+        &[(64, 512)]
+    } else {
+        &[(2048, 8192), (4096, 8192)]
+    };
+    for &(m, nk) in shapes {
+        let (n, k) = (nk, nk);
+        let weights = rng.normals(n * k, 1.0 / (k as f32).sqrt());
+        let xv = rng.normals(m * k, 1.0);
+        let x = Tensor::from_slice(&ctx, &xv, &[m, k])?;
+        let calib = xv[..k * 64].to_vec();
+        let reps = 3;
+        let w = random_q(&mut rng, n, k)?;
+        let a = random_q(&mut rng, m, k)?;
+        let plain = GemmOptions {
+            group: 128,
+            ..GemmOptions::plain(&ctx)
+        };
+        let ms = ctx.cuda_time_ms(samples, reps, || {
+            gemm::gemm(&ctx, &a, &w, plain).map(|_| ())
+        })?;
+        report(
+            "rrs_linear",
+            "plain_gemm",
+            m,
+            n,
+            k,
+            ms,
+            0.0,
+            2.0 * (m * n * k) as f64,
+        );
+        for (variant, reorder) in [("static", Reorder::Static), ("dynamic", Reorder::Dynamic)] {
+            let cfg = Config::new(Method::Rrs)
+                .reorder(reorder)
+                .calibration(calib.clone());
+            let layer = RrsLinear::new(&ctx, &weights, n, k, cfg)?;
+            let ms = ctx.cuda_time_ms(samples, reps, || layer.forward(&x).map(|_| ()))?;
+            report(
+                "rrs_linear",
+                variant,
+                m,
+                n,
+                k,
+                ms,
+                0.0,
+                2.0 * (m * n * k) as f64,
+            );
+        }
+    }
+    Ok(())
+}

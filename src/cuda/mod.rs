@@ -1,0 +1,297 @@
+//! The `cuda` feature: every op as a hand-written CUDA kernel (`cuda/*.cu`), compiled by
+//! NVRTC at run time for the GPU present, behind the same [`Context`](crate::Context),
+//! tensors, ops and [`RrsLinear`](crate::RrsLinear).
+//!
+//! libcuda and NVRTC are loaded when a CUDA context is created (cudarc's dynamic loading:
+//! CUDA 13, falling back to 12), so the feature builds on machines without CUDA; there,
+//! `Context::with_options(ContextOptions { backend: Backend::Cuda, .. })` is an
+//! [`Error::NoAdapter`] that says what is missing.
+//!
+//! Each source is compiled once per process and architecture (the PTX is cached) and
+//! loaded once per context. [`ptx`] returns the PTX for inspection; `examples/ptx.rs`
+//! writes all of it to files.
+//!
+//! The GEMM has two tensor-core paths ([`CudaGemm`]): INT4 `mma.m16n8k64` (sm_75 to
+//! sm_89) and INT4 unpacked to INT8 in shared memory + `mma.m16n8k32` (sm_80 and newer,
+//! the default on sm_90, which has no INT4 tensor cores); a SIMT dp4a kernel for shapes
+//! whose k or group is not a multiple of 64; and a memory-bound GEMV for up to 16 tokens.
+
+mod ops;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream};
+
+use crate::context::CudaGemm;
+use crate::error::{Error, Result};
+
+/// A CUDA C source of rrs (`cuda/<name>.cu`; `cuda/common.cuh` is prepended).
+#[derive(Clone, Copy, Debug)]
+pub struct Source {
+    /// File stem, e.g. `"gemm"`.
+    pub name: &'static str,
+    text: &'static str,
+}
+
+const COMMON: &str = include_str!("../../cuda/common.cuh");
+
+macro_rules! source {
+    ($name:literal) => {
+        Source {
+            name: $name,
+            text: include_str!(concat!("../../cuda/", $name, ".cu")),
+        }
+    };
+}
+
+pub(crate) const HADAMARD: Source = source!("hadamard");
+pub(crate) const CHANNEL_MAX: Source = source!("channel_max");
+pub(crate) const QUANTIZE: Source = source!("quantize");
+pub(crate) const PERMUTE: Source = source!("permute");
+pub(crate) const GEMM: Source = source!("gemm");
+pub(crate) const MATMUL: Source = source!("matmul");
+pub(crate) const COPY: Source = source!("copy");
+
+/// Every CUDA source, for [`ptx`].
+pub const SOURCES: [Source; 7] = [HADAMARD, CHANNEL_MAX, QUANTIZE, PERMUTE, GEMM, MATMUL, COPY];
+
+/// PTX by (source, architecture), shared by every context of the process.
+fn ptx_cache() -> &'static Mutex<HashMap<(&'static str, String), String>> {
+    static CACHE: OnceLock<Mutex<HashMap<(&'static str, String), String>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Fail unless NVRTC can be loaded.
+fn nvrtc_present() -> Result<()> {
+    // SAFETY: only tries to dlopen the library names cudarc knows.
+    if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        Ok(())
+    } else {
+        Err(Error::NoAdapter(
+            "NVRTC (libnvrtc.so.13 or .so.12) was not found: install the CUDA toolkit's \
+             NVRTC, or add its lib directory (e.g. /usr/local/cuda/lib64) to LD_LIBRARY_PATH"
+                .into(),
+        ))
+    }
+}
+
+/// The PTX NVRTC makes of `source` for `arch` (e.g. `"sm_90"`), compiled once per process.
+pub fn ptx(source: Source, arch: &str) -> Result<String> {
+    let key = (source.name, arch.to_string());
+    if let Some(p) = ptx_cache().lock().unwrap().get(&key) {
+        return Ok(p.clone());
+    }
+    nvrtc_present()?;
+    let text = format!("{COMMON}\n{}", source.text);
+    let opts = cudarc::nvrtc::CompileOptions {
+        options: vec![format!("--gpu-architecture={arch}"), "-std=c++17".into()],
+        name: Some(format!("{}.cu", source.name)),
+        ..Default::default()
+    };
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(text, opts)
+        .map_err(|e| {
+            Error::Device(format!(
+                "NVRTC compiling cuda/{}.cu for {arch}: {e}",
+                source.name
+            ))
+        })?
+        .to_src();
+    ptx_cache().lock().unwrap().insert(key, ptx.clone());
+    Ok(ptx)
+}
+
+/// A CUDA device, its stream and its loaded modules.
+pub(crate) struct Device {
+    /// The GPU's name.
+    pub name: String,
+    /// Compute capability (major, minor).
+    pub cc: (i32, i32),
+    /// The GEMM path in use.
+    pub gemm: CudaGemm,
+    ctx: Arc<CudaContext>,
+    pub stream: Arc<CudaStream>,
+    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+}
+
+impl Device {
+    /// Open device `ordinal`; `gemm` forces a GEMM path (else `RRS_CUDA_GEMM`, else by
+    /// compute capability).
+    pub fn open(ordinal: usize, gemm: Option<CudaGemm>) -> Result<Self> {
+        // SAFETY: only tries to dlopen the library names cudarc knows.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err(Error::NoAdapter(
+                "the CUDA driver library (libcuda.so.1) was not found: the CUDA backend needs \
+                 an NVIDIA GPU and its driver (the default wgpu backend runs elsewhere)"
+                    .into(),
+            ));
+        }
+        nvrtc_present()?;
+        let driver = |e: cudarc::driver::DriverError| Error::Device(format!("CUDA: {e}"));
+        let count = CudaContext::device_count().map_err(driver)?;
+        if ordinal >= count.max(0) as usize {
+            return Err(Error::NoAdapter(format!(
+                "CUDA device {ordinal} requested but {count} CUDA device(s) are present"
+            )));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(driver)?;
+        let name = ctx.name().map_err(driver)?;
+        let cc = ctx.compute_capability().map_err(driver)?;
+        if cc < (7, 5) {
+            return Err(Error::Unsupported(format!(
+                "{name} is sm_{}{}: rrs's CUDA kernels need sm_75 or newer (INT4/INT8 mma)",
+                cc.0, cc.1
+            )));
+        }
+        let gemm = gemm
+            .or_else(|| match std::env::var("RRS_CUDA_GEMM").as_deref() {
+                Ok("int4") => Some(CudaGemm::Int4),
+                Ok("int8") => Some(CudaGemm::Int8),
+                _ => None,
+            })
+            .unwrap_or(if cc >= (9, 0) {
+                CudaGemm::Int8
+            } else {
+                CudaGemm::Int4
+            });
+        if gemm == CudaGemm::Int8 && cc < (8, 0) {
+            return Err(Error::Unsupported(format!(
+                "the INT8 GEMM path needs sm_80 or newer; {name} is sm_{}{}",
+                cc.0, cc.1
+            )));
+        }
+        // SAFETY: rrs launches everything on one stream, so cudarc's per-buffer events
+        // (for ordering across streams) are not needed.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.default_stream();
+        Ok(Device {
+            name,
+            cc,
+            gemm,
+            ctx,
+            stream,
+            modules: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The architecture NVRTC compiles for, e.g. `"sm_90"`.
+    pub fn arch(&self) -> String {
+        format!("sm_{}{}", self.cc.0, self.cc.1)
+    }
+
+    /// "sm_90, GEMM path Int8 (…)".
+    pub fn describe(&self) -> String {
+        format!("{}, CUDA GEMM path {:?}", self.arch(), self.gemm)
+    }
+
+    /// Kernel `entry` of `source`, compiled and loaded on first use.
+    pub fn function(&self, source: Source, entry: &str) -> Result<CudaFunction> {
+        let module = {
+            let mut modules = self.modules.lock().unwrap();
+            match modules.get(source.name) {
+                Some(m) => m.clone(),
+                None => {
+                    let ptx = ptx(source, &self.arch())?;
+                    let m = self
+                        .ctx
+                        .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+                        .map_err(|e| {
+                            Error::Device(format!("loading cuda/{}.cu: {e}", source.name))
+                        })?;
+                    modules.insert(source.name, m.clone());
+                    m
+                }
+            }
+        };
+        module.load_function(entry).map_err(|e| {
+            Error::Device(format!(
+                "cuda/{}.cu has no kernel {entry}: {e}",
+                source.name
+            ))
+        })
+    }
+
+    /// Upload words.
+    pub fn upload(&self, data: &[u32]) -> Result<CudaSlice<u32>> {
+        let data = if data.is_empty() { &[0u32][..] } else { data };
+        self.stream.clone_htod(data).map_err(|e| {
+            Error::TooLarge(format!("CUDA allocation of {} bytes: {e}", data.len() * 4))
+        })
+    }
+
+    /// `n` zeroed words.
+    pub fn zeros(&self, n: usize) -> Result<CudaSlice<u32>> {
+        self.stream
+            .alloc_zeros::<u32>(n.max(1))
+            .map_err(|e| Error::TooLarge(format!("CUDA allocation of {} bytes: {e}", n * 4)))
+    }
+
+    /// Read words back (waits for the stream).
+    pub fn download(&self, s: &CudaSlice<u32>) -> Result<Vec<u32>> {
+        self.stream
+            .clone_dtoh(s)
+            .map_err(|e| Error::Device(format!("CUDA readback: {e}")))
+    }
+
+    /// Wait for the stream; fails with the first error of the work on it.
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream
+            .synchronize()
+            .map_err(|e| Error::Device(format!("CUDA: {e}")))
+    }
+
+    /// Milliseconds of `f`'s work on the stream (CUDA events), median of `samples` runs
+    /// after two warm-ups; each run does `f` `reps` times and the time is divided by `reps`.
+    pub fn time_ms(
+        &self,
+        samples: usize,
+        reps: usize,
+        mut f: impl FnMut() -> Result<()>,
+    ) -> Result<f64> {
+        let driver = |e: cudarc::driver::DriverError| Error::Device(format!("CUDA: {e}"));
+        let mut times = Vec::new();
+        for sample in 0..samples + 2 {
+            let flags = Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT);
+            let start = self.ctx.new_event(flags).map_err(driver)?;
+            let end = self.ctx.new_event(flags).map_err(driver)?;
+            start.record(&self.stream).map_err(driver)?;
+            for _ in 0..reps.max(1) {
+                f()?;
+            }
+            end.record(&self.stream).map_err(driver)?;
+            end.synchronize().map_err(driver)?;
+            if sample >= 2 {
+                times.push(start.elapsed_ms(&end).map_err(driver)? as f64 / reps.max(1) as f64);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(times[times.len() / 2])
+    }
+}
+
+impl crate::Context {
+    /// The CUDA device's time for `f` (see [`Device::time_ms`]); an error on wgpu.
+    pub fn cuda_time_ms(
+        &self,
+        samples: usize,
+        reps: usize,
+        f: impl FnMut() -> Result<()>,
+    ) -> Result<f64> {
+        match &self.cuda {
+            Some(cu) => cu.time_ms(samples, reps, f),
+            None => Err(Error::Unsupported(
+                "cuda_time_ms needs a CUDA context".into(),
+            )),
+        }
+    }
+
+    /// The CUDA GEMM path of this context (`None` on wgpu).
+    pub fn cuda_gemm(&self) -> Option<CudaGemm> {
+        self.cuda.as_ref().map(|c| c.gemm)
+    }
+
+    /// The architecture NVRTC compiles for here, e.g. `"sm_90"` (`None` on wgpu).
+    pub fn cuda_arch(&self) -> Option<String> {
+        self.cuda.as_ref().map(|c| c.arch())
+    }
+}

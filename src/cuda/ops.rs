@@ -1,0 +1,276 @@
+//! The launches behind each op on the CUDA backend. The ops themselves (in `src/<op>.rs`)
+//! check their arguments and allocate their outputs first, then call these.
+
+use cudarc::driver::{sys, CudaFunction, DevicePtr, LaunchConfig, PushKernelArg};
+
+use super::{Device, Source, CHANNEL_MAX, COPY, GEMM, HADAMARD, MATMUL, PERMUTE, QUANTIZE};
+use crate::channel_max::{MAX_SCALE, MIN_SCALE};
+use crate::context::CudaGemm;
+use crate::error::{Error, Result};
+use crate::gemm::GemmOptions;
+use crate::quantize::{Quantized, Smooth};
+use crate::tensor::Tensor;
+
+/// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
+fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
+    u32::try_from(blocks.max(1))
+        .ok()
+        .filter(|&b| b < i32::MAX as u32)
+        .map(|b| (b, 1, 1))
+        .ok_or_else(|| Error::TooLarge(format!("{blocks} CUDA blocks")))
+}
+
+fn config(grid: (u32, u32, u32), threads: u32, smem: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: grid,
+        block_dim: (threads, 1, 1),
+        shared_mem_bytes: smem,
+    }
+}
+
+/// Threads per block of the FWHT of 2^log2 elements (as `fwht_threads` in hadamard.cu).
+fn fwht_threads(n: usize) -> usize {
+    let mut t = 1024;
+    while t > 1 {
+        let (e, w) = (n / t, if t >= 32 { t / 32 } else { 1 });
+        if t <= n && e <= 32 && e >= w {
+            return t;
+        }
+        t /= 2;
+    }
+    1
+}
+
+/// Launch `entry` of `source` with `cfg`; the arguments are references to locals, in the
+/// kernel's parameter order (device pointers as `u64`).
+macro_rules! launch {
+    ($dev:expr, $source:expr, $entry:expr, $cfg:expr, [$($arg:expr),* $(,)?]) => {{
+        let cfg: LaunchConfig = $cfg;
+        let f = $dev.prepare($source, $entry, &cfg)?;
+        let mut builder = $dev.stream.launch_builder(&f);
+        $(builder.arg($arg);)*
+        // SAFETY: every op checked the shapes its kernel's indexing relies on, and the
+        // arguments are pushed in the kernel's parameter order with its types.
+        unsafe { builder.launch(cfg) }
+            .map(|_| ())
+            .map_err(|e| Error::Device(format!("launching {}: {e}", $entry)))
+    }};
+}
+
+impl Device {
+    /// Kernel `entry` of `source`, with its dynamic shared memory allowed up to `cfg`'s.
+    fn prepare(&self, source: Source, entry: &str, cfg: &LaunchConfig) -> Result<CudaFunction> {
+        let f = self.function(source, entry)?;
+        if cfg.shared_mem_bytes > 48 * 1024 {
+            f.set_attribute(
+                sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                cfg.shared_mem_bytes as i32,
+            )
+            .map_err(|e| Error::Device(format!("{entry}: shared memory: {e}")))?;
+        }
+        Ok(f)
+    }
+
+    /// The device pointer of a tensor's memory.
+    fn p(&self, t: &Tensor) -> u64 {
+        t.slice().device_ptr(&self.stream).0
+    }
+
+    /// The device pointer of an optional input (null when absent).
+    fn p_opt(&self, t: Option<&Tensor>) -> u64 {
+        t.map_or(0, |t| self.p(t))
+    }
+
+    /// dst = src (same number of words).
+    pub fn copy(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        let (s, d, n) = (self.p(src), self.p(dst), src.numel() as u64);
+        let cfg = config(grid(src.numel().div_ceil(256))?, 256, 0);
+        launch!(self, COPY, "copy_words", cfg, [&s, &d, &n])
+    }
+
+    /// FWHT of each row of `src` (or of `x` in place) into `x`: k = outer · chunk.
+    pub fn hadamard(
+        &self,
+        src: Option<&Tensor>,
+        x: &Tensor,
+        outer: usize,
+        chunk: usize,
+        signs: Option<&Tensor>,
+    ) -> Result<()> {
+        let (rows, k) = x.rows_cols();
+        let vectors = (rows * outer) as u64;
+        let scale = 1.0 / (k as f32).sqrt();
+        let threads = fwht_threads(chunk);
+        let smem = if threads >= 64 { chunk * 4 } else { 0 };
+        let entry = format!("fwht_{}", chunk.trailing_zeros());
+        let cfg = config(grid(rows * outer)?, threads as u32, smem as u32);
+        let (xp, sp) = (self.p(x), self.p_opt(src));
+        launch!(self, HADAMARD, &entry, cfg, [&xp, &sp, &vectors, &scale])?;
+        if let Some(signs) = signs {
+            let (hp, rows64, chunk32) = (self.p(signs), rows as u64, chunk as u32);
+            let cfg = config(grid((rows * chunk).div_ceil(128))?, 128, 0);
+            let entry = format!("fwht_cross_{outer}");
+            launch!(self, HADAMARD, &entry, cfg, [&xp, &hp, &rows64, &chunk32])?;
+        }
+        Ok(())
+    }
+
+    /// Channel maxima, the permutation (sorted, or as `stats[1]` already holds when not
+    /// `sorted`) and the group scales into `stats` = [absmax, perm, scales, inv_scales].
+    pub fn channel_max(
+        &self,
+        x: &Tensor,
+        stats: [&Tensor; 4],
+        status: &Tensor,
+        group: usize,
+        sorted: bool,
+    ) -> Result<()> {
+        let [absmax, perm, scales, inv] = stats;
+        let (m, k) = x.rows_cols();
+        let rows_per_block = m.div_ceil(m.div_ceil(64).min(1024)) as u32;
+        let (m32, k32, g32) = (m as u32, k as u32, group as u32);
+        let cfg = LaunchConfig {
+            grid_dim: (
+                k.div_ceil(256) as u32,
+                m.div_ceil(rows_per_block as usize) as u32,
+                1,
+            ),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let (xp, ap, pp) = (self.p(x), self.p(absmax), self.p(perm));
+        launch!(
+            self,
+            CHANNEL_MAX,
+            "absmax",
+            cfg,
+            [&xp, &ap, &m32, &k32, &rows_per_block]
+        )?;
+        if sorted {
+            let cfg = config(grid(k.div_ceil(256))?, 256, 0);
+            launch!(self, CHANNEL_MAX, "rank_sort", cfg, [&ap, &pp, &k32])?;
+        }
+        let (lo, hi) = (MIN_SCALE, MAX_SCALE);
+        let (sp, ip, stp) = (self.p(scales), self.p(inv), self.p(status));
+        let cfg = config(grid((k / group).div_ceil(128))?, 128, 0);
+        launch!(
+            self,
+            CHANNEL_MAX,
+            "group_scales",
+            cfg,
+            [&ap, &pp, &sp, &ip, &stp, &k32, &g32, &lo, &hi]
+        )
+    }
+
+    /// Smooth, quantize and pack `x` into `out` = [packed, scales].
+    pub fn quantize(
+        &self,
+        x: &Tensor,
+        smooth: Smooth,
+        group: usize,
+        out: [&Tensor; 2],
+        status: &Tensor,
+    ) -> Result<()> {
+        let (m, k) = x.rows_cols();
+        let (rows, k32, g32) = (m as u64, k as u32, group as u32);
+        let cfg = config(grid(m)?, 256, 0);
+        let (xp, pp, mp) = (
+            self.p(x),
+            self.p_opt(smooth.perm),
+            self.p_opt(smooth.multipliers.map(|(s, _)| s)),
+        );
+        let (qp, sp, stp) = (self.p(out[0]), self.p(out[1]), self.p(status));
+        launch!(
+            self,
+            QUANTIZE,
+            "quantize",
+            cfg,
+            [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &k32, &g32]
+        )
+    }
+
+    /// Reorder the codes of `packed` rows by `perm` into `out`.
+    pub fn permute(&self, packed: &Tensor, perm: &Tensor, out: &Tensor) -> Result<()> {
+        let (rows, kw) = packed.rows_cols();
+        let (rows64, k32) = (rows as u64, (kw * 8) as u32);
+        let cfg = config(grid((rows * kw).div_ceil(256))?, 256, 0);
+        let (ip, pp, op) = (self.p(packed), self.p(perm), self.p(out));
+        launch!(
+            self,
+            PERMUTE,
+            "permute",
+            cfg,
+            [&ip, &pp, &op, &rows64, &k32]
+        )
+    }
+
+    /// y = x · wᵀ in f32.
+    pub fn matmul(&self, x: &Tensor, w: &Tensor, y: &Tensor) -> Result<()> {
+        let (m, k) = x.rows_cols();
+        let n = w.rows_cols().0;
+        let (m32, n32, k32) = (m as u32, n as u32, k as u32);
+        let cfg = LaunchConfig {
+            grid_dim: (n.div_ceil(16) as u32, m.div_ceil(16) as u32, 1),
+            block_dim: (16, 16, 1),
+            shared_mem_bytes: 0,
+        };
+        let (xp, wp, yp) = (self.p(x), self.p(w), self.p(y));
+        launch!(
+            self,
+            MATMUL,
+            "matmul",
+            cfg,
+            [&xp, &wp, &yp, &m32, &n32, &k32]
+        )
+    }
+
+    /// The A4W4 GEMM into `y`: the decode GEMV for up to 16 rows, the tensor-core kernel of
+    /// this device's path where k and the group are multiples of 64, else the SIMT kernel.
+    /// `opts.weight_perm` must already be applied to `w` (see `gemm::record`).
+    pub fn gemm(&self, a: &Quantized, w: &Quantized, opts: &GemmOptions, y: &Tensor) -> Result<()> {
+        let wp = &w.packed;
+        let (m, n, k, group) = (a.rows, w.rows, a.k, opts.group);
+        let scaled = opts.group_scales.is_some();
+        let (m32, n32, k32, g32) = (m as u32, n as u32, k as u32, group as u32);
+        let (entry, cfg) = if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
+            ("gemv", config(grid(n.div_ceil(8))?, 256, 0))
+        } else if k % 64 == 0 && (!scaled || group % 64 == 0) {
+            let entry = match self.gemm {
+                CudaGemm::Int4 => "gemm_int4",
+                CudaGemm::Int8 => "gemm_int8",
+            };
+            let cfg = LaunchConfig {
+                grid_dim: (n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1),
+                block_dim: (256, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            (entry, cfg)
+        } else {
+            let cfg = LaunchConfig {
+                grid_dim: (n.div_ceil(128) as u32, m as u32, 1),
+                block_dim: (128, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            ("gemm_simt", cfg)
+        };
+        if cfg.grid_dim.1 > 65535 {
+            return Err(Error::TooLarge(format!(
+                "{m} rows: the CUDA GEMM grid allows 65535 row blocks"
+            )));
+        }
+        let (ap, wpp, sap, swp) = (
+            self.p(&a.packed),
+            self.p(wp),
+            self.p(&a.scales),
+            self.p(&w.scales),
+        );
+        let (gp, yp) = (self.p_opt(opts.group_scales), self.p(y));
+        launch!(
+            self,
+            GEMM,
+            entry,
+            cfg,
+            [&ap, &wpp, &sap, &swp, &gp, &yp, &m32, &n32, &k32, &g32]
+        )
+    }
+}

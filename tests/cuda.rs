@@ -1,0 +1,171 @@
+//! The `cuda` feature: `cargo test --features cuda`. Where no CUDA driver or GPU is
+//! present the tests print that they were skipped and why (and check that asking for
+//! CUDA is then a clear `NoAdapter` error). On a GPU they run both GEMM paths (INT4 and
+//! INT8 tensor cores) on one device against the CPU reference, and the whole layer.
+//! The op parity suite also runs on CUDA: `RRS_TEST_BACKEND=cuda cargo test --features
+//! cuda --test parity` (with `RRS_CUDA_GEMM=int4|int8`).
+#![cfg(feature = "cuda")]
+
+use rrs::workload::{rel_error, Rng, Workload, WorkloadConfig};
+use rrs::{gemm, Backend, Config, Context, ContextOptions, CudaGemm, Error, LinearReference};
+use rrs::{Method, Quantized, Reorder, RrsLinear, Tensor};
+
+/// A CUDA context with `gemm`, or `None` (printing why) where CUDA is absent.
+fn cuda(gemm: CudaGemm) -> Option<Context> {
+    let r = Context::with_options(ContextOptions {
+        backend: Backend::Cuda,
+        cuda_gemm: Some(gemm),
+        ..Default::default()
+    });
+    match r {
+        Ok(ctx) => {
+            eprintln!("CUDA: {}", ctx.describe());
+            Some(ctx)
+        }
+        Err(Error::NoAdapter(why)) => {
+            eprintln!("skipped: no CUDA here ({why})");
+            None
+        }
+        Err(e) => panic!("CUDA context: {e}"),
+    }
+}
+
+fn packed(
+    ctx: &Context,
+    rng: &mut Rng,
+    rows: usize,
+    k: usize,
+    unit: bool,
+) -> (Vec<u32>, Vec<f32>, Quantized) {
+    let w: Vec<u32> = (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect();
+    let s: Vec<f32> = (0..rows)
+        .map(|_| if unit { 1.0 } else { 0.5 + rng.uniform() })
+        .collect();
+    let q = Quantized {
+        packed: Tensor::from_slice(ctx, &w, &[rows, k / 8]).unwrap(),
+        scales: Tensor::from_slice(ctx, &s, &[rows]).unwrap(),
+        rows,
+        k,
+    };
+    (w, s, q)
+}
+
+#[test]
+fn missing_cuda_is_a_clear_error_or_a_working_device() {
+    match Context::with_options(ContextOptions {
+        backend: Backend::Cuda,
+        ..Default::default()
+    }) {
+        Ok(ctx) => assert_eq!(ctx.backend(), Backend::Cuda),
+        Err(Error::NoAdapter(why)) => {
+            assert!(
+                why.contains("libcuda") || why.contains("NVRTC") || why.contains("device"),
+                "{why}"
+            );
+            eprintln!("skipped the device part: {why}");
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+/// Both tensor-core paths (and the SIMT and GEMV kernels, by shape) on one GPU: integer
+/// sums bit-exact with unit scales; with scales within 4ε·|a·w|·Σ|s_g·P_g|.
+#[test]
+fn both_gemm_paths_match_reference() {
+    for path in [CudaGemm::Int4, CudaGemm::Int8] {
+        let Some(ctx) = cuda(path) else { return };
+        let mut rng = Rng::new(21);
+        for (m, n, k, group) in [
+            (1, 300, 1024, 128),
+            (16, 64, 4096, 128),
+            (17, 70, 256, 64),
+            (128, 128, 1024, 128),
+            (200, 300, 2048, 128),
+            (257, 129, 512, 256),
+            (33, 65, 96, 32),
+        ] {
+            for unit in [true, false] {
+                let (qa, sa, a) = packed(&ctx, &mut rng, m, k, unit);
+                let (qw, sw, w) = packed(&ctx, &mut rng, n, k, unit);
+                let gs: Vec<f32> = (0..k / group).map(|_| 0.5 + rng.uniform()).collect();
+                let gt = Tensor::from_slice(&ctx, &gs, &[k / group]).unwrap();
+                let opts = gemm::GemmOptions {
+                    group,
+                    group_scales: (!unit).then_some(&gt),
+                    ..gemm::GemmOptions::plain(&ctx)
+                };
+                let y: Vec<f32> = gemm::gemm(&ctx, &a, &w, opts)
+                    .unwrap()
+                    .to_vec(&ctx)
+                    .unwrap();
+                let gref = (!unit).then_some(&gs[..]);
+                let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, gref, None);
+                let what = format!("{path:?} m={m} n={n} k={k} group={group} unit={unit}");
+                if unit {
+                    assert_eq!(y, want, "{what}");
+                    continue;
+                }
+                let p = gemm::partial_sums(&qa, &qw, k, 32, None);
+                for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
+                    let mag: f32 = p[idx * (k / 32)..(idx + 1) * (k / 32)]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (*v as f32 * gs[i * 32 / group]).abs())
+                        .sum();
+                    let tol = (k as f32 / 16.0 + 8.0)
+                        * f32::EPSILON
+                        * sa[idx / n]
+                        * sw[idx % n]
+                        * mag.max(1.0);
+                    assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
+                }
+            }
+        }
+    }
+}
+
+/// The whole layer on CUDA against its CPU reference, both paths, every method.
+#[test]
+fn layer_matches_reference_on_both_paths() {
+    let wl = Workload::new(&WorkloadConfig {
+        tokens: 256,
+        channels: 2048,
+        out_features: 256,
+        ..WorkloadConfig::default()
+    });
+    let (n, k) = (wl.config.out_features, wl.config.channels);
+    for path in [CudaGemm::Int4, CudaGemm::Int8] {
+        let Some(ctx) = cuda(path) else { return };
+        for method in Method::ALL {
+            let cfg = Config::new(method)
+                .reorder(Reorder::Dynamic)
+                .calibration(wl.calibration.clone());
+            let layer = RrsLinear::new(&ctx, &wl.w, n, k, cfg.clone()).unwrap();
+            let y = layer.run(&wl.x).unwrap();
+            let want = LinearReference::new(&wl.w, n, k, &cfg)
+                .unwrap()
+                .forward(&wl.x, true)
+                .unwrap();
+            let tol = if method.rotates() { 1e-3 } else { 1e-5 };
+            let e = rel_error(&y, &want);
+            eprintln!("{path:?} {}: GPU vs CPU rel error {e:.2e}", method.name());
+            assert!(e <= tol, "{path:?} {method:?}: rel error {e}");
+        }
+    }
+}
+
+/// The PTX of the GEMM holds the tensor-core instruction of each path.
+#[test]
+fn ptx_has_the_mma_instructions() {
+    let Some(ctx) = cuda(CudaGemm::Int8) else {
+        return;
+    };
+    let arch = ctx.cuda_arch().unwrap();
+    let gemm_src = rrs::cuda::SOURCES
+        .iter()
+        .find(|s| s.name == "gemm")
+        .unwrap();
+    let ptx = rrs::cuda::ptx(*gemm_src, &arch).unwrap();
+    assert!(ptx.contains("mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32"));
+    assert!(ptx.contains("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32"));
+}
