@@ -3,6 +3,9 @@ same command) into the records of benches/results/<device>.json.
 
 usage: python3 benches/merge_results.py OURS.jsonl TORCH.jsonl COMMIT DATE > out.json
 
+OURS.jsonl comes from examples/bench.rs --json (Vulkan) or examples/bench_cuda.rs (CUDA,
+which has no copy kernel of its own: its memory-bound figures compare with torch's copy).
+
 Every record: bench, variant, m, n, k, ours_ms, peer, peer_ms, ratio (peer_ms / ours_ms,
 above 1 means we are faster), commit, date, note. For memory-bound kernels the peer is
 a copy of the same number of bytes: the copy's time is scaled by (bytes we move) /
@@ -37,14 +40,17 @@ for o in ours:
     if b in ("hadamard", "quantize", "channel_max"):
         copy = find(ours, bench="copy", variant="f32", m=m, k=k)
         tcopy = find(torch, peer="copy_f32", m=m, k=k)
-        scale = o["bytes"] / copy["bytes"]
-        rec(o, "wgsl_copy", copy["ms"] * scale, f"copy time for the same {o['bytes']:.0f} bytes")
+        # The torch copy moves 2·m·k·4 bytes (read + write of an [m, k] f32 tensor).
+        scale = o["bytes"] / (copy["bytes"] if copy else 8 * m * k)
+        if copy:
+            rec(o, "wgsl_copy", copy["ms"] * scale, f"copy time for the same {o['bytes']:.0f} bytes")
         if tcopy:
             rec(o, "torch_copy", tcopy["ms"] * scale, f"torch copy time for the same {o['bytes']:.0f} bytes")
     elif b == "decode":
         copy = find(ours, bench="copy", variant="packed_weights", n=n, k=k)
         # The copy moves the packed weights twice (read + write); decode reads them once.
-        rec(o, "wgsl_copy", copy["ms"] * o["bytes"] / copy["bytes"], "copy time for the packed weight bytes")
+        if copy:
+            rec(o, "wgsl_copy", copy["ms"] * o["bytes"] / copy["bytes"], "copy time for the packed weight bytes")
         for peer in ("matmul_f16",):
             t = find(torch, peer=peer, m=m, n=n, k=k)
             if t:

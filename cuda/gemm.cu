@@ -4,16 +4,22 @@
 // sa: [m], sw: [n], gs: [k / group] or null (all 1). The integer partial sums are exact in i32;
 // each group's sum is scaled and added in f32 once the group is complete.
 //
-// Tensor-core kernels: 128×128 output tiles, 8 warps of 64×32, K steps of 64 codes (needs
-// k % 64 == 0 and group % 64 == 0; the host falls back to `gemm_simt` otherwise):
+// Tensor-core kernels: 128×128 output tiles, 8 warps of 64×32, K steps of 128 or 64 codes
+// (needs k and the group to be multiples of the step; the host falls back to `gemm_simt`
+// otherwise):
 //   INT8 = 0: `mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32` on the packed words as they are
 //             (INT4 tensor cores: sm_75 to sm_89);
 //   INT8 = 1: the words unpacked to s8 on their way into shared memory, then
 //             `mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32` (sm_80+; Hopper has no INT4 MMA).
 #define BM 128
 #define BN 128
-#define BK 64
 #define GEMM_THREADS 256
+
+// Exact i32 → f32 for |v| < 2^22 (a group's partial sum: at most 64 · group) with a
+// full-rate integer add and float subtract instead of a quarter-rate conversion.
+__device__ __forceinline__ float small_int_to_float(int v) {
+  return __int_as_float(v + 0x4B400000) - 12582912.0f;
+}
 
 __device__ __forceinline__ void mma_s4(int (&c)[4], const u32 (&a)[4], const u32 (&b)[2]) {
   asm volatile(
@@ -31,35 +37,82 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], const u32 (&a)[4], const u32
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// Words per shared-memory row: the K step's codes plus padding that makes the fragment loads
-// of a warp (8 rows × 4 words) hit 32 different banks.
-template <int INT8> struct Layout {
-  static constexpr int WORDS = INT8 ? BK / 4 : BK / 8;  // s8: 4 codes per word; s4: 8
-  static constexpr int STRIDE = INT8 ? 20 : 12;
+// Shared memory per stage and operand: BM rows of the K step's codes (s8: BK bytes, s4: BK/2
+// bytes) plus 16 bytes of padding, which puts the 8 rows a fragment load touches at once in
+// 8 different 16-byte bank groups (for ldmatrix and for the 4-byte loads alike).
+template <int INT8, int BKT> struct Layout {
+  static constexpr int ROW_BYTES = (INT8 ? BKT : BKT / 2) + 16;
+  static constexpr int STAGE_BYTES = BM * ROW_BYTES;  // one operand
+  static constexpr int SMEM_BYTES = 2 * 2 * STAGE_BYTES;  // A and W, two stages
 };
 
-template <int INT8>
+__device__ __forceinline__ void ldmatrix_x4(u32 (&r)[4], const void* p) {
+  const u32 addr = (u32)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// K steps of BKT codes, double-buffered: while the tensor cores work on one stage, the next
+// step's words are in flight from global memory into registers, then unpacked (INT8) and
+// stored into the other stage; one barrier per step.
+template <int INT8, int BKT>
 __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* __restrict__ w,
                                           const float* __restrict__ sa, const float* __restrict__ sw,
                                           const float* __restrict__ gs, float* __restrict__ y,
                                           unsigned m, unsigned n, unsigned k, unsigned group) {
-  using L = Layout<INT8>;
-  __shared__ u32 as[BM * L::STRIDE];
-  __shared__ u32 ws[BN * L::STRIDE];
+  using L = Layout<INT8, BKT>;
+  constexpr int WORDS = BKT / 8;            // packed words per row and step
+  constexpr int LOADS = BM * WORDS / 4 / GEMM_THREADS;  // uint4 per thread per operand
+  extern __shared__ __align__(16) unsigned char smem[];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t4 = lane & 3;
   const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;  // the warp's 64×32 sub-tile
   const unsigned i0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
   const unsigned kw = k / 8;
 
-  // Global → registers: each thread loads one row's 8 words (64 codes) of either operand? No:
-  // 128 rows × 8 words = 1024 words per operand = 4 words per thread (one uint4).
-  const int lrow = tid >> 1, lcol = (tid & 1) * 4;  // row 0..127, words 0 or 4
-  const bool arow_ok = i0 + lrow < m, wrow_ok = j0 + lrow < n;
-  const uint4* ag = reinterpret_cast<const uint4*>(a + (size_t)(i0 + lrow) * kw + lcol);
-  const uint4* wg = reinterpret_cast<const uint4*>(w + (size_t)(j0 + lrow) * kw + lcol);
+  // Thread → (row, uint4) of each load: rows 0..127, WORDS / 4 uint4 per row.
+  int lrow[LOADS], lq[LOADS];
+#pragma unroll
+  for (int l = 0; l < LOADS; ++l) {
+    const int idx = tid + l * GEMM_THREADS;
+    lrow[l] = idx / (WORDS / 4);
+    lq[l] = idx % (WORDS / 4);
+  }
   const uint4 zero = make_uint4(0, 0, 0, 0);
-  uint4 an = arow_ok ? ag[0] : zero, wnx = wrow_ok ? wg[0] : zero;
+  uint4 an[LOADS], wnx[LOADS];
+  auto load = [&](unsigned k0) {
+#pragma unroll
+    for (int l = 0; l < LOADS; ++l) {
+      const unsigned ia = i0 + lrow[l], jw = j0 + lrow[l];
+      an[l] = ia < m ? reinterpret_cast<const uint4*>(a + (size_t)ia * kw + k0 / 8)[lq[l]] : zero;
+      wnx[l] = jw < n ? reinterpret_cast<const uint4*>(w + (size_t)jw * kw + k0 / 8)[lq[l]] : zero;
+    }
+  };
+  auto store = [&](int stage) {
+    unsigned char* as = smem + stage * 2 * L::STAGE_BYTES;
+    unsigned char* ws = as + L::STAGE_BYTES;
+#pragma unroll
+    for (int l = 0; l < LOADS; ++l) {
+      if (INT8) {
+        const u32 av[4] = {an[l].x, an[l].y, an[l].z, an[l].w};
+        const u32 wv[4] = {wnx[l].x, wnx[l].y, wnx[l].z, wnx[l].w};
+        uint4* ad = reinterpret_cast<uint4*>(as + lrow[l] * L::ROW_BYTES + lq[l] * 32);
+        uint4* wd = reinterpret_cast<uint4*>(ws + lrow[l] * L::ROW_BYTES + lq[l] * 32);
+        ad[0] = make_uint4(nibbles_to_s8x4(av[0]), nibbles_to_s8x4(av[0] >> 16),
+                           nibbles_to_s8x4(av[1]), nibbles_to_s8x4(av[1] >> 16));
+        ad[1] = make_uint4(nibbles_to_s8x4(av[2]), nibbles_to_s8x4(av[2] >> 16),
+                           nibbles_to_s8x4(av[3]), nibbles_to_s8x4(av[3] >> 16));
+        wd[0] = make_uint4(nibbles_to_s8x4(wv[0]), nibbles_to_s8x4(wv[0] >> 16),
+                           nibbles_to_s8x4(wv[1]), nibbles_to_s8x4(wv[1] >> 16));
+        wd[1] = make_uint4(nibbles_to_s8x4(wv[2]), nibbles_to_s8x4(wv[2] >> 16),
+                           nibbles_to_s8x4(wv[3]), nibbles_to_s8x4(wv[3] >> 16));
+      } else {
+        *reinterpret_cast<uint4*>(as + lrow[l] * L::ROW_BYTES + lq[l] * 16) = an[l];
+        *reinterpret_cast<uint4*>(ws + lrow[l] * L::ROW_BYTES + lq[l] * 16) = wnx[l];
+      }
+    }
+  };
 
   int acc[4][4][4];
   float out[4][4][4];
@@ -70,55 +123,63 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
 #pragma unroll
       for (int c = 0; c < 4; ++c) acc[x][z][c] = 0, out[x][z][c] = 0.0f;
 
-  for (unsigned k0 = 0; k0 < k; k0 += BK) {
-    __syncthreads();
-    // Registers → shared memory (unpacked to s8 for the INT8 path).
-    const u32 av[4] = {an.x, an.y, an.z, an.w}, wv[4] = {wnx.x, wnx.y, wnx.z, wnx.w};
+  load(0);
+  store(0);
+  __syncthreads();
+  int stage = 0;
+  for (unsigned k0 = 0; k0 < k; k0 += BKT) {
+    const bool more = k0 + BKT < k;
+    if (more) load(k0 + BKT);
+    const unsigned char* as = smem + stage * 2 * L::STAGE_BYTES;
+    const unsigned char* ws = as + L::STAGE_BYTES;
+    if (INT8) {
+      // k32 halves: A by ldmatrix.x4 (rows 0-7 / 8-15 × bytes 0-15 / 16-31 = a0..a3), W by
+      // ldmatrix.x4 over two n8 tiles (b0, b1 of each).
 #pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      if (INT8) {
-        as[lrow * L::STRIDE + 2 * (lcol + q)] = nibbles_to_s8x4(av[q]);
-        as[lrow * L::STRIDE + 2 * (lcol + q) + 1] = nibbles_to_s8x4(av[q] >> 16);
-        ws[lrow * L::STRIDE + 2 * (lcol + q)] = nibbles_to_s8x4(wv[q]);
-        ws[lrow * L::STRIDE + 2 * (lcol + q) + 1] = nibbles_to_s8x4(wv[q] >> 16);
-      } else {
-        as[lrow * L::STRIDE + lcol + q] = av[q];
-        ws[lrow * L::STRIDE + lcol + q] = wv[q];
+      for (int kb = 0; kb < BKT / 32; ++kb) {
+        u32 bf[4][2];
+#pragma unroll
+        for (int z = 0; z < 4; z += 2) {
+          const int mi = lane >> 3;
+          const unsigned char* p =
+              ws + (wn + (z + (mi >> 1)) * 8 + (lane & 7)) * L::ROW_BYTES + kb * 32 + 16 * (mi & 1);
+          u32 r[4];
+          ldmatrix_x4(r, p);
+          bf[z][0] = r[0], bf[z][1] = r[1], bf[z + 1][0] = r[2], bf[z + 1][1] = r[3];
+        }
+#pragma unroll
+        for (int x = 0; x < 4; ++x) {
+          const unsigned char* p = as + (wm + x * 16 + (lane & 7) + 8 * ((lane >> 3) & 1)) * L::ROW_BYTES +
+                                   kb * 32 + 16 * (lane >> 4);
+          u32 af[4];
+          ldmatrix_x4(af, p);
+#pragma unroll
+          for (int z = 0; z < 4; ++z) mma_s8(acc[x][z], af, bf[z]);
+        }
       }
-    }
-    __syncthreads();
-    // Prefetch the next K step while this one computes.
-    if (k0 + BK < k) {
-      an = arow_ok ? ag[(k0 + BK) / 32] : zero;
-      wnx = wrow_ok ? wg[(k0 + BK) / 32] : zero;
-    }
-    // Tensor cores: s4 takes the 64 codes in one k64 MMA; s8 in two k32 MMAs.
+    } else {
+      // k64 chunks of packed words: a0..a3 = rows g / g+8 × words t4 / t4+4.
 #pragma unroll
-    for (int ks = 0; ks < (INT8 ? 2 : 1); ++ks) {
-      const int kb = ks * 8;  // word offset of the k32 half (s8 words)
-      u32 bf[4][2];
-#pragma unroll
-      for (int z = 0; z < 4; ++z) {
-        const u32* r = ws + (wn + z * 8 + g) * L::STRIDE + kb + t4;
-        bf[z][0] = r[0];
-        bf[z][1] = r[4];
-      }
-#pragma unroll
-      for (int x = 0; x < 4; ++x) {
-        const u32* r0 = as + (wm + x * 16 + g) * L::STRIDE + kb + t4;
-        const u32* r1 = r0 + 8 * L::STRIDE;
-        const u32 af[4] = {r0[0], r1[0], r0[4], r1[4]};
+      for (int kb = 0; kb < BKT / 64; ++kb) {
+        u32 bf[4][2];
 #pragma unroll
         for (int z = 0; z < 4; ++z) {
-          if (INT8)
-            mma_s8(acc[x][z], af, bf[z]);
-          else
-            mma_s4(acc[x][z], af, bf[z]);
+          const u32* r = reinterpret_cast<const u32*>(ws + (wn + z * 8 + g) * L::ROW_BYTES) + kb * 8 + t4;
+          bf[z][0] = r[0];
+          bf[z][1] = r[4];
+        }
+#pragma unroll
+        for (int x = 0; x < 4; ++x) {
+          const u32* r0 = reinterpret_cast<const u32*>(as + (wm + x * 16 + g) * L::ROW_BYTES) + kb * 8 + t4;
+          const u32* r1 = reinterpret_cast<const u32*>(reinterpret_cast<const unsigned char*>(r0) + 8 * L::ROW_BYTES);
+          const u32 af[4] = {r0[0], r1[0], r0[4], r1[4]};
+#pragma unroll
+          for (int z = 0; z < 4; ++z) mma_s4(acc[x][z], af, bf[z]);
         }
       }
     }
     // A complete group: scale its integer sums into the f32 accumulators.
-    if (gs && (k0 + BK) % group == 0) {
+    if (gs && (k0 + BKT) % group == 0) {
       const float s = gs[k0 / group];
 #pragma unroll
       for (int x = 0; x < 4; ++x)
@@ -126,10 +187,13 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
         for (int z = 0; z < 4; ++z)
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
-            out[x][z][c] += s * (float)acc[x][z][c];
+            out[x][z][c] += s * small_int_to_float(acc[x][z][c]);
             acc[x][z][c] = 0;
           }
     }
+    if (more) store(stage ^ 1);
+    __syncthreads();
+    stage ^= 1;
   }
   // Epilogue: c0, c1 at (row g, cols 2·t4, +1), c2, c3 at row g + 8.
 #pragma unroll
@@ -147,17 +211,18 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
       }
 }
 
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
-    gemm_int4(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,
-              float* y, unsigned m, unsigned n, unsigned k, unsigned group) {
-  gemm_body<0>(a, w, sa, sw, gs, y, m, n, k, group);
-}
-
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
-    gemm_int8(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,
-              float* y, unsigned m, unsigned n, unsigned k, unsigned group) {
-  gemm_body<1>(a, w, sa, sw, gs, y, m, n, k, group);
-}
+// Entry points: path × K step (128 where k and the group allow it, else 64). Dynamic shared
+// memory: Layout<INT8, BK>::SMEM_BYTES.
+#define GEMM_ENTRY(NAME, INT8, BKT)                                                          \
+  extern "C" __global__ void __launch_bounds__(GEMM_THREADS)                                 \
+      NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
+           float* y, unsigned m, unsigned n, unsigned k, unsigned group) {                   \
+    gemm_body<INT8, BKT>(a, w, sa, sw, gs, y, m, n, k, group);                               \
+  }
+GEMM_ENTRY(gemm_int4_k64, 0, 64)
+GEMM_ENTRY(gemm_int4_k128, 0, 128)
+GEMM_ENTRY(gemm_int8_k64, 1, 64)
+GEMM_ENTRY(gemm_int8_k128, 1, 128)
 
 // Any shape (k % 8 == 0, group % 8 == 0 or group == k): one thread per output, dp4a on CUDA
 // cores. Used where the tensor-core kernels' K step does not fit k or the group.
@@ -182,39 +247,85 @@ extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __res
   y[(size_t)i * n + j] = sa[i] * sw[j] * (gs ? total : (float)part);
 }
 
-// Decode (m ≤ 16): memory bound, each weight word is read once. One warp per output column;
-// lanes stride over the row 4 words (32 codes) at a time, so k % 32 == 0 and group % 32 == 0
-// (or no group scales). The activations (m·k/2 bytes) stay in L1/L2.
+// Decode (m ≤ 16): memory bound on the weights, each weight word read once. A block stages
+// a K-chunk of the activations in shared memory, unpacked to s8 (m × chunk ≤ 32 KiB, so the
+// chunk is all of k for one token: no barrier interrupts the weight stream), and each
+// of its warps owns GEMV_COLS output columns; lanes stride over the chunk 32 codes (one uint4
+// of weights) at a time, so k % 32 == 0 and group % 32 == 0 (or no group scales). The
+// weight loads of all the warp's columns are issued before any is used.
 #define GEMV_WARPS 8
+#define GEMV_COLS 4
+#define GEMV_SMEM 32768
+
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
          const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
          unsigned m, unsigned n, unsigned k, unsigned group) {
-  const unsigned j = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-  if (j >= n) return;
-  const unsigned k4 = k / 32;  // uint4 per row
-  const uint4* wr = reinterpret_cast<const uint4*>(w + (size_t)j * (k / 8));
-  float acc[16];
+  __shared__ uint4 as[GEMV_SMEM / 16];  // [m][chunk] s8
+  const unsigned chunk = min(k, (GEMV_SMEM / m) & ~31u);
+  const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const unsigned j0 = (blockIdx.x * GEMV_WARPS + warp) * GEMV_COLS;
+  float acc[GEMV_COLS][16];
 #pragma unroll
-  for (int i = 0; i < 16; ++i) acc[i] = 0.0f;
-  for (unsigned q = lane; q < k4; q += 32) {
-    const uint4 wv = wr[q];
-    const float s = gs ? gs[32 * q / group] : 1.0f;
+  for (int c = 0; c < GEMV_COLS; ++c)
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      if (i < (int)m) {
-        const uint4 av = reinterpret_cast<const uint4*>(a + (size_t)i * (k / 8))[q];
-        const int d = dot8(av.x, wv.x) + dot8(av.y, wv.y) + dot8(av.z, wv.z) + dot8(av.w, wv.w);
-        acc[i] += s * (float)d;
+    for (int i = 0; i < 16; ++i) acc[c][i] = 0.0f;
+  const unsigned kw = k / 8;
+  for (unsigned kc = 0; kc < k; kc += chunk) {
+    const unsigned len = min(chunk, k - kc);  // codes in this chunk (a multiple of 32)
+    __syncthreads();
+    // Stage: each packed word (8 codes) becomes two s8 words.
+    u32* as32 = reinterpret_cast<u32*>(as);
+    for (unsigned t = threadIdx.x; t < m * (len / 8); t += GEMV_WARPS * 32) {
+      const unsigned i = t / (len / 8), q = t % (len / 8);
+      const u32 v = a[(size_t)i * kw + kc / 8 + q];
+      as32[i * (chunk / 4) + 2 * q] = nibbles_to_s8x4(v);
+      as32[i * (chunk / 4) + 2 * q + 1] = nibbles_to_s8x4(v >> 16);
+    }
+    __syncthreads();
+    for (unsigned q = lane; q < len / 32; q += 32) {
+      uint4 wv[GEMV_COLS];
+#pragma unroll
+      for (int c = 0; c < GEMV_COLS; ++c)
+        wv[c] = j0 + c < n ? reinterpret_cast<const uint4*>(w + (size_t)(j0 + c) * kw + kc / 8)[q]
+                           : make_uint4(0, 0, 0, 0);
+      const float s = gs ? gs[(kc + 32 * q) / group] : 1.0f;
+#pragma unroll
+      for (int c = 0; c < GEMV_COLS; ++c) {
+        const u32 wx[4] = {wv[c].x, wv[c].y, wv[c].z, wv[c].w};
+        u32 ws8[8];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          ws8[2 * e] = nibbles_to_s8x4(wx[e]);
+          ws8[2 * e + 1] = nibbles_to_s8x4(wx[e] >> 16);
+        }
+#pragma unroll
+        for (int i = 0; i < 16; ++i) {
+          if (i < (int)m) {
+            const uint4 a0 = as[i * (chunk / 16) + 2 * q], a1 = as[i * (chunk / 16) + 2 * q + 1];
+            int d = __dp4a((int)a0.x, (int)ws8[0], 0);
+            d = __dp4a((int)a0.y, (int)ws8[1], d);
+            d = __dp4a((int)a0.z, (int)ws8[2], d);
+            d = __dp4a((int)a0.w, (int)ws8[3], d);
+            d = __dp4a((int)a1.x, (int)ws8[4], d);
+            d = __dp4a((int)a1.y, (int)ws8[5], d);
+            d = __dp4a((int)a1.z, (int)ws8[6], d);
+            d = __dp4a((int)a1.w, (int)ws8[7], d);
+            acc[c][i] += s * small_int_to_float(d);
+          }
+        }
       }
     }
   }
 #pragma unroll
-  for (int i = 0; i < 16; ++i) {
-    if (i < (int)m) {
-      float v = acc[i];
-      for (int h = 16; h > 0; h >>= 1) v += __shfl_xor_sync(0xffffffffu, v, h);
-      if (lane == 0) y[(size_t)i * n + j] = sa[i] * sw[j] * v;
+  for (int c = 0; c < GEMV_COLS; ++c) {
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      if (i < (int)m) {
+        float v = acc[c][i];
+        for (int h = 16; h > 0; h >>= 1) v += __shfl_xor_sync(0xffffffffu, v, h);
+        if (lane == 0 && j0 + c < n) y[(size_t)i * n + j0 + c] = sa[i] * sw[j0 + c] * v;
+      }
     }
   }
 }

@@ -152,8 +152,8 @@ pub(crate) fn record(
     }
     check_group(k, group)?;
     let absmax = Tensor::zeros(ctx, DType::F32, &[k])?;
-    let scales = Tensor::zeros(ctx, DType::F32, &[k / group])?;
-    let inv_scales = Tensor::zeros(ctx, DType::F32, &[k / group])?;
+    let scales = Tensor::output(ctx, DType::F32, &[k / group])?;
+    let inv_scales = Tensor::output(ctx, DType::F32, &[k / group])?;
     let perm = match order {
         Order::Fixed(p) => {
             p.expect_on(ctx, "the fixed permutation")?;
@@ -167,7 +167,7 @@ pub(crate) fn record(
             crate::copy::record(ctx, rec, p)?
         }
         Order::Identity => Tensor::from_slice(ctx, &(0..k as u32).collect::<Vec<_>>(), &[k])?,
-        Order::Sorted => Tensor::zeros(ctx, DType::U32, &[k])?,
+        Order::Sorted => Tensor::output(ctx, DType::U32, &[k])?,
     };
     let enc = match rec {
         Rec::Wgpu(enc) => enc,

@@ -45,7 +45,7 @@ pub fn encode(
 /// A copy of `src` in a new tensor of the same dtype and shape, on either backend.
 pub(crate) fn record(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
     src.expect_on(ctx, "the copy source")?;
-    let dst = Tensor::zeros(ctx, src.dtype(), src.shape())?;
+    let dst = Tensor::output(ctx, src.dtype(), src.shape())?;
     match rec {
         Rec::Wgpu(enc) => {
             let bytes = (src.numel() * 4) as u64;

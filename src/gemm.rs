@@ -236,7 +236,7 @@ pub(crate) fn record(
         }
         flags |= 2;
     }
-    let y = Tensor::zeros(ctx, DType::F32, &[m, n])?;
+    let y = Tensor::output(ctx, DType::F32, &[m, n])?;
     let enc = match rec {
         Rec::Wgpu(enc) => enc,
         #[cfg(feature = "cuda")]

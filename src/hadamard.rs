@@ -325,7 +325,7 @@ pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) 
 /// [`encode_into`] on either backend.
 pub(crate) fn record_into(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
     src.expect(ctx, "hadamard input", DType::F32, 2)?;
-    let out = Tensor::zeros(ctx, DType::F32, src.shape())?;
+    let out = Tensor::output(ctx, DType::F32, src.shape())?;
     transform(ctx, rec, Some(src), &out, None)?;
     Ok(out)
 }

@@ -50,7 +50,7 @@ pub(crate) fn record(ctx: &Context, rec: &mut Rec, x: &Tensor, w: &Tensor) -> Re
             "x is [{m}, {k}] but w is [{n}, {kw}]: the inner dimensions differ"
         )));
     }
-    let y = Tensor::zeros(ctx, DType::F32, &[m, n])?;
+    let y = Tensor::output(ctx, DType::F32, &[m, n])?;
     let enc = match rec {
         Rec::Wgpu(enc) => enc,
         #[cfg(feature = "cuda")]

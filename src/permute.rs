@@ -54,7 +54,7 @@ pub(crate) fn record(
             kw * 8
         )));
     }
-    let out = Tensor::zeros(ctx, DType::U32, packed.shape())?;
+    let out = Tensor::output(ctx, DType::U32, packed.shape())?;
     let enc = match rec {
         Rec::Wgpu(enc) => enc,
         #[cfg(feature = "cuda")]

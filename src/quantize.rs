@@ -210,8 +210,8 @@ pub(crate) fn record(
         flags |= 1;
         group = g;
     }
-    let packed = Tensor::zeros(ctx, DType::U32, &[m, k / 8])?;
-    let scales = Tensor::zeros(ctx, DType::F32, &[m])?;
+    let packed = Tensor::output(ctx, DType::U32, &[m, k / 8])?;
+    let scales = Tensor::output(ctx, DType::F32, &[m])?;
     let enc = match rec {
         Rec::Wgpu(enc) => enc,
         #[cfg(feature = "cuda")]

@@ -130,6 +130,17 @@ impl Tensor {
         }
     }
 
+    /// A tensor whose every element the op about to run writes: zeroed on wgpu (whose
+    /// buffers always are), left uninitialized on CUDA (saves a memset pass).
+    pub(crate) fn output(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<Self> {
+        #[cfg(feature = "cuda")]
+        if let Some(cu) = &ctx.cuda {
+            check_size(ctx, shape)?;
+            return Ok(Self::on_cuda(ctx, cu.uninit(numel(shape))?, shape, dtype));
+        }
+        Self::zeros(ctx, dtype, shape)
+    }
+
     /// The shape, row-major.
     pub fn shape(&self) -> &[usize] {
         &self.shape

@@ -168,4 +168,5 @@ fn ptx_has_the_mma_instructions() {
     let ptx = rrs::cuda::ptx(*gemm_src, &arch).unwrap();
     assert!(ptx.contains("mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32"));
     assert!(ptx.contains("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32"));
+    assert!(ptx.contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
 }

@@ -226,6 +226,14 @@ impl Device {
             .map_err(|e| Error::TooLarge(format!("CUDA allocation of {} bytes: {e}", n * 4)))
     }
 
+    /// `n` words left uninitialized, for outputs a kernel writes in full.
+    pub fn uninit(&self, n: usize) -> Result<CudaSlice<u32>> {
+        // SAFETY: u32 has no invalid bit patterns, and callers only use the memory as the
+        // output of a kernel that writes every word before anything reads it.
+        unsafe { self.stream.alloc::<u32>(n.max(1)) }
+            .map_err(|e| Error::TooLarge(format!("CUDA allocation of {} bytes: {e}", n * 4)))
+    }
+
     /// Read words back (waits for the stream).
     pub fn download(&self, s: &CudaSlice<u32>) -> Result<Vec<u32>> {
         self.stream

@@ -233,16 +233,21 @@ impl Device {
         let scaled = opts.group_scales.is_some();
         let (m32, n32, k32, g32) = (m as u32, n as u32, k as u32, group as u32);
         let (entry, cfg) = if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
-            ("gemv", config(grid(n.div_ceil(8))?, 256, 0))
+            ("gemv", config(grid(n.div_ceil(32))?, 256, 0))
         } else if k % 64 == 0 && (!scaled || group % 64 == 0) {
-            let entry = match self.gemm {
-                CudaGemm::Int4 => "gemm_int4",
-                CudaGemm::Int8 => "gemm_int8",
+            // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
+            // 2 stages × 2 operands × 128 rows × (step bytes + 16).
+            let step128 = k % 128 == 0 && (!scaled || group % 128 == 0);
+            let (entry, row_bytes) = match (self.gemm, step128) {
+                (CudaGemm::Int4, false) => ("gemm_int4_k64", 32 + 16),
+                (CudaGemm::Int4, true) => ("gemm_int4_k128", 64 + 16),
+                (CudaGemm::Int8, false) => ("gemm_int8_k64", 64 + 16),
+                (CudaGemm::Int8, true) => ("gemm_int8_k128", 128 + 16),
             };
             let cfg = LaunchConfig {
                 grid_dim: (n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1),
                 block_dim: (256, 1, 1),
-                shared_mem_bytes: 0,
+                shared_mem_bytes: 4 * 128 * row_bytes,
             };
             (entry, cfg)
         } else {
