@@ -248,21 +248,19 @@ extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __res
 }
 
 // Decode (m ≤ 16): memory bound on the weights, each weight word read once. A block stages
-// a K-chunk of the activations in shared memory, unpacked to s8 (m × chunk ≤ 32 KiB, so the
-// chunk is all of k for one token: no barrier interrupts the weight stream), and each
+// a K-chunk of the activations in shared memory, unpacked to s8 (m × GEMV_KC bytes), and each
 // of its warps owns GEMV_COLS output columns; lanes stride over the chunk 32 codes (one uint4
 // of weights) at a time, so k % 32 == 0 and group % 32 == 0 (or no group scales). The
 // weight loads of all the warp's columns are issued before any is used.
 #define GEMV_WARPS 8
 #define GEMV_COLS 4
-#define GEMV_SMEM 32768
+#define GEMV_KC 2048
 
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
          const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
          unsigned m, unsigned n, unsigned k, unsigned group) {
-  __shared__ uint4 as[GEMV_SMEM / 16];  // [m][chunk] s8
-  const unsigned chunk = min(k, (GEMV_SMEM / m) & ~31u);
+  __shared__ uint4 as[16 * GEMV_KC / 16];  // [m][GEMV_KC] s8
   const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const unsigned j0 = (blockIdx.x * GEMV_WARPS + warp) * GEMV_COLS;
   float acc[GEMV_COLS][16];
@@ -271,16 +269,16 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 #pragma unroll
     for (int i = 0; i < 16; ++i) acc[c][i] = 0.0f;
   const unsigned kw = k / 8;
-  for (unsigned kc = 0; kc < k; kc += chunk) {
-    const unsigned len = min(chunk, k - kc);  // codes in this chunk (a multiple of 32)
+  for (unsigned kc = 0; kc < k; kc += GEMV_KC) {
+    const unsigned len = min(GEMV_KC, k - kc);  // codes in this chunk (a multiple of 32)
     __syncthreads();
     // Stage: each packed word (8 codes) becomes two s8 words.
     u32* as32 = reinterpret_cast<u32*>(as);
     for (unsigned t = threadIdx.x; t < m * (len / 8); t += GEMV_WARPS * 32) {
       const unsigned i = t / (len / 8), q = t % (len / 8);
       const u32 v = a[(size_t)i * kw + kc / 8 + q];
-      as32[i * (chunk / 4) + 2 * q] = nibbles_to_s8x4(v);
-      as32[i * (chunk / 4) + 2 * q + 1] = nibbles_to_s8x4(v >> 16);
+      as32[i * (GEMV_KC / 4) + 2 * q] = nibbles_to_s8x4(v);
+      as32[i * (GEMV_KC / 4) + 2 * q + 1] = nibbles_to_s8x4(v >> 16);
     }
     __syncthreads();
     for (unsigned q = lane; q < len / 32; q += 32) {
@@ -302,7 +300,7 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 #pragma unroll
         for (int i = 0; i < 16; ++i) {
           if (i < (int)m) {
-            const uint4 a0 = as[i * (chunk / 16) + 2 * q], a1 = as[i * (chunk / 16) + 2 * q + 1];
+            const uint4 a0 = as[i * (GEMV_KC / 16) + 2 * q], a1 = as[i * (GEMV_KC / 16) + 2 * q + 1];
             int d = __dp4a((int)a0.x, (int)ws8[0], 0);
             d = __dp4a((int)a0.y, (int)ws8[1], d);
             d = __dp4a((int)a0.z, (int)ws8[2], d);
