@@ -6,6 +6,9 @@
 // non-finite amax sets status bit 1.
 #define QUANT_THREADS 256
 
+// With a permutation and `staged`, the row is first copied into shared memory (dynamic,
+// k floats) with coalesced loads, and the gather reads it there: a gather from device memory
+// touches a different 32-byte sector for nearly every code.
 __device__ __forceinline__ float smoothed(const float* __restrict__ row, const u32* __restrict__ perm,
                                           const float* __restrict__ mult, unsigned q, unsigned group) {
   float v = row[perm ? perm[q] : q];
@@ -15,11 +18,17 @@ __device__ __forceinline__ float smoothed(const float* __restrict__ row, const u
 extern "C" __global__ void __launch_bounds__(QUANT_THREADS)
     quantize(const float* __restrict__ x, const u32* __restrict__ perm, const float* __restrict__ mult,
              u32* __restrict__ packed, float* __restrict__ scales, u32* __restrict__ status,
-             unsigned long long rows, unsigned k, unsigned group) {
+             unsigned long long rows, unsigned k, unsigned group, unsigned staged) {
+  extern __shared__ float srow[];
   __shared__ u32 partial[QUANT_THREADS / 32];
   const unsigned long long r = global_block();
   if (r >= rows) return;
   const float* row = x + r * k;
+  if (staged) {
+    for (unsigned q = threadIdx.x; q < k; q += QUANT_THREADS) srow[q] = row[q];
+    __syncthreads();
+    row = srow;
+  }
   u32 m = 0;
   for (unsigned q = threadIdx.x; q < k; q += QUANT_THREADS)
     m = max(m, __float_as_uint(smoothed(row, perm, mult, q, group)) & 0x7fffffffu);

@@ -173,7 +173,9 @@ impl Device {
     ) -> Result<()> {
         let (m, k) = x.rows_cols();
         let (rows, k32, g32) = (m as u64, k as u32, group as u32);
-        let cfg = config(grid(m)?, 256, 0);
+        // Stage the row in shared memory for the gather where it fits (160 KiB).
+        let staged = u32::from(smooth.perm.is_some() && k * 4 <= 160 * 1024);
+        let cfg = config(grid(m)?, 256, staged * k32 * 4);
         let (xp, pp, mp) = (
             self.p(x),
             self.p_opt(smooth.perm),
@@ -185,7 +187,7 @@ impl Device {
             QUANTIZE,
             "quantize",
             cfg,
-            [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &k32, &g32]
+            [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &k32, &g32, &staged]
         )
     }
 
@@ -233,6 +235,8 @@ impl Device {
         let scaled = opts.group_scales.is_some();
         let (m32, n32, k32, g32) = (m as u32, n as u32, k as u32, group as u32);
         let (entry, cfg) = if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
+            // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
+            // N = 4096 but slower at N = 8192).
             ("gemv", config(grid(n.div_ceil(32))?, 256, 0))
         } else if k % 64 == 0 && (!scaled || group % 64 == 0) {
             // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
