@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: make sure a GPU adapter exists (installing lavapipe if needed), check
 # formatting, run every test (GPU parity on whatever adapter is present, naga shader
-# validation), build the benches, run the demo on a small workload, then the browser
+# validation), build the benches, run the demo on a small workload, build the cuda feature
+# and run its tests (skipped without a CUDA device), then the browser
 # tests (scripts/test-web.sh: parity in headless Chromium, the demo page via WebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +22,8 @@ done
 awk -v rrs="$(rel_error rrs)" -v rtn="$(rel_error rtn)" 'BEGIN { exit !(rrs < rtn) }' ||
   { echo "demo smoke run: RRS error $(rel_error rrs) is not below RTN's $(rel_error rtn)" >&2; exit 1; }
 echo "demo smoke run: ok (rrs $(rel_error rrs) < rtn $(rel_error rtn))"
+# The cuda feature builds without CUDA (libcuda and NVRTC load at run time); its tests say
+# they were skipped, and why, where there is no CUDA device.
+cargo build --release --features cuda --all-targets
+cargo test --release --features cuda --test cuda -- --nocapture
 scripts/test-web.sh

@@ -169,22 +169,20 @@ pub(crate) fn record(
         Order::Identity => Tensor::from_slice(ctx, &(0..k as u32).collect::<Vec<_>>(), &[k])?,
         Order::Sorted => Tensor::output(ctx, DType::U32, &[k])?,
     };
-    let enc = match rec {
-        Rec::Wgpu(enc) => enc,
-        #[cfg(feature = "cuda")]
-        Rec::Cuda(cu) => {
-            let sorted = matches!(order, Order::Sorted);
-            let stats = [&absmax, &perm, &scales, &inv_scales];
-            cu.channel_max(x, stats, status, group, sorted)?;
-            return Ok(ChannelStats {
-                absmax,
-                perm,
-                scales,
-                inv_scales,
-                group,
-            });
-        }
-    };
+    #[cfg(feature = "cuda")]
+    if let Rec::Cuda(cu) = rec {
+        let sorted = matches!(order, Order::Sorted);
+        let stats = [&absmax, &perm, &scales, &inv_scales];
+        cu.channel_max(x, stats, status, group, sorted)?;
+        return Ok(ChannelStats {
+            absmax,
+            perm,
+            scales,
+            inv_scales,
+            group,
+        });
+    }
+    let enc = rec.encoder();
     let params = Params {
         rows: m as u32,
         k: k as u32,

@@ -98,8 +98,9 @@ pub enum Backend {
     /// WGSL compute shaders through wgpu (Vulkan, Metal, DX12, WebGPU).
     #[default]
     Wgpu,
-    /// Hand-written CUDA kernels for NVIDIA GPUs. This build has none: asking for it is an
-    /// [`Error::Unsupported`] that says so (NVIDIA GPUs run the wgpu backend through Vulkan).
+    /// Hand-written CUDA kernels for NVIDIA GPUs (the `cuda` feature; without it, asking for
+    /// this is an [`Error::Unsupported`] that says how to get it, and without a CUDA driver an
+    /// [`Error::NoAdapter`] naming what is missing).
     Cuda,
 }
 
@@ -628,6 +629,18 @@ pub(crate) enum Rec<'e> {
     Wgpu(&'e mut wgpu::CommandEncoder),
     #[cfg(feature = "cuda")]
     Cuda(&'e crate::cuda::Device),
+}
+
+impl Rec<'_> {
+    /// The wgpu encoder; ops call it after handling [`Rec::Cuda`] (a CUDA context never
+    /// reaches a wgpu dispatch).
+    pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        match self {
+            Rec::Wgpu(enc) => enc,
+            #[cfg(feature = "cuda")]
+            Rec::Cuda(_) => unreachable!("a wgpu dispatch on a CUDA context"),
+        }
+    }
 }
 
 /// A fresh [`Context::id`].

@@ -237,22 +237,20 @@ pub(crate) fn record(
         flags |= 2;
     }
     let y = Tensor::output(ctx, DType::F32, &[m, n])?;
-    let enc = match rec {
-        Rec::Wgpu(enc) => enc,
-        #[cfg(feature = "cuda")]
-        Rec::Cuda(cu) => {
-            // The gather as its own pass: permute the packed weights, then the GEMM.
-            let permuted = match opts.weight_perm {
-                Some(p) => Some(Quantized {
-                    packed: crate::permute::record(ctx, &mut Rec::Cuda(cu), &w.packed, p)?,
-                    ..w.clone()
-                }),
-                None => None,
-            };
-            cu.gemm(a, permuted.as_ref().unwrap_or(w), &opts, &y)?;
-            return Ok(y);
-        }
-    };
+    #[cfg(feature = "cuda")]
+    if let Rec::Cuda(cu) = rec {
+        // The gather as its own pass: permute the packed weights, then the GEMM.
+        let permuted = match opts.weight_perm {
+            Some(p) => Some(Quantized {
+                packed: crate::permute::record(ctx, &mut Rec::Cuda(cu), &w.packed, p)?,
+                ..w.clone()
+            }),
+            None => None,
+        };
+        cu.gemm(a, permuted.as_ref().unwrap_or(w), &opts, &y)?;
+        return Ok(y);
+    }
+    let enc = rec.encoder();
     let tile = match opts.tile {
         Some(t) => {
             let max = ctx.limits().max_compute_workgroup_storage_size;

@@ -379,24 +379,22 @@ fn transform(
             )));
         }
     }
-    let enc = match rec {
-        Rec::Wgpu(enc) => enc,
-        #[cfg(feature = "cuda")]
-        Rec::Cuda(cu) => {
-            let (outer, chunk) = factor(k)?;
-            let signs = (outer > 1)
-                .then(|| {
-                    let h: Vec<f32> = small_hadamard(outer)
-                        .into_iter()
-                        .flatten()
-                        .map(f32::from)
-                        .collect();
-                    Tensor::from_slice(ctx, &h, &[outer * outer])
-                })
-                .transpose()?;
-            return cu.hadamard(src, x, outer, chunk, signs.as_ref());
-        }
-    };
+    #[cfg(feature = "cuda")]
+    if let Rec::Cuda(cu) = rec {
+        let (outer, chunk) = factor(k)?;
+        let signs = (outer > 1)
+            .then(|| {
+                let h: Vec<f32> = small_hadamard(outer)
+                    .into_iter()
+                    .flatten()
+                    .map(f32::from)
+                    .collect();
+                Tensor::from_slice(ctx, &h, &[outer * outer])
+            })
+            .transpose()?;
+        return cu.hadamard(src, x, outer, chunk, signs.as_ref());
+    }
+    let enc = rec.encoder();
     let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile, k)?;
     let plan = plan(k, tile)?;
     let cross = plan.outer > 1;

@@ -51,14 +51,12 @@ pub(crate) fn record(ctx: &Context, rec: &mut Rec, x: &Tensor, w: &Tensor) -> Re
         )));
     }
     let y = Tensor::output(ctx, DType::F32, &[m, n])?;
-    let enc = match rec {
-        Rec::Wgpu(enc) => enc,
-        #[cfg(feature = "cuda")]
-        Rec::Cuda(cu) => {
-            cu.matmul(x, w, &y)?;
-            return Ok(y);
-        }
-    };
+    #[cfg(feature = "cuda")]
+    if let Rec::Cuda(cu) = rec {
+        cu.matmul(x, w, &y)?;
+        return Ok(y);
+    }
+    let enc = rec.encoder();
     let params = Params {
         m: m as u32,
         n: n as u32,

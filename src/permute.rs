@@ -55,14 +55,12 @@ pub(crate) fn record(
         )));
     }
     let out = Tensor::output(ctx, DType::U32, packed.shape())?;
-    let enc = match rec {
-        Rec::Wgpu(enc) => enc,
-        #[cfg(feature = "cuda")]
-        Rec::Cuda(cu) => {
-            cu.permute(packed, perm, &out)?;
-            return Ok(out);
-        }
-    };
+    #[cfg(feature = "cuda")]
+    if let Rec::Cuda(cu) = rec {
+        cu.permute(packed, perm, &out)?;
+        return Ok(out);
+    }
+    let enc = rec.encoder();
     let params = Params {
         rows: rows as u32,
         k: (kw * 8) as u32,

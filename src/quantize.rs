@@ -212,19 +212,17 @@ pub(crate) fn record(
     }
     let packed = Tensor::output(ctx, DType::U32, &[m, k / 8])?;
     let scales = Tensor::output(ctx, DType::F32, &[m])?;
-    let enc = match rec {
-        Rec::Wgpu(enc) => enc,
-        #[cfg(feature = "cuda")]
-        Rec::Cuda(cu) => {
-            cu.quantize(x, smooth, group, [&packed, &scales], status)?;
-            return Ok(Quantized {
-                packed,
-                scales,
-                rows: m,
-                k,
-            });
-        }
-    };
+    #[cfg(feature = "cuda")]
+    if let Rec::Cuda(cu) = rec {
+        cu.quantize(x, smooth, group, [&packed, &scales], status)?;
+        return Ok(Quantized {
+            packed,
+            scales,
+            rows: m,
+            k,
+        });
+    }
+    let enc = rec.encoder();
     let perm = smooth.perm.map_or(&ctx.gpu()?.dummy, |p| p.buffer());
     let mults = smooth
         .multipliers

@@ -278,7 +278,9 @@ impl Device {
 }
 
 impl crate::Context {
-    /// The CUDA device's time for `f` (see [`Device::time_ms`]); an error on wgpu.
+    /// Milliseconds of `f`'s work on the CUDA stream (CUDA events): the median of `samples`
+    /// runs after two warm-ups, each run doing `f` `reps` times, divided by `reps`. An error
+    /// on a wgpu context.
     pub fn cuda_time_ms(
         &self,
         samples: usize,
