@@ -6,9 +6,18 @@
 //! cuda --test parity` (with `RRS_CUDA_GEMM=int4|int8`).
 #![cfg(feature = "cuda")]
 
+// The GEMM helpers of the parity suite (its tests themselves run through tests/parity).
+#[allow(dead_code)]
+#[path = "parity/common.rs"]
+mod common;
+#[allow(dead_code)]
+#[path = "parity/gemm.rs"]
+mod parity_gemm;
+
+use parity_gemm::{assert_within_any_order_bound, packed};
 use rrs::workload::{rel_error, Rng, Workload, WorkloadConfig};
 use rrs::{gemm, Backend, Config, Context, ContextOptions, CudaGemm, Error, LinearReference};
-use rrs::{Method, Quantized, Reorder, RrsLinear, Tensor};
+use rrs::{Method, Reorder, RrsLinear, Tensor};
 
 /// A CUDA context with `gemm`, or `None` (printing why) where CUDA is absent.
 fn cuda(gemm: CudaGemm) -> Option<Context> {
@@ -28,26 +37,6 @@ fn cuda(gemm: CudaGemm) -> Option<Context> {
         }
         Err(e) => panic!("CUDA context: {e}"),
     }
-}
-
-fn packed(
-    ctx: &Context,
-    rng: &mut Rng,
-    rows: usize,
-    k: usize,
-    unit: bool,
-) -> (Vec<u32>, Vec<f32>, Quantized) {
-    let w: Vec<u32> = (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect();
-    let s: Vec<f32> = (0..rows)
-        .map(|_| if unit { 1.0 } else { 0.5 + rng.uniform() })
-        .collect();
-    let q = Quantized {
-        packed: Tensor::from_slice(ctx, &w, &[rows, k / 8]).unwrap(),
-        scales: Tensor::from_slice(ctx, &s, &[rows]).unwrap(),
-        rows,
-        k,
-    };
-    (w, s, q)
 }
 
 #[test]
@@ -105,20 +94,7 @@ fn both_gemm_paths_match_reference() {
                     assert_eq!(y, want, "{what}");
                     continue;
                 }
-                let p = gemm::partial_sums(&qa, &qw, k, 32, None);
-                for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
-                    let mag: f32 = p[idx * (k / 32)..(idx + 1) * (k / 32)]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| (*v as f32 * gs[i * 32 / group]).abs())
-                        .sum();
-                    let tol = (k as f32 / 16.0 + 8.0)
-                        * f32::EPSILON
-                        * sa[idx / n]
-                        * sw[idx % n]
-                        * mag.max(1.0);
-                    assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
-                }
+                assert_within_any_order_bound(&y, &want, (&qa, &sa), (&qw, &sw), &gs, k, &what);
             }
         }
     }

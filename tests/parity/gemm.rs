@@ -4,7 +4,9 @@ use rrs::{Context, DotKernel, Quantized, Tensor};
 
 use crate::common::{ctx, permutation, scales, words};
 
-fn packed(
+/// Random packed rows (every nibble value appears) and their scales (1 if `unit`), as words,
+/// scales and a GPU [`Quantized`].
+pub fn packed(
     ctx: &Context,
     rng: &mut Rng,
     rows: usize,
@@ -164,20 +166,7 @@ pub async fn decode_kernel_matches_reference() {
                     assert_eq!(y, want, "{what}");
                     continue;
                 }
-                let pieces = gemm::partial_sums(&qa, &qw, k, 32, None);
-                for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
-                    let mag: f32 = pieces[idx * (k / 32)..(idx + 1) * (k / 32)]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| (*v as f32 * gs[i * 32 / group]).abs())
-                        .sum();
-                    let tol = (k as f32 / 16.0 + 8.0)
-                        * f32::EPSILON
-                        * sa[idx / n]
-                        * sw[idx % n]
-                        * mag.max(1.0);
-                    assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
-                }
+                assert_within_any_order_bound(&y, &want, (&qa, &sa), (&qw, &sw), &gs, k, &what);
             }
         }
     }
@@ -215,4 +204,30 @@ pub async fn mismatched_k_is_an_error() {
         err.to_string().contains("k = 128") && err.to_string().contains("256"),
         "{err}"
     );
+}
+
+/// GEMM outputs with group scales against the reference, for any order of summation: the
+/// kernel may add s_g·P over 32-code pieces in any order, so allow
+/// (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|. `a` and `w` are (packed words, row scales).
+pub fn assert_within_any_order_bound(
+    y: &[f32],
+    want: &[f32],
+    a: (&[u32], &[f32]),
+    w: (&[u32], &[f32]),
+    gs: &[f32],
+    k: usize,
+    what: &str,
+) {
+    let (n, group) = (w.1.len(), k / gs.len());
+    let pieces = gemm::partial_sums(a.0, w.0, k, 32, None);
+    for (idx, (g, r)) in y.iter().zip(want).enumerate() {
+        let mag: f32 = pieces[idx * (k / 32)..(idx + 1) * (k / 32)]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (*v as f32 * gs[i * 32 / group]).abs())
+            .sum();
+        let tol =
+            (k as f32 / 16.0 + 8.0) * f32::EPSILON * a.1[idx / n] * w.1[idx % n] * mag.max(1.0);
+        assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
+    }
 }
