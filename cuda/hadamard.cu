@@ -111,4 +111,4 @@ __device__ __forceinline__ void cross_body(float* __restrict__ x, const float* _
                                             unsigned long long rows, unsigned chunk) {     \
     cross_body<M>(x, signs, rows, chunk);                                                  \
   }
-CROSS(12) CROSS(20) CROSS(28)
+CROSS(12) CROSS(20) CROSS(28) CROSS(36)

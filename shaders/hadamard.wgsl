@@ -3,7 +3,7 @@
 //
 // H_k = H_outer ⊗ H_chunk: `fwht_chunk` applies the Sylvester transform to every
 // contiguous chunk of `chunk` = 2^log2_chunk elements; `cross` then applies a dense ±1
-// matrix (`signs`, outer × outer, at most 64: H_12, H_20, H_28, or their Kronecker products
+// matrix (`signs`, outer × outer, at most 64: H_12, H_20, H_28, H_36, or their Kronecker products
 // with Sylvester matrices) across the chunks, element by element; `cross_pow2` does the
 // same for a power-of-two outer (≤ 16) with register butterflies. Each pass multiplies by its own
 // `scale`, so that the product of the passes is 1/sqrt(k).

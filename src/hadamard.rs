@@ -3,7 +3,8 @@
 //! For a row-major `[m, k]` f32 tensor, every row x becomes x · H_k / sqrt(k), where
 //! H_k = H_a ⊗ H_{2^n} (Kronecker product) for the supported sizes
 //! * k = 2^n, 0 ≤ n ≤ 15 (a = 1, Sylvester), and
-//! * k = a · 2^n with a ∈ {12, 20, 28} and 0 ≤ n ≤ 12 (Paley construction II for H_a).
+//! * k = a · 2^n with a ∈ {12, 20, 28} and 0 ≤ n ≤ 12, or a = 36 and 0 ≤ n ≤ 11 (Paley
+//!   construction II for H_a; 36·2^n covers hidden sizes like 576 and 2304).
 //!
 //! `y[i] = Σ_j H_k[i][j] x[j] / sqrt(k)`. H_k is symmetric with H_k · H_kᵀ = k·I, so the
 //! transform is orthonormal and its own inverse (applying it twice returns the input).
@@ -117,7 +118,7 @@ fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kern
 const MAX_OUTER: usize = 64;
 
 /// Odd Hadamard factors supported besides powers of two.
-pub const FACTORS: [usize; 3] = [12, 20, 28];
+pub const FACTORS: [usize; 4] = [12, 20, 28, 36];
 /// Largest supported power of two.
 pub const MAX_POW2: usize = 1 << 15;
 /// Largest power-of-two part of an m·2^n size.
@@ -135,15 +136,23 @@ struct Plan {
 
 /// The supported sizes, for error messages.
 pub fn supported_sizes() -> String {
-    format!("2^n for n = 0..=15 (up to {MAX_POW2}), and 12·2^n, 20·2^n, 28·2^n for n = 0..=12")
+    format!(
+        "2^n for n = 0..=15 (up to {MAX_POW2}), 12·2^n, 20·2^n, 28·2^n for n = 0..=12, and \
+         36·2^n for n = 0..=11"
+    )
 }
 
-/// Split k into (a, 2^n) with a ∈ {1, 12, 20, 28}, or fail with the supported list.
+/// Split k into (a, 2^n) with a ∈ {1, 12, 20, 28, 36}, or fail with the supported list.
 pub fn factor(k: usize) -> Result<(usize, usize)> {
     for a in [1].into_iter().chain(FACTORS) {
         if k.is_multiple_of(a) && (k / a).is_power_of_two() {
             let p = k / a;
-            let max = if a == 1 { MAX_POW2 } else { MAX_FACTOR_POW2 };
+            // 36·4096 would need a 72×72 cross pass where the FWHT tile is 2048.
+            let max = match a {
+                1 => MAX_POW2,
+                36 => MAX_FACTOR_POW2 / 2,
+                _ => MAX_FACTOR_POW2,
+            };
             if p <= max {
                 return Ok((a, p));
             }
@@ -203,7 +212,7 @@ pub fn sylvester(n: usize) -> Vec<Vec<i8>> {
         .collect()
 }
 
-/// The finite field GF(q) for q ∈ {5, 9, 13}: elements are indices e = a + p·b standing
+/// The finite field GF(q) for q ∈ {5, 9, 13, 17}: elements are indices e = a + p·b standing
 /// for a + b·i (b = 0 for the prime fields; GF(9) = GF(3)[i] with i² = −1).
 struct Field {
     q: usize,
@@ -238,10 +247,10 @@ impl Field {
     }
 }
 
-/// The Hadamard matrix of order 12, 20 or 28: entries ±1, H·Hᵀ = n·I, and symmetric, so
+/// The Hadamard matrix of order 12, 20, 28 or 36: entries ±1, H·Hᵀ = n·I, and symmetric, so
 /// the normalized transform is its own inverse.
 ///
-/// Paley construction II with q = 5, 9, 13 (q ≡ 1 mod 4; GF(9) for order 20): the
+/// Paley construction II with q = 5, 9, 13, 17 (q ≡ 1 mod 4; GF(9) for order 20): the
 /// Jacobsthal matrix `Q[i][j] = χ(x_j − x_i)` gives the symmetric conference matrix
 /// C = [[0, 1ᵀ], [1, Q]], and H = C ⊗ [[1, 1], [1, −1]] + I ⊗ [[1, −1], [−1, −1]].
 ///
@@ -252,6 +261,7 @@ pub fn small_hadamard(n: usize) -> Vec<Vec<i8>> {
         12 => 5,
         20 => 9,
         28 => 13,
+        36 => 17,
         _ => panic!("no Hadamard matrix of order {n} is built in"),
     };
     let f = Field::new(q);
@@ -418,7 +428,7 @@ fn transform(
         let bufs = [(1, x.buffer()), (3, source)];
         ctx.dispatch(enc, chunk_kernel, &params, &bufs, grid_1d(tiles))?;
     } else if let Some(s) = src {
-        // No power-of-two part (k = 12, 20, 28, or 1): the cross pass works in place.
+        // No power-of-two part (k = 12, 20, 28, 36, or 1): the cross pass works in place.
         enc.copy_buffer_to_buffer(s.buffer(), 0, x.buffer(), 0, (rows * k * 4) as u64);
     }
     if cross {

@@ -104,17 +104,17 @@ fn k_not_a_multiple_of_8_for_int4_packing() {
 
 #[test]
 fn hadamard_sizes_outside_the_families() {
-    for k in [36, 72, 96 * 3, 65536] {
+    for k in [44, 88, 11 * 32, 36 * 4096, 65536] {
         let x = Tensor::from_slice(ctx(), &vec![0f32; k], &[1, k]).unwrap();
         let r = hadamard::hadamard(ctx(), &x);
         expect_err(
             r,
             |e| matches!(e, Error::Unsupported(_)),
-            &["12·2^n", "20·2^n", "28·2^n"],
+            &["12·2^n", "20·2^n", "28·2^n", "36·2^n"],
         );
     }
-    let r = RrsLinear::new(ctx(), &weights(4, 72), 4, 72, Config::new(Method::QuaRot));
-    expect_err(r, |e| matches!(e, Error::Unsupported(_)), &["k = 72"]);
+    let r = RrsLinear::new(ctx(), &weights(4, 88), 4, 88, Config::new(Method::QuaRot));
+    expect_err(r, |e| matches!(e, Error::Unsupported(_)), &["k = 88"]);
 }
 
 /// Behaviour chosen for NaN/Inf: `run` and `forward_checked` return `Error::NonFinite`;

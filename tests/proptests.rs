@@ -57,13 +57,14 @@ fn permutation(seed: u64, k: usize) -> Vec<u32> {
     p
 }
 
-/// k = a · 2^n for a supported family, up to 1024 (a ∈ {1, 12, 20, 28}).
+/// k = a · 2^n for a supported family, up to about 1152 (a ∈ {1, 12, 20, 28, 36}).
 fn hadamard_k() -> impl Strategy<Value = usize> {
     prop_oneof![
         (0u32..11).prop_map(|n| 1usize << n),
         (0u32..7).prop_map(|n| 12usize << n),
         (0u32..6).prop_map(|n| 20usize << n),
         (0u32..6).prop_map(|n| 28usize << n),
+        (0u32..6).prop_map(|n| 36usize << n),
     ]
 }
 

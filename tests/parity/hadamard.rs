@@ -30,7 +30,7 @@ pub async fn small_matrices_are_symmetric_hadamard() {
 }
 
 pub async fn dense_matrices_are_hadamard() {
-    for k in [1, 2, 4, 8, 16, 12, 24, 48, 20, 40, 28, 56, 64, 96] {
+    for k in [1, 2, 4, 8, 16, 12, 24, 48, 20, 40, 28, 56, 36, 72, 64, 96] {
         assert!(is_hadamard(&dense(k).unwrap()), "H_{k} · H_{k}ᵀ != {k}·I");
     }
 }
@@ -58,7 +58,14 @@ pub async fn reference_matches_dense_matmul() {
 pub async fn every_tile_agrees() {
     let ctx = &ctx().await;
     let mut rng = Rng::new(12);
-    for (m, k) in [(3, 64), (5, 4096), (2, 8192), (2, 28 * 256), (1, 16384)] {
+    for (m, k) in [
+        (3, 64),
+        (5, 4096),
+        (2, 8192),
+        (2, 28 * 256),
+        (2, 36 * 128),
+        (1, 16384),
+    ] {
         let x = rng.normals(m * k, 1.0);
         let want = hadamard::reference(&x, k).unwrap();
         let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -96,6 +103,10 @@ pub async fn gpu_matches_reference_and_is_an_involution() {
         (2, 20 * 128),
         (2, 28 * 128),
         (1, 28 * 4096),
+        (3, 36),
+        (3, 36 * 16),
+        (2, 36 * 64),
+        (1, 36 * 2048),
         (65, 20),
     ];
     for (m, k) in cases {
@@ -135,7 +146,7 @@ pub async fn gpu_matches_reference_and_is_an_involution() {
 
 pub async fn unsupported_sizes_are_errors_that_list_the_families() {
     let ctx = &ctx().await;
-    for k in [3, 36, 100, 65536, 12 * 8192] {
+    for k in [3, 44, 100, 65536, 12 * 8192, 36 * 4096] {
         let x = Tensor::from_slice(ctx, &vec![0f32; k], &[1, k]).unwrap();
         match hadamard::hadamard(ctx, &x) {
             Err(Error::Unsupported(msg)) => {

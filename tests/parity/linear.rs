@@ -121,13 +121,13 @@ pub async fn bad_inputs_are_clear_errors() {
         .unwrap();
     assert!(err.to_string().contains("group size 96"), "{err}");
     // Unsupported rotation size.
-    let w3 = vec![0.01f32; 4 * 72];
-    let err = RrsLinear::new_async(ctx, &w3, 4, 72, Config::new(Method::QuaRot))
+    let w3 = vec![0.01f32; 4 * 88];
+    let err = RrsLinear::new_async(ctx, &w3, 4, 88, Config::new(Method::QuaRot))
         .await
         .err()
         .unwrap();
     assert!(
-        matches!(err, Error::Unsupported(_)) && err.to_string().contains("k = 72"),
+        matches!(err, Error::Unsupported(_)) && err.to_string().contains("k = 88"),
         "{err}"
     );
     // Missing calibration data.
