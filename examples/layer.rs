@@ -1,10 +1,11 @@
 //! The smallest use: one RRS linear layer, weights packed once, a forward pass, and the
 //! error against full precision.
 //!
-//! `cargo run --release --example layer`
+//! `cargo run --release --example layer` (wgpu), or on NVIDIA GPUs through CUDA:
+//! `cargo run --release --features cuda --example layer -- --cuda`
 
 use rrs::workload::{rel_error, Rng};
-use rrs::{Config, Context, LinearReference, Method, RrsLinear};
+use rrs::{Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear};
 
 fn main() -> rrs::Result<()> {
     let (m, k, n) = (64, 1024, 256);
@@ -16,7 +17,15 @@ fn main() -> rrs::Result<()> {
     }
     x[3 * k + 700] = -2000.0; // a spike
 
-    let ctx = Context::new()?;
+    let backend = if std::env::args().any(|a| a == "--cuda") {
+        Backend::Cuda
+    } else {
+        Backend::Wgpu
+    };
+    let ctx = Context::with_options(ContextOptions {
+        backend,
+        ..Default::default()
+    })?;
     println!("adapter: {}", ctx.describe());
     let layer = RrsLinear::new(&ctx, &w, n, k, Config::new(Method::Rrs))?;
     let y = layer.run(&x)?;
