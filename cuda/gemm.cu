@@ -187,7 +187,8 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
         for (int z = 0; z < 4; ++z)
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
-            out[x][z][c] += s * small_int_to_float(acc[x][z][c]);
+            // Rounded product, then the add (no FMA): the CPU reference's order.
+            out[x][z][c] = __fadd_rn(out[x][z][c], __fmul_rn(s, small_int_to_float(acc[x][z][c])));
             acc[x][z][c] = 0;
           }
     }
@@ -240,7 +241,7 @@ extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __res
   for (unsigned q = 0; q < kw; ++q) {
     part += dot8(ar[q], wr[q]);
     if (gs && (8 * (q + 1)) % group == 0) {
-      total += gs[8 * q / group] * (float)part;
+      total = __fadd_rn(total, __fmul_rn(gs[8 * q / group], (float)part));
       part = 0;
     }
   }

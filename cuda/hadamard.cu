@@ -44,7 +44,9 @@ __device__ __forceinline__ void fwht_body(float* __restrict__ x, const float* __
   float r[E];
 #pragma unroll
   for (int i = 0; i < E; ++i) r[i] = in[t + T * i];
-  butterflies(r);
+  // Stages in ascending bit order, as the CPU reference runs them (so the results are
+  // bit-identical): lane bits through shuffles, then warp bits through shared memory, then
+  // the bits of i in registers.
   const int lane = t & 31;
 #pragma unroll
   for (int h = 1; h < 32 && h < T; h <<= 1) {
@@ -73,6 +75,7 @@ __device__ __forceinline__ void fwht_body(float* __restrict__ x, const float* __
 #pragma unroll
     for (int i = 0; i < E; ++i) r[i] = s[t + T * i];
   }
+  butterflies(r);
   float* out = x + v * N;
 #pragma unroll
   for (int i = 0; i < E; ++i) out[t + T * i] = r[i] * scale;
@@ -86,10 +89,11 @@ __device__ __forceinline__ void fwht_body(float* __restrict__ x, const float* __
 FWHT(0) FWHT(1) FWHT(2) FWHT(3) FWHT(4) FWHT(5) FWHT(6) FWHT(7)
 FWHT(8) FWHT(9) FWHT(10) FWHT(11) FWHT(12) FWHT(13) FWHT(14) FWHT(15)
 
-// x: [rows, M · chunk]. For each row and j < chunk: y[a·chunk + j] = Σ_b H[a][b] x[b·chunk + j].
+// x: [rows, M · chunk]. For each row and j < chunk:
+// y[a·chunk + j] = scale · Σ_b H[a][b] x[b·chunk + j] (b ascending, as the CPU reference).
 template <int M>
 __device__ __forceinline__ void cross_body(float* __restrict__ x, const float* __restrict__ signs,
-                                           unsigned long long rows, unsigned chunk) {
+                                           unsigned long long rows, unsigned chunk, float scale) {
   const unsigned long long id = global_block() * blockDim.x + threadIdx.x;
   if (id >= rows * chunk) return;
   const unsigned long long row = id / chunk, j = id % chunk;
@@ -101,14 +105,15 @@ __device__ __forceinline__ void cross_body(float* __restrict__ x, const float* _
   for (int a = 0; a < M; ++a) {
     float acc = 0.0f;
 #pragma unroll
-    for (int b = 0; b < M; ++b) acc += signs[a * M + b] * v[b];
-    base[(unsigned long long)a * chunk] = acc;
+    for (int b = 0; b < M; ++b) acc += signs[a * M + b] * v[b];  // exact products: ±v
+    base[(unsigned long long)a * chunk] = acc * scale;
   }
 }
 
 #define CROSS(M)                                                                           \
   extern "C" __global__ void fwht_cross_##M(float* x, const float* signs,                  \
-                                            unsigned long long rows, unsigned chunk) {     \
-    cross_body<M>(x, signs, rows, chunk);                                                  \
+                                            unsigned long long rows, unsigned chunk,       \
+                                            float scale) {                                 \
+    cross_body<M>(x, signs, rows, chunk, scale);                                           \
   }
 CROSS(12) CROSS(20) CROSS(28) CROSS(36)

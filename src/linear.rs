@@ -116,6 +116,20 @@ pub struct Config {
     pub calibration: Option<Vec<f32>>,
     /// GEMM dot-product code; `None` picks the adapter's best.
     pub dot: Option<DotKernel>,
+    /// How the weights are quantized. Default [`WeightQuant::Rtn`].
+    pub weights: WeightQuant,
+}
+
+/// How a layer's INT4 weights are found (per output channel, symmetric, scale = max|w|/7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightQuant {
+    /// Round to nearest, on the GPU ([`crate::pack_weights`]).
+    #[default]
+    Rtn,
+    /// GPTQ ([`crate::gptq`]) on the CPU, with the Hessian of the calibration activations
+    /// ([`Config::calibration`]) taken in the GEMM's channel space (rotated, migrated,
+    /// reordered as the method does).
+    Gptq,
 }
 
 impl Config {
@@ -128,7 +142,14 @@ impl Config {
             alpha: 0.5,
             calibration: None,
             dot: None,
+            weights: WeightQuant::Rtn,
         }
+    }
+
+    /// Quantize the weights with GPTQ on [`Config::calibration`] instead of RTN.
+    pub fn gptq(mut self) -> Self {
+        self.weights = WeightQuant::Gptq;
+        self
     }
 
     /// Set the group size.
@@ -163,6 +184,8 @@ struct Plan {
     static_perm: Option<Vec<u32>>,
     /// SmoothQuant: per-channel factors s_j (x / s_j, W · s_j).
     sq_factors: Option<Vec<f32>>,
+    /// GPTQ's packed weights and row scales, in the GEMM's channel space.
+    gptq: Option<(Vec<u32>, Vec<f32>)>,
 }
 
 impl Plan {
@@ -248,7 +271,7 @@ impl Plan {
                     .collect(),
             );
         }
-        Ok(Plan {
+        let mut plan = Plan {
             method,
             n,
             k,
@@ -256,7 +279,53 @@ impl Plan {
             reorder: config.reorder,
             static_perm,
             sq_factors,
-        })
+            gptq: None,
+        };
+        if config.weights == WeightQuant::Gptq && method != Method::Fp32 {
+            let x = config.calibration.as_deref().ok_or_else(|| {
+                Error::InvalidArgument(
+                    "GPTQ needs calibration activations (Config::calibration)".into(),
+                )
+            })?;
+            if x.is_empty() || !x.len().is_multiple_of(k) {
+                return Err(Error::Shape(format!(
+                    "calibration data of {} elements is not a whole number of rows of k = {k}",
+                    x.len()
+                )));
+            }
+            check_finite("calibration activations", x)?;
+            let w = plan.to_gemm_space(weights, false)?;
+            let x = plan.to_gemm_space(x, true)?;
+            plan.gptq = Some(crate::gptq::gptq(&w, k, &crate::gptq::hessian(&x, k))?);
+        }
+        Ok(plan)
+    }
+
+    /// Rows of `m` ([rows, k]) in the GEMM's channel space, as the packed weights hold them:
+    /// rotated (if the method rotates), gathered by the static permutation, and times the
+    /// SmoothQuant factors, or divided by them for `activations` (so that the products
+    /// of the two are unchanged).
+    fn to_gemm_space(&self, m: &[f32], activations: bool) -> Result<Vec<f32>> {
+        let k = self.k;
+        let prep = self.weight_prep();
+        let rotated = if prep.rotate {
+            hadamard::reference(m, k)?
+        } else {
+            m.to_vec()
+        };
+        Ok(rotated
+            .chunks(k)
+            .flat_map(|row| {
+                (0..k).map(move |q| {
+                    let v = row[prep.perm.map_or(q, |p| p[q] as usize)];
+                    match prep.factors {
+                        Some(f) if activations => v / f[q],
+                        Some(f) => v * f[q],
+                        None => v,
+                    }
+                })
+            })
+            .collect())
     }
 
     fn weight_prep(&self) -> WeightPrep<'_> {
@@ -320,10 +389,17 @@ impl RrsLinear {
     ) -> Result<Self> {
         let plan = Plan::new(weights, n, k, &config)?;
         let w = Tensor::from_slice(ctx, weights, &[n, k])?;
-        let packed = if plan.method == Method::Fp32 {
-            Weights::F32(w)
-        } else {
-            Weights::Int4(pack_weights::pack_weights_async(ctx, &w, plan.weight_prep()).await?)
+        let packed = match &plan.gptq {
+            _ if plan.method == Method::Fp32 => Weights::F32(w),
+            Some((codes, scales)) => Weights::Int4(Quantized {
+                packed: Tensor::from_slice(ctx, codes, &[n, k / 8])?,
+                scales: Tensor::from_slice(ctx, scales, &[n])?,
+                rows: n,
+                k,
+            }),
+            None => {
+                Weights::Int4(pack_weights::pack_weights_async(ctx, &w, plan.weight_prep()).await?)
+            }
         };
         let static_perm = plan
             .static_perm
@@ -522,9 +598,11 @@ impl LinearReference {
     pub fn new(weights: &[f32], n: usize, k: usize, config: &Config) -> Result<Self> {
         let plan = Plan::new(weights, n, k, config)?;
         let prep = plan.weight_prep();
-        let packed = (plan.method != Method::Fp32)
-            .then(|| pack_weights::reference(weights, k, prep))
-            .transpose()?;
+        let packed = match &plan.gptq {
+            _ if plan.method == Method::Fp32 => None,
+            Some(codes) => Some(codes.clone()),
+            None => Some(pack_weights::reference(weights, k, prep)?),
+        };
         let mut w = if prep.rotate {
             hadamard::reference(weights, k)?
         } else {

@@ -146,3 +146,32 @@ fn ptx_has_the_mma_instructions() {
     assert!(ptx.contains("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32"));
     assert!(ptx.contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16"));
 }
+
+/// The CUDA FWHT runs its butterfly stages in the CPU reference's order (ascending bits,
+/// 1/sqrt(k) at the end), so its output is bit-identical: rotated methods then quantize to
+/// the same codes as the CPU fake-quant path.
+#[test]
+fn hadamard_is_bit_exact_with_reference() {
+    let Some(ctx) = cuda(CudaGemm::Int8) else {
+        return;
+    };
+    let mut rng = Rng::new(31);
+    for (m, k) in [
+        (3, 8),
+        (2, 64),
+        (5, 576),
+        (3, 1536),
+        (2, 4096),
+        (2, 20 * 256),
+        (1, 32768),
+        (4, 28 * 64),
+    ] {
+        let x = rng.normals(m * k, 1.0);
+        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
+        let y: Vec<f32> = rrs::hadamard::hadamard(&ctx, &xt)
+            .unwrap()
+            .to_vec(&ctx)
+            .unwrap();
+        assert_eq!(y, rrs::hadamard::reference(&x, k).unwrap(), "m={m} k={k}");
+    }
+}

