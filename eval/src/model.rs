@@ -86,8 +86,18 @@ pub struct Hparams {
     pub vocab: usize,
 }
 
+/// How keys and values are stored for attention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kv {
+    /// Rounded to f16 (A4W4KV16, the paper's setting).
+    F16,
+    /// Symmetric INT4 per token in groups of `group` channels (scale = max|x| / 7).
+    Int4 { group: usize },
+}
+
 pub struct Model {
     pub hp: Hparams,
+    pub kv: Kv,
     /// [vocab, hidden]; also the LM head (tied).
     pub embed: Vec<f32>,
     pub blocks: Vec<Block>,
@@ -157,6 +167,7 @@ impl Model {
         let tokenizer = build_tokenizer(&c)?;
         Ok(Model {
             hp,
+            kv: Kv::F16,
             embed,
             blocks,
             final_norm,
@@ -204,7 +215,7 @@ impl Model {
             let q = linear(l, Proj::Q, &xn)?;
             let k = linear(l, Proj::K, &xn)?;
             let v = linear(l, Proj::V, &xn)?;
-            let attn = attention(hp, t, q, k, v);
+            let attn = attention(hp, self.kv, t, q, k, v);
             tap(l, 1, &attn);
             let o = linear(l, Proj::O, &attn)?;
             for (a, d) in x.iter_mut().zip(&o) {
@@ -321,9 +332,32 @@ fn rope(x: &mut [f32], t: usize, heads: usize, d: usize, base: f32) {
     }
 }
 
-/// Causal multi-head attention with grouped KV heads; K and V rounded to f16.
+/// K or V as stored: f16, or INT4 in groups (each token's row is a multiple of the group).
+fn store_kv(x: &mut [f32], kv: Kv) {
+    match kv {
+        Kv::F16 => {
+            for a in x.iter_mut() {
+                *a = half::f16::from_f32(*a).to_f32();
+            }
+        }
+        Kv::Int4 { group } => {
+            for g in x.chunks_mut(group) {
+                let amax = g.iter().fold(0f32, |m, v| m.max(v.abs()));
+                if amax > 0.0 {
+                    let (s, inv) = (amax / 7.0, 7.0 / amax);
+                    for a in g.iter_mut() {
+                        *a = (*a * inv).round_ties_even().clamp(-8.0, 7.0) * s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Causal multi-head attention with grouped KV heads; K (after RoPE) and V as stored.
 fn attention(
     hp: &Hparams,
+    kv: Kv,
     t: usize,
     mut q: Vec<f32>,
     mut k: Vec<f32>,
@@ -332,9 +366,8 @@ fn attention(
     let d = hp.hidden / hp.heads;
     rope(&mut q, t, hp.heads, d, hp.rope_base);
     rope(&mut k, t, hp.kv_heads, d, hp.rope_base);
-    for a in k.iter_mut().chain(v.iter_mut()) {
-        *a = half::f16::from_f32(*a).to_f32();
-    }
+    store_kv(&mut k, kv);
+    store_kv(&mut v, kv);
     let group = hp.heads / hp.kv_heads;
     let scale = 1.0 / (d as f32).sqrt();
     let mut out = vec![0f32; t * hp.hidden];
