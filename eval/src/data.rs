@@ -21,7 +21,10 @@ pub fn cache_dir() -> PathBuf {
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
     eprintln!("setup: {what}");
+    // Their output stays off stdout, which carries `--json` results (npm pack prints the
+    // tarball's name even with --silent).
     let status = cmd
+        .stdout(std::process::Stdio::null())
         .status()
         .map_err(|e| format!("{what}: cannot run {:?}: {e}", cmd.get_program()))?;
     if !status.success() {
