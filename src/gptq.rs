@@ -143,10 +143,21 @@ pub fn gptq(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
             )));
         }
     }
-    // Rows are independent given U: split them over the cores.
+    // Rows are independent given U: split them over the cores (one thread where threads
+    // cannot be spawned, as in the browser).
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .min(n.max(1));
+    if threads <= 1 || cfg!(target_arch = "wasm32") {
+        for ((wr, pr), sr) in w
+            .chunks(k)
+            .zip(packed.chunks_mut(k / 8))
+            .zip(scales.iter_mut())
+        {
+            *sr = quantize_row(wr, pr, &u, k);
+        }
+        return Ok((packed, scales));
+    }
     let per = n.div_ceil(threads);
     std::thread::scope(|s| {
         for ((wc, pc), sc) in w
