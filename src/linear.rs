@@ -218,15 +218,11 @@ impl Plan {
                 )));
             }
         }
-        let calib = || -> Result<&[f32]> {
+        // The calibration activations, checked; `user` names what needs them.
+        let calib = |user: &str| -> Result<&[f32]> {
             let c = config.calibration.as_deref().ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "{} needs calibration activations (Config::calibration)",
-                    if method == Method::SmoothQuant {
-                        "SmoothQuant"
-                    } else {
-                        "static reorder"
-                    }
+                    "{user} needs calibration activations (Config::calibration)"
                 ))
             })?;
             if c.is_empty() || c.len() % k != 0 {
@@ -240,7 +236,7 @@ impl Plan {
         };
         let mut static_perm = None;
         if method.runtime_smooth() && config.reorder == Reorder::Static {
-            let c = calib()?;
+            let c = calib("static reorder")?;
             let c = if method.rotates() {
                 hadamard::reference(c, k)?
             } else {
@@ -258,7 +254,7 @@ impl Plan {
                     config.alpha
                 )));
             }
-            let xmax = channel_max::absmax_reference(calib()?, k);
+            let xmax = channel_max::absmax_reference(calib("SmoothQuant")?, k);
             let wmax = channel_max::absmax_reference(weights, k);
             let a = config.alpha;
             sq_factors = Some(
@@ -282,18 +278,7 @@ impl Plan {
             gptq: None,
         };
         if config.weights == WeightQuant::Gptq && method != Method::Fp32 {
-            let x = config.calibration.as_deref().ok_or_else(|| {
-                Error::InvalidArgument(
-                    "GPTQ needs calibration activations (Config::calibration)".into(),
-                )
-            })?;
-            if x.is_empty() || !x.len().is_multiple_of(k) {
-                return Err(Error::Shape(format!(
-                    "calibration data of {} elements is not a whole number of rows of k = {k}",
-                    x.len()
-                )));
-            }
-            check_finite("calibration activations", x)?;
+            let x = calib("GPTQ")?;
             let w = plan.to_gemm_space(weights, false)?;
             let x = plan.to_gemm_space(x, true)?;
             plan.gptq = Some(crate::gptq::gptq(&w, k, &crate::gptq::hessian(&x, k))?);
