@@ -101,7 +101,10 @@ pub fn ptx(source: Source, arch: &str) -> Result<String> {
     Ok(ptx)
 }
 
-/// A CUDA device, its stream and its loaded modules.
+/// A loaded kernel and the dynamic shared memory it has been allowed so far.
+type Loaded = (CudaFunction, u32);
+
+/// A CUDA device, its stream, its loaded modules and kernels.
 pub(crate) struct Device {
     /// The GPU's name.
     pub name: String,
@@ -112,6 +115,8 @@ pub(crate) struct Device {
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    /// Kernels by (source, entry), looked up once: launches reuse them.
+    functions: Mutex<HashMap<(&'static str, String), Loaded>>,
 }
 
 impl Device {
@@ -171,6 +176,7 @@ impl Device {
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
         })
     }
 
@@ -184,8 +190,31 @@ impl Device {
         format!("{}, CUDA GEMM path {:?}", self.arch(), self.gemm)
     }
 
-    /// Kernel `entry` of `source`, compiled and loaded on first use.
-    pub fn function(&self, source: Source, entry: &str) -> Result<CudaFunction> {
+    /// Kernel `entry` of `source`, compiled and loaded on first use, allowed `dynamic_smem`
+    /// bytes of dynamic shared memory (the opt-in above 48 KiB is set once per size).
+    pub fn function(&self, source: Source, entry: &str, dynamic_smem: u32) -> Result<CudaFunction> {
+        let mut functions = self.functions.lock().unwrap();
+        let key = (source.name, entry.to_string());
+        let (f, allowed) = match functions.get_mut(&key) {
+            Some(loaded) => loaded,
+            None => {
+                let f = self.load(source, entry)?;
+                functions.entry(key).or_insert((f, 48 * 1024))
+            }
+        };
+        if dynamic_smem > *allowed {
+            f.set_attribute(
+                cudarc::driver::sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                dynamic_smem as i32,
+            )
+            .map_err(|e| Error::Device(format!("{entry}: shared memory: {e}")))?;
+            *allowed = dynamic_smem;
+        }
+        Ok(f.clone())
+    }
+
+    /// Look kernel `entry` up in `source`'s module, compiling and loading the module first.
+    fn load(&self, source: Source, entry: &str) -> Result<CudaFunction> {
         let module = {
             let mut modules = self.modules.lock().unwrap();
             match modules.get(source.name) {

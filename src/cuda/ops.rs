@@ -1,9 +1,9 @@
 //! The launches behind each op on the CUDA backend. The ops themselves (in `src/<op>.rs`)
 //! check their arguments and allocate their outputs first, then call these.
 
-use cudarc::driver::{sys, CudaFunction, DevicePtr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
 
-use super::{Device, Source, CHANNEL_MAX, COPY, GEMM, HADAMARD, MATMUL, PERMUTE, QUANTIZE};
+use super::{Device, CHANNEL_MAX, COPY, GEMM, HADAMARD, MATMUL, PERMUTE, QUANTIZE};
 use crate::channel_max::{MAX_SCALE, MIN_SCALE};
 use crate::context::CudaGemm;
 use crate::error::{Error, Result};
@@ -46,7 +46,7 @@ fn fwht_threads(n: usize) -> usize {
 macro_rules! launch {
     ($dev:expr, $source:expr, $entry:expr, $cfg:expr, [$($arg:expr),* $(,)?]) => {{
         let cfg: LaunchConfig = $cfg;
-        let f = $dev.prepare($source, $entry, &cfg)?;
+        let f = $dev.function($source, $entry, cfg.shared_mem_bytes)?;
         let mut builder = $dev.stream.launch_builder(&f);
         $(builder.arg($arg);)*
         // SAFETY: every op checked the shapes its kernel's indexing relies on, and the
@@ -58,19 +58,6 @@ macro_rules! launch {
 }
 
 impl Device {
-    /// Kernel `entry` of `source`, with its dynamic shared memory allowed up to `cfg`'s.
-    fn prepare(&self, source: Source, entry: &str, cfg: &LaunchConfig) -> Result<CudaFunction> {
-        let f = self.function(source, entry)?;
-        if cfg.shared_mem_bytes > 48 * 1024 {
-            f.set_attribute(
-                sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                cfg.shared_mem_bytes as i32,
-            )
-            .map_err(|e| Error::Device(format!("{entry}: shared memory: {e}")))?;
-        }
-        Ok(f)
-    }
-
     /// The device pointer of a tensor's memory.
     fn p(&self, t: &Tensor) -> u64 {
         t.slice().device_ptr(&self.stream).0
