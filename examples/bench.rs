@@ -10,6 +10,9 @@
 //! `bytes` counts the memory a kernel must move at least, `ops` 2·m·n·k for GEMMs.
 //! `--quick` uses small sizes (for CPU adapters).
 
+mod common;
+
+use common::packed;
 use rrs::channel_max::{self, Order};
 use rrs::gemm::{self, GemmOptions};
 use rrs::quantize::{self, Quantized, Smooth};
@@ -42,19 +45,23 @@ impl Bench<'_> {
         if self.quiet.get() {
             return;
         }
+        let case = common::Case {
+            bench,
+            variant,
+            m,
+            n,
+            k,
+            ms,
+            bytes,
+            ops,
+        };
         if self.json {
             println!(
-                "{{\"bench\":\"{bench}\",\"variant\":\"{variant}\",\"m\":{m},\"n\":{n},\"k\":{k},\"ms\":{ms:.6},\"bytes\":{bytes},\"ops\":{ops},\"clock\":\"{:?}\",\"adapter\":\"{}\"}}",
-                self.ctx.clock(),
-                self.adapter
+                "{}",
+                case.json(&format!("{:?}", self.ctx.clock()), &self.adapter)
             );
         } else {
-            let rate = if ops > 0.0 {
-                format!("{:8.2} TOPS", ops / ms / 1e9)
-            } else {
-                format!("{:8.1} GB/s", bytes / ms / 1e6)
-            };
-            println!("{bench:<12} {variant:<14} m={m:<6} n={n:<6} k={k:<6} {ms:>10.4} ms  {rate}");
+            println!("{}", case.human());
         }
     }
 }
@@ -66,19 +73,6 @@ fn shuffled(rng: &mut Rng, k: usize) -> Vec<u32> {
         p.swap(i, rng.below(i + 1));
     }
     p
-}
-
-fn random_words(rng: &mut Rng, n: usize) -> Vec<u32> {
-    (0..n).map(|_| rng.next_u64() as u32).collect()
-}
-
-fn packed(ctx: &Context, rng: &mut Rng, rows: usize, k: usize) -> rrs::Result<Quantized> {
-    Ok(Quantized {
-        packed: Tensor::from_slice(ctx, &random_words(rng, rows * k / 8), &[rows, k / 8])?,
-        scales: Tensor::from_slice(ctx, &vec![0.01f32; rows], &[rows])?,
-        rows,
-        k,
-    })
 }
 
 fn main() -> rrs::Result<()> {

@@ -8,6 +8,9 @@
 //! ```
 
 #[cfg(feature = "cuda")]
+mod common;
+
+#[cfg(feature = "cuda")]
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e}");
@@ -25,7 +28,7 @@ fn main() {
 fn run() -> rrs::Result<()> {
     use rrs::gemm::{self, GemmOptions};
     use rrs::workload::Rng;
-    use rrs::{Backend, Config, Context, ContextOptions, CudaGemm, Method, Quantized, Reorder};
+    use rrs::{Backend, Config, Context, ContextOptions, CudaGemm, Method, Reorder};
     use rrs::{RrsLinear, Tensor};
 
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,15 +58,18 @@ fn run() -> rrs::Result<()> {
                   ms: f64,
                   bytes: f64,
                   ops: f64| {
-        println!(
-            "{{\"bench\":\"{bench}\",\"variant\":\"{variant}\",\"m\":{m},\"n\":{n},\"k\":{k},\"ms\":{ms:.6},\"bytes\":{bytes},\"ops\":{ops},\"clock\":\"cuda_events\",\"adapter\":\"{adapter}\"}}"
-        );
-        let rate = if ops > 0.0 {
-            format!("{:.1} TOPS", ops / ms / 1e9)
-        } else {
-            format!("{:.0} GB/s", bytes / ms / 1e6)
+        let case = common::Case {
+            bench,
+            variant,
+            m,
+            n,
+            k,
+            ms,
+            bytes,
+            ops,
         };
-        eprintln!("{bench:<11} {variant:<14} m={m:<5} n={n:<5} k={k:<6} {ms:>9.4} ms  {rate}");
+        println!("{}", case.json("cuda_events", &adapter));
+        eprintln!("{}", case.human());
     };
     let mut rng = Rng::new(1);
     let samples = if quick { 3 } else { 15 };
@@ -102,17 +108,6 @@ fn run() -> rrs::Result<()> {
         );
     }
 
-    let random_q = |rng: &mut Rng, rows: usize, k: usize| -> rrs::Result<Quantized> {
-        let words: Vec<u32> = (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect();
-        let scales: Vec<f32> = (0..rows).map(|_| 0.5 + rng.uniform()).collect();
-        Ok(Quantized {
-            packed: Tensor::from_slice(&ctx, &words, &[rows, k / 8])?,
-            scales: Tensor::from_slice(&ctx, &scales, &[rows])?,
-            rows,
-            k,
-        })
-    };
-
     // GEMM (plain, and with Runtime Smooth's group-128 scales) and decode.
     let (ms_list, nks) = if quick {
         (vec![1, 16, 64], vec![512])
@@ -121,7 +116,7 @@ fn run() -> rrs::Result<()> {
     };
     for &nk in &nks {
         let (n, k) = (nk, nk);
-        let w = random_q(&mut rng, n, k)?;
+        let w = common::packed(&ctx, &mut rng, n, k)?;
         let gs = Tensor::from_slice(
             &ctx,
             &(0..k / 128)
@@ -130,7 +125,7 @@ fn run() -> rrs::Result<()> {
             &[k / 128],
         )?;
         for &m in &ms_list {
-            let a = random_q(&mut rng, m, k)?;
+            let a = common::packed(&ctx, &mut rng, m, k)?;
             let plain = GemmOptions {
                 group: 128,
                 ..GemmOptions::plain(&ctx)
@@ -174,8 +169,8 @@ fn run() -> rrs::Result<()> {
         let x = Tensor::from_slice(&ctx, &xv, &[m, k])?;
         let calib = xv[..k * 64].to_vec();
         let reps = 3;
-        let w = random_q(&mut rng, n, k)?;
-        let a = random_q(&mut rng, m, k)?;
+        let w = common::packed(&ctx, &mut rng, n, k)?;
+        let a = common::packed(&ctx, &mut rng, m, k)?;
         let plain = GemmOptions {
             group: 128,
             ..GemmOptions::plain(&ctx)
