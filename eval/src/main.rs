@@ -228,14 +228,15 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn run(&self, x: &[f32], k: usize) -> Result<Vec<f32>> {
+    /// y = layer(x) for x: [rows, k] (each row scaled by the 1/s of `prescale` first).
+    fn run(&self, x: &[f32]) -> Result<Vec<f32>> {
         let scaled;
         let x = match &self.prescale {
             Some(inv) => {
                 scaled = x
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| v * inv[i % k])
+                    .map(|(i, v)| v * inv[i % inv.len()])
                     .collect::<Vec<_>>();
                 &scaled
             }
@@ -325,9 +326,7 @@ impl Setup<'_> {
         for w in windows {
             let hs = self.model.hidden(
                 w,
-                &mut |l, p, x| {
-                    layers[l][p as usize].run(x, self.model.blocks[l].linears[p as usize].k)
-                },
+                &mut |l, p, x| layers[l][p as usize].run(x),
                 &mut |_, _, _| {},
             )?;
             let (s, c) = self.model.nll(&hs, w);
