@@ -21,20 +21,42 @@ __device__ __forceinline__ float small_int_to_float(int v) {
   return __int_as_float(v + 0x4B400000) - 12582912.0f;
 }
 
+// m16n8k64 (s4) and m16n8k32 (s8) are sm_80+; on sm_75 (Turing) each is four m8n8 MMAs over
+// the same fragments: rows g and g + 8 (a0/a2, a1/a3) times the two K halves (b0, b1).
+#if __CUDA_ARCH__ >= 800
+#define MMA_M16(SHAPE, TYPE, c, a, b)                                                       \
+  asm volatile("mma.sync.aligned." SHAPE ".row.col.s32." TYPE "." TYPE                        \
+               ".s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                \
+               : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])                              \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
+#else
+#define MMA_M8(SHAPE, TYPE, c0, c1, a, b)                                                    \
+  asm volatile("mma.sync.aligned." SHAPE ".row.col.s32." TYPE "." TYPE                        \
+               ".s32 {%0,%1}, {%2}, {%3}, {%0,%1};\n"                                        \
+               : "+r"(c0), "+r"(c1)                                                          \
+               : "r"(a), "r"(b))
+#endif
+
 __device__ __forceinline__ void mma_s4(int (&c)[4], const u32 (&a)[4], const u32 (&b)[2]) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#if __CUDA_ARCH__ >= 800
+  MMA_M16("m16n8k64", "s4", c, a, b);
+#else
+  MMA_M8("m8n8k32", "s4", c[0], c[1], a[0], b[0]);
+  MMA_M8("m8n8k32", "s4", c[0], c[1], a[2], b[1]);
+  MMA_M8("m8n8k32", "s4", c[2], c[3], a[1], b[0]);
+  MMA_M8("m8n8k32", "s4", c[2], c[3], a[3], b[1]);
+#endif
 }
 
 __device__ __forceinline__ void mma_s8(int (&c)[4], const u32 (&a)[4], const u32 (&b)[2]) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#if __CUDA_ARCH__ >= 800
+  MMA_M16("m16n8k32", "s8", c, a, b);
+#else
+  MMA_M8("m8n8k16", "s8", c[0], c[1], a[0], b[0]);
+  MMA_M8("m8n8k16", "s8", c[0], c[1], a[2], b[1]);
+  MMA_M8("m8n8k16", "s8", c[2], c[3], a[1], b[0]);
+  MMA_M8("m8n8k16", "s8", c[2], c[3], a[3], b[1]);
+#endif
 }
 
 // Shared memory per stage and operand: BM rows of the K step's codes (s8: BK bytes, s4: BK/2
@@ -328,3 +350,4 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
     }
   }
 }
+
