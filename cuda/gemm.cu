@@ -270,7 +270,8 @@ extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __res
   y[(size_t)i * n + j] = sa[i] * sw[j] * (gs ? total : (float)part);
 }
 
-// Decode (m ≤ 16): memory bound on the weights, each weight word read once. A block stages
+// Decode (m ≤ 16) where the tensor-core kernel below does not fit k or the group (k and the
+// group multiples of 32): memory bound on the weights, each weight word read once. A block stages
 // a K-chunk of the activations in shared memory, unpacked to s8 (m × GEMV_KC bytes), and each
 // of its warps owns GEMV_COLS output columns; lanes stride over the chunk 32 codes (one uint4
 // of weights) at a time, so k % 32 == 0 and group % 32 == 0 (or no group scales). The
@@ -351,3 +352,124 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
   }
 }
 
+// Decode on tensor cores (m ≤ 16, k % 128 == 0, group % 128 == 0 or no group scales): each
+// weight byte is read once, straight into registers, and `mma.m16n8k32.s8` does the
+// arithmetic, with the activation rows as A (rows m..15 zero) and 8 weight columns as B.
+// A block owns DEC_COLS = 32 output columns (4 n8 tiles) and splits K across its 8 warps by
+// whole groups (by 128-code slabs without scales); the warps' partial sums meet in shared
+// memory at the end, in warp order (integer sums exactly).
+// The sum over k is order-free, so operands are used in the order they load: in a slab of
+// 128 codes (16 words per row) thread t4 of a quad loads words 4·t4 … 4·t4 + 3 (one uint4)
+// of its row, and MMA c (of 4 per slab) takes word 4·t4 + c from every thread: its even
+// nibbles are the fragment's k = 4·t4 + 0…3, its odd nibbles k = 16 + 4·t4 + 0…3, for A and B
+// alike. B is expanded as 16·w (nibble in the high half of each byte: two instructions per
+// word) and the integer sums shifted back, exactly, before they are used.
+#define DEC_WARPS 8
+#define DEC_COLS 32
+
+// Nibbles 0, 2, 4, 6 of w as four s8: ((u ^ 8) + 0x78) ^ 0x80 sign-extends each byte (no
+// carries: at most 0x87).
+__device__ __forceinline__ u32 even_nibbles_s8(u32 w) {
+  return (((w & 0x0F0F0F0Fu) ^ 0x08080808u) + 0x78787878u) ^ 0x80808080u;
+}
+
+extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
+    gemv_mma(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
+             const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
+             unsigned m, unsigned n, unsigned k, unsigned group) {
+  __shared__ int red[DEC_WARPS][16][DEC_COLS];  // i32 sums, or f32 bits with group scales
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t4 = lane & 3;
+  const unsigned j0 = blockIdx.x * DEC_COLS, kw = k / 8;
+  const unsigned unit = gs ? group / 128 : 1;  // slabs per unit of work: a group, or a slab
+  const unsigned units = k / 128 / unit;
+  const unsigned mine = warp < (int)units ? (units - warp + DEC_WARPS - 1) / DEC_WARPS : 0;
+  const unsigned slabs = mine * unit;
+
+  // Row pointers at this thread's uint4 of slab 0 (null past m or n: the operand is zero).
+  const uint4* wp[4];
+#pragma unroll
+  for (int z = 0; z < 4; ++z) {
+    const unsigned j = j0 + z * 8 + g;
+    wp[z] = j < n ? reinterpret_cast<const uint4*>(w + (size_t)j * kw) + t4 : nullptr;
+  }
+  const uint4* ap[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const unsigned i = g + 8 * h;
+    ap[h] = i < m ? reinterpret_cast<const uint4*>(a + (size_t)i * kw) + t4 : nullptr;
+  }
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  // The warp's t-th slab: unit warp + DEC_WARPS · (t / unit), slab t % unit of it.
+  auto slab = [&](unsigned t) { return (warp + DEC_WARPS * (t / unit)) * unit + t % unit; };
+  uint4 wv[4], av[2], wn[4], an[2];
+  auto load = [&](unsigned s, uint4(&wd)[4], uint4(&ad)[2]) {
+#pragma unroll
+    for (int z = 0; z < 4; ++z) wd[z] = wp[z] ? __ldg(wp[z] + 4 * s) : zero;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) ad[h] = ap[h] ? __ldg(ap[h] + 4 * s) : zero;
+  };
+
+  int acc[4][4];
+  float out[4][4];
+#pragma unroll
+  for (int z = 0; z < 4; ++z)
+#pragma unroll
+    for (int c = 0; c < 4; ++c) acc[z][c] = 0, out[z][c] = 0.0f;
+  if (slabs > 0) load(slab(0), wv, av);
+  for (unsigned t = 0; t < slabs; ++t) {
+    const unsigned s = slab(t);
+    if (t + 1 < slabs) load(slab(t + 1), wn, an);  // the next slab in flight meanwhile
+    const u32 a0[4] = {av[0].x, av[0].y, av[0].z, av[0].w};
+    const u32 a1[4] = {av[1].x, av[1].y, av[1].z, av[1].w};
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      const u32 af[4] = {even_nibbles_s8(a0[c]), even_nibbles_s8(a1[c]), even_nibbles_s8(a0[c] >> 4),
+                         even_nibbles_s8(a1[c] >> 4)};
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        const u32 wc = c == 0 ? wv[z].x : c == 1 ? wv[z].y : c == 2 ? wv[z].z : wv[z].w;
+        const u32 bf[2] = {(wc << 4) & 0xF0F0F0F0u, wc & 0xF0F0F0F0u};
+        mma_s8(acc[z], af, bf);
+      }
+    }
+    if (gs && (t + 1) % unit == 0) {
+      // A complete group: rounded product, then the add (the CPU reference's order).
+      const float sc = gs[s * 128 / group];
+#pragma unroll
+      for (int z = 0; z < 4; ++z)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          out[z][c] = __fadd_rn(out[z][c], __fmul_rn(sc, (float)(acc[z][c] >> 4)));
+          acc[z][c] = 0;
+        }
+    }
+#pragma unroll
+    for (int z = 0; z < 4; ++z) wv[z] = wn[z];
+    av[0] = an[0], av[1] = an[1];
+  }
+  // c0, c1 at (row g, cols 2·t4, +1), c2, c3 at row g + 8.
+#pragma unroll
+  for (int z = 0; z < 4; ++z)
+#pragma unroll
+    for (int c = 0; c < 4; ++c)
+      red[warp][g + (c >> 1) * 8][z * 8 + 2 * t4 + (c & 1)] =
+          gs ? __float_as_int(out[z][c]) : acc[z][c] >> 4;
+  __syncthreads();
+  for (int o = tid; o < 16 * DEC_COLS; o += DEC_WARPS * 32) {
+    const unsigned i = o / DEC_COLS, j = j0 + o % DEC_COLS;
+    if (i >= m || j >= n) continue;
+    float v;
+    if (gs) {
+      v = 0.0f;
+#pragma unroll
+      for (int q = 0; q < DEC_WARPS; ++q) v += __int_as_float(red[q][i][o % DEC_COLS]);
+    } else {
+      int s = 0;
+#pragma unroll
+      for (int q = 0; q < DEC_WARPS; ++q) s += red[q][i][o % DEC_COLS];
+      v = (float)s;
+    }
+    y[(size_t)i * n + j] = sa[i] * sw[j] * v;
+  }
+}

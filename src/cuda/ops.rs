@@ -9,7 +9,7 @@ use crate::context::CudaGemm;
 use crate::error::{Error, Result};
 use crate::gemm::GemmOptions;
 use crate::quantize::{Quantized, Smooth};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
 fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
@@ -70,12 +70,15 @@ impl Device {
 
     /// dst = src (same number of words).
     pub fn copy(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
-        let (s, d, n) = (self.p(src), self.p(dst), src.numel() as u64);
-        let cfg = config(grid(src.numel().div_ceil(256))?, 256, 0);
+        let (s, d, n) = (self.p(src), self.p(dst), src.words() as u64);
+        let cfg = config(grid(src.words().div_ceil(256))?, 256, 0);
         launch!(self, COPY, "copy_words", cfg, [&s, &d, &n])
     }
 
-    /// FWHT of each row of `src` (or of `x` in place) into `x`: k = outer · chunk.
+    /// FWHT of each row of `src` (or of `x` in place) into `x`: k = outer · chunk; f32 or
+    /// f16 (both tensors the same dtype; f16 is converted to f32 on load and rounded once).
+    /// An f16 m·2^n size (`signs` given) runs its first pass into `staged`, an f32 tensor of
+    /// x's shape, and the cross pass rounds.
     pub fn hadamard(
         &self,
         src: Option<&Tensor>,
@@ -83,29 +86,48 @@ impl Device {
         outer: usize,
         chunk: usize,
         signs: Option<&Tensor>,
+        staged: Option<&Tensor>,
     ) -> Result<()> {
         let (rows, k) = x.rows_cols();
+        let half = x.dtype() == DType::F16;
         let vectors = (rows * outer) as u64;
         // 1/sqrt(k) once, at the end, as the CPU reference applies it.
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
         let threads = fwht_threads(chunk);
         let smem = if threads >= 64 { chunk * 4 } else { 0 };
-        let entry = format!("fwht_{}", chunk.trailing_zeros());
+        let log2 = chunk.trailing_zeros();
+        let staged = staged.filter(|_| half && signs.is_some());
+        let (entry, dst) = match (staged, half) {
+            (Some(t), _) => (format!("fwht_hf_{log2}"), t),
+            (None, true) => (format!("fwht_h_{log2}"), x),
+            (None, false) => (format!("fwht_{log2}"), x),
+        };
         let cfg = config(grid(rows * outer)?, threads as u32, smem as u32);
-        let (xp, sp) = (self.p(x), self.p_opt(src));
-        launch!(self, HADAMARD, &entry, cfg, [&xp, &sp, &vectors, &scale])?;
+        let (dp, sp) = (self.p(dst), self.p_opt(src.or(staged.map(|_| x))));
+        launch!(self, HADAMARD, &entry, cfg, [&dp, &sp, &vectors, &scale])?;
         if let Some(signs) = signs {
             let (hp, rows64, chunk32) = (self.p(signs), rows as u64, chunk as u32);
             let cfg = config(grid((rows * chunk).div_ceil(128))?, 128, 0);
-            let entry = format!("fwht_cross_{outer}");
-            launch!(
-                self,
-                HADAMARD,
-                &entry,
-                cfg,
-                [&xp, &hp, &rows64, &chunk32, &norm]
-            )?;
+            if staged.is_some() {
+                let (yp, entry) = (self.p(x), format!("fwht_cross_fh_{outer}"));
+                launch!(
+                    self,
+                    HADAMARD,
+                    &entry,
+                    cfg,
+                    [&yp, &dp, &hp, &rows64, &chunk32, &norm]
+                )?;
+            } else {
+                let entry = format!("fwht_cross_{outer}");
+                launch!(
+                    self,
+                    HADAMARD,
+                    &entry,
+                    cfg,
+                    [&dp, &hp, &rows64, &chunk32, &norm]
+                )?;
+            }
         }
         Ok(())
     }
@@ -221,15 +243,19 @@ impl Device {
         )
     }
 
-    /// The A4W4 GEMM into `y`: the decode GEMV for up to 16 rows, the tensor-core kernel of
-    /// this device's path where k and the group are multiples of 64, else the SIMT kernel.
+    /// The A4W4 GEMM into `y`: for up to 16 rows the tensor-core decode kernel where k and the
+    /// group are multiples of 128 (else the dp4a GEMV); the tensor-core kernel of this
+    /// device's path where k and the group are multiples of 64; else the SIMT kernel.
     /// `opts.weight_perm` must already be applied to `w` (see `gemm::record`).
     pub fn gemm(&self, a: &Quantized, w: &Quantized, opts: &GemmOptions, y: &Tensor) -> Result<()> {
         let wp = &w.packed;
         let (m, n, k, group) = (a.rows, w.rows, a.k, opts.group);
         let scaled = opts.group_scales.is_some();
         let (m32, n32, k32, g32) = (m as u32, n as u32, k as u32, group as u32);
-        let (entry, cfg) = if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
+        let (entry, cfg) = if m <= 16 && k % 128 == 0 && (!scaled || group % 128 == 0) {
+            // 32 columns per block, K split over its 8 warps (gemm.cu).
+            ("gemv_mma", config(grid(n.div_ceil(32))?, 256, 0))
+        } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
             // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
             // N = 4096 but slower at N = 8192).
             ("gemv", config(grid(n.div_ceil(32))?, 256, 0))
