@@ -38,6 +38,13 @@ def rec(o, peer, peer_ms, note=""):
 for o in ours:
     b, m, n, k = o["bench"], o["m"], o["n"], o["k"]
     if b in ("hadamard", "quantize", "channel_max"):
+        if o["variant"].startswith("f16"):
+            # f16 rows: peer the torch copy of the same f16 tensor (2·m·k·2 bytes moved).
+            tcopy = find(torch, peer="copy_f16", m=m, k=k)
+            if tcopy:
+                rec(o, "torch_copy", tcopy["ms"] * o["bytes"] / (4 * m * k),
+                    f"torch f16 copy time for the same {o['bytes']:.0f} bytes")
+            continue
         copy = find(ours, bench="copy", variant="f32", m=m, k=k)
         tcopy = find(torch, peer="copy_f32", m=m, k=k)
         # The torch copy moves 2·m·k·4 bytes (read + write of an [m, k] f32 tensor).

@@ -1,7 +1,7 @@
 """PyTorch peers for the bench program, timed on the same GPU in the same command.
 
 Prints one JSON object per line: {"peer", "m", "n", "k", "ms"} where peer is one of
-copy_f32 (y.copy_(x) of an m x k f32 tensor), copy_bytes (n x k / 2 bytes: the packed
+copy_f32 (y.copy_(x) of an m x k f32 tensor), copy_f16 (the same in f16), copy_bytes (n x k / 2 bytes: the packed
 INT4 weights), matmul_f32 (TF32 off), matmul_f16, int_mm (torch._int_mm, int8, B
 column-major). Times: CUDA events, median of 5 samples after warm-up.
 """
@@ -42,7 +42,9 @@ for k in ks:
     x = torch.randn(m_mem, k, device=dev)
     y = torch.empty_like(x)
     emit("copy_f32", m_mem, 0, k, time_ms(lambda: y.copy_(x), 10))
-    del x, y
+    xh, yh = x.half(), y.half()
+    emit("copy_f16", m_mem, 0, k, time_ms(lambda: yh.copy_(xh), 10))
+    del x, y, xh, yh
 
 ms_list, nks = ([1, 16, 64], [512]) if QUICK else ([1, 16, 2048, 4096, 8192], [4096, 8192])
 for nk in nks:

@@ -106,6 +106,20 @@ fn run() -> rrs::Result<()> {
             (2 * m_mem * k * 4) as f64,
             0.0,
         );
+        // The same rows in f16 (half the bytes; f32 arithmetic, one rounding).
+        let xh: Vec<rrs::half::f16> = rng
+            .normals(m_mem * k, 1.0)
+            .into_iter()
+            .map(rrs::half::f16::from_f32)
+            .collect();
+        let xh = Tensor::from_slice(&ctx, &xh, &[m_mem, k])?;
+        let bytes = (2 * m_mem * k * 2) as f64;
+        let ms = ctx.cuda_time_ms(samples, 10, || {
+            rrs::hadamard::hadamard(&ctx, &xh).map(|_| ())
+        })?;
+        report("hadamard", "f16_out_of_place", m_mem, 0, k, ms, bytes, 0.0);
+        let ms = ctx.cuda_time_ms(samples, 10, || rrs::hadamard::hadamard_inplace(&ctx, &xh))?;
+        report("hadamard", "f16_inplace", m_mem, 0, k, ms, bytes, 0.0);
     }
 
     // GEMM (plain, and with Runtime Smooth's group-128 scales) and decode.

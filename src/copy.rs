@@ -19,8 +19,7 @@ struct Params {
     _pad: [u32; 3],
 }
 
-/// Record `dst = src` into `enc`. Both must have the same number of elements, a
-/// multiple of 4.
+/// Record `dst = src` into `enc`. Both must have the same size in bytes, a multiple of 16.
 pub fn encode(
     ctx: &Context,
     enc: &mut wgpu::CommandEncoder,
@@ -29,14 +28,16 @@ pub fn encode(
 ) -> Result<()> {
     src.expect_on(ctx, "the copy source")?;
     dst.expect_on(ctx, "the copy destination")?;
-    if src.numel() != dst.numel() || !src.numel().is_multiple_of(4) {
+    if src.bytes() != dst.bytes() || !src.bytes().is_multiple_of(16) {
         return Err(Error::Shape(format!(
-            "copy needs equal sizes that are a multiple of 4 elements, got {:?} and {:?}",
+            "copy needs equal sizes that are a multiple of 16 bytes, got {:?} {:?} and {:?} {:?}",
+            src.dtype(),
             src.shape(),
+            dst.dtype(),
             dst.shape()
         )));
     }
-    let n = (src.numel() / 4) as u32;
+    let n = (src.bytes() / 16) as u32;
     let params = Params { n, _pad: [0; 3] };
     let bufs = [(1, src.buffer()), (2, dst.buffer())];
     ctx.dispatch(enc, COPY, &params, &bufs, grid_1d(n.div_ceil(256)))
@@ -48,7 +49,7 @@ pub(crate) fn record(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tenso
     let dst = Tensor::output(ctx, src.dtype(), src.shape())?;
     match rec {
         Rec::Wgpu(enc) => {
-            let bytes = (src.numel() * 4) as u64;
+            let bytes = (src.words() * 4) as u64;
             enc.copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, bytes);
         }
         #[cfg(feature = "cuda")]

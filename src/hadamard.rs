@@ -12,6 +12,12 @@
 //!
 //! Tolerance against [`reference()`]: every output is a signed sum of k inputs reached by
 //! different addition orders, so |gpu − cpu| ≤ (log2 k + a) · ε · ‖x_row‖₂ (tests use 4×).
+//! The CUDA kernels run the reference's order and are bit-identical to it.
+//!
+//! f16 tensors ([`DType::F16`]) are transformed on the CUDA backend: each element is read as
+//! f32, the transform runs in f32, and the result is rounded to f16 once, so the output is
+//! bit-identical to [`reference_f16`]. The WGSL kernels read f32 only (f16 there would need
+//! the adapter's `shader-f16` feature): on wgpu an f16 tensor is [`Error::Unsupported`].
 
 use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
@@ -310,7 +316,7 @@ pub fn dense(k: usize) -> Result<Vec<Vec<i8>>> {
         .collect())
 }
 
-/// Transform every row of `x` ([m, k] f32) in place on the GPU.
+/// Transform every row of `x` ([m, k] f32, or f16 on CUDA) in place on the GPU.
 pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
     ctx.run(|rec| transform(ctx, rec, None, x, None))
 }
@@ -321,7 +327,8 @@ pub fn hadamard_inplace_with_tile(ctx: &Context, x: &Tensor, tile: usize) -> Res
     ctx.run(|rec| transform(ctx, rec, None, x, Some(tile)))
 }
 
-/// Transform every row of `x` ([m, k] f32) into a new tensor on the GPU.
+/// Transform every row of `x` ([m, k] f32, or f16 on CUDA) into a new tensor of its dtype
+/// on the GPU.
 pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
     ctx.run(|rec| record_into(ctx, rec, x))
 }
@@ -334,8 +341,8 @@ pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) 
 
 /// [`encode_into`] on either backend.
 pub(crate) fn record_into(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
-    src.expect(ctx, "hadamard input", DType::F32, 2)?;
-    let out = Tensor::output(ctx, DType::F32, src.shape())?;
+    src.expect(ctx, "hadamard input", supported_dtype(rec, src.dtype())?, 2)?;
+    let out = Tensor::output(ctx, src.dtype(), src.shape())?;
     transform(ctx, rec, Some(src), &out, None)?;
     Ok(out)
 }
@@ -377,10 +384,10 @@ fn transform(
     x: &Tensor,
     tile: Option<usize>,
 ) -> Result<()> {
-    x.expect(ctx, "hadamard input", DType::F32, 2)?;
+    x.expect(ctx, "hadamard input", supported_dtype(rec, x.dtype())?, 2)?;
     let (rows, k) = x.rows_cols();
     if let Some(s) = src {
-        if s.shape() != x.shape() || s.dtype() != DType::F32 {
+        if s.shape() != x.shape() || s.dtype() != x.dtype() {
             return Err(Error::Shape(format!(
                 "hadamard source {:?} {:?} and destination {:?} differ",
                 s.dtype(),
@@ -402,7 +409,10 @@ fn transform(
                 Tensor::from_slice(ctx, &h, &[outer * outer])
             })
             .transpose()?;
-        return cu.hadamard(src, x, outer, chunk, signs.as_ref());
+        let staged = (outer > 1 && x.dtype() == DType::F16)
+            .then(|| Tensor::output(ctx, DType::F32, x.shape()))
+            .transpose()?;
+        return cu.hadamard(src, x, outer, chunk, signs.as_ref(), staged.as_ref());
     }
     let enc = rec.encoder();
     let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile, k)?;
@@ -443,6 +453,31 @@ fn transform(
         }
     }
     Ok(())
+}
+
+/// The dtype a transform of a `dtype` tensor runs in on `rec`'s backend: f32 everywhere,
+/// f16 on CUDA only.
+fn supported_dtype(rec: &Rec, dtype: DType) -> Result<DType> {
+    match (dtype, rec) {
+        #[cfg(feature = "cuda")]
+        (DType::F16, Rec::Cuda(_)) => Ok(DType::F16),
+        (DType::F16, _) => Err(Error::Unsupported(
+            "hadamard of an f16 tensor: the WGSL kernels read f32 (f16 would need the \
+             adapter's shader-f16 feature); convert to f32, or use the CUDA backend"
+                .into(),
+        )),
+        _ => Ok(DType::F32),
+    }
+}
+
+/// CPU reference for f16 rows: each element as f32, [`reference`], then rounded to the
+/// nearest f16 once.
+pub fn reference_f16(x: &[half::f16], k: usize) -> Result<Vec<half::f16>> {
+    let wide: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+    Ok(reference(&wide, k)?
+        .into_iter()
+        .map(half::f16::from_f32)
+        .collect())
 }
 
 /// CPU reference: the same transform, row by row (in-place butterflies on each

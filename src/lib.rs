@@ -49,6 +49,8 @@ pub mod workload;
 
 pub use context::{Backend, Context, ContextOptions, CudaGemm, DotKernel, ShaderChecks};
 pub use error::{Error, Result};
+/// The `half` crate, whose `f16` is the element type of [`DType::F16`] tensors.
+pub use half;
 pub use linear::{Config, LinearReference, Method, Reorder, RrsLinear, WeightQuant};
 pub use quantize::Quantized;
 pub use tensor::{DType, Tensor};

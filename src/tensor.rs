@@ -1,16 +1,31 @@
 //! Typed GPU tensors: a storage buffer with a dtype and a row-major shape, plus upload and
 //! readback.
 
+use std::borrow::Cow;
+
 use crate::context::Context;
 use crate::error::{Error, Result};
 
-/// Element type of a [`Tensor`]. All are 4 bytes wide.
+/// Element type of a [`Tensor`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DType {
     /// 32-bit float.
     F32,
     /// 32-bit unsigned integer (permutations, packed INT4 words: 8 nibbles each).
     U32,
+    /// 16-bit IEEE float (`half::f16`): activations as models hold them. Only the FWHT takes
+    /// them, on the CUDA backend; every other op reads f32 and says so.
+    F16,
+}
+
+impl DType {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 | DType::U32 => 4,
+            DType::F16 => 2,
+        }
+    }
 }
 
 /// Element types a [`Tensor`] can be built from and read back into.
@@ -23,6 +38,9 @@ impl Element for f32 {
 }
 impl Element for u32 {
     const DTYPE: DType = DType::U32;
+}
+impl Element for half::f16 {
+    const DTYPE: DType = DType::F16;
 }
 
 /// A row-major tensor in GPU memory (a wgpu storage buffer, or CUDA device memory on the
@@ -58,13 +76,21 @@ impl Tensor {
                 data.len()
             )));
         }
-        check_size(ctx, shape)?;
+        check_size(ctx, shape, T::DTYPE)?;
+        // Whole words: an odd number of f16 gets a zero half (copies move 4-byte words).
+        let raw: &[u8] = bytemuck::cast_slice(data);
+        let bytes: Cow<[u8]> = match raw.len() % 4 {
+            0 => Cow::Borrowed(raw),
+            r => Cow::Owned([raw, &[0; 4][r..]].concat()),
+        };
         #[cfg(feature = "cuda")]
         if let Some(cu) = &ctx.cuda {
-            let words: &[u32] = bytemuck::cast_slice(data);
-            return Ok(Self::on_cuda(ctx, cu.upload(words)?, shape, T::DTYPE));
+            let words: Cow<[u32]> = bytemuck::try_cast_slice(&bytes)
+                .map(Cow::Borrowed)
+                .unwrap_or_else(|_| Cow::Owned(bytemuck::pod_collect_to_vec(&bytes)));
+            return Ok(Self::on_cuda(ctx, cu.upload(&words)?, shape, T::DTYPE));
         }
-        let buffer = ctx.upload(bytemuck::cast_slice(data), USAGE, "tensor")?;
+        let buffer = ctx.upload(&bytes, USAGE, "tensor")?;
         Ok(Self {
             storage: Storage::Wgpu(buffer),
             shape: shape.to_vec(),
@@ -75,15 +101,20 @@ impl Tensor {
 
     /// A zero-filled tensor.
     pub fn zeros(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<Self> {
-        check_size(ctx, shape)?;
+        check_size(ctx, shape, dtype)?;
         #[cfg(feature = "cuda")]
         if let Some(cu) = &ctx.cuda {
-            return Ok(Self::on_cuda(ctx, cu.zeros(numel(shape))?, shape, dtype));
+            return Ok(Self::on_cuda(
+                ctx,
+                cu.zeros(words(shape, dtype))?,
+                shape,
+                dtype,
+            ));
         }
         ctx.check_alive()?;
         let buffer = ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tensor"),
-            size: (numel(shape).max(1) * 4) as u64,
+            size: (words(shape, dtype).max(1) * 4) as u64,
             usage: USAGE,
             mapped_at_creation: false,
         });
@@ -135,8 +166,13 @@ impl Tensor {
     pub(crate) fn output(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<Self> {
         #[cfg(feature = "cuda")]
         if let Some(cu) = &ctx.cuda {
-            check_size(ctx, shape)?;
-            return Ok(Self::on_cuda(ctx, cu.uninit(numel(shape))?, shape, dtype));
+            check_size(ctx, shape, dtype)?;
+            return Ok(Self::on_cuda(
+                ctx,
+                cu.uninit(words(shape, dtype))?,
+                shape,
+                dtype,
+            ));
         }
         Self::zeros(ctx, dtype, shape)
     }
@@ -154,6 +190,16 @@ impl Tensor {
     /// Number of elements.
     pub fn numel(&self) -> usize {
         numel(&self.shape)
+    }
+
+    /// Bytes of its elements.
+    pub fn bytes(&self) -> usize {
+        self.numel() * self.dtype.size()
+    }
+
+    /// The 4-byte words that hold it (the last one padded).
+    pub(crate) fn words(&self) -> usize {
+        words(&self.shape, self.dtype)
     }
 
     /// Size of the last dimension, and the product of the others: (rows, cols).
@@ -207,23 +253,27 @@ impl Tensor {
                 T::DTYPE
             )));
         }
-        let bytes = (self.numel() * 4) as u64;
+        let bytes = self.numel() * self.dtype.size();
         if bytes == 0 {
             return Ok(Vec::new());
         }
         #[cfg(feature = "cuda")]
         if let Some(cu) = &ctx.cuda {
             let words = cu.download(self.slice())?;
-            return Ok(bytemuck::cast_slice(&words[..self.numel()]).to_vec());
+            return Ok(
+                bytemuck::cast_slice(&bytemuck::cast_slice::<u32, u8>(&words)[..bytes]).to_vec(),
+            );
         }
+        // Copies move whole words.
+        let copied = bytes.next_multiple_of(4) as u64;
         let staging = ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size: bytes,
+            size: copied,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         ctx.record(|enc| {
-            enc.copy_buffer_to_buffer(self.buffer(), 0, &staging, 0, bytes);
+            enc.copy_buffer_to_buffer(self.buffer(), 0, &staging, 0, copied);
             Ok(())
         })?;
         let (tx, rx) = futures::channel::oneshot::channel();
@@ -238,7 +288,7 @@ impl Tensor {
         let view = staging
             .get_mapped_range(..)
             .map_err(|e| Error::Device(format!("mapped range: {e:?}")))?;
-        let out = bytemuck::cast_slice(&view).to_vec();
+        let out = bytemuck::cast_slice(&view[..bytes]).to_vec();
         drop(view);
         staging.unmap();
         Ok(out)
@@ -249,11 +299,16 @@ pub(crate) fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
-/// Fail with [`Error::TooLarge`] if a 4-byte tensor of `shape` exceeds a binding.
-fn check_size(ctx: &Context, shape: &[usize]) -> Result<()> {
+/// The 4-byte words that hold a tensor of `shape` and `dtype`.
+fn words(shape: &[usize], dtype: DType) -> usize {
+    (numel(shape) * dtype.size()).div_ceil(4)
+}
+
+/// Fail with [`Error::TooLarge`] if a tensor of `shape` and `dtype` exceeds a binding.
+fn check_size(ctx: &Context, shape: &[usize], dtype: DType) -> Result<()> {
     let bytes = shape
         .iter()
-        .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64))
+        .try_fold(dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
         .unwrap_or(u64::MAX);
     let limits = ctx.limits();
     let max = limits

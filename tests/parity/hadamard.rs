@@ -1,6 +1,7 @@
 use rrs::hadamard::{self, dense, small_hadamard};
+use rrs::half::f16;
 use rrs::workload::Rng;
-use rrs::{Error, Tensor};
+use rrs::{Backend, Error, Tensor};
 
 use crate::common::ctx;
 
@@ -155,5 +156,54 @@ pub async fn unsupported_sizes_are_errors_that_list_the_families() {
             }
             other => panic!("k = {k}: expected Unsupported, got {other:?}"),
         }
+    }
+}
+
+/// f16 rows: on CUDA bit-identical to the reference (f32 arithmetic, one rounding), in place
+/// and out of place, for every family; on wgpu a clear `Unsupported`. An odd number of f16
+/// elements round-trips through a tensor on every backend.
+pub async fn f16_rows_match_reference_on_cuda_and_are_unsupported_elsewhere() {
+    let ctx = &ctx().await;
+    let odd: Vec<f16> = [1.5f32, -2.25, 65504.0].map(f16::from_f32).to_vec();
+    let t = Tensor::from_slice(ctx, &odd, &[1, 3]).unwrap();
+    assert_eq!(t.to_vec_async::<f16>(ctx).await.unwrap(), odd);
+    let mut rng = Rng::new(12);
+    for (m, k) in [
+        (3, 1),
+        (3, 64),
+        (2, 4096),
+        (1, 32768),
+        (3, 12 * 64),
+        (2, 36 * 16),
+        (2, 28 * 128),
+    ] {
+        let x: Vec<f16> = rng
+            .normals(m * k, 1.0)
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let out = hadamard::hadamard(ctx, &xt);
+        if ctx.backend() != Backend::Cuda {
+            match out {
+                Err(Error::Unsupported(msg)) => assert!(msg.contains("f16"), "{msg}"),
+                other => panic!("k = {k}: expected Unsupported, got {other:?}"),
+            }
+            return;
+        }
+        let want = hadamard::reference_f16(&x, k).unwrap();
+        let y = out.unwrap();
+        assert_eq!(y.dtype(), rrs::DType::F16);
+        assert_eq!(
+            y.to_vec_async::<f16>(ctx).await.unwrap(),
+            want,
+            "m={m} k={k}"
+        );
+        hadamard::hadamard_inplace(ctx, &xt).unwrap();
+        assert_eq!(
+            xt.to_vec_async::<f16>(ctx).await.unwrap(),
+            want,
+            "in place, m={m} k={k}"
+        );
     }
 }
