@@ -3,24 +3,65 @@
 // f32, or f16 (IEEE half, converted to f32 on load; the f32 result rounded to nearest once, on
 // store): fwht_<LOGN> f32 → f32, fwht_h_<LOGN> f16 → f16, fwht_hf_<LOGN> f16 → f32 (the first
 // pass of an m·2^n size in f16, whose cross pass then rounds).
-// Thread t holds elements t + T·i (i < E) in registers: the butterflies over the bits of i
-// run in registers, those over the lane bits through warp shuffles, and those over the warp
-// bits after one exchange through shared memory (n floats).
+// Thread t loads V consecutive elements at a time (f32: V = 1; f16: V = 2, one 4-byte load)
+// and holds elements V·(t + T·i) + b (i < E, b < V) in registers, T = fwht_threads(n / V):
+// the butterflies over b and over the bits of i run in registers, those over the lane bits
+// through warp shuffles, and those over the warp bits after one exchange through shared
+// memory (n floats). The stages run in ascending bit order, as the CPU reference runs them,
+// so the results are bit-identical.
 // The cross pass applies the dense ±1 matrix of an m·2^n size across the m chunks.
 
 typedef unsigned short f16;  // IEEE half bits (no header needed)
 
-__device__ __forceinline__ float load_f32(const float* p) { return *p; }
-__device__ __forceinline__ float load_f32(const f16* p) {
+__device__ __forceinline__ float half_to_float(unsigned short h) {
   float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(*p));
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
   return f;
 }
-__device__ __forceinline__ void store_f32(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store_f32(f16* p, float v) {
-  f16 h;
+__device__ __forceinline__ unsigned short float_to_half(float v) {
+  unsigned short h;
   asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-  *p = h;
+  return h;
+}
+__device__ __forceinline__ float load_f32(const float* p) { return *p; }
+__device__ __forceinline__ float load_f32(const f16* p) { return half_to_float(*p); }
+__device__ __forceinline__ void store_f32(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store_f32(f16* p, float v) { *p = float_to_half(v); }
+
+// V consecutive elements as floats, and back (f16 pairs in one 4-byte access).
+template <int V>
+__device__ __forceinline__ void load_v(const float* p, float* d) {
+  if constexpr (V == 2) {
+    const float2 v = *reinterpret_cast<const float2*>(p);
+    d[0] = v.x, d[1] = v.y;
+  } else {
+    d[0] = *p;
+  }
+}
+template <int V>
+__device__ __forceinline__ void load_v(const f16* p, float* d) {
+  if constexpr (V == 2) {
+    const u32 w = *reinterpret_cast<const u32*>(p);
+    d[0] = half_to_float(w & 0xFFFFu), d[1] = half_to_float(w >> 16);
+  } else {
+    d[0] = load_f32(p);
+  }
+}
+template <int V>
+__device__ __forceinline__ void store_v(float* p, const float* v) {
+  if constexpr (V == 2) {
+    *reinterpret_cast<float2*>(p) = make_float2(v[0], v[1]);
+  } else {
+    *p = v[0];
+  }
+}
+template <int V>
+__device__ __forceinline__ void store_v(f16* p, const float* v) {
+  if constexpr (V == 2) {
+    *reinterpret_cast<u32*>(p) = (u32)float_to_half(v[0]) | ((u32)float_to_half(v[1]) << 16);
+  } else {
+    store_f32(p, v[0]);
+  }
 }
 
 __host__ __device__ constexpr int fwht_threads(int n) {
@@ -31,10 +72,11 @@ __host__ __device__ constexpr int fwht_threads(int n) {
   return 1;
 }
 
-template <int N>
+// The butterflies over register bits h = FROM, 2·FROM, … < TO, ascending.
+template <int FROM, int TO, int N>
 __device__ __forceinline__ void butterflies(float (&r)[N]) {
 #pragma unroll
-  for (int h = 1; h < N; h <<= 1) {
+  for (int h = FROM; h < TO; h <<= 1) {
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       if (!(i & h)) {
@@ -46,12 +88,13 @@ __device__ __forceinline__ void butterflies(float (&r)[N]) {
   }
 }
 
-template <int LOGN, typename In, typename Out>
+template <int LOGN, typename In, typename Out, int V>
 __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restrict__ src,
                                           unsigned long long vectors, float scale) {
   constexpr int N = 1 << LOGN;
-  constexpr int T = fwht_threads(N);
-  constexpr int E = N / T;
+  constexpr int T = fwht_threads(N / V);
+  constexpr int E = N / V / T;
+  constexpr int R = E * V;  // registers per thread
   constexpr int W = T >= 32 ? T / 32 : 1;
   constexpr u32 MASK = T >= 32 ? 0xffffffffu : (1u << T) - 1u;
   extern __shared__ float s[];
@@ -60,55 +103,71 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
   const int t = threadIdx.x;
   // In place only where In is Out (the host passes src for fwht_hf).
   const In* in = (src ? src : reinterpret_cast<const In*>(x)) + v * N;
-  float r[E];
+  float r[R];
 #pragma unroll
-  for (int i = 0; i < E; ++i) r[i] = load_f32(in + t + T * i);
-  // Stages in ascending bit order, as the CPU reference runs them (so the results are
-  // bit-identical): lane bits through shuffles, then warp bits through shared memory, then
-  // the bits of i in registers.
+  for (int i = 0; i < E; ++i) load_v<V>(in + V * (t + T * i), r + V * i);
+  // Element bits: b (below V), then lane, then warp, then i.
+  if constexpr (V > 1) {
+    float u[V];
+#pragma unroll
+    for (int i = 0; i < E; ++i) {
+#pragma unroll
+      for (int b = 0; b < V; ++b) u[b] = r[V * i + b];
+      butterflies<1, V>(u);
+#pragma unroll
+      for (int b = 0; b < V; ++b) r[V * i + b] = u[b];
+    }
+  }
   const int lane = t & 31;
 #pragma unroll
   for (int h = 1; h < 32 && h < T; h <<= 1) {
 #pragma unroll
-    for (int i = 0; i < E; ++i) {
+    for (int i = 0; i < R; ++i) {
       float o = __shfl_xor_sync(MASK, r[i], h);
       r[i] = (lane & h) ? o - r[i] : r[i] + o;
     }
   }
   if constexpr (W > 1) {
 #pragma unroll
-    for (int i = 0; i < E; ++i) s[t + T * i] = r[i];
-    __syncthreads();
-    // Each thread now owns E / W (lane, i) pairs and all W warps' values of each.
+    for (int i = 0; i < E; ++i)
 #pragma unroll
-    for (int c = 0; c < E / W; ++c) {
-      const int q = t + T * c, ln = q & 31, i = q >> 5;
+      for (int b = 0; b < V; ++b) s[V * (t + T * i) + b] = r[V * i + b];
+    __syncthreads();
+    // Each thread now owns R / W (b, lane, i) triples and all W warps' values of each.
+#pragma unroll
+    for (int c = 0; c < R / W; ++c) {
+      const int q = t + T * c, b = q % V, ln = (q / V) & 31, i = (q / V) >> 5;
       float u[W];
 #pragma unroll
-      for (int w = 0; w < W; ++w) u[w] = s[ln + 32 * w + T * i];
-      butterflies(u);
+      for (int w = 0; w < W; ++w) u[w] = s[V * (ln + 32 * w + T * i) + b];
+      butterflies<1, W>(u);
 #pragma unroll
-      for (int w = 0; w < W; ++w) s[ln + 32 * w + T * i] = u[w];
+      for (int w = 0; w < W; ++w) s[V * (ln + 32 * w + T * i) + b] = u[w];
     }
     __syncthreads();
 #pragma unroll
-    for (int i = 0; i < E; ++i) r[i] = s[t + T * i];
+    for (int i = 0; i < E; ++i)
+#pragma unroll
+      for (int b = 0; b < V; ++b) r[V * i + b] = s[V * (t + T * i) + b];
   }
-  butterflies(r);
+  butterflies<V, R>(r);
   Out* out = x + v * N;
 #pragma unroll
-  for (int i = 0; i < E; ++i) store_f32(out + t + T * i, r[i] * scale);
+  for (int i = 0; i < R; ++i) r[i] *= scale;
+#pragma unroll
+  for (int i = 0; i < E; ++i) store_v<V>(out + V * (t + T * i), r + V * i);
 }
 
-#define FWHT_ENTRY(NAME, LOGN, IN, OUT)                                                    \
-  extern "C" __global__ void __launch_bounds__(fwht_threads(1 << LOGN))                     \
+// f16 loads pairs (V = 2) where a vector has two elements.
+#define FWHT_ENTRY(NAME, LOGN, IN, OUT, V)                                                 \
+  extern "C" __global__ void __launch_bounds__(fwht_threads((1 << LOGN) / V))               \
       NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {                \
-    fwht_body<LOGN, IN, OUT>(x, src, vectors, scale);                                      \
+    fwht_body<LOGN, IN, OUT, V>(x, src, vectors, scale);                                   \
   }
 #define FWHT(LOGN)                                                                         \
-  FWHT_ENTRY(fwht_##LOGN, LOGN, float, float)                                              \
-  FWHT_ENTRY(fwht_h_##LOGN, LOGN, f16, f16)                                                \
-  FWHT_ENTRY(fwht_hf_##LOGN, LOGN, f16, float)
+  FWHT_ENTRY(fwht_##LOGN, LOGN, float, float, 1)                                           \
+  FWHT_ENTRY(fwht_h_##LOGN, LOGN, f16, f16, (LOGN > 0 ? 2 : 1))                            \
+  FWHT_ENTRY(fwht_hf_##LOGN, LOGN, f16, float, (LOGN > 0 ? 2 : 1))
 FWHT(0) FWHT(1) FWHT(2) FWHT(3) FWHT(4) FWHT(5) FWHT(6) FWHT(7)
 FWHT(8) FWHT(9) FWHT(10) FWHT(11) FWHT(12) FWHT(13) FWHT(14) FWHT(15)
 

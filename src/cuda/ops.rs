@@ -94,7 +94,8 @@ impl Device {
         // 1/sqrt(k) once, at the end, as the CPU reference applies it.
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
-        let threads = fwht_threads(chunk);
+        // f16 vectors load element pairs (hadamard.cu: V = 2).
+        let threads = fwht_threads(if half && chunk > 1 { chunk / 2 } else { chunk });
         let smem = if threads >= 64 { chunk * 4 } else { 0 };
         let log2 = chunk.trailing_zeros();
         let staged = staged.filter(|_| half && signs.is_some());
