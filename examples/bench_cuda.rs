@@ -95,6 +95,18 @@ fn run() -> rrs::Result<()> {
             (2 * m_mem * k * 4) as f64,
             0.0,
         );
+        let dst = Tensor::zeros(&ctx, rrs::DType::F32, &[m_mem, k])?;
+        let ms = ctx.cuda_time_ms(samples, 10, || rrs::hadamard::hadamard_into(&ctx, &x, &dst))?;
+        report(
+            "hadamard",
+            "into_kept",
+            m_mem,
+            0,
+            k,
+            ms,
+            (2 * m_mem * k * 4) as f64,
+            0.0,
+        );
         let ms = ctx.cuda_time_ms(samples, 10, || rrs::hadamard::hadamard_inplace(&ctx, &x))?;
         report(
             "hadamard",
@@ -118,6 +130,11 @@ fn run() -> rrs::Result<()> {
             rrs::hadamard::hadamard(&ctx, &xh).map(|_| ())
         })?;
         report("hadamard", "f16_out_of_place", m_mem, 0, k, ms, bytes, 0.0);
+        let dst = Tensor::zeros(&ctx, rrs::DType::F16, &[m_mem, k])?;
+        let ms = ctx.cuda_time_ms(samples, 10, || {
+            rrs::hadamard::hadamard_into(&ctx, &xh, &dst)
+        })?;
+        report("hadamard", "f16_into_kept", m_mem, 0, k, ms, bytes, 0.0);
         let ms = ctx.cuda_time_ms(samples, 10, || rrs::hadamard::hadamard_inplace(&ctx, &xh))?;
         report("hadamard", "f16_inplace", m_mem, 0, k, ms, bytes, 0.0);
     }

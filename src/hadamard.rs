@@ -333,6 +333,14 @@ pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
     ctx.run(|rec| record_into(ctx, rec, x))
 }
 
+/// Transform every row of `src` into `dst`, a tensor of the same dtype and shape that the
+/// caller keeps (nothing is allocated: for loops that reuse their buffers). `dst` may be
+/// `src` itself (then in place).
+pub fn hadamard_into(ctx: &Context, src: &Tensor, dst: &Tensor) -> Result<()> {
+    let src = (!src.same_memory(dst)).then_some(src);
+    ctx.run(|rec| transform(ctx, rec, src, dst, None))
+}
+
 /// Record the transform of `src` into a new tensor (out of place: the first pass reads
 /// `src`, so nothing is copied).
 pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) -> Result<Tensor> {

@@ -192,6 +192,17 @@ impl Tensor {
         numel(&self.shape)
     }
 
+    /// Whether both tensors are views of the same memory.
+    pub fn same_memory(&self, other: &Tensor) -> bool {
+        match (&self.storage, &other.storage) {
+            (Storage::Wgpu(a), Storage::Wgpu(b)) => a == b,
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(a), Storage::Cuda(b)) => std::sync::Arc::ptr_eq(a, b),
+            #[cfg(feature = "cuda")]
+            _ => false,
+        }
+    }
+
     /// Bytes of its elements.
     pub fn bytes(&self) -> usize {
         self.numel() * self.dtype.size()

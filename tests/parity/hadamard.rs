@@ -207,3 +207,30 @@ pub async fn f16_rows_match_reference_on_cuda_and_are_unsupported_elsewhere() {
         );
     }
 }
+
+/// `hadamard_into` writes a kept buffer (the same values as `hadamard`), works in place when
+/// given one tensor twice, and refuses a destination of another shape or dtype.
+pub async fn into_a_kept_buffer_matches_and_checks_shapes() {
+    let ctx = &ctx().await;
+    let mut rng = Rng::new(13);
+    for (m, k) in [(3, 64), (2, 12 * 64), (1, 8192)] {
+        let x = rng.normals(m * k, 1.0);
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let want = hadamard::hadamard(ctx, &xt).unwrap();
+        let want = want.to_vec_async::<f32>(ctx).await.unwrap();
+        let dst = Tensor::zeros(ctx, rrs::DType::F32, &[m, k]).unwrap();
+        hadamard::hadamard_into(ctx, &xt, &dst).unwrap();
+        assert_eq!(dst.to_vec_async::<f32>(ctx).await.unwrap(), want, "k={k}");
+        assert_eq!(xt.to_vec_async::<f32>(ctx).await.unwrap(), x, "source kept");
+        hadamard::hadamard_into(ctx, &xt, &xt).unwrap();
+        assert_eq!(xt.to_vec_async::<f32>(ctx).await.unwrap(), want, "in place");
+    }
+    let xt = Tensor::from_slice(ctx, &[0f32; 128], &[2, 64]).unwrap();
+    for (dtype, shape) in [(rrs::DType::F32, [1, 128]), (rrs::DType::U32, [2, 64])] {
+        let dst = Tensor::zeros(ctx, dtype, &shape).unwrap();
+        match hadamard::hadamard_into(ctx, &xt, &dst) {
+            Err(Error::Shape(_)) => {}
+            other => panic!("{dtype:?} {shape:?}: expected a Shape error, got {other:?}"),
+        }
+    }
+}

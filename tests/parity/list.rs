@@ -26,6 +26,7 @@ parity_tests! {
         gpu_matches_reference_and_is_an_involution,
         unsupported_sizes_are_errors_that_list_the_families,
         f16_rows_match_reference_on_cuda_and_are_unsupported_elsewhere,
+        into_a_kept_buffer_matches_and_checks_shapes,
     ],
     linear: [
         gpu_layer_matches_cpu_reference,
