@@ -101,6 +101,29 @@ pub fn ptx(source: Source, arch: &str) -> Result<String> {
     Ok(ptx)
 }
 
+/// Ops allocate their outputs from the stream-ordered allocator's default pool, which by
+/// default hands freed memory back to the driver at every synchronization, so the next
+/// allocation maps it again. Measured on the H100: an out-of-place FWHT at 4096 × 4096 took
+/// 0.062 ms against 0.050 ms into a kept buffer. Keep it in the pool instead (as PyTorch's
+/// caching allocator does). Where pools are unsupported this is a no-op.
+fn keep_freed_memory(ctx: &CudaContext) {
+    use cudarc::driver::sys;
+    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+    let mut threshold = u64::MAX;
+    // SAFETY: plain driver calls on this context's device with valid out-pointers; the
+    // attribute takes a u64.
+    unsafe {
+        if sys::cuDeviceGetDefaultMemPool(&mut pool, ctx.cu_device()) == sys::CUresult::CUDA_SUCCESS
+        {
+            sys::cuMemPoolSetAttribute(
+                pool,
+                sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                (&mut threshold as *mut u64).cast(),
+            );
+        }
+    }
+}
+
 /// A loaded kernel and the dynamic shared memory it has been allowed so far.
 type Loaded = (CudaFunction, u32);
 
@@ -168,6 +191,7 @@ impl Device {
         // SAFETY: rrs launches everything on one stream, so cudarc's per-buffer events
         // (for ordering across streams) are not needed.
         unsafe { ctx.disable_event_tracking() };
+        keep_freed_memory(&ctx);
         let stream = ctx.default_stream();
         Ok(Device {
             name,
