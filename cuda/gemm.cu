@@ -403,12 +403,17 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
   // The warp's t-th slab: unit warp + DEC_WARPS · (t / unit), slab t % unit of it.
   auto slab = [&](unsigned t) { return (warp + DEC_WARPS * (t / unit)) * unit + t % unit; };
   uint4 wv[4], av[2], wn[4], an[2];
-  auto load = [&](unsigned s, uint4(&wd)[4], uint4(&ad)[2]) {
+  float sv = 0.0f, sn = 0.0f;  // the slab's group scale (slab s is in group s / unit)
+  auto load = [&](unsigned s, uint4(&wd)[4], uint4(&ad)[2], float& sd) {
 #pragma unroll
     for (int z = 0; z < 4; ++z) wd[z] = wp[z] ? __ldg(wp[z] + 4 * s) : zero;
 #pragma unroll
     for (int h = 0; h < 2; ++h) ad[h] = ap[h] ? __ldg(ap[h] + 4 * s) : zero;
+    if (gs) sd = __ldg(gs + s / unit);
   };
+  // A group's sum is at most 64 · group in magnitude: exact through the fast conversion
+  // below 2^22.
+  const bool small = group <= 32768;
 
   int acc[4][4];
   float out[4][4];
@@ -416,10 +421,9 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
   for (int z = 0; z < 4; ++z)
 #pragma unroll
     for (int c = 0; c < 4; ++c) acc[z][c] = 0, out[z][c] = 0.0f;
-  if (slabs > 0) load(slab(0), wv, av);
+  if (slabs > 0) load(slab(0), wv, av, sv);
   for (unsigned t = 0; t < slabs; ++t) {
-    const unsigned s = slab(t);
-    if (t + 1 < slabs) load(slab(t + 1), wn, an);  // the next slab in flight meanwhile
+    if (t + 1 < slabs) load(slab(t + 1), wn, an, sn);  // the next slab in flight meanwhile
     const u32 a0[4] = {av[0].x, av[0].y, av[0].z, av[0].w};
     const u32 a1[4] = {av[1].x, av[1].y, av[1].z, av[1].w};
 #pragma unroll
@@ -435,18 +439,20 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
     }
     if (gs && (t + 1) % unit == 0) {
       // A complete group: rounded product, then the add (the CPU reference's order).
-      const float sc = gs[s * 128 / group];
 #pragma unroll
       for (int z = 0; z < 4; ++z)
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-          out[z][c] = __fadd_rn(out[z][c], __fmul_rn(sc, (float)(acc[z][c] >> 4)));
+          const int p = acc[z][c] >> 4;
+          const float pf = small ? small_int_to_float(p) : (float)p;
+          out[z][c] = __fadd_rn(out[z][c], __fmul_rn(sv, pf));
           acc[z][c] = 0;
         }
     }
 #pragma unroll
     for (int z = 0; z < 4; ++z) wv[z] = wn[z];
     av[0] = an[0], av[1] = an[1];
+    sv = sn;
   }
   // c0, c1 at (row g, cols 2·t4, +1), c2, c3 at row g + 8.
 #pragma unroll
