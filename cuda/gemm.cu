@@ -24,39 +24,32 @@ __device__ __forceinline__ float small_int_to_float(int v) {
 // m16n8k64 (s4) and m16n8k32 (s8) are sm_80+; on sm_75 (Turing) each is four m8n8 MMAs over
 // the same fragments: rows g and g + 8 (a0/a2, a1/a3) times the two K halves (b0, b1).
 #if __CUDA_ARCH__ >= 800
-#define MMA_M16(SHAPE, TYPE, c, a, b)                                                       \
-  asm volatile("mma.sync.aligned." SHAPE ".row.col.s32." TYPE "." TYPE                        \
+#define MMA_M16N8(M16, M8, TYPE, c, a, b)                                                   \
+  asm volatile("mma.sync.aligned." M16 ".row.col.s32." TYPE "." TYPE                          \
                ".s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                \
                : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])                              \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
 #else
-#define MMA_M8(SHAPE, TYPE, c0, c1, a, b)                                                    \
-  asm volatile("mma.sync.aligned." SHAPE ".row.col.s32." TYPE "." TYPE                        \
+#define MMA_M8(M8, TYPE, c0, c1, a, b)                                                       \
+  asm volatile("mma.sync.aligned." M8 ".row.col.s32." TYPE "." TYPE                           \
                ".s32 {%0,%1}, {%2}, {%3}, {%0,%1};\n"                                        \
                : "+r"(c0), "+r"(c1)                                                          \
                : "r"(a), "r"(b))
+#define MMA_M16N8(M16, M8, TYPE, c, a, b)                                                   \
+  do {                                                                                       \
+    MMA_M8(M8, TYPE, c[0], c[1], a[0], b[0]);                                                \
+    MMA_M8(M8, TYPE, c[0], c[1], a[2], b[1]);                                                \
+    MMA_M8(M8, TYPE, c[2], c[3], a[1], b[0]);                                                \
+    MMA_M8(M8, TYPE, c[2], c[3], a[3], b[1]);                                                \
+  } while (0)
 #endif
 
 __device__ __forceinline__ void mma_s4(int (&c)[4], const u32 (&a)[4], const u32 (&b)[2]) {
-#if __CUDA_ARCH__ >= 800
-  MMA_M16("m16n8k64", "s4", c, a, b);
-#else
-  MMA_M8("m8n8k32", "s4", c[0], c[1], a[0], b[0]);
-  MMA_M8("m8n8k32", "s4", c[0], c[1], a[2], b[1]);
-  MMA_M8("m8n8k32", "s4", c[2], c[3], a[1], b[0]);
-  MMA_M8("m8n8k32", "s4", c[2], c[3], a[3], b[1]);
-#endif
+  MMA_M16N8("m16n8k64", "m8n8k32", "s4", c, a, b);
 }
 
 __device__ __forceinline__ void mma_s8(int (&c)[4], const u32 (&a)[4], const u32 (&b)[2]) {
-#if __CUDA_ARCH__ >= 800
-  MMA_M16("m16n8k32", "s8", c, a, b);
-#else
-  MMA_M8("m8n8k16", "s8", c[0], c[1], a[0], b[0]);
-  MMA_M8("m8n8k16", "s8", c[0], c[1], a[2], b[1]);
-  MMA_M8("m8n8k16", "s8", c[2], c[3], a[1], b[0]);
-  MMA_M8("m8n8k16", "s8", c[2], c[3], a[3], b[1]);
-#endif
+  MMA_M16N8("m16n8k32", "m8n8k16", "s8", c, a, b);
 }
 
 // Shared memory per stage and operand: BM rows of the K step's codes (s8: BK bytes, s4: BK/2
