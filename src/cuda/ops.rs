@@ -255,11 +255,14 @@ impl Device {
         let (m32, n32, k32, g32) = (m as u32, n as u32, k as u32, group as u32);
         let (entry, cfg) = if m <= 16 && k % 128 == 0 && (!scaled || group % 128 == 0) {
             // 32 columns per block, K split over its 8 warps (gemm.cu).
-            ("gemv_mma", config(grid(n.div_ceil(32))?, 256, 0))
+            (
+                "gemv_mma".to_string(),
+                config(grid(n.div_ceil(32))?, 256, 0),
+            )
         } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
             // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
             // N = 4096 but slower at N = 8192).
-            ("gemv", config(grid(n.div_ceil(32))?, 256, 0))
+            ("gemv".to_string(), config(grid(n.div_ceil(32))?, 256, 0))
         } else if k % 64 == 0 && (!scaled || group % 64 == 0) {
             // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
             // 2 stages × 2 operands × 128 rows × (step bytes + 16).
@@ -269,6 +272,12 @@ impl Device {
                 (CudaGemm::Int4, true) => ("gemm_int4_k128", 64 + 16),
                 (CudaGemm::Int8, false) => ("gemm_int8_k64", 64 + 16),
                 (CudaGemm::Int8, true) => ("gemm_int8_k128", 128 + 16),
+            };
+            // Without group scales the `_plain` kernel (fewer registers, two blocks per SM).
+            let entry = if scaled {
+                entry.to_string()
+            } else {
+                format!("{entry}_plain")
             };
             let cfg = LaunchConfig {
                 grid_dim: (n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1),
@@ -282,7 +291,7 @@ impl Device {
                 block_dim: (128, 1, 1),
                 shared_mem_bytes: 0,
             };
-            ("gemm_simt", cfg)
+            ("gemm_simt".to_string(), cfg)
         };
         if cfg.grid_dim.1 > 65535 {
             return Err(Error::TooLarge(format!(
@@ -299,7 +308,7 @@ impl Device {
         launch!(
             self,
             GEMM,
-            entry,
+            &entry,
             cfg,
             [&ap, &wpp, &sap, &swp, &gp, &yp, &m32, &n32, &k32, &g32]
         )
