@@ -94,17 +94,33 @@ impl Device {
         // 1/sqrt(k) once, at the end, as the CPU reference applies it.
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
+        // 2^15 runs as clusters of two blocks of 2^14 on sm_90+ (hadamard.cu).
+        let cluster = if chunk == 1 << 15 && self.cc >= (9, 0) {
+            2
+        } else {
+            1
+        };
+        let block_chunk = chunk / cluster;
         // f16 vectors load element pairs (hadamard.cu: V = 2).
-        let threads = fwht_threads(if half && chunk > 1 { chunk / 2 } else { chunk });
-        let smem = if threads >= 64 { chunk * 4 } else { 0 };
+        let threads = fwht_threads(if half && chunk > 1 {
+            block_chunk / 2
+        } else {
+            block_chunk
+        });
+        let smem = if threads >= 64 || cluster > 1 {
+            block_chunk * 4
+        } else {
+            0
+        };
         let log2 = chunk.trailing_zeros();
+        let c = if cluster > 1 { "c_" } else { "" };
         let staged = staged.filter(|_| half && signs.is_some());
         let (entry, dst) = match (staged, half) {
-            (Some(t), _) => (format!("fwht_hf_{log2}"), t),
-            (None, true) => (format!("fwht_h_{log2}"), x),
-            (None, false) => (format!("fwht_{log2}"), x),
+            (Some(t), _) => (format!("fwht_hf_{c}{log2}"), t),
+            (None, true) => (format!("fwht_h_{c}{log2}"), x),
+            (None, false) => (format!("fwht_{c}{log2}"), x),
         };
-        let cfg = config(grid(rows * outer)?, threads as u32, smem as u32);
+        let cfg = config(grid(rows * outer * cluster)?, threads as u32, smem as u32);
         let (dp, sp) = (self.p(dst), self.p_opt(src.or(staged.map(|_| x))));
         launch!(self, HADAMARD, &entry, cfg, [&dp, &sp, &vectors, &scale])?;
         if let Some(signs) = signs {
