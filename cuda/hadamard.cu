@@ -3,7 +3,7 @@
 // f32, or f16 (IEEE half, converted to f32 on load; the f32 result rounded to nearest once, on
 // store): fwht_<LOGN> f32 → f32, fwht_h_<LOGN> f16 → f16, fwht_hf_<LOGN> f16 → f32 (the first
 // pass of an m·2^n size in f16, whose cross pass then rounds).
-// Thread t loads V consecutive elements at a time (f32: V = 1; f16: V = 2, one 4-byte load)
+// Thread t loads V consecutive elements at a time (f32: V = 1; f16: V = 4, one 8-byte load)
 // and holds elements V·(t + T·i) + b (i < E, b < V) in registers, T = fwht_threads(n / V):
 // the butterflies over b and over the bits of i run in registers, those over the lane bits
 // through warp shuffles, and those over the warp bits after one exchange through shared
@@ -40,7 +40,11 @@ __device__ __forceinline__ void load_v(const float* p, float* d) {
 }
 template <int V>
 __device__ __forceinline__ void load_v(const f16* p, float* d) {
-  if constexpr (V == 2) {
+  if constexpr (V == 4) {
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+    d[0] = half_to_float(w.x & 0xFFFFu), d[1] = half_to_float(w.x >> 16);
+    d[2] = half_to_float(w.y & 0xFFFFu), d[3] = half_to_float(w.y >> 16);
+  } else if constexpr (V == 2) {
     const u32 w = *reinterpret_cast<const u32*>(p);
     d[0] = half_to_float(w & 0xFFFFu), d[1] = half_to_float(w >> 16);
   } else {
@@ -57,7 +61,11 @@ __device__ __forceinline__ void store_v(float* p, const float* v) {
 }
 template <int V>
 __device__ __forceinline__ void store_v(f16* p, const float* v) {
-  if constexpr (V == 2) {
+  if constexpr (V == 4) {
+    *reinterpret_cast<uint2*>(p) =
+        make_uint2((u32)float_to_half(v[0]) | ((u32)float_to_half(v[1]) << 16),
+                   (u32)float_to_half(v[2]) | ((u32)float_to_half(v[3]) << 16));
+  } else if constexpr (V == 2) {
     *reinterpret_cast<u32*>(p) = (u32)float_to_half(v[0]) | ((u32)float_to_half(v[1]) << 16);
   } else {
     store_f32(p, v[0]);
@@ -197,7 +205,8 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
   for (int i = 0; i < E; ++i) store_v<V>(out + V * (t + T * i), r + V * i);
 }
 
-// f16 loads pairs (V = 2) where a vector has two elements.
+// f16 loads four elements at a time (V = 4, 8 bytes: as many bytes in flight per load as
+// f32) where a vector has four, else pairs.
 #define FWHT_ENTRY(NAME, LOGN, IN, OUT, V)                                                 \
   extern "C" __global__ void __launch_bounds__(fwht_threads((1 << LOGN) / V))               \
       NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {                \
@@ -205,8 +214,9 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
   }
 #define FWHT(LOGN)                                                                         \
   FWHT_ENTRY(fwht_##LOGN, LOGN, float, float, 1)                                           \
-  FWHT_ENTRY(fwht_h_##LOGN, LOGN, f16, f16, (LOGN > 0 ? 2 : 1))                            \
-  FWHT_ENTRY(fwht_hf_##LOGN, LOGN, f16, float, (LOGN > 0 ? 2 : 1))
+  FWHT_ENTRY(fwht_h_##LOGN, LOGN, f16, f16, F16_V(LOGN))                                   \
+  FWHT_ENTRY(fwht_hf_##LOGN, LOGN, f16, float, F16_V(LOGN))
+#define F16_V(LOGN) (LOGN >= 2 ? 4 : LOGN == 1 ? 2 : 1)
 FWHT(0) FWHT(1) FWHT(2) FWHT(3) FWHT(4) FWHT(5) FWHT(6) FWHT(7)
 FWHT(8) FWHT(9) FWHT(10) FWHT(11) FWHT(12) FWHT(13) FWHT(14) FWHT(15)
 

@@ -103,12 +103,9 @@ impl Device {
             1
         };
         let block_chunk = chunk / cluster;
-        // f16 vectors load element pairs (hadamard.cu: V = 2).
-        let threads = fwht_threads(if half && chunk > 1 {
-            block_chunk / 2
-        } else {
-            block_chunk
-        });
+        // f16 vectors load four elements at a time, or pairs (hadamard.cu: F16_V).
+        let v = if half { block_chunk.min(4) } else { 1 };
+        let threads = fwht_threads(block_chunk / v);
         let smem = if threads >= 64 || cluster > 1 {
             block_chunk * 4
         } else {
