@@ -31,7 +31,11 @@ __device__ __forceinline__ void store_f32(f16* p, float v) { *p = float_to_half(
 // V consecutive elements as floats, and back (f16 pairs in one 4-byte access).
 template <int V>
 __device__ __forceinline__ void load_v(const float* p, float* d) {
-  if constexpr (V == 2) {
+  static_assert(V == 1 || V == 2 || V == 4, "1, 2 or 4 elements");
+  if constexpr (V == 4) {
+    const float4 v = *reinterpret_cast<const float4*>(p);
+    d[0] = v.x, d[1] = v.y, d[2] = v.z, d[3] = v.w;
+  } else if constexpr (V == 2) {
     const float2 v = *reinterpret_cast<const float2*>(p);
     d[0] = v.x, d[1] = v.y;
   } else {
@@ -40,6 +44,7 @@ __device__ __forceinline__ void load_v(const float* p, float* d) {
 }
 template <int V>
 __device__ __forceinline__ void load_v(const f16* p, float* d) {
+  static_assert(V == 1 || V == 2 || V == 4, "1, 2 or 4 elements");
   if constexpr (V == 4) {
     const uint2 w = *reinterpret_cast<const uint2*>(p);
     d[0] = half_to_float(w.x & 0xFFFFu), d[1] = half_to_float(w.x >> 16);
@@ -53,7 +58,10 @@ __device__ __forceinline__ void load_v(const f16* p, float* d) {
 }
 template <int V>
 __device__ __forceinline__ void store_v(float* p, const float* v) {
-  if constexpr (V == 2) {
+  static_assert(V == 1 || V == 2 || V == 4, "1, 2 or 4 elements");
+  if constexpr (V == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  } else if constexpr (V == 2) {
     *reinterpret_cast<float2*>(p) = make_float2(v[0], v[1]);
   } else {
     *p = v[0];
@@ -61,6 +69,7 @@ __device__ __forceinline__ void store_v(float* p, const float* v) {
 }
 template <int V>
 __device__ __forceinline__ void store_v(f16* p, const float* v) {
+  static_assert(V == 1 || V == 2 || V == 4, "1, 2 or 4 elements");
   if constexpr (V == 4) {
     *reinterpret_cast<uint2*>(p) =
         make_uint2((u32)float_to_half(v[0]) | ((u32)float_to_half(v[1]) << 16),
