@@ -1,12 +1,13 @@
 // Normalized fast Walsh-Hadamard transform along the last dimension of a row-major
 // [rows, k] f32 tensor, in place.
 //
-// H_k = H_outer ⊗ H_chunk: `fwht_chunk` applies the Sylvester transform to every
-// contiguous chunk of `chunk` = 2^log2_chunk elements; `cross` then applies a dense ±1
-// matrix (`signs`, outer × outer, at most 64: H_12, H_20, H_28, H_36, or their Kronecker products
-// with Sylvester matrices) across the chunks, element by element; `cross_pow2` does the
-// same for a power-of-two outer (≤ 16) with register butterflies. Each pass multiplies by its own
-// `scale`, so that the product of the passes is 1/sqrt(k).
+// H_k = H_a ⊗ H_{2^n}, run as the CPU reference runs it (so the result is bit-identical):
+// `fwht_chunk` applies the Sylvester transform to every contiguous chunk of `chunk` =
+// 2^log2_chunk elements (the low stages); `cross_pow2` then applies the remaining
+// power-of-two stages (a Sylvester H_outer, outer ≤ 16) across chunks with register
+// butterflies; `cross` applies the dense ±1 H_a (`signs`, outer × outer ≤ 64: H_12, H_20,
+// H_28, H_36) across the 2^n blocks, element by element. The host sets `rows`, `k`, `chunk`
+// and `outer` of each pass, and a `scale` of 1 for all but the last (1/sqrt(k)).
 //
 // `fwht_chunk`: the host prepends `const TILE: u32 = ...; const WG: u32 = ...;` (tile and
 // workgroup size). A workgroup loads TILE consecutive elements (one chunk, or several

@@ -10,9 +10,10 @@
 //! transform is orthonormal and its own inverse (applying it twice returns the input).
 //! Applying it to activations and to the weights' input channels keeps X·Wᵀ unchanged.
 //!
-//! Tolerance against [`reference()`]: every output is a signed sum of k inputs reached by
-//! different addition orders, so |gpu − cpu| ≤ (log2 k + a) · ε · ‖x_row‖₂ (tests use 4×).
-//! The CUDA kernels run the reference's order and are bit-identical to it.
+//! Against [`reference()`] the GPU result is bit-identical, on every backend: the WGSL
+//! passes (butterfly stages in workgroup memory, the power-of-two stages above a tile across
+//! tiles, then the dense H_a) and the CUDA kernels all run the reference's stages in its
+//! order, with 1/sqrt(k) applied once at the end.
 //!
 //! f16 tensors ([`DType::F16`]) are transformed on the CUDA backend: each element is read as
 //! f32, the transform runs in f32, and the result is rounded to f16 once, so the output is
@@ -120,8 +121,8 @@ fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kern
         })
 }
 
-/// Largest dense matrix the cross pass applies.
-const MAX_OUTER: usize = 64;
+/// Largest power-of-two factor the register cross pass (`cross_pow2`) applies.
+const MAX_SPREAD: usize = 16;
 
 /// Odd Hadamard factors supported besides powers of two.
 pub const FACTORS: [usize; 4] = [12, 20, 28, 36];
@@ -130,13 +131,16 @@ pub const MAX_POW2: usize = 1 << 15;
 /// Largest power-of-two part of an m·2^n size.
 const MAX_FACTOR_POW2: usize = 4096;
 
-/// How a size k factors as `outer · chunk`: the `chunk` part runs in workgroup memory,
-/// the dense `outer` × `outer` ±1 matrix runs across chunks.
+/// How the WGSL passes split a size k = a · 2^n for a workgroup tile: the `chunk` =
+/// min(2^n, tile) stages in workgroup memory, then the `spread` = 2^n / chunk stages above
+/// them across chunks (`cross_pow2`), then the dense H_a across the 2^n blocks (`cross`):
+/// the CPU reference's order, so the result is bit-identical to it.
 #[derive(Clone, Debug, PartialEq)]
 struct Plan {
     chunk: usize,
-    outer: usize,
-    /// Row-major ±1 entries of the outer matrix (empty when outer = 1).
+    spread: usize,
+    a: usize,
+    /// Row-major ±1 entries of H_a (empty when a = 1).
     signs: Vec<f32>,
 }
 
@@ -153,7 +157,6 @@ pub fn factor(k: usize) -> Result<(usize, usize)> {
     for a in [1].into_iter().chain(FACTORS) {
         if k.is_multiple_of(a) && (k / a).is_power_of_two() {
             let p = k / a;
-            // 36·4096 would need a 72×72 cross pass where the FWHT tile is 2048.
             let max = match a {
                 1 => MAX_POW2,
                 36 => MAX_FACTOR_POW2 / 2,
@@ -170,39 +173,30 @@ pub fn factor(k: usize) -> Result<(usize, usize)> {
     )))
 }
 
-/// Split k = a · 2^n for a workgroup tile of `tile` elements: chunk = min(2^n, tile), and
-/// the outer matrix H_a ⊗ H_{2^n / chunk}.
+/// The passes for size k with a workgroup tile of `tile` elements.
 fn plan(k: usize, tile: usize) -> Result<Plan> {
     let (a, p) = factor(k)?;
     let chunk = p.min(tile);
     let spread = p / chunk;
-    let outer = a * spread;
-    if outer > MAX_OUTER {
+    if spread > MAX_SPREAD {
         return Err(Error::Unsupported(format!(
-            "Hadamard size k = {k} needs a {outer}×{outer} cross pass on this adapter \
-             (FWHT tile {tile}); at most {MAX_OUTER} is supported"
+            "Hadamard size k = {k} needs {spread} chunks of the FWHT tile {tile} on this \
+             adapter; at most {MAX_SPREAD} are supported"
         )));
     }
-    let ha = if a > 1 {
+    let signs = if a > 1 {
         small_hadamard(a)
-    } else {
-        vec![vec![1]]
-    };
-    let hs = sylvester(spread);
-    let signs = if outer > 1 {
-        (0..outer)
-            .flat_map(|i| {
-                let (ha, hs) = (&ha, &hs);
-                (0..outer)
-                    .map(move |j| (ha[i / spread][j / spread] * hs[i % spread][j % spread]) as f32)
-            })
+            .into_iter()
+            .flatten()
+            .map(f32::from)
             .collect()
     } else {
         Vec::new()
     };
     Ok(Plan {
         chunk,
-        outer,
+        spread,
+        a,
         signs,
     })
 }
@@ -425,18 +419,22 @@ fn transform(
     let enc = rec.encoder();
     let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile, k)?;
     let plan = plan(k, tile)?;
-    let cross = plan.outer > 1;
-    let mut params = Params {
+    // 1/sqrt(k) once, in the last pass, as the reference applies it.
+    let last = |pass: usize| {
+        let passes = [plan.chunk > 1, plan.spread > 1, plan.a > 1];
+        if passes[pass + 1..].iter().any(|&p| p) {
+            1.0
+        } else {
+            1.0 / (k as f32).sqrt()
+        }
+    };
+    let params = Params {
         rows: rows as u32,
         k: k as u32,
         chunk: plan.chunk as u32,
         log2_chunk: plan.chunk.trailing_zeros(),
-        outer: plan.outer as u32,
-        scale: if cross {
-            1.0
-        } else {
-            1.0 / (plan.chunk as f32).sqrt()
-        },
+        outer: 1,
+        scale: last(0),
         from_src: u32::from(src.is_some() && plan.chunk > 1),
         _pad: 0,
     };
@@ -449,16 +447,31 @@ fn transform(
         // No power-of-two part (k = 12, 20, 28, 36, or 1): the cross pass works in place.
         enc.copy_buffer_to_buffer(s.buffer(), 0, x.buffer(), 0, (rows * k * 4) as u64);
     }
-    if cross {
-        params.scale = 1.0 / (k as f32).sqrt();
-        let groups = grid_1d((rows * plan.chunk).div_ceil(workgroup_size(tile)) as u32);
-        if plan.outer.is_power_of_two() && plan.outer <= 16 {
-            ctx.dispatch(enc, pow2_kernel, &params, &[(1, x.buffer())], groups)?;
-        } else {
-            let signs = Tensor::from_slice(ctx, &plan.signs, &[plan.signs.len()])?;
-            let bufs = [(1, x.buffer()), (2, signs.buffer())];
-            ctx.dispatch(enc, cross_kernel, &params, &bufs, groups)?;
-        }
+    let wg = workgroup_size(tile);
+    if plan.spread > 1 {
+        // Within each 2^n block (the row seen as `a` rows of 2^n).
+        let p = Params {
+            rows: (rows * plan.a) as u32,
+            k: (k / plan.a) as u32,
+            outer: plan.spread as u32,
+            scale: last(1),
+            ..params
+        };
+        let groups = grid_1d((rows * plan.a * plan.chunk).div_ceil(wg) as u32);
+        ctx.dispatch(enc, pow2_kernel, &p, &[(1, x.buffer())], groups)?;
+    }
+    if plan.a > 1 {
+        let block = plan.chunk * plan.spread;
+        let p = Params {
+            chunk: block as u32,
+            outer: plan.a as u32,
+            scale: last(2),
+            ..params
+        };
+        let signs = Tensor::from_slice(ctx, &plan.signs, &[plan.signs.len()])?;
+        let bufs = [(1, x.buffer()), (2, signs.buffer())];
+        let groups = grid_1d((rows * block).div_ceil(wg) as u32);
+        ctx.dispatch(enc, cross_kernel, &p, &bufs, groups)?;
     }
     Ok(())
 }
