@@ -157,6 +157,13 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
       for (int b = 0; b < V; ++b) r[V * i + b] = u[b];
     }
   }
+  // The registers to shared memory, element V·(t + T·i) + b at that index.
+  auto to_shared = [&] {
+#pragma unroll
+    for (int i = 0; i < E; ++i)
+#pragma unroll
+      for (int b = 0; b < V; ++b) s[V * (t + T * i) + b] = r[V * i + b];
+  };
   const int lane = t & 31;
 #pragma unroll
   for (int h = 1; h < 32 && h < T; h <<= 1) {
@@ -167,10 +174,7 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
     }
   }
   if constexpr (W > 1) {
-#pragma unroll
-    for (int i = 0; i < E; ++i)
-#pragma unroll
-      for (int b = 0; b < V; ++b) s[V * (t + T * i) + b] = r[V * i + b];
+    to_shared();
     __syncthreads();
     // Each thread now owns R / W (b, lane, i) triples and all W warps' values of each.
 #pragma unroll
@@ -193,10 +197,7 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
   if constexpr (CLUSTER > 1) {
     // The top bit: rank 0 holds u, rank 1 holds w at the same positions; u + w and u − w.
     __syncthreads();  // every thread is done with the exchange above
-#pragma unroll
-    for (int i = 0; i < E; ++i)
-#pragma unroll
-      for (int b = 0; b < V; ++b) s[V * (t + T * i) + b] = r[V * i + b];
+    to_shared();
     cluster_sync();
 #pragma unroll
     for (int i = 0; i < E; ++i)
