@@ -491,7 +491,7 @@ fn supported_dtype(rec: &Rec, dtype: DType) -> Result<DType> {
     }
 }
 
-/// CPU reference for f16 rows: each element as f32, [`reference`], then rounded to the
+/// CPU reference for f16 rows: each element as f32, [`reference()`], then rounded to the
 /// nearest f16 once.
 pub fn reference_f16(x: &[half::f16], k: usize) -> Result<Vec<half::f16>> {
     let wide: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
