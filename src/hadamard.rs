@@ -389,6 +389,7 @@ fn transform(
     x.expect(ctx, "hadamard input", supported_dtype(rec, x.dtype())?, 2)?;
     let (rows, k) = x.rows_cols();
     if let Some(s) = src {
+        s.expect_on(ctx, "hadamard source")?;
         if s.shape() != x.shape() || s.dtype() != x.dtype() {
             return Err(Error::Shape(format!(
                 "hadamard source {:?} {:?} and destination {:?} differ",

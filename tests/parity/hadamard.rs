@@ -192,7 +192,8 @@ pub async fn f16_rows_match_reference_on_cuda_and_are_unsupported_elsewhere() {
 }
 
 /// `hadamard_into` writes a kept buffer (the same values as `hadamard`), works in place when
-/// given one tensor twice, and refuses a destination of another shape or dtype.
+/// given one tensor twice, and refuses a source from another context and a destination of
+/// another shape or dtype.
 pub async fn into_a_kept_buffer_matches_and_checks_shapes() {
     let ctx = &ctx().await;
     let mut rng = Rng::new(13);
@@ -209,6 +210,13 @@ pub async fn into_a_kept_buffer_matches_and_checks_shapes() {
         assert_eq!(xt.to_vec_async::<f32>(ctx).await.unwrap(), want, "in place");
     }
     let xt = Tensor::from_slice(ctx, &[0f32; 128], &[2, 64]).unwrap();
+    let other = rrs::Context::new_async().await.unwrap();
+    let foreign = Tensor::from_slice(&other, &[0f32; 128], &[2, 64]).unwrap();
+    let dst = Tensor::zeros(ctx, rrs::DType::F32, &[2, 64]).unwrap();
+    match hadamard::hadamard_into(ctx, &foreign, &dst) {
+        Err(Error::InvalidArgument(msg)) => assert!(msg.contains("another Context"), "{msg}"),
+        other => panic!("a source from another context: expected an error, got {other:?}"),
+    }
     for (dtype, shape) in [(rrs::DType::F32, [1, 128]), (rrs::DType::U32, [2, 64])] {
         let dst = Tensor::zeros(ctx, dtype, &shape).unwrap();
         match hadamard::hadamard_into(ctx, &xt, &dst) {
