@@ -15,10 +15,11 @@
 //! tiles, then the dense H_a) and the CUDA kernels all run the reference's stages in its
 //! order, with 1/sqrt(k) applied once at the end.
 //!
-//! f16 tensors ([`DType::F16`]) are transformed on the CUDA backend: each element is read as
-//! f32, the transform runs in f32, and the result is rounded to f16 once, so the output is
-//! bit-identical to [`reference_f16`]. The WGSL kernels read f32 only (f16 there would need
-//! the adapter's `shader-f16` feature): on wgpu an f16 tensor is [`Error::Unsupported`].
+//! f16 tensors ([`DType::F16`]): each element is read as f32, the transform runs in f32, and
+//! the result is rounded to f16 once, so the output is bit-identical to [`reference_f16`].
+//! CUDA reads and writes f16 in the FWHT kernels themselves; on wgpu (no shader-f16 feature
+//! needed) the rows are widened into an f32 tensor, transformed there and narrowed back, which
+//! moves three times the bytes of a direct kernel.
 
 use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
@@ -310,7 +311,7 @@ pub fn dense(k: usize) -> Result<Vec<Vec<i8>>> {
         .collect())
 }
 
-/// Transform every row of `x` ([m, k] f32, or f16 on CUDA) in place on the GPU.
+/// Transform every row of `x` ([m, k] f32 or f16) in place on the GPU.
 pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
     ctx.run(|rec| transform(ctx, rec, None, x, None))
 }
@@ -321,8 +322,8 @@ pub fn hadamard_inplace_with_tile(ctx: &Context, x: &Tensor, tile: usize) -> Res
     ctx.run(|rec| transform(ctx, rec, None, x, Some(tile)))
 }
 
-/// Transform every row of `x` ([m, k] f32, or f16 on CUDA) into a new tensor of its dtype
-/// on the GPU.
+/// Transform every row of `x` ([m, k] f32 or f16) into a new tensor of its dtype on the
+/// GPU.
 pub fn hadamard(ctx: &Context, x: &Tensor) -> Result<Tensor> {
     ctx.run(|rec| record_into(ctx, rec, x))
 }
@@ -343,7 +344,7 @@ pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) 
 
 /// [`encode_into`] on either backend.
 pub(crate) fn record_into(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
-    src.expect(ctx, "hadamard input", supported_dtype(rec, src.dtype())?, 2)?;
+    src.expect(ctx, "hadamard input", supported_dtype(src.dtype()), 2)?;
     let out = Tensor::output(ctx, src.dtype(), src.shape())?;
     transform(ctx, rec, Some(src), &out, None)?;
     Ok(out)
@@ -386,7 +387,7 @@ fn transform(
     x: &Tensor,
     tile: Option<usize>,
 ) -> Result<()> {
-    x.expect(ctx, "hadamard input", supported_dtype(rec, x.dtype())?, 2)?;
+    x.expect(ctx, "hadamard input", supported_dtype(x.dtype()), 2)?;
     let (rows, k) = x.rows_cols();
     if let Some(s) = src {
         s.expect_on(ctx, "hadamard source")?;
@@ -416,6 +417,13 @@ fn transform(
             .then(|| Tensor::output(ctx, DType::F32, x.shape()))
             .transpose()?;
         return cu.hadamard(src, x, outer, chunk, signs.as_ref(), staged.as_ref());
+    }
+    if x.dtype() == DType::F16 {
+        // Widen to f32, transform there, narrow once (`convert`): the reference's rounding.
+        let wide = Tensor::output(ctx, DType::F32, x.shape())?;
+        crate::convert::widen(ctx, rec.encoder(), src.unwrap_or(x), &wide)?;
+        transform(ctx, rec, None, &wide, tile)?;
+        return crate::convert::narrow(ctx, rec.encoder(), &wide, x);
     }
     let enc = rec.encoder();
     let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile, k)?;
@@ -477,18 +485,12 @@ fn transform(
     Ok(())
 }
 
-/// The dtype a transform of a `dtype` tensor runs in on `rec`'s backend: f32 everywhere,
-/// f16 on CUDA only.
-fn supported_dtype(rec: &Rec, dtype: DType) -> Result<DType> {
-    match (dtype, rec) {
-        #[cfg(feature = "cuda")]
-        (DType::F16, Rec::Cuda(_)) => Ok(DType::F16),
-        (DType::F16, _) => Err(Error::Unsupported(
-            "hadamard of an f16 tensor: the WGSL kernels read f32 (f16 would need the \
-             adapter's shader-f16 feature); convert to f32, or use the CUDA backend"
-                .into(),
-        )),
-        _ => Ok(DType::F32),
+/// The dtype a transform of a `dtype` tensor runs in: f16 stays f16, anything else must be
+/// f32.
+fn supported_dtype(dtype: DType) -> DType {
+    match dtype {
+        DType::F16 => DType::F16,
+        _ => DType::F32,
     }
 }
 

@@ -30,6 +30,7 @@
 pub mod channel_max;
 pub mod compare;
 pub mod context;
+mod convert;
 pub mod copy;
 #[cfg(feature = "cuda")]
 pub mod cuda;

@@ -14,7 +14,7 @@ pub enum DType {
     /// 32-bit unsigned integer (permutations, packed INT4 words: 8 nibbles each).
     U32,
     /// 16-bit IEEE float (`half::f16`): activations as models hold them. Only the FWHT takes
-    /// them, on the CUDA backend; every other op reads f32 and says so.
+    /// them (on every backend); every other op reads f32 and says so.
     F16,
 }
 

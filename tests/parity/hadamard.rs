@@ -1,7 +1,7 @@
 use rrs::hadamard::{self, dense, small_hadamard};
 use rrs::half::f16;
 use rrs::workload::Rng;
-use rrs::{Backend, Error, Tensor};
+use rrs::{Error, Tensor};
 
 use crate::common::ctx;
 
@@ -142,14 +142,26 @@ pub async fn unsupported_sizes_are_errors_that_list_the_families() {
     }
 }
 
-/// f16 rows: on CUDA bit-identical to the reference (f32 arithmetic, one rounding), in place
-/// and out of place, for every family; on wgpu a clear `Unsupported`. An odd number of f16
-/// elements round-trips through a tensor on every backend.
-pub async fn f16_rows_match_reference_on_cuda_and_are_unsupported_elsewhere() {
+/// f16 rows: bit-identical to the reference (f32 arithmetic, one rounding), in place and out
+/// of place, for every family, on every backend (CUDA in its kernels, wgpu by widening and
+/// narrowing). An odd number of f16 elements round-trips through a tensor; subnormal,
+/// infinite and halfway values survive the conversions.
+pub async fn f16_rows_match_reference_on_every_backend() {
     let ctx = &ctx().await;
     let odd: Vec<f16> = [1.5f32, -2.25, 65504.0].map(f16::from_f32).to_vec();
     let t = Tensor::from_slice(ctx, &odd, &[1, 3]).unwrap();
     assert_eq!(t.to_vec_async::<f16>(ctx).await.unwrap(), odd);
+    // k = 1 is the identity: every f16 but NaN comes back bit for bit (subnormals included).
+    let all: Vec<f16> = (0..=u16::MAX)
+        .map(f16::from_bits)
+        .filter(|v| !v.is_nan())
+        .collect();
+    let t = Tensor::from_slice(ctx, &all, &[all.len(), 1]).unwrap();
+    hadamard::hadamard_inplace(ctx, &t).unwrap();
+    let back = t.to_vec_async::<f16>(ctx).await.unwrap();
+    for (a, b) in all.iter().zip(&back) {
+        assert_eq!(a.to_bits(), b.to_bits(), "{a} came back as {b}");
+    }
     let mut rng = Rng::new(12);
     for (m, k) in [
         (3, 1),
@@ -159,33 +171,35 @@ pub async fn f16_rows_match_reference_on_cuda_and_are_unsupported_elsewhere() {
         (3, 12 * 64),
         (2, 36 * 16),
         (2, 28 * 128),
+        (1, 12 * 4096),
     ] {
-        let x: Vec<f16> = rng
+        let mut x: Vec<f16> = rng
             .normals(m * k, 1.0)
             .into_iter()
             .map(f16::from_f32)
             .collect();
-        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
-        let out = hadamard::hadamard(ctx, &xt);
-        if ctx.backend() != Backend::Cuda {
-            match out {
-                Err(Error::Unsupported(msg)) => assert!(msg.contains("f16"), "{msg}"),
-                other => panic!("k = {k}: expected Unsupported, got {other:?}"),
-            }
-            return;
+        // Edge values: subnormals, the largest finite, halfway cases after the transform.
+        let edges = [6.0e-8f32, -3.0e-5, 65504.0, -0.0, 1.0e-4];
+        for (v, e) in x.iter_mut().zip(edges) {
+            *v = f16::from_f32(e);
         }
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
         let want = hadamard::reference_f16(&x, k).unwrap();
-        let y = out.unwrap();
+        let y = hadamard::hadamard(ctx, &xt).unwrap();
         assert_eq!(y.dtype(), rrs::DType::F16);
-        assert_eq!(
-            y.to_vec_async::<f16>(ctx).await.unwrap(),
-            want,
+        let got = y.to_vec_async::<f16>(ctx).await.unwrap();
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "m={m} k={k}"
         );
         hadamard::hadamard_inplace(ctx, &xt).unwrap();
-        assert_eq!(
-            xt.to_vec_async::<f16>(ctx).await.unwrap(),
-            want,
+        let got = xt.to_vec_async::<f16>(ctx).await.unwrap();
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "in place, m={m} k={k}"
         );
     }

@@ -25,7 +25,7 @@ parity_tests! {
         every_tile_agrees,
         gpu_matches_reference_and_is_an_involution,
         unsupported_sizes_are_errors_that_list_the_families,
-        f16_rows_match_reference_on_cuda_and_are_unsupported_elsewhere,
+        f16_rows_match_reference_on_every_backend,
         into_a_kept_buffer_matches_and_checks_shapes,
     ],
     linear: [
