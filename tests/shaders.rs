@@ -63,6 +63,7 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     ("copy", include_str!("../shaders/copy.wgsl")),
+    ("f16", include_str!("../shaders/f16.wgsl")),
     ("permute", include_str!("../shaders/permute.wgsl")),
     (
         "gemv_dp4a",
