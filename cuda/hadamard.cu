@@ -81,6 +81,8 @@ __device__ __forceinline__ void store_v(f16* p, const float* v) {
   }
 }
 
+// Threads per block for n elements (or n groups of V): the host reads the result back from
+// each kernel's __launch_bounds__ (CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK).
 __host__ __device__ constexpr int fwht_threads(int n) {
   for (int t = 1024; t > 1; t /= 2) {
     int e = n / t, w = t >= 32 ? t / 32 : 1;

@@ -28,19 +28,6 @@ fn config(grid: (u32, u32, u32), threads: u32, smem: u32) -> LaunchConfig {
     }
 }
 
-/// Threads per block of the FWHT of 2^log2 elements (as `fwht_threads` in hadamard.cu).
-fn fwht_threads(n: usize) -> usize {
-    let mut t = 1024;
-    while t > 1 {
-        let (e, w) = (n / t, if t >= 32 { t / 32 } else { 1 });
-        if t <= n && e <= 32 && e >= w {
-            return t;
-        }
-        t /= 2;
-    }
-    1
-}
-
 /// Launch `entry` of `source` with `cfg`; the arguments are references to locals, in the
 /// kernel's parameter order (device pointers as `u64`).
 macro_rules! launch {
@@ -103,14 +90,9 @@ impl Device {
             1
         };
         let block_chunk = chunk / cluster;
-        // f16 vectors load four elements at a time, or pairs (hadamard.cu: F16_V).
-        let v = if half { block_chunk.min(4) } else { 1 };
-        let threads = fwht_threads(block_chunk / v);
-        let smem = if threads >= 64 || cluster > 1 {
-            block_chunk * 4
-        } else {
-            0
-        };
+        // The warp-bit exchange: one f32 per element a block holds (unused by blocks of
+        // fewer than 64 threads).
+        let smem = (block_chunk * 4) as u32;
         let log2 = chunk.trailing_zeros();
         let c = if cluster > 1 { "c_" } else { "" };
         let staged = staged.filter(|_| half && signs.is_some());
@@ -119,7 +101,14 @@ impl Device {
             (None, true) => (format!("fwht_h_{c}{log2}"), x),
             (None, false) => (format!("fwht_{c}{log2}"), x),
         };
-        let cfg = config(grid(rows * outer * cluster)?, threads as u32, smem as u32);
+        // The block size is the kernel's own (`__launch_bounds__(fwht_threads(…))` in
+        // hadamard.cu: its registers are laid out for exactly that many threads), read back
+        // from the loaded function rather than the rule repeated here.
+        let threads = self
+            .function(HADAMARD, &entry, smem)?
+            .max_threads_per_block()
+            .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
+        let cfg = config(grid(rows * outer * cluster)?, threads as u32, smem);
         let (dp, sp) = (self.p(dst), self.p_opt(src.or(staged.map(|_| x))));
         launch!(self, HADAMARD, &entry, cfg, [&dp, &sp, &vectors, &scale])?;
         if let Some(signs) = signs {
