@@ -2,6 +2,11 @@
 //! nibble by nibble, on the GPU. Dynamic reorder runs it once per call on the packed
 //! weights (reading and writing n · k / 2 bytes) so that the GEMM then reads them in order,
 //! instead of gathering every nibble again in every output tile. Bit-exact.
+//!
+//! Rows of k ≤ 32768 (16 KiB packed) are staged in workgroup (CUDA: shared) memory where
+//! the adapter allows it: one workgroup per row reads it once, coalesced, and the gather
+//! reads the stage, not device memory at random. Entries of `perm` past the row (≥ k) read
+//! the row's last code; the op does not read the permutation back to check it.
 
 use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
@@ -13,6 +18,15 @@ const PERMUTE: Kernel = Kernel {
     entry: "permute",
     bounds_checks: true,
 };
+
+const PERMUTE_STAGED: Kernel = Kernel {
+    entry: "permute_staged",
+    ..PERMUTE
+};
+
+/// The longest packed row (in u32 words) that `permute_staged` holds: `STAGE_WORDS` in
+/// `shaders/permute.wgsl`.
+const STAGE_WORDS: usize = 4096;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -67,12 +81,18 @@ pub(crate) fn record(
         _pad: [0; 2],
     };
     let bufs = [(1, packed.buffer()), (2, perm.buffer()), (3, out.buffer())];
-    let groups = (rows * kw).div_ceil(256) as u32;
-    ctx.dispatch(enc, PERMUTE, &params, &bufs, grid_1d(groups))?;
+    let stage_fits = ctx.limits().max_compute_workgroup_storage_size as usize >= STAGE_WORDS * 4;
+    let (kernel, groups) = if kw <= STAGE_WORDS && stage_fits {
+        (PERMUTE_STAGED, rows)
+    } else {
+        (PERMUTE, (rows * kw).div_ceil(256))
+    };
+    ctx.dispatch(enc, kernel, &params, &bufs, grid_1d(groups as u32))?;
     Ok(out)
 }
 
-/// CPU reference of [`permute`].
+/// CPU reference of [`permute`] (entries of `perm` past the row read its last code, as on
+/// the GPU).
 pub fn reference(packed: &[u32], k: usize, perm: &[u32]) -> Vec<u32> {
     let nib = |row: &[u32], c: usize| (row[c / 8] >> (4 * (c % 8))) & 0xf;
     packed
@@ -80,7 +100,7 @@ pub fn reference(packed: &[u32], k: usize, perm: &[u32]) -> Vec<u32> {
         .flat_map(|row| {
             (0..k / 8).map(move |w| {
                 (0..8).fold(0u32, |word, i| {
-                    word | nib(row, perm[w * 8 + i] as usize) << (4 * i)
+                    word | nib(row, (perm[w * 8 + i] as usize).min(k - 1)) << (4 * i)
                 })
             })
         })

@@ -172,13 +172,27 @@ pub async fn decode_kernel_matches_reference() {
     }
 }
 
-/// Permuting packed rows on the GPU is bit-exact.
+/// Permuting packed rows on the GPU is bit-exact, for rows staged in workgroup memory
+/// (k ≤ 32768 on wgpu, ≤ 98304 on CUDA) and longer rows gathered from device memory; and
+/// entries past the row read its last code, as the reference does.
 pub async fn permute_matches_reference() {
     let ctx = &ctx().await;
     let mut rng = Rng::new(11);
-    for (rows, k) in [(1, 8), (3, 256), (70, 1024)] {
+    let cases = [
+        (1, 8),
+        (3, 256),
+        (70, 1024),
+        (2, 32768),
+        (2, 32776),
+        (1, 98312),
+    ];
+    for (case, (rows, k)) in cases.into_iter().enumerate() {
         let w = words(&mut rng, rows * k / 8);
-        let perm = permutation(&mut rng, k);
+        let mut perm = permutation(&mut rng, k);
+        if case == 2 {
+            perm[5] = k as u32;
+            perm[700] = u32::MAX;
+        }
         let wt = Tensor::from_slice(ctx, &w, &[rows, k / 8]).unwrap();
         let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
         let got: Vec<u32> = rrs::permute::permute(ctx, &wt, &pt)
