@@ -16,24 +16,34 @@ extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__
 }
 
 // perm[rank(j)] = j with rank(j) = #{i : key_i > key_j} + #{i < j : key_i == key_j}.
-extern "C" __global__ void rank_sort(const u32* __restrict__ bits, u32* __restrict__ perm,
-                                     unsigned k) {
-  __shared__ u32 tile[1024];
-  const unsigned j = blockIdx.x * blockDim.x + threadIdx.x;
+// A block ranks 32 channels (one per lane); its 8 warps split the k keys compared against
+// into slices and add their counts, so k = 8192 runs 256 blocks of 1024 comparisons per
+// thread rather than 32 blocks of 8192. grid: ceil(k / 32) blocks of RANK_THREADS.
+#define RANK_THREADS 256
+extern "C" __global__ void __launch_bounds__(RANK_THREADS)
+    rank_sort(const u32* __restrict__ bits, u32* __restrict__ perm, unsigned k) {
+  constexpr unsigned WARPS = RANK_THREADS / 32;
+  __shared__ unsigned partial[WARPS][32];
+  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const unsigned j = blockIdx.x * 32 + lane;
   const u32 key = j < k ? bits[j] : 0u;
+  const unsigned span = (k + WARPS - 1) / WARPS;
+  const unsigned lo = min(k, warp * span), hi = min(k, lo + span);
   unsigned rank = 0;
-  for (unsigned base = 0; base < k; base += 1024) {
-    __syncthreads();
-    for (unsigned i = threadIdx.x; i < 1024; i += blockDim.x)
-      tile[i] = base + i < k ? bits[base + i] : 0u;
-    __syncthreads();
-    const unsigned len = min(1024u, k - base);
-    for (unsigned i = 0; i < len; ++i) {
-      const u32 o = tile[i];
-      rank += (o > key) || (o == key && base + i < j);
-    }
+  // Every lane reads the same key (one broadcast load per warp).
+#pragma unroll 8
+  for (unsigned i = lo; i < hi; ++i) {
+    const u32 o = __ldg(bits + i);
+    rank += (o > key) | ((o == key) & (i < j));
   }
-  if (j < k) perm[rank] = j;
+  partial[warp][lane] = rank;
+  __syncthreads();
+  if (warp == 0 && j < k) {
+    unsigned r = 0;
+#pragma unroll
+    for (unsigned w = 0; w < WARPS; ++w) r += partial[w][lane];
+    perm[r] = j;
+  }
 }
 
 // scales[g] = max over the group's channels, clamped to [min_scale, max_scale] when finite;

@@ -26,6 +26,7 @@ fn main() {
 
 #[cfg(feature = "cuda")]
 fn run() -> rrs::Result<()> {
+    use rrs::channel_max::{self, Order};
     use rrs::gemm::{self, GemmOptions};
     use rrs::workload::Rng;
     use rrs::{Backend, Config, Context, ContextOptions, CudaGemm, Method, Reorder};
@@ -219,6 +220,19 @@ fn run() -> rrs::Result<()> {
             0.0,
             2.0 * (m * n * k) as f64,
         );
+        // What the dynamic reorder adds to the layer: the channel sort (against the same
+        // statistics without it) and the per-call permutation of the packed weights.
+        for (variant, order) in [("sorted", Order::Sorted), ("identity", Order::Identity)] {
+            let ms = ctx.cuda_time_ms(samples, 10, || {
+                channel_max::channel_max(&ctx, &x, 128, order).map(|_| ())
+            })?;
+            report("channel_max", variant, m, 0, k, ms, (m * k * 4) as f64, 0.0);
+        }
+        let perm = channel_max::channel_max(&ctx, &x, 128, Order::Sorted)?.perm;
+        let ms = ctx.cuda_time_ms(samples, 10, || {
+            rrs::permute::permute(&ctx, &w.packed, &perm).map(|_| ())
+        })?;
+        report("permute", "weights", 0, n, k, ms, (n * k) as f64, 0.0);
         for (variant, reorder) in [("static", Reorder::Static), ("dynamic", Reorder::Dynamic)] {
             let cfg = Config::new(Method::Rrs)
                 .reorder(reorder)

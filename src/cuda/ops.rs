@@ -169,7 +169,8 @@ impl Device {
             [&xp, &ap, &m32, &k32, &rows_per_block]
         )?;
         if sorted {
-            let cfg = config(grid(k.div_ceil(256))?, 256, 0);
+            // 32 channels a block (RANK_THREADS in channel_max.cu).
+            let cfg = config(grid(k.div_ceil(32))?, 256, 0);
             launch!(self, CHANNEL_MAX, "rank_sort", cfg, [&ap, &pp, &k32])?;
         }
         let (lo, hi) = (MIN_SCALE, MAX_SCALE);
