@@ -6,8 +6,10 @@
 struct Params {
     rows: u32,
     k: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // permute_staged: rows a workgroup stages at once (>= 1, rows_per_wg · k / 8 <=
+    // STAGE_WORDS); each entry of the permutation is read once per workgroup, not per row.
+    rows_per_wg: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -58,8 +60,10 @@ fn permute(
     dst[idx] = word;
 }
 
-// Gather from workgroup memory: one workgroup per row (grid: 1-D over rows, folded) reads
-// the row once, coalesced, then gathers from the stage. k <= 8 · STAGE_WORDS.
+// Gather from workgroup memory: a workgroup stages rows_per_wg consecutive rows (grid: 1-D
+// over ceil(rows / rows_per_wg), folded), reading them once, coalesced, then gathers from
+// the stage. The permutation (4 bytes a code, 8 times the packed row's bytes) is read once
+// for all the staged rows. k <= 8 · STAGE_WORDS.
 @compute @workgroup_size(256)
 fn permute_staged(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -67,23 +71,26 @@ fn permute_staged(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let kw = p.k / 8u;
-    let row = wid.x + wid.y * nwg.x;
-    if row >= p.rows {
+    let row0 = (wid.x + wid.y * nwg.x) * p.rows_per_wg;
+    if row0 >= p.rows {
         return;
     }
-    let base = row * kw;
-    for (var w = lid; w < kw; w += 256u) {
+    let words = min(p.rows_per_wg, p.rows - row0) * kw;
+    let base = row0 * kw;
+    for (var w = lid; w < words; w += 256u) {
         stage[w] = src[base + w];
     }
     workgroupBarrier();
     for (var w = lid; w < kw; w += 256u) {
-        var word = 0u;
-        for (var j = 0u; j < 2u; j++) {
-            let chs = channels(w, j);
+        let lo = channels(w, 0u);
+        let hi = channels(w, 1u);
+        for (var r = 0u; r < words; r += kw) {
+            var word = 0u;
             for (var c = 0u; c < 4u; c++) {
-                word |= nibble(stage[chs[c] / 8u], chs[c]) << (16u * j + 4u * c);
+                word |= nibble(stage[r + lo[c] / 8u], lo[c]) << (4u * c);
+                word |= nibble(stage[r + hi[c] / 8u], hi[c]) << (16u + 4u * c);
             }
+            dst[base + r + w] = word;
         }
-        dst[base + w] = word;
     }
 }

@@ -4,8 +4,9 @@
 //! instead of gathering every nibble again in every output tile. Bit-exact.
 //!
 //! Rows of k ≤ 32768 (16 KiB packed) are staged in workgroup (CUDA: shared) memory where
-//! the adapter allows it: one workgroup per row reads it once, coalesced, and the gather
-//! reads the stage, not device memory at random. Entries of `perm` past the row (≥ k) read
+//! the adapter allows it: a workgroup reads as many whole rows as 16 KiB holds, coalesced,
+//! gathers from the stage rather than device memory at random, and reads each entry of the
+//! permutation (4 bytes a code) once for all of them. Entries of `perm` past the row (≥ k) read
 //! the row's last code; the op does not read the permutation back to check it.
 
 use crate::context::{grid_1d, Context, Kernel, Rec};
@@ -35,7 +36,8 @@ const STAGE_WORDS: usize = 4096;
 struct Params {
     rows: u32,
     k: u32,
-    _pad: [u32; 2],
+    rows_per_wg: u32,
+    _pad: u32,
 }
 
 /// Permute packed rows (`[rows, k / 8]` u32) by `perm` (`[k]` u32) on the GPU.
@@ -77,15 +79,18 @@ pub(crate) fn record(
         return Ok(out);
     }
     let enc = rec.encoder();
+    // As many whole rows as the stage holds (one when a row takes more than half of it).
+    let rows_per_wg = (STAGE_WORDS / kw.max(1)).clamp(1, rows.max(1));
     let params = Params {
         rows: rows as u32,
         k: (kw * 8) as u32,
-        _pad: [0; 2],
+        rows_per_wg: rows_per_wg as u32,
+        _pad: 0,
     };
     let bufs = [(1, packed.buffer()), (2, perm.buffer()), (3, out.buffer())];
     let stage_fits = ctx.limits().max_compute_workgroup_storage_size as usize >= STAGE_WORDS * 4;
     let (kernel, groups) = if kw <= STAGE_WORDS && stage_fits {
-        (PERMUTE_STAGED, rows)
+        (PERMUTE_STAGED, rows.div_ceil(rows_per_wg))
     } else {
         (PERMUTE, (rows * kw).div_ceil(256))
     };

@@ -218,15 +218,31 @@ impl Device {
     pub fn permute(&self, packed: &Tensor, perm: &Tensor, out: &Tensor) -> Result<()> {
         let (rows, kw) = packed.rows_cols();
         let (rows64, k32) = (rows as u64, (kw * 8) as u32);
-        // Rows up to 48 KiB packed (k ≤ 98304; no shared-memory opt-in) are staged, one block
-        // per row.
-        let (entry, cfg) = if kw * 4 <= 48 << 10 {
-            ("permute_staged", config(grid(rows)?, 256, (kw * 4) as u32))
-        } else {
-            ("permute", config(grid((rows * kw).div_ceil(256))?, 256, 0))
-        };
         let (ip, pp, op) = (self.p(packed), self.p(perm), self.p(out));
-        launch!(self, PERMUTE, entry, cfg, [&ip, &pp, &op, &rows64, &k32])
+        // Rows up to 48 KiB packed (k ≤ 98304; no shared-memory opt-in) are staged, as many
+        // whole rows a block as 16 KiB holds (at least one).
+        if kw * 4 <= 48 << 10 {
+            let per_block = (4096 / kw.max(1)).clamp(1, rows.max(1));
+            let smem = (per_block * kw * 4) as u32;
+            let cfg = config(grid(rows.div_ceil(per_block))?, 256, smem);
+            let per_block = per_block as u32;
+            launch!(
+                self,
+                PERMUTE,
+                "permute_staged",
+                cfg,
+                [&ip, &pp, &op, &rows64, &k32, &per_block]
+            )
+        } else {
+            let cfg = config(grid((rows * kw).div_ceil(256))?, 256, 0);
+            launch!(
+                self,
+                PERMUTE,
+                "permute",
+                cfg,
+                [&ip, &pp, &op, &rows64, &k32]
+            )
+        }
     }
 
     /// y = x · wᵀ in f32.
