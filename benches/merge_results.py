@@ -35,7 +35,7 @@ def rec(o, peer, peer_ms, note=""):
     })
 
 
-for o in ours:
+for i, o in enumerate(ours):
     b, m, n, k = o["bench"], o["m"], o["n"], o["k"]
     if b in ("hadamard", "quantize", "channel_max"):
         if o["variant"].startswith("f16"):
@@ -53,6 +53,11 @@ for o in ours:
             rec(o, "wgsl_copy", copy["ms"] * scale, f"copy time for the same {o['bytes']:.0f} bytes")
         if tcopy:
             rec(o, "torch_copy", tcopy["ms"] * scale, f"torch copy time for the same {o['bytes']:.0f} bytes")
+    elif b == "permute":
+        # Packed weights read and written once (n·k bytes); torch copies n·k/2 bytes (n·k moved).
+        t = find(torch, peer="copy_bytes", n=n, k=k)
+        if t:
+            rec(o, "torch_copy", t["ms"] * o["bytes"] / (n * k), f"torch copy time for the same {o['bytes']:.0f} bytes")
     elif b == "decode":
         copy = find(ours, bench="copy", variant="packed_weights", n=n, k=k)
         # The copy moves the packed weights twice (read + write); decode reads them once.
@@ -74,7 +79,8 @@ for o in ours:
     elif b == "rrs_linear":
         if o["variant"] == "plain_gemm":
             continue
-        plain = find(ours, bench="rrs_linear", variant="plain_gemm", m=m, n=n, k=k)
+        # The plain GEMM timed last before this layer (a section may run more than once).
+        plain = find(reversed(ours[:i]), bench="rrs_linear", variant="plain_gemm", m=m, n=n, k=k)
         rec(o, "rrs_gemm_plain", plain["ms"], "our plain A4W4 GEMM alone, same process, interleaved")
         t = find(torch, peer="matmul_f16", m=m, n=n, k=k)
         if t:
