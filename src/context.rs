@@ -172,10 +172,9 @@ impl Context {
                     .into(),
             ));
         }
-        #[cfg(target_arch = "wasm32")]
-        if !wgpu::util::is_browser_webgpu_supported().await {
-            return Err(Error::NoAdapter(NO_ADAPTER_HINT.into()));
-        }
+        // In a browser without WebGPU (no `navigator.gpu`, or a null adapter) wgpu 30's
+        // WebGPU backend fails `request_adapter` like any other missing adapter, so no
+        // separate support check (which would request an adapter of its own) is needed.
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         if let Some(b) = options.backends {
             desc.backends = b;
