@@ -143,6 +143,17 @@ const NO_ADAPTER_HINT: &str = "this browser offers no WebGPU adapter: use a brow
      WebGPU enabled (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows), or start \
      Chromium with --enable-unsafe-webgpu (plus --enable-features=Vulkan where it has no GPU)";
 
+/// The error for a failed adapter request: natively wgpu's message (which names the
+/// backends it tried) and then the hint; in a browser the hint first, since wgpu's message
+/// lists native backends that a page never has.
+fn no_adapter(e: wgpu::RequestAdapterError) -> Error {
+    if cfg!(target_arch = "wasm32") {
+        Error::NoAdapter(format!("{NO_ADAPTER_HINT} (wgpu: {e})"))
+    } else {
+        Error::NoAdapter(format!("{e}; {NO_ADAPTER_HINT}"))
+    }
+}
+
 impl Context {
     /// Create a context on the best adapter available, blocking the current thread.
     pub fn new() -> Result<Self> {
@@ -190,7 +201,7 @@ impl Context {
                 apply_limit_buckets: false,
             })
             .await
-            .map_err(|e| Error::NoAdapter(format!("{e}; {NO_ADAPTER_HINT}")))?;
+            .map_err(no_adapter)?;
         let packed_dot = instance
             .wgsl_language_features()
             .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
