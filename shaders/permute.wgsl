@@ -19,8 +19,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> perm: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> dst: array<u32>;
 
-// `permute_staged` holds one row of up to STAGE_WORDS packed words (k <= 32768) in
-// workgroup memory: 16 KiB, WebGPU's default limit.
+// `permute_staged` holds up to STAGE_WORDS packed words of whole rows (rows of k <= 32768)
+// in workgroup memory: 16 KiB, WebGPU's default limit.
 const STAGE_WORDS: u32 = 4096u;
 var<workgroup> stage: array<u32, STAGE_WORDS>;
 

@@ -27,9 +27,16 @@ const PERMUTE_STAGED: Kernel = Kernel {
     ..PERMUTE
 };
 
-/// The longest packed row (in u32 words) that `permute_staged` holds: `STAGE_WORDS` in
-/// `shaders/permute.wgsl`.
+/// The packed words (whole rows) that `permute_staged` holds: `STAGE_WORDS` in
+/// `shaders/permute.wgsl`; the CUDA kernel stages as many.
 const STAGE_WORDS: usize = 4096;
+
+/// Rows a workgroup (CUDA block) stages at once: as many whole rows of `kw` packed words
+/// as the stage holds, at least one (a row longer than the stage is staged alone where the
+/// backend allows it), at most `rows`.
+pub(crate) fn rows_per_stage(rows: usize, kw: usize) -> usize {
+    (STAGE_WORDS / kw.max(1)).clamp(1, rows.max(1))
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -79,8 +86,7 @@ pub(crate) fn record(
         return Ok(out);
     }
     let enc = rec.encoder();
-    // As many whole rows as the stage holds (one when a row takes more than half of it).
-    let rows_per_wg = (STAGE_WORDS / kw.max(1)).clamp(1, rows.max(1));
+    let rows_per_wg = rows_per_stage(rows, kw);
     let params = Params {
         rows: rows as u32,
         k: (kw * 8) as u32,

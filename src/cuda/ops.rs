@@ -220,9 +220,9 @@ impl Device {
         let (rows64, k32) = (rows as u64, (kw * 8) as u32);
         let (ip, pp, op) = (self.p(packed), self.p(perm), self.p(out));
         // Rows up to 48 KiB packed (k ≤ 98304; no shared-memory opt-in) are staged, as many
-        // whole rows a block as 16 KiB holds (at least one).
+        // a block as on wgpu.
         if kw * 4 <= 48 << 10 {
-            let per_block = (4096 / kw.max(1)).clamp(1, rows.max(1));
+            let per_block = crate::permute::rows_per_stage(rows, kw);
             let smem = (per_block * kw * 4) as u32;
             let cfg = config(grid(rows.div_ceil(per_block))?, 256, smem);
             let per_block = per_block as u32;
