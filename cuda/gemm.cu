@@ -6,17 +6,40 @@
 //
 // Tensor-core kernels: 128×128 output tiles, 8 warps of 64×32, K steps of 128 or 64 codes
 // (needs k and the group to be multiples of the step; the host falls back to `gemm_simt`
-// otherwise):
-//   INT8 = 0: `mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32` on the packed words as they are
+// otherwise). The packed words go from global to shared memory as they are, GEMM_STAGES
+// steps in flight (`cp.async`, sm_80+), and each thread reads its fragments' words from
+// shared memory with one vector load per row, then:
+//   INT8 = 0: `mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32` on the words as they are
 //             (INT4 tensor cores: sm_75 to sm_89);
-//   INT8 = 1: the words unpacked to s8 on their way into shared memory, then
-//             `mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32` (sm_80+; Hopper has no INT4 MMA).
+//   INT8 = 1: each word unpacked to s8 in registers, then
+//             `mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32` (sm_80+; Hopper has no INT4
+//             MMA).
+// The sum over k is order-free, so a thread's fragments hold the codes in the order it loads
+// them, the same order for A and W: in a step, thread t4 of a quad loads words
+// WPT·t4 … WPT·t4 + WPT − 1 of its rows (WPT = step / 32). INT8: MMA c takes word c of each
+// thread, its even nibbles as the fragment's k = 4·t4 + 0…3 and its odd nibbles as
+// k = 16 + 4·t4 + 0…3. Both operands are expanded as 16·code (the nibble in the high half of
+// each byte: two instructions per word, not four), so the integer sums are 256× the true
+// ones, exactly: the plain kernel shifts them back at the end, the scaled ones fold the 2^-8
+// into the group scale. INT4: MMA c takes words 2c and 2c + 1 as the fragment's
+// k = 8·t4 + 0…7 and 32 + 8·t4 + 0…7.
+// Measured on the H200 at 8192³ (INT8 path): plain 2.50 → 1.55 ms, group scales 3.74 →
+// 2.07 ms against the previous kernel, which unpacked to s8 on the way into two shared-memory
+// stages and loaded fragments with `ldmatrix`.
 #define BM 128
 #define BN 128
 #define GEMM_THREADS 256
+// K steps in flight: 4 on sm_90 (64 KiB of shared memory per block at K step 128, two blocks
+// per SM); 3 below, so that two blocks fit the 100 KiB of sm_86/sm_89 (not measured there).
+// The host mirrors this in `gemm_stages`.
+#if __CUDA_ARCH__ >= 900
+#define GEMM_STAGES 4
+#else
+#define GEMM_STAGES 3
+#endif
 
-// Exact i32 → f32 for |v| < 2^22 (a group's partial sum: at most 64 · group) with a
-// full-rate integer add and float subtract instead of a quarter-rate conversion.
+// Exact i32 → f32 for |v| < 2^22 (the dp4a GEMV's partial sums of 32 codes) with an
+// integer add and a float subtract instead of a conversion.
 __device__ __forceinline__ float small_int_to_float(int v) {
   return __int_as_float(v + 0x4B400000) - 12582912.0f;
 }
@@ -52,82 +75,105 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], const u32 (&a)[4], const u32
   MMA_M16N8("m16n8k32", "m8n8k16", "s8", c, a, b);
 }
 
-// Shared memory per stage and operand: BM rows of the K step's codes (s8: BK bytes, s4: BK/2
-// bytes) plus 16 bytes of padding, which puts the 8 rows a fragment load touches at once in
-// 8 different 16-byte bank groups (for ldmatrix and for the 4-byte loads alike).
-template <int INT8, int BKT> struct Layout {
-  static constexpr int ROW_BYTES = (INT8 ? BKT : BKT / 2) + 16;
-  static constexpr int STAGE_BYTES = BM * ROW_BYTES;  // one operand
-  static constexpr int SMEM_BYTES = 2 * 2 * STAGE_BYTES;  // A and W, two stages
-};
+// 16 · (nibbles 0, 2, 4, 6) and 16 · (nibbles 1, 3, 5, 7) of w as four s8 each.
+__device__ __forceinline__ u32 even_nibbles_x16(u32 w) { return (w << 4) & 0xF0F0F0F0u; }
+__device__ __forceinline__ u32 odd_nibbles_x16(u32 w) { return w & 0xF0F0F0F0u; }
 
-__device__ __forceinline__ void ldmatrix_x4(u32 (&r)[4], const void* p) {
-  const u32 addr = (u32)__cvta_generic_to_shared(p);
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
+// 16 bytes from global to shared memory: asynchronously on sm_80+ (`cp.async`, waited for
+// by `async_wait`), through registers on sm_75.
+__device__ __forceinline__ void copy16(void* dst, const void* src) {
+#if __CUDA_ARCH__ >= 800
+  const u32 d = (u32)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src));
+#else
+  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+#endif
+}
+__device__ __forceinline__ void async_commit() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// Wait until at most N committed groups are still in flight.
+template <int N> __device__ __forceinline__ void async_wait() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
 }
 
-// K steps of BKT codes, double-buffered: while the tensor cores work on one stage, the next
-// step's words are in flight from global memory into registers, then unpacked (INT8) and
-// stored into the other stage; one barrier per step.
-// SCALED = 0: gs is null (plain A4W4): no f32 accumulators, so fewer registers.
+// Shared memory: GEMM_STAGES stages of [A rows | W rows], BM rows each of the step's packed
+// codes (BKT / 2 bytes, unpadded: a quarter warp's 16-byte loads (BKT = 128) or a half
+// warp's 8-byte loads (BKT = 64) cover 128 consecutive bytes, all 32 banks once).
+template <int BKT> struct Layout {
+  static constexpr int ROW_BYTES = BKT / 2;
+  static constexpr int OPERAND_BYTES = BM * ROW_BYTES;
+  static constexpr int SMEM_BYTES = GEMM_STAGES * 2 * OPERAND_BYTES;
+};
+
+// A thread's WPT words of one row in one step (one vector load).
+template <int WPT> struct Words { u32 v[WPT]; };
+template <int WPT> __device__ __forceinline__ Words<WPT> load_words(const unsigned char* p) {
+  Words<WPT> r;
+  if constexpr (WPT == 4) {
+    const uint4 q = *reinterpret_cast<const uint4*>(p);
+    r.v[0] = q.x, r.v[1] = q.y, r.v[2] = q.z, r.v[3] = q.w;
+  } else {
+    static_assert(WPT == 2, "a step is 64 or 128 codes");
+    const uint2 q = *reinterpret_cast<const uint2*>(p);
+    r.v[0] = q.x, r.v[1] = q.y;
+  }
+  return r;
+}
+
+// SCALED = 0: gs is null (plain A4W4): no f32 accumulators, so fewer registers; the integer
+// sums must fit i32 (INT8: 256 · 64 · k, so k ≤ 65536, the host passes larger k to the scaled
+// kernel with unit scales; INT4: 64 · k). Every kernel needs k < 2^26 (32-bit offsets).
+// SCALED = 1: each group's sum is scaled by gs[g] (1 where gs is null) and added in f32 once
+// the group is complete (or at the end of k).
+// SCALED = 2: the same where the group is the K step (gs not null): every step folds.
 template <int INT8, int BKT, int SCALED>
 __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* __restrict__ w,
                                           const float* __restrict__ sa, const float* __restrict__ sw,
                                           const float* __restrict__ gs, float* __restrict__ y,
                                           unsigned m, unsigned n, unsigned k, unsigned group) {
-  using L = Layout<INT8, BKT>;
-  constexpr int WORDS = BKT / 8;            // packed words per row and step
-  constexpr int LOADS = BM * WORDS / 4 / GEMM_THREADS;  // uint4 per thread per operand
+  using L = Layout<BKT>;
+  constexpr int WPT = BKT / 32;                        // words per thread, row and step
+  constexpr int CHUNKS = L::ROW_BYTES / 16;            // 16-byte copies per row
+  constexpr int COPIES = BM * CHUNKS / GEMM_THREADS;   // per thread and operand
+  constexpr int SHIFT = INT8 ? 8 : 0;                  // the ×256 of the INT8 operands
   extern __shared__ __align__(16) unsigned char smem[];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t4 = lane & 3;
   const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;  // the warp's 64×32 sub-tile
   const unsigned i0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
-  const unsigned kw = k / 8;
+  const size_t row_bytes = (size_t)k / 2;
+  const unsigned steps = k / BKT;
 
-  // Thread → (row, uint4) of each load: rows 0..127, WORDS / 4 uint4 per row.
-  int lrow[LOADS], lq[LOADS];
+  // This thread's copies: (row, chunk) of each operand. Rows past m or n read the last row
+  // instead (in range; their outputs are never written).
+  // Offsets within the block's 128 rows (< 2^32 bytes: k < 2^26) from uniform bases.
+  const unsigned char* abase = reinterpret_cast<const unsigned char*>(a) + i0 * row_bytes;
+  const unsigned char* wbase = reinterpret_cast<const unsigned char*>(w) + j0 * row_bytes;
+  u32 aoff[COPIES], woff[COPIES];
 #pragma unroll
-  for (int l = 0; l < LOADS; ++l) {
-    const int idx = tid + l * GEMM_THREADS;
-    lrow[l] = idx / (WORDS / 4);
-    lq[l] = idx % (WORDS / 4);
+  for (int l = 0; l < COPIES; ++l) {
+    const unsigned idx = tid + l * GEMM_THREADS, row = idx / CHUNKS, q = idx % CHUNKS;
+    aoff[l] = min(row, m - 1 - i0) * (u32)row_bytes + q * 16;
+    woff[l] = min(row, n - 1 - j0) * (u32)row_bytes + q * 16;
   }
-  const uint4 zero = make_uint4(0, 0, 0, 0);
-  uint4 an[LOADS], wnx[LOADS];
-  auto load = [&](unsigned k0) {
+  // Issue step s's copies into its stage (one commit group per step, empty past the end).
+  auto issue = [&](unsigned s) {
+    if (s < steps) {
+      unsigned char* as = smem + (s % GEMM_STAGES) * 2 * L::OPERAND_BYTES;
+      const size_t off = (size_t)s * L::ROW_BYTES;
 #pragma unroll
-    for (int l = 0; l < LOADS; ++l) {
-      const unsigned ia = i0 + lrow[l], jw = j0 + lrow[l];
-      an[l] = ia < m ? reinterpret_cast<const uint4*>(a + (size_t)ia * kw + k0 / 8)[lq[l]] : zero;
-      wnx[l] = jw < n ? reinterpret_cast<const uint4*>(w + (size_t)jw * kw + k0 / 8)[lq[l]] : zero;
-    }
-  };
-  auto store = [&](int stage) {
-    unsigned char* as = smem + stage * 2 * L::STAGE_BYTES;
-    unsigned char* ws = as + L::STAGE_BYTES;
-#pragma unroll
-    for (int l = 0; l < LOADS; ++l) {
-      if (INT8) {
-        const u32 av[4] = {an[l].x, an[l].y, an[l].z, an[l].w};
-        const u32 wv[4] = {wnx[l].x, wnx[l].y, wnx[l].z, wnx[l].w};
-        uint4* ad = reinterpret_cast<uint4*>(as + lrow[l] * L::ROW_BYTES + lq[l] * 32);
-        uint4* wd = reinterpret_cast<uint4*>(ws + lrow[l] * L::ROW_BYTES + lq[l] * 32);
-        ad[0] = make_uint4(nibbles_to_s8x4(av[0]), nibbles_to_s8x4(av[0] >> 16),
-                           nibbles_to_s8x4(av[1]), nibbles_to_s8x4(av[1] >> 16));
-        ad[1] = make_uint4(nibbles_to_s8x4(av[2]), nibbles_to_s8x4(av[2] >> 16),
-                           nibbles_to_s8x4(av[3]), nibbles_to_s8x4(av[3] >> 16));
-        wd[0] = make_uint4(nibbles_to_s8x4(wv[0]), nibbles_to_s8x4(wv[0] >> 16),
-                           nibbles_to_s8x4(wv[1]), nibbles_to_s8x4(wv[1] >> 16));
-        wd[1] = make_uint4(nibbles_to_s8x4(wv[2]), nibbles_to_s8x4(wv[2] >> 16),
-                           nibbles_to_s8x4(wv[3]), nibbles_to_s8x4(wv[3] >> 16));
-      } else {
-        *reinterpret_cast<uint4*>(as + lrow[l] * L::ROW_BYTES + lq[l] * 16) = an[l];
-        *reinterpret_cast<uint4*>(ws + lrow[l] * L::ROW_BYTES + lq[l] * 16) = wnx[l];
+      for (int l = 0; l < COPIES; ++l) {
+        const int d = (tid + l * GEMM_THREADS) * 16;  // = row · ROW_BYTES + chunk · 16
+        copy16(as + d, abase + off + aoff[l]);
+        copy16(as + L::OPERAND_BYTES + d, wbase + off + woff[l]);
       }
     }
+    async_commit();
   };
 
   int acc[4][4][4];
@@ -138,80 +184,74 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
     for (int z = 0; z < 4; ++z)
 #pragma unroll
       for (int c = 0; c < 4; ++c) acc[x][z][c] = 0, out[x][z][c] = 0.0f;
+  // Scale sub-tile x's integer sums into its f32 accumulators, and restart them. The sums
+  // are 2^SHIFT × the true ones and convert to f32 exactly (multiples of 2^SHIFT below 2^31)
+  // or round as the reference's `as f32` does (INT4 sums of 2^24 and more); sc carries the
+  // 2^-SHIFT (exact for scales of 2^-118 and more). `I2FP` measured faster on the H200 than
+  // the integer-add conversion, which needs the shift first (2.07 against 2.30 ms, 8192³).
+  auto fold = [&](int x, float sc) {
+#pragma unroll
+    for (int z = 0; z < 4; ++z)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        // Rounded product, then the add (no FMA): the CPU reference's order.
+        out[x][z][c] = __fadd_rn(out[x][z][c], __fmul_rn(sc, (float)acc[x][z][c]));
+        acc[x][z][c] = 0;
+      }
+  };
 
-  load(0);
-  store(0);
-  __syncthreads();
-  int stage = 0;
-  for (unsigned k0 = 0; k0 < k; k0 += BKT) {
-    const bool more = k0 + BKT < k;
-    if (more) load(k0 + BKT);
-    const unsigned char* as = smem + stage * 2 * L::STAGE_BYTES;
-    const unsigned char* ws = as + L::STAGE_BYTES;
-    if (INT8) {
-      // k32 halves: A by ldmatrix.x4 (rows 0-7 / 8-15 × bytes 0-15 / 16-31 = a0..a3), W by
-      // ldmatrix.x4 over two n8 tiles (b0, b1 of each).
 #pragma unroll
-      for (int kb = 0; kb < BKT / 32; ++kb) {
-        u32 bf[4][2];
+  for (int s = 0; s < GEMM_STAGES - 1; ++s) issue(s);
+  for (unsigned s = 0; s < steps; ++s) {
+    async_wait<GEMM_STAGES - 2>();  // step s has landed (this thread's copies) ...
+    __syncthreads();                // ... everyone's, and step s − 1's stage is free again
+    issue(s + GEMM_STAGES - 1);
+    const unsigned k1 = (s + 1) * BKT;  // codes done after this step
+    // SCALED = 2 (group == step): every step completes a group.
+    const bool complete = SCALED == 2 || (SCALED == 1 && (k1 % group == 0 || k1 == k));
+    const float sc = (SCALED == 2 ? gs[s] : gs && complete ? gs[(k1 - 1) / group] : 1.0f) *
+                     (1.0f / (1 << SHIFT));
+    const unsigned char* as = smem + (s % GEMM_STAGES) * 2 * L::OPERAND_BYTES;
+    const unsigned char* ws = as + L::OPERAND_BYTES;
+    Words<WPT> bw[4];
 #pragma unroll
-        for (int z = 0; z < 4; z += 2) {
-          const int mi = lane >> 3;
-          const unsigned char* p =
-              ws + (wn + (z + (mi >> 1)) * 8 + (lane & 7)) * L::ROW_BYTES + kb * 32 + 16 * (mi & 1);
-          u32 r[4];
-          ldmatrix_x4(r, p);
-          bf[z][0] = r[0], bf[z][1] = r[1], bf[z + 1][0] = r[2], bf[z + 1][1] = r[3];
-        }
+    for (int z = 0; z < 4; ++z) bw[z] = load_words<WPT>(ws + (wn + z * 8 + g) * L::ROW_BYTES + t4 * WPT * 4);
 #pragma unroll
-        for (int x = 0; x < 4; ++x) {
-          const unsigned char* p = as + (wm + x * 16 + (lane & 7) + 8 * ((lane >> 3) & 1)) * L::ROW_BYTES +
-                                   kb * 32 + 16 * (lane >> 4);
-          u32 af[4];
-          ldmatrix_x4(af, p);
+    for (int x = 0; x < 4; ++x) {
+      const Words<WPT> r0 = load_words<WPT>(as + (wm + x * 16 + g) * L::ROW_BYTES + t4 * WPT * 4);
+      const Words<WPT> r1 = load_words<WPT>(as + (wm + x * 16 + g + 8) * L::ROW_BYTES + t4 * WPT * 4);
+      if (INT8) {
 #pragma unroll
-          for (int z = 0; z < 4; ++z) mma_s8(acc[x][z], af, bf[z]);
-        }
-      }
-    } else {
-      // k64 chunks of packed words: a0..a3 = rows g / g+8 × words t4 / t4+4.
+        for (int c = 0; c < WPT; ++c) {
+          const u32 af[4] = {even_nibbles_x16(r0.v[c]), even_nibbles_x16(r1.v[c]),
+                             odd_nibbles_x16(r0.v[c]), odd_nibbles_x16(r1.v[c])};
 #pragma unroll
-      for (int kb = 0; kb < BKT / 64; ++kb) {
-        u32 bf[4][2];
-#pragma unroll
-        for (int z = 0; z < 4; ++z) {
-          const u32* r = reinterpret_cast<const u32*>(ws + (wn + z * 8 + g) * L::ROW_BYTES) + kb * 8 + t4;
-          bf[z][0] = r[0];
-          bf[z][1] = r[4];
-        }
-#pragma unroll
-        for (int x = 0; x < 4; ++x) {
-          const u32* r0 = reinterpret_cast<const u32*>(as + (wm + x * 16 + g) * L::ROW_BYTES) + kb * 8 + t4;
-          const u32* r1 = reinterpret_cast<const u32*>(reinterpret_cast<const unsigned char*>(r0) + 8 * L::ROW_BYTES);
-          const u32 af[4] = {r0[0], r1[0], r0[4], r1[4]};
-#pragma unroll
-          for (int z = 0; z < 4; ++z) mma_s4(acc[x][z], af, bf[z]);
-        }
-      }
-    }
-    // A complete group: scale its integer sums into the f32 accumulators.
-    if (SCALED && (k0 + BKT) % group == 0) {
-      const float s = gs[k0 / group];
-#pragma unroll
-      for (int x = 0; x < 4; ++x)
-#pragma unroll
-        for (int z = 0; z < 4; ++z)
-#pragma unroll
-          for (int c = 0; c < 4; ++c) {
-            // Rounded product, then the add (no FMA): the CPU reference's order.
-            out[x][z][c] = __fadd_rn(out[x][z][c], __fmul_rn(s, small_int_to_float(acc[x][z][c])));
-            acc[x][z][c] = 0;
+          for (int z = 0; z < 4; ++z) {
+            const u32 bf[2] = {even_nibbles_x16(bw[z].v[c]), odd_nibbles_x16(bw[z].v[c])};
+            mma_s8(acc[x][z], af, bf);
           }
+        }
+      } else {
+#pragma unroll
+        for (int c = 0; c < WPT; c += 2) {
+          const u32 af[4] = {r0.v[c], r1.v[c], r0.v[c + 1], r1.v[c + 1]};
+#pragma unroll
+          for (int z = 0; z < 4; ++z) {
+            const u32 bf[2] = {bw[z].v[c], bw[z].v[c + 1]};
+            mma_s4(acc[x][z], af, bf);
+          }
+        }
+      }
+      // A complete group: fold this sub-tile while the tensor cores work on the next (with
+      // SCALED = 2 unconditionally, so the compiler can interleave the two).
+      if (SCALED == 2) fold(x, sc);
     }
-    if (more) store(stage ^ 1);
-    __syncthreads();
-    stage ^= 1;
+    if (SCALED == 1 && complete) {
+#pragma unroll
+      for (int x = 0; x < 4; ++x) fold(x, sc);
+    }
   }
+  async_wait<0>();  // no copy outlives the block (the trailing groups are empty)
   // Epilogue: c0, c1 at (row g, cols 2·t4, +1), c2, c3 at row g + 8.
 #pragma unroll
   for (int x = 0; x < 4; ++x)
@@ -222,26 +262,28 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
         const unsigned i = i0 + wm + x * 16 + g + (c >> 1) * 8;
         const unsigned j = j0 + wn + z * 8 + 2 * t4 + (c & 1);
         if (i < m && j < n) {
-          const float v = SCALED ? out[x][z][c] : (float)acc[x][z][c];
+          const float v = SCALED ? out[x][z][c] : (float)(acc[x][z][c] >> SHIFT);
           y[(size_t)i * n + j] = sa[i] * sw[j] * v;
         }
       }
 }
 
 // Entry points: path × K step (128 where k and the group allow it, else 64). Dynamic shared
-// memory: Layout<INT8, BK>::SMEM_BYTES.
+// memory: Layout<BK>::SMEM_BYTES.
 #define GEMM_ENTRY(NAME, INT8, BKT, SCALED, MINB)                                            \
   extern "C" __global__ void __launch_bounds__(GEMM_THREADS, MINB)                           \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
            float* y, unsigned m, unsigned n, unsigned k, unsigned group) {                   \
     gemm_body<INT8, BKT, SCALED>(a, w, sa, sw, gs, y, m, n, k, group);                       \
   }
-// <path>_k<step> with group scales, <path>_k<step>_plain without. The plain kernels fit
-// 128 registers, so two blocks share an SM (measured on the H100, INT8 path, 8192³: 2.46
-// against 2.77 ms with one block); the scaled ones need their 64 f32 accumulators besides
-// the 64 integer ones (226 registers; limited to 128 they spill and run 1.3× slower).
+// <path>_k<step> with group scales, <path>_k<step>_step with groups of one step (the usual
+// 128), <path>_k<step>_plain without. The plain kernels fit 128 registers, so two blocks
+// share an SM; so do the `_step` ones, whose sub-tiles' integer sums live only within a step
+// (2.07 against 2.67 ms at one block per SM, 8192³ on the H200, despite 48 bytes of spills).
+// The general scaled ones keep 64 f32 accumulators besides the 64 integer ones.
 #define GEMM_ENTRIES(PATH, INT8, BKT)                                                        \
   GEMM_ENTRY(gemm_##PATH##_k##BKT, INT8, BKT, 1, 1)                                          \
+  GEMM_ENTRY(gemm_##PATH##_k##BKT##_step, INT8, BKT, 2, 2)                                   \
   GEMM_ENTRY(gemm_##PATH##_k##BKT##_plain, INT8, BKT, 0, 2)
 GEMM_ENTRIES(int4, 0, 64)
 GEMM_ENTRIES(int4, 0, 128)
@@ -366,7 +408,7 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 // alike. B is expanded as 16·w (nibble in the high half of each byte: two instructions per
 // word) and the integer sums shifted back, exactly, before they are used.
 #define DEC_WARPS 8
-#define DEC_COLS 32
+#define DEC_COLS 32  // 16 measured 1.45× slower at N = K = 8192 on the H200
 
 // Nibbles 0, 2, 4, 6 of w as four s8: ((u ^ 8) + 0x78) ^ 0x80 sign-extends each byte (no
 // carries: at most 0x87).
@@ -378,6 +420,7 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
     gemv_mma(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
              const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
              unsigned m, unsigned n, unsigned k, unsigned group) {
+  constexpr int Z = DEC_COLS / 8;  // n8 tiles
   __shared__ int red[DEC_WARPS][16][DEC_COLS];  // i32 sums, or f32 bits with group scales
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t4 = lane & 3;
@@ -388,9 +431,9 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
   const unsigned slabs = mine * unit;
 
   // Row pointers at this thread's uint4 of slab 0 (null past m or n: the operand is zero).
-  const uint4* wp[4];
+  const uint4* wp[Z];
 #pragma unroll
-  for (int z = 0; z < 4; ++z) {
+  for (int z = 0; z < Z; ++z) {
     const unsigned j = j0 + z * 8 + g;
     wp[z] = j < n ? reinterpret_cast<const uint4*>(w + (size_t)j * kw) + t4 : nullptr;
   }
@@ -403,23 +446,20 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
   const uint4 zero = make_uint4(0, 0, 0, 0);
   // The warp's t-th slab: unit warp + DEC_WARPS · (t / unit), slab t % unit of it.
   auto slab = [&](unsigned t) { return (warp + DEC_WARPS * (t / unit)) * unit + t % unit; };
-  uint4 wv[4], av[2], wn[4], an[2];
+  uint4 wv[Z], av[2], wn[Z], an[2];
   float sv = 0.0f, sn = 0.0f;  // the slab's group scale (slab s is in group s / unit)
-  auto load = [&](unsigned s, uint4(&wd)[4], uint4(&ad)[2], float& sd) {
+  auto load = [&](unsigned s, uint4(&wd)[Z], uint4(&ad)[2], float& sd) {
 #pragma unroll
-    for (int z = 0; z < 4; ++z) wd[z] = wp[z] ? __ldg(wp[z] + 4 * s) : zero;
+    for (int z = 0; z < Z; ++z) wd[z] = wp[z] ? __ldg(wp[z] + 4 * s) : zero;
 #pragma unroll
     for (int h = 0; h < 2; ++h) ad[h] = ap[h] ? __ldg(ap[h] + 4 * s) : zero;
     if (gs) sd = __ldg(gs + s / unit);
   };
-  // A group's sum is at most 64 · group in magnitude: exact through the fast conversion
-  // below 2^22.
-  const bool small = group <= 32768;
-
-  int acc[4][4];
-  float out[4][4];
+  // The sums are 16× the true ones (B as 16 · code): sv carries the 1/16 (see the GEMM's fold).
+  int acc[Z][4];
+  float out[Z][4];
 #pragma unroll
-  for (int z = 0; z < 4; ++z)
+  for (int z = 0; z < Z; ++z)
 #pragma unroll
     for (int c = 0; c < 4; ++c) acc[z][c] = 0, out[z][c] = 0.0f;
   if (slabs > 0) load(slab(0), wv, av, sv);
@@ -432,32 +472,30 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
       const u32 af[4] = {even_nibbles_s8(a0[c]), even_nibbles_s8(a1[c]), even_nibbles_s8(a0[c] >> 4),
                          even_nibbles_s8(a1[c] >> 4)};
 #pragma unroll
-      for (int z = 0; z < 4; ++z) {
+      for (int z = 0; z < Z; ++z) {
         const u32 wc = c == 0 ? wv[z].x : c == 1 ? wv[z].y : c == 2 ? wv[z].z : wv[z].w;
-        const u32 bf[2] = {(wc << 4) & 0xF0F0F0F0u, wc & 0xF0F0F0F0u};
+        const u32 bf[2] = {even_nibbles_x16(wc), odd_nibbles_x16(wc)};
         mma_s8(acc[z], af, bf);
       }
     }
     if (gs && (t + 1) % unit == 0) {
       // A complete group: rounded product, then the add (the CPU reference's order).
 #pragma unroll
-      for (int z = 0; z < 4; ++z)
+      for (int z = 0; z < Z; ++z)
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-          const int p = acc[z][c] >> 4;
-          const float pf = small ? small_int_to_float(p) : (float)p;
-          out[z][c] = __fadd_rn(out[z][c], __fmul_rn(sv, pf));
+          out[z][c] = __fadd_rn(out[z][c], __fmul_rn(sv * 0.0625f, (float)acc[z][c]));
           acc[z][c] = 0;
         }
     }
 #pragma unroll
-    for (int z = 0; z < 4; ++z) wv[z] = wn[z];
+    for (int z = 0; z < Z; ++z) wv[z] = wn[z];
     av[0] = an[0], av[1] = an[1];
     sv = sn;
   }
   // c0, c1 at (row g, cols 2·t4, +1), c2, c3 at row g + 8.
 #pragma unroll
-  for (int z = 0; z < 4; ++z)
+  for (int z = 0; z < Z; ++z)
 #pragma unroll
     for (int c = 0; c < 4; ++c)
       red[warp][g + (c >> 1) * 8][z * 8 + 2 * t4 + (c & 1)] =
@@ -480,3 +518,4 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
     y[(size_t)i * n + j] = sa[i] * sw[j] * v;
   }
 }
+

@@ -128,7 +128,7 @@ pub enum CudaGemm {
     /// INT4 tensor cores, `mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32`: the default on
     /// sm_75 to sm_89 (Turing, Ampere, Ada). Hopper emulates it (slow, but correct).
     Int4,
-    /// INT4 unpacked to INT8 in shared memory, then `mma.sync.aligned.m16n8k32 … s8.s8`:
+    /// INT4 unpacked to INT8 in registers, then `mma.sync.aligned.m16n8k32 … s8.s8`:
     /// the default on sm_90 and newer (no INT4 tensor cores); needs sm_80 or newer.
     Int8,
 }

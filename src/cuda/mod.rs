@@ -12,7 +12,7 @@
 //! writes all of it to files.
 //!
 //! The GEMM has two tensor-core paths ([`CudaGemm`]): INT4 `mma.m16n8k64` (sm_75 to
-//! sm_89) and INT4 unpacked to INT8 in shared memory + `mma.m16n8k32` (sm_80 and newer,
+//! sm_89) and INT4 unpacked to INT8 in registers + `mma.m16n8k32` (sm_80 and newer,
 //! the default on sm_90, which has no INT4 tensor cores); a SIMT dp4a kernel for shapes
 //! whose k or group is not a multiple of 64; and a memory-bound GEMV for up to 16 tokens.
 
@@ -202,6 +202,15 @@ impl Device {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// K steps the tensor-core GEMM keeps in flight (`GEMM_STAGES` in `cuda/gemm.cu`).
+    pub fn gemm_stages(&self) -> usize {
+        if self.cc.0 >= 9 {
+            4
+        } else {
+            3
+        }
     }
 
     /// The architecture NVRTC compiles for, e.g. `"sm_90"`.

@@ -11,6 +11,10 @@ use crate::gemm::GemmOptions;
 use crate::quantize::{Quantized, Smooth};
 use crate::tensor::{DType, Tensor};
 
+/// The largest k the plain INT8 tensor-core kernel sums in i32 (its products are 256× the
+/// codes': 256 · 64 · k < 2^31).
+const PLAIN_INT8_MAX_K: usize = 65536;
+
 /// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
 fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
     u32::try_from(blocks.max(1))
@@ -273,7 +277,7 @@ impl Device {
         let wp = &w.packed;
         let (m, n, k, group) = (a.rows, w.rows, a.k, opts.group);
         let scaled = opts.group_scales.is_some();
-        let (m32, n32, k32, g32) = (m as u32, n as u32, k as u32, group as u32);
+        let (m32, n32, k32, mut g32) = (m as u32, n as u32, k as u32, group as u32);
         let (entry, cfg) = if m <= 16 && k % 128 == 0 && (!scaled || group % 128 == 0) {
             // 32 columns per block, K split over its 8 warps (gemm.cu).
             (
@@ -284,26 +288,35 @@ impl Device {
             // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
             // N = 4096 but slower at N = 8192).
             ("gemv".to_string(), config(grid(n.div_ceil(32))?, 256, 0))
-        } else if k % 64 == 0 && (!scaled || group % 64 == 0) {
+        } else if k % 64 == 0 && k < 1 << 26 && (!scaled || group % 64 == 0) {
             // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
-            // 2 stages × 2 operands × 128 rows × (step bytes + 16).
-            let step128 = k % 128 == 0 && (!scaled || group % 128 == 0);
-            let (entry, row_bytes) = match (self.gemm, step128) {
-                (CudaGemm::Int4, false) => ("gemm_int4_k64", 32 + 16),
-                (CudaGemm::Int4, true) => ("gemm_int4_k128", 64 + 16),
-                (CudaGemm::Int8, false) => ("gemm_int8_k64", 64 + 16),
-                (CudaGemm::Int8, true) => ("gemm_int8_k128", 128 + 16),
-            };
-            // Without group scales the `_plain` kernel (fewer registers, two blocks per SM).
-            let entry = if scaled {
-                entry.to_string()
+            // GEMM_STAGES stages × 2 operands × 128 rows × step / 2 bytes.
+            let step = if k % 128 == 0 && (!scaled || group % 128 == 0) {
+                128
             } else {
-                format!("{entry}_plain")
+                64
+            };
+            let path = match self.gemm {
+                CudaGemm::Int4 => "int4",
+                CudaGemm::Int8 => "int8",
+            };
+            // Without group scales the `_plain` kernel (fewer registers, two blocks per SM),
+            // whose INT8 sums (256× the codes' products) fit i32 up to k = 65536; beyond, the
+            // scaled kernel with unit scales, its sums added in f32 every 65536 codes.
+            let entry = if scaled && group == step {
+                format!("gemm_{path}_k{step}_step")
+            } else if scaled {
+                format!("gemm_{path}_k{step}")
+            } else if self.gemm == CudaGemm::Int8 && k > PLAIN_INT8_MAX_K {
+                g32 = PLAIN_INT8_MAX_K as u32;
+                format!("gemm_{path}_k{step}")
+            } else {
+                format!("gemm_{path}_k{step}_plain")
             };
             let cfg = LaunchConfig {
                 grid_dim: (n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1),
                 block_dim: (256, 1, 1),
-                shared_mem_bytes: 4 * 128 * row_bytes,
+                shared_mem_bytes: (self.gemm_stages() * 2 * 128 * step / 2) as u32,
             };
             (entry, cfg)
         } else {
