@@ -48,14 +48,19 @@ extern "C" __global__ void __launch_bounds__(RANK_THREADS)
 
 // scales[g] = max over the group's channels, clamped to [min_scale, max_scale] when finite;
 // inv[g] = 1 / scales[g] (IEEE division), 0 when not finite; status bit 0: not finite.
+// One warp per group (its lanes stride over the channels, then a max across the warp): one
+// thread per group walking 128 dependent loads took about 50 µs on the H200.
+// grid: ceil((k / group) / 8) blocks of 256.
 extern "C" __global__ void group_scales(const u32* __restrict__ bits, const u32* __restrict__ perm,
                                         float* __restrict__ scales, float* __restrict__ inv,
                                         u32* __restrict__ status, unsigned k, unsigned group,
                                         float min_scale, float max_scale) {
-  const unsigned g = blockIdx.x * blockDim.x + threadIdx.x;
-  if (g >= k / group) return;
+  const unsigned g = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (g >= k / group) return;  // the whole warp
   u32 m = 0;
-  for (unsigned q = g * group; q < (g + 1) * group; ++q) m = max(m, bits[perm[q]]);
+  for (unsigned q = g * group + lane; q < (g + 1) * group; q += 32) m = max(m, bits[perm[q]]);
+  for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if (lane != 0) return;
   float s = __uint_as_float(m);
   if (m >= 0x7f800000u) {
     atomicOr(status, 1u);

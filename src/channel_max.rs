@@ -15,7 +15,7 @@
 //! tiles, split over k / 512 slices so that many workgroups share the work), which is cheap
 //! next to the GEMM for k ≤ 32768.
 
-use crate::context::{block_on, Context, Kernel, Rec};
+use crate::context::{block_on, grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::{status, DType, Tensor};
 
@@ -218,8 +218,13 @@ pub(crate) fn record(
         (5, status.buffer()),
         (6, inv_scales.buffer()),
     ];
-    let ggroups = (k / group).div_ceil(256) as u32;
-    ctx.dispatch(enc, GROUP_SCALES, &params, &bufs, [ggroups, 1, 1])?;
+    ctx.dispatch(
+        enc,
+        GROUP_SCALES,
+        &params,
+        &bufs,
+        grid_1d((k / group) as u32),
+    )?;
     Ok(ChannelStats {
         absmax,
         perm,

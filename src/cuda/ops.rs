@@ -179,7 +179,8 @@ impl Device {
         }
         let (lo, hi) = (MIN_SCALE, MAX_SCALE);
         let (sp, ip, stp) = (self.p(scales), self.p(inv), self.p(status));
-        let cfg = config(grid((k / group).div_ceil(128))?, 128, 0);
+        // One warp per group, 8 a block (channel_max.cu).
+        let cfg = config(grid((k / group).div_ceil(8))?, 256, 0);
         launch!(
             self,
             CHANNEL_MAX,

@@ -81,6 +81,12 @@ pub async fn fixed_and_identity_orders_match_reference() {
     let (_, perm, scales) = run(&x, m, k, group, Order::Identity).await;
     let (_, rp, rs) = channel_max::reference(&x, k, group, false, None).unwrap();
     assert_eq!((perm, scales), (rp, rs));
+    // One scale per channel, more groups than one grid dimension holds (65535).
+    let (m, k, group) = (2, 70_000, 1);
+    let x = activations(&mut rng, m, k);
+    let (_, _, scales) = run(&x, m, k, group, Order::Identity).await;
+    let (_, _, rs) = channel_max::reference(&x, k, group, false, None).unwrap();
+    assert_eq!(scales, rs);
 }
 
 pub async fn zero_input_gives_clamped_scales() {
