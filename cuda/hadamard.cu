@@ -3,7 +3,8 @@
 // f32, or f16 (IEEE half, converted to f32 on load; the f32 result rounded to nearest once, on
 // store): fwht_<LOGN> f32 → f32, fwht_h_<LOGN> f16 → f16, fwht_hf_<LOGN> f16 → f32 (the first
 // pass of an m·2^n size in f16, whose cross pass then rounds).
-// Thread t loads V consecutive elements at a time (f32: V = 1; f16: V = 4, one 8-byte load)
+// Thread t loads V consecutive elements at a time (f32: V = 1, 2 or 4 by size, see F32_V;
+// f16: V = 4, one 8-byte load)
 // and holds elements V·(t + T·i) + b (i < E, b < V) in registers, T = fwht_threads(n / V):
 // the butterflies over b and over the bits of i run in registers, those over the lane bits
 // through warp shuffles, and those over the warp bits after one exchange through shared
@@ -107,43 +108,21 @@ __device__ __forceinline__ void butterflies(float (&r)[N]) {
   }
 }
 
-// A pair of thread blocks of one cluster (sm_90), rank 0 and 1, each holding half of the
-// vector; the last stage (the top bit) runs across them through distributed shared memory.
-__device__ __forceinline__ unsigned cluster_rank() {
-  unsigned r;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
-  return r;
-}
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::
-                   : "memory");
-}
-__device__ __forceinline__ float load_from_rank(const float* p, unsigned rank) {
-  u32 addr = (u32)__cvta_generic_to_shared(p), remote;
-  float v;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(addr), "r"(rank));
-  asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(remote) : "memory");
-  return v;
-}
-
-// CLUSTER = 2: the block is one of a cluster pair (see above), holding half the vector.
-template <int LOGN, typename In, typename Out, int V, int CLUSTER = 1>
+template <int LOGN, typename In, typename Out, int V>
 __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restrict__ src,
                                           unsigned long long vectors, float scale) {
-  constexpr int N = (1 << LOGN) / CLUSTER;  // elements this block holds
+  constexpr int N = 1 << LOGN;
   constexpr int T = fwht_threads(N / V);
   constexpr int E = N / V / T;
   constexpr int R = E * V;  // registers per thread
   constexpr int W = T >= 32 ? T / 32 : 1;
   constexpr u32 MASK = T >= 32 ? 0xffffffffu : (1u << T) - 1u;
   extern __shared__ float s[];
-  const unsigned long long v = global_block() / CLUSTER;
-  const unsigned rank = CLUSTER > 1 ? cluster_rank() : 0;
-  // Both blocks of a cluster return together (the grid holds whole clusters).
+  const unsigned long long v = global_block();
   if (v >= vectors) return;
   const int t = threadIdx.x;
   // In place only where In is Out (the host passes src for fwht_hf).
-  const In* in = (src ? src : reinterpret_cast<const In*>(x)) + v * N * CLUSTER + rank * N;
+  const In* in = (src ? src : reinterpret_cast<const In*>(x)) + v * N;
   float r[R];
 #pragma unroll
   for (int i = 0; i < E; ++i) load_v<V>(in + V * (t + T * i), r + V * i);
@@ -159,13 +138,6 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
       for (int b = 0; b < V; ++b) r[V * i + b] = u[b];
     }
   }
-  // The registers to shared memory, element V·(t + T·i) + b at that index.
-  auto to_shared = [&] {
-#pragma unroll
-    for (int i = 0; i < E; ++i)
-#pragma unroll
-      for (int b = 0; b < V; ++b) s[V * (t + T * i) + b] = r[V * i + b];
-  };
   const int lane = t & 31;
 #pragma unroll
   for (int h = 1; h < 32 && h < T; h <<= 1) {
@@ -176,7 +148,11 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
     }
   }
   if constexpr (W > 1) {
-    to_shared();
+    // The registers to shared memory, element V·(t + T·i) + b at that index.
+#pragma unroll
+    for (int i = 0; i < E; ++i)
+#pragma unroll
+      for (int b = 0; b < V; ++b) s[V * (t + T * i) + b] = r[V * i + b];
     __syncthreads();
     // Each thread now owns R / W (b, lane, i) triples and all W warps' values of each.
 #pragma unroll
@@ -196,55 +172,33 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
       for (int b = 0; b < V; ++b) r[V * i + b] = s[V * (t + T * i) + b];
   }
   butterflies<V, R>(r);
-  if constexpr (CLUSTER > 1) {
-    // The top bit: rank 0 holds u, rank 1 holds w at the same positions; u + w and u − w.
-    __syncthreads();  // every thread is done with the exchange above
-    to_shared();
-    cluster_sync();
-#pragma unroll
-    for (int i = 0; i < E; ++i)
-#pragma unroll
-      for (int b = 0; b < V; ++b) {
-        const float o = load_from_rank(s + V * (t + T * i) + b, rank ^ 1);
-        r[V * i + b] = rank == 0 ? r[V * i + b] + o : o - r[V * i + b];
-      }
-    cluster_sync();  // the partner has read this block's shared memory
-  }
-  Out* out = x + v * N * CLUSTER + rank * N;
+  Out* out = x + v * N;
 #pragma unroll
   for (int i = 0; i < R; ++i) r[i] *= scale;
 #pragma unroll
   for (int i = 0; i < E; ++i) store_v<V>(out + V * (t + T * i), r + V * i);
 }
 
-// f16 loads four elements at a time (V = 4, 8 bytes: as many bytes in flight per load as
-// f32) where a vector has four, else pairs.
+// f16 loads four elements at a time (V = 4, 8 bytes) where a vector has four, else pairs.
+// f32 loads one element at a time below 2^12 (not measured otherwise); from 2^12 two or four
+// (F32_V): four unless that halves the block (fwht_threads), which measured best on the
+// H200 at M = 4096 (ms, V = 1 / 2 / 4: 2^12 0.0392 / 0.0379 / 0.0395, 2^13 0.0761 / 0.0733 /
+// 0.0712, 2^14 0.1595 / 0.1430 / 0.1494, 2^15 0.3956 (a cluster of two blocks, removed) /
+// 0.3861 / 0.3617).
 #define FWHT_ENTRY(NAME, LOGN, IN, OUT, V)                                                 \
   extern "C" __global__ void __launch_bounds__(fwht_threads((1 << LOGN) / V))               \
       NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {                \
     fwht_body<LOGN, IN, OUT, V>(x, src, vectors, scale);                                   \
   }
 #define FWHT(LOGN)                                                                         \
-  FWHT_ENTRY(fwht_##LOGN, LOGN, float, float, 1)                                           \
+  FWHT_ENTRY(fwht_##LOGN, LOGN, float, float, F32_V(LOGN))                                 \
   FWHT_ENTRY(fwht_h_##LOGN, LOGN, f16, f16, F16_V(LOGN))                                   \
   FWHT_ENTRY(fwht_hf_##LOGN, LOGN, f16, float, F16_V(LOGN))
 #define F16_V(LOGN) (LOGN >= 2 ? 4 : LOGN == 1 ? 2 : 1)
+#define F32_V(LOGN) \
+  (LOGN < 12 ? 1 : fwht_threads((1 << LOGN) / 4) == fwht_threads((1 << LOGN) / 2) ? 4 : 2)
 FWHT(0) FWHT(1) FWHT(2) FWHT(3) FWHT(4) FWHT(5) FWHT(6) FWHT(7)
 FWHT(8) FWHT(9) FWHT(10) FWHT(11) FWHT(12) FWHT(13) FWHT(14) FWHT(15)
-
-// f32 2^15 elements as a cluster of two blocks of 2^14 (sm_90+): a vector's registers then
-// fit twice per SM, so one vector's loads overlap another's stores (one block of 1024
-// threads per SM reached 0.73-0.77 of copy speed, the cluster 0.83). In f16 the cluster was
-// slower than one block (0.415 against 0.356 ms at M = 4096), so it is f32 only.
-#if __CUDA_ARCH__ >= 900
-#define FWHT_CLUSTER_ENTRY(NAME, IN, OUT, V)                                               \
-  extern "C" __global__ void __cluster_dims__(2, 1, 1)                                     \
-      __launch_bounds__(fwht_threads((1 << 14) / V))                                       \
-      NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {                \
-    fwht_body<15, IN, OUT, V, 2>(x, src, vectors, scale);                                  \
-  }
-FWHT_CLUSTER_ENTRY(fwht_c_15, float, float, 1)
-#endif
 
 // x: [rows, M · chunk] f32. For each row and j < chunk:
 // y[a·chunk + j] = scale · Σ_b H[a][b] x[b·chunk + j] (b ascending, as the CPU reference),

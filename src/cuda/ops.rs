@@ -85,25 +85,15 @@ impl Device {
         // 1/sqrt(k) once, at the end, as the CPU reference applies it.
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
-        // f32 2^15 runs as clusters of two blocks of 2^14 on sm_90+ (hadamard.cu; measured
-        // on the H100 at M = 4096: 0.436 against 0.472 ms; in f16 0.415 against 0.356 ms, so
-        // f16 keeps one block).
-        let cluster = if chunk == 1 << 15 && !half && self.cc >= (9, 0) {
-            2
-        } else {
-            1
-        };
-        let block_chunk = chunk / cluster;
-        // The warp-bit exchange: one f32 per element a block holds (unused by blocks of
-        // fewer than 64 threads).
-        let smem = (block_chunk * 4) as u32;
+        // The warp-bit exchange: one f32 per element (unused by blocks of fewer than 64
+        // threads).
+        let smem = (chunk * 4) as u32;
         let log2 = chunk.trailing_zeros();
-        let c = if cluster > 1 { "c_" } else { "" };
         let staged = staged.filter(|_| half && signs.is_some());
         let (entry, dst) = match (staged, half) {
-            (Some(t), _) => (format!("fwht_hf_{c}{log2}"), t),
-            (None, true) => (format!("fwht_h_{c}{log2}"), x),
-            (None, false) => (format!("fwht_{c}{log2}"), x),
+            (Some(t), _) => (format!("fwht_hf_{log2}"), t),
+            (None, true) => (format!("fwht_h_{log2}"), x),
+            (None, false) => (format!("fwht_{log2}"), x),
         };
         // The block size is the kernel's own (`__launch_bounds__(fwht_threads(…))` in
         // hadamard.cu: its registers are laid out for exactly that many threads), read back
@@ -112,7 +102,7 @@ impl Device {
             .function(HADAMARD, &entry, smem)?
             .max_threads_per_block()
             .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
-        let cfg = config(grid(rows * outer * cluster)?, threads as u32, smem);
+        let cfg = config(grid(rows * outer)?, threads as u32, smem);
         let (dp, sp) = (self.p(dst), self.p_opt(src.or(staged.map(|_| x))));
         launch!(self, HADAMARD, &entry, cfg, [&dp, &sp, &vectors, &scale])?;
         if let Some(signs) = signs {
