@@ -11,8 +11,6 @@ extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__
   const unsigned r0 = blockIdx.y * rows_per_block;
   const unsigned r1 = min(rows, r0 + rows_per_block);
   u32 m = 0;
-  // Eight rows' loads in flight per thread.
-#pragma unroll 8
   for (unsigned r = r0; r < r1; ++r) m = max(m, __float_as_uint(x[(size_t)r * k + j]) & 0x7fffffffu);
   atomicMax(&bits[j], m);
 }
