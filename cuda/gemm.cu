@@ -279,7 +279,7 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
 // <path>_k<step> with group scales, <path>_k<step>_step with groups of one step (the usual
 // 128), <path>_k<step>_plain without. The plain kernels fit 128 registers, so two blocks
 // share an SM; so do the `_step` ones, whose sub-tiles' integer sums live only within a step
-// (2.07 against 2.67 ms at one block per SM, 8192³ on the H200, despite 48 bytes of spills).
+// (2.07 against 2.33 ms at one block per SM, 8192³ on the H200, despite 48 bytes of spills).
 // The general scaled ones keep 64 f32 accumulators besides the 64 integer ones.
 #define GEMM_ENTRIES(PATH, INT8, BKT)                                                        \
   GEMM_ENTRY(gemm_##PATH##_k##BKT, INT8, BKT, 1, 1)                                          \
