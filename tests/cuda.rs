@@ -72,6 +72,8 @@ fn both_gemm_paths_match_reference() {
             (200, 300, 2048, 128),
             (257, 129, 512, 256),
             (33, 65, 96, 32),
+            // K steps of 64 (k = 9 · 64): plain, and groups of three steps.
+            (40, 50, 576, 192),
             // Past the plain INT8 kernel's i32 range (k > 65536): the scaled kernel, unit scales.
             (20, 24, 131072, 128),
         ] {
