@@ -406,7 +406,8 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 // of its row, and MMA c (of 4 per slab) takes word 4·t4 + c from every thread: its even
 // nibbles are the fragment's k = 4·t4 + 0…3, its odd nibbles k = 16 + 4·t4 + 0…3, for A and B
 // alike. B is expanded as 16·w (nibble in the high half of each byte: two instructions per
-// word) and the integer sums shifted back, exactly, before they are used.
+// word), so the integer sums are 16× the true ones: shifted back, exactly, before the warps
+// add them, or with group scales converted as they are and folded with 1/16 in the scale.
 #define DEC_WARPS 8
 #define DEC_COLS 32  // 16 measured 1.45× slower at N = K = 8192 on the H200
 
