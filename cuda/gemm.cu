@@ -194,8 +194,8 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
     for (int z = 0; z < 4; ++z)
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
-        // Rounded product, then the add (no FMA): the CPU reference's order.
-        out[x][z][c] = __fadd_rn(out[x][z][c], __fmul_rn(sc, (float)acc[x][z][c]));
+        // One fused multiply-add: the CPU reference's rounding.
+        out[x][z][c] = __fmaf_rn(sc, (float)acc[x][z][c], out[x][z][c]);
         acc[x][z][c] = 0;
       }
   };
@@ -306,7 +306,7 @@ extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __res
   for (unsigned q = 0; q < kw; ++q) {
     part += dot8(ar[q], wr[q]);
     if (gs && (8 * (q + 1)) % group == 0) {
-      total = __fadd_rn(total, __fmul_rn(gs[8 * q / group], (float)part));
+      total = __fmaf_rn(gs[8 * q / group], (float)part, total);
       part = 0;
     }
   }
@@ -480,12 +480,12 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
       }
     }
     if (gs && (t + 1) % unit == 0) {
-      // A complete group: rounded product, then the add (the CPU reference's order).
+      // A complete group: one fused multiply-add (the CPU reference's rounding).
 #pragma unroll
       for (int z = 0; z < Z; ++z)
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-          out[z][c] = __fadd_rn(out[z][c], __fmul_rn(sv * 0.0625f, (float)acc[z][c]));
+          out[z][c] = __fmaf_rn(sv * 0.0625f, (float)acc[z][c], out[z][c]);
           acc[z][c] = 0;
         }
     }

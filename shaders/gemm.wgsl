@@ -125,7 +125,7 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                     g = gscale[(min(done, p.k) - 1u) / p.group];
                 }
                 for (var e = 0u; e < TM * TM; e++) {
-                    acc_f[e] += g * f32(acc_i[e] >> 8u);
+                    acc_f[e] = fma(g, f32(acc_i[e] >> 8u), acc_f[e]);
                     acc_i[e] = 0;
                 }
             }

@@ -56,7 +56,7 @@ fn gemv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                         + dot4x(ae.y, we[j].y) + dot4x(ao.y, wo[j].y)
                         + dot4x(ae.z, we[j].z) + dot4x(ao.z, wo[j].z)
                         + dot4x(ae.w, we[j].w) + dot4x(ao.w, wo[j].w);
-                    acc[i * NC + j] += g * f32(d >> 8u);
+                    acc[i * NC + j] = fma(g, f32(d >> 8u), acc[i * NC + j]);
                 }
             }
         }

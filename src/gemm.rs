@@ -336,7 +336,8 @@ pub fn partial_sums(
     out
 }
 
-/// CPU reference of [`gemm`]: `[m, n]` f32, summing `s_g · P_g` over groups in order.
+/// CPU reference of [`gemm`]: `[m, n]` f32, summing `s_g · P_g` over groups in order, each
+/// with one rounding (`acc = fma(s_g, P_g, acc)`).
 #[allow(clippy::too_many_arguments)]
 pub fn reference(
     qa: &[u32],
@@ -355,7 +356,8 @@ pub fn reference(
         .enumerate()
         .map(|(idx, pg)| {
             let acc = pg.iter().enumerate().fold(0f32, |acc, (g, &v)| {
-                acc + group_scales.map_or(1.0, |s| s[g]) * v as f32
+                // One rounding per group: a fused multiply-add, as the GPU kernels do.
+                group_scales.map_or(1.0, |s| s[g]).mul_add(v as f32, acc)
             });
             a_scale[idx / n] * w_scale[idx % n] * acc
         })
