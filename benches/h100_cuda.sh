@@ -8,7 +8,7 @@ set -uo pipefail
 export LD_LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$OUT/gpu.txt"
 .dev/cuda --nocapture > "$OUT/tests.txt" 2>&1; echo "tests/cuda.rs rc=$?"
-for path in int4 int8; do
+for path in int4 int8 wgmma; do
   RRS_TEST_BACKEND=cuda RRS_CUDA_GEMM=$path .dev/parity >> "$OUT/tests.txt" 2>&1
   echo "parity on CUDA ($path) rc=$?"
 done

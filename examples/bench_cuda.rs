@@ -4,7 +4,8 @@
 //! `benches/torch_peer.py` and merge both with `benches/merge_results.py`.
 //!
 //! ```text
-//! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8]
+//! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8|wgmma]
+//!     [--only hadamard|gemm|linear]
 //! ```
 
 #[cfg(feature = "cuda")]
@@ -41,8 +42,15 @@ fn run() -> rrs::Result<()> {
     {
         Some("int4") => Some(CudaGemm::Int4),
         Some("int8") => Some(CudaGemm::Int8),
+        Some("wgmma") => Some(CudaGemm::Wgmma),
         _ => None,
     };
+    // One section only (`--only gemm`), else all of them.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .map(|i| args[i + 1].clone());
+    let section = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let ctx = Context::with_options(ContextOptions {
         backend: Backend::Cuda,
         cuda_gemm: gemm_path,
@@ -81,7 +89,7 @@ fn run() -> rrs::Result<()> {
     } else {
         (4096, vec![4096, 8192, 16384, 32768])
     };
-    for &k in &ks {
+    for &k in ks.iter().filter(|_| section("hadamard")) {
         let x = Tensor::from_slice(&ctx, &rng.normals(m_mem * k, 1.0), &[m_mem, k])?;
         let ms = ctx.cuda_time_ms(samples, 10, || {
             rrs::hadamard::hadamard(&ctx, &x).map(|_| ())
@@ -146,7 +154,7 @@ fn run() -> rrs::Result<()> {
     } else {
         (vec![1, 16, 2048, 8192], vec![4096, 8192])
     };
-    for &nk in &nks {
+    for &nk in nks.iter().filter(|_| section("gemm")) {
         let (n, k) = (nk, nk);
         let w = common::packed(&ctx, &mut rng, n, k)?;
         let gs = Tensor::from_slice(
@@ -194,7 +202,7 @@ fn run() -> rrs::Result<()> {
     } else {
         &[(2048, 8192), (4096, 8192)]
     };
-    for &(m, nk) in shapes {
+    for &(m, nk) in shapes.iter().filter(|_| section("linear")) {
         let (n, k) = (nk, nk);
         let weights = rng.normals(n * k, 1.0 / (k as f32).sqrt());
         let xv = rng.normals(m * k, 1.0);

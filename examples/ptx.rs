@@ -23,7 +23,8 @@ fn main() {
     for source in rrs::cuda::SOURCES {
         match rrs::cuda::ptx(source, &arch) {
             Ok(ptx) => {
-                let path = format!("{out}/{}.{arch}.ptx", source.name);
+                // Named by the target it was compiled for (sm_90a for Hopper's wgmma GEMM).
+                let path = format!("{out}/{}.{}.ptx", source.name, source.target(&arch));
                 std::fs::write(&path, ptx).expect("writing PTX");
                 println!("{path}");
             }

@@ -118,7 +118,7 @@ pub struct ContextOptions {
     /// CUDA device ordinal (the `cuda` feature); default 0.
     pub cuda_ordinal: usize,
     /// Force a CUDA GEMM path (to test both on one GPU); default: by compute capability,
-    /// also settable with `RRS_CUDA_GEMM=int4|int8`.
+    /// also settable with `RRS_CUDA_GEMM=int4|int8|wgmma`.
     pub cuda_gemm: Option<CudaGemm>,
 }
 
@@ -129,8 +129,14 @@ pub enum CudaGemm {
     /// sm_75 to sm_89 (Turing, Ampere, Ada). Hopper emulates it (slow, but correct).
     Int4,
     /// INT4 unpacked to INT8 in registers, then `mma.sync.aligned.m16n8k32 … s8.s8`:
-    /// the default on sm_90 and newer (no INT4 tensor cores); needs sm_80 or newer.
+    /// the default after sm_90 (no INT4 tensor cores); needs sm_80 or newer.
     Int8,
+    /// The default on Hopper (sm_90 only; compiled for `sm_90a`): a producer warpgroup
+    /// unpacks W's INT4 to INT8 in shared memory, two consumer warpgroups unpack A's into
+    /// registers and run `wgmma.mma_async.m64n128k32 … s8.s8`. It takes the prefill GEMMs
+    /// whose k is a multiple of 128 with groups of 128 (or no group scales and k ≤ 65536);
+    /// every other shape runs as on [`CudaGemm::Int8`].
+    Wgmma,
 }
 
 /// How to install a software Vulkan driver where no GPU adapter exists.

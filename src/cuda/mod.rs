@@ -11,10 +11,12 @@
 //! loaded once per context. [`ptx`] returns the PTX for inspection; `examples/ptx.rs`
 //! writes all of it to files.
 //!
-//! The GEMM has two tensor-core paths ([`CudaGemm`]): INT4 `mma.m16n8k64` (sm_75 to
-//! sm_89) and INT4 unpacked to INT8 in registers + `mma.m16n8k32` (sm_80 and newer,
-//! the default on sm_90, which has no INT4 tensor cores); a SIMT dp4a kernel for shapes
-//! whose k or group is not a multiple of 64; and a memory-bound GEMV for up to 16 tokens.
+//! The GEMM has three tensor-core paths ([`CudaGemm`]): INT4 `mma.m16n8k64` (sm_75 to
+//! sm_89); INT4 unpacked to INT8 in registers + `mma.m16n8k32` (sm_80 and newer, the
+//! default after sm_90); and on Hopper (sm_90, which has no INT4 tensor cores, the
+//! default there) INT4 unpacked to INT8 by a producer warpgroup + `wgmma.mma_async`
+//! (`cuda/gemm_wgmma.cu`, compiled for `sm_90a`); a SIMT dp4a kernel for shapes whose k or
+//! group is not a multiple of 64; and memory-bound GEMVs for up to 16 tokens.
 
 mod ops;
 
@@ -32,15 +34,35 @@ pub struct Source {
     /// File stem, e.g. `"gemm"`.
     pub name: &'static str,
     text: &'static str,
+    /// Uses architecture-specific instructions (Hopper's `wgmma`): compiled for `sm_90a`
+    /// rather than `sm_90` (see [`Source::target`]).
+    arch_specific: bool,
+}
+
+impl Source {
+    /// The NVRTC target for this source on a GPU of `arch` (e.g. `"sm_90"` → `"sm_90a"`
+    /// for the sources with architecture-specific instructions, which PTX of `sm_90a`
+    /// loads on sm_90 only).
+    pub fn target(&self, arch: &str) -> String {
+        if self.arch_specific && arch == "sm_90" {
+            "sm_90a".into()
+        } else {
+            arch.into()
+        }
+    }
 }
 
 const COMMON: &str = include_str!("../../cuda/common.cuh");
 
 macro_rules! source {
     ($name:literal) => {
+        source!($name, false)
+    };
+    ($name:literal, $arch_specific:literal) => {
         Source {
             name: $name,
             text: include_str!(concat!("../../cuda/", $name, ".cu")),
+            arch_specific: $arch_specific,
         }
     };
 }
@@ -50,11 +72,21 @@ pub(crate) const CHANNEL_MAX: Source = source!("channel_max");
 pub(crate) const QUANTIZE: Source = source!("quantize");
 pub(crate) const PERMUTE: Source = source!("permute");
 pub(crate) const GEMM: Source = source!("gemm");
+pub(crate) const GEMM_WGMMA: Source = source!("gemm_wgmma", true);
 pub(crate) const MATMUL: Source = source!("matmul");
 pub(crate) const COPY: Source = source!("copy");
 
 /// Every CUDA source, for [`ptx`].
-pub const SOURCES: [Source; 7] = [HADAMARD, CHANNEL_MAX, QUANTIZE, PERMUTE, GEMM, MATMUL, COPY];
+pub const SOURCES: [Source; 8] = [
+    HADAMARD,
+    CHANNEL_MAX,
+    QUANTIZE,
+    PERMUTE,
+    GEMM,
+    GEMM_WGMMA,
+    MATMUL,
+    COPY,
+];
 
 /// PTX by (source, architecture), shared by every context of the process.
 fn ptx_cache() -> &'static Mutex<HashMap<(&'static str, String), String>> {
@@ -76,9 +108,11 @@ fn nvrtc_present() -> Result<()> {
     }
 }
 
-/// The PTX NVRTC makes of `source` for `arch` (e.g. `"sm_90"`), compiled once per process.
+/// The PTX NVRTC makes of `source` for a GPU of `arch` (e.g. `"sm_90"`; the target is
+/// [`Source::target`]), compiled once per process.
 pub fn ptx(source: Source, arch: &str) -> Result<String> {
-    let key = (source.name, arch.to_string());
+    let arch = source.target(arch);
+    let key = (source.name, arch.clone());
     if let Some(p) = ptx_cache().lock().unwrap().get(&key) {
         return Ok(p.clone());
     }
@@ -175,9 +209,12 @@ impl Device {
             .or_else(|| match std::env::var("RRS_CUDA_GEMM").as_deref() {
                 Ok("int4") => Some(CudaGemm::Int4),
                 Ok("int8") => Some(CudaGemm::Int8),
+                Ok("wgmma") => Some(CudaGemm::Wgmma),
                 _ => None,
             })
-            .unwrap_or(if cc >= (9, 0) {
+            .unwrap_or(if cc == (9, 0) {
+                CudaGemm::Wgmma
+            } else if cc > (9, 0) {
                 CudaGemm::Int8
             } else {
                 CudaGemm::Int4
@@ -185,6 +222,13 @@ impl Device {
         if gemm == CudaGemm::Int8 && cc < (8, 0) {
             return Err(Error::Unsupported(format!(
                 "the INT8 GEMM path needs sm_80 or newer; {name} is sm_{}{}",
+                cc.0, cc.1
+            )));
+        }
+        if gemm == CudaGemm::Wgmma && cc != (9, 0) {
+            return Err(Error::Unsupported(format!(
+                "the wgmma GEMM path needs sm_90 (Hopper's wgmma instructions exist on sm_90a \
+                 only); {name} is sm_{}{}",
                 cc.0, cc.1
             )));
         }

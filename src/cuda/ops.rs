@@ -3,7 +3,7 @@
 
 use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
 
-use super::{Device, CHANNEL_MAX, COPY, GEMM, HADAMARD, MATMUL, PERMUTE, QUANTIZE};
+use super::{Device, CHANNEL_MAX, COPY, GEMM, GEMM_WGMMA, HADAMARD, MATMUL, PERMUTE, QUANTIZE};
 use crate::channel_max::{MAX_SCALE, MIN_SCALE};
 use crate::context::CudaGemm;
 use crate::error::{Error, Result};
@@ -14,6 +14,10 @@ use crate::tensor::{DType, Tensor};
 /// The largest k the plain INT8 tensor-core kernel sums in i32 (its products are 256× the
 /// codes': 256 · 64 · k < 2^31).
 const PLAIN_INT8_MAX_K: usize = 65536;
+
+/// Dynamic shared memory of the wgmma GEMM (`WG_SMEM` in `cuda/gemm_wgmma.cu`): four steps
+/// of both 128-row operands packed and of W unpacked, and eight mbarriers.
+const WGMMA_SMEM: u32 = 4 * (2 * 128 * 64 + 128 * 128) + 2 * 4 * 8;
 
 /// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
 fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
@@ -269,16 +273,43 @@ impl Device {
         let (m, n, k, group) = (a.rows, w.rows, a.k, opts.group);
         let scaled = opts.group_scales.is_some();
         let (m32, n32, k32, mut g32) = (m as u32, n as u32, k as u32, group as u32);
-        let (entry, cfg) = if m <= 16 && k % 128 == 0 && (!scaled || group % 128 == 0) {
+        let tiles = (n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1);
+        let (source, entry, cfg) = if m <= 16 && k % 128 == 0 && (!scaled || group % 128 == 0) {
             // 32 columns per block, K split over its 8 warps (gemm.cu).
             (
+                GEMM,
                 "gemv_mma".to_string(),
                 config(grid(n.div_ceil(32))?, 256, 0),
             )
+        } else if self.gemm == CudaGemm::Wgmma
+            && k % 128 == 0
+            && k < 1 << 26
+            && if scaled {
+                group == 128
+            } else {
+                k <= PLAIN_INT8_MAX_K
+            }
+        {
+            // 128 × 128 tiles; a producer and two consumer warpgroups (gemm_wgmma.cu).
+            let entry = if scaled {
+                "gemm_wgmma_step"
+            } else {
+                "gemm_wgmma_plain"
+            };
+            let cfg = LaunchConfig {
+                grid_dim: tiles,
+                block_dim: (384, 1, 1),
+                shared_mem_bytes: WGMMA_SMEM,
+            };
+            (GEMM_WGMMA, entry.to_string(), cfg)
         } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
             // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
             // N = 4096 but slower at N = 8192).
-            ("gemv".to_string(), config(grid(n.div_ceil(32))?, 256, 0))
+            (
+                GEMM,
+                "gemv".to_string(),
+                config(grid(n.div_ceil(32))?, 256, 0),
+            )
         } else if k % 64 == 0 && k < 1 << 26 && (!scaled || group % 64 == 0) {
             // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
             // GEMM_STAGES stages × 2 operands × 128 rows × step / 2 bytes.
@@ -289,7 +320,8 @@ impl Device {
             };
             let path = match self.gemm {
                 CudaGemm::Int4 => "int4",
-                CudaGemm::Int8 => "int8",
+                // The shapes the wgmma kernel does not take run as on the INT8 path.
+                CudaGemm::Int8 | CudaGemm::Wgmma => "int8",
             };
             // Without group scales the `_plain` kernel (fewer registers, two blocks per SM),
             // whose INT8 sums (256× the codes' products) fit i32 up to k = 65536; beyond, the
@@ -298,25 +330,25 @@ impl Device {
                 format!("gemm_{path}_k{step}_step")
             } else if scaled {
                 format!("gemm_{path}_k{step}")
-            } else if self.gemm == CudaGemm::Int8 && k > PLAIN_INT8_MAX_K {
+            } else if path == "int8" && k > PLAIN_INT8_MAX_K {
                 g32 = PLAIN_INT8_MAX_K as u32;
                 format!("gemm_{path}_k{step}")
             } else {
                 format!("gemm_{path}_k{step}_plain")
             };
             let cfg = LaunchConfig {
-                grid_dim: (n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1),
+                grid_dim: tiles,
                 block_dim: (256, 1, 1),
                 shared_mem_bytes: (self.gemm_stages() * 2 * 128 * step / 2) as u32,
             };
-            (entry, cfg)
+            (GEMM, entry, cfg)
         } else {
             let cfg = LaunchConfig {
                 grid_dim: (n.div_ceil(128) as u32, m as u32, 1),
                 block_dim: (128, 1, 1),
                 shared_mem_bytes: 0,
             };
-            ("gemm_simt".to_string(), cfg)
+            (GEMM, "gemm_simt".to_string(), cfg)
         };
         if cfg.grid_dim.1 > 65535 {
             return Err(Error::TooLarge(format!(
@@ -332,7 +364,7 @@ impl Device {
         let (gp, yp) = (self.p_opt(opts.group_scales), self.p(y));
         launch!(
             self,
-            GEMM,
+            source,
             &entry,
             cfg,
             [&ap, &wpp, &sap, &swp, &gp, &yp, &m32, &n32, &k32, &g32]

@@ -1,0 +1,313 @@
+// A4W4 GEMM on Hopper's warpgroup tensor-core instructions (`wgmma.mma_async`, sm_90a):
+//   y[i, j] = (sa[i] · sw[j]) · Σ_s gs[s] · P_s[i, j],   P_s = Σ_{k in step s} a[i, k] · w[j, k]
+// a: [m, k / 8] u32, w: [n, k / 8] u32 (INT4, 8 codes per word, lower index in the lower
+// nibble), sa: [m], sw: [n], gs: [k / 128] (groups of one 128-code step) or null (plain
+// A4W4: one integer sum over all of k, k ≤ 65536). The host routes every other shape to
+// `gemm.cu`.
+//
+// A block owns a 128 × 128 tile of y and has three warpgroups (warp specialization):
+//  * the producer copies each 128-code step's packed words from global to shared memory as
+//    they are (`cp.async`, two steps ahead), then unpacks the W rows into wgmma's canonical
+//    K-major layout without swizzle (8 rows × 16 bytes per core matrix, 128 contiguous
+//    bytes) as 16 · code s8, and signals the step ready on an mbarrier;
+//  * two consumers, 64 rows each, unpack their A fragments from the packed words into
+//    registers (16 · code, as `gemm.cu`'s INT8 path does), issue
+//    `wgmma.mma_async.m64n128k32.s32.s8.s8` with A from registers and W from shared memory,
+//    fold each step's integer sums into f32 (Runtime Smooth's group scale), and signal the
+//    step's buffers free on a second mbarrier.
+// The K order inside a step is a permutation, the same for both operands (the sum is
+// order-free): k32 block c takes word 4t + c of each row's 16 words (t = 0 … 3), its even
+// nibbles as K positions 4t … 4t + 3 and its odd nibbles as 16 + 4t … 16 + 4t + 3, which is
+// what a consumer thread of quad lane t finds in the one 16-byte load of its row's words
+// 4t … 4t + 3. The products are 256× the true ones, exactly (2^-8 goes into the scale).
+// The fold adds gs[s] · 2^-8 · P to the f32 accumulator in one fused multiply-add: the CPU
+// reference's rounding, so the output is bit-identical.
+// Measured on the H200 at 8192³ (`gemm.cu`'s INT8 `mma.sync` kernel in the same command):
+// plain 1.31 ms (1.56), with group scales 1.60 ms (1.88). Tried and not kept: a separate
+// multiply and add in the fold (1.76 ms); converting the sums first and folding them while
+// the next step multiplies (1.76 ms: 64 more registers per consumer thread); ordering the
+// two consumers' wgmma issue with an mbarrier pair, so that one folds while the other
+// multiplies (under 1%); splitting each consumer's columns in two halves to fold one while
+// the other multiplies (ptxas serializes the wgmmas: it does not track which group
+// `wgmma.wait_group 1` completed).
+#define WG_BM 128
+#define WG_BN 128
+#define WG_PRODUCERS 128  // warpgroup 0: copies and unpacks W
+#define WG_CONSUMERS 256  // warpgroups 1 and 2: A fragments, wgmma and the fold
+#define WG_THREADS (WG_PRODUCERS + WG_CONSUMERS)
+#define WG_BUFFERS 4      // steps in shared memory (packed A and W, unpacked W)
+#define WG_AHEAD 2        // steps the producer's copies run ahead of its unpacking
+#define WG_PACKED_BYTES (WG_BM * 64)     // one operand's packed step: 128 rows × 64 B
+#define WG_UNPACKED_BYTES (WG_BN * 128)  // the unpacked W step: 128 rows × 128 B
+#define WG_BUFFER_BYTES (2 * WG_PACKED_BYTES + WG_UNPACKED_BYTES)
+#define WG_SMEM (WG_BUFFERS * WG_BUFFER_BYTES + 2 * WG_BUFFERS * 8)
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define RRS_WGMMA 1
+#endif
+
+#ifdef RRS_WGMMA
+// 16 · (nibbles 0, 2, 4, 6) and 16 · (nibbles 1, 3, 5, 7) of w as four s8 each.
+__device__ __forceinline__ u32 even_nibbles_x16(u32 w) { return (w << 4) & 0xF0F0F0F0u; }
+__device__ __forceinline__ u32 odd_nibbles_x16(u32 w) { return w & 0xF0F0F0F0u; }
+
+__device__ __forceinline__ u32 smem_addr(const void* p) { return (u32)__cvta_generic_to_shared(p); }
+
+// A shared-memory matrix descriptor, no swizzle: start address, LBO (between core matrices
+// along K) and SBO (between 8-row groups), all in 16-byte units.
+__device__ __forceinline__ unsigned long long wg_desc(u32 addr, u32 lbo, u32 sbo) {
+  return (unsigned long long)((addr & 0x3FFFF) >> 4) | ((unsigned long long)(lbo >> 4) << 16) |
+         ((unsigned long long)(sbo >> 4) << 32);
+}
+
+// d (+)= A · Bᵀ for a 64 × 128 × 32 s8 block, A from registers (this warp's 16 rows in the
+// m16n8k32 fragment layout), B from shared memory; scale_d = 0 starts a fresh sum.
+__device__ __forceinline__ void wgmma_m64n128k32(int (&d)[64], const u32 (&af)[4],
+                                                 unsigned long long db, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,  "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,  "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,  "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
+        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
+        "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]),
+        "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]),
+        "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]),
+        "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]),
+        "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]),
+        "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]),
+        "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]),
+        "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]),
+        "+r"(d[62]), "+r"(d[63])
+      : "r"(af[0]), "r"(af[1]), "r"(af[2]), "r"(af[3]), "l"(db), "r"(scale_d));
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keep the compiler from moving reads of the accumulators above the wait that completes them.
+template <int R> __device__ __forceinline__ void pin(int (&d)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+r"(d[i])::"memory");
+}
+// Make this thread's generic-proxy shared-memory writes visible to wgmma (the async proxy).
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+__device__ __forceinline__ void copy16_async(void* dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(dst)), "l"(src));
+}
+__device__ __forceinline__ void async_commit_group() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void async_wait_group() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+// mbarriers in shared memory: init (one thread), arrive, and wait for a phase's parity.
+__device__ __forceinline__ void mbar_init(unsigned long long* bar, u32 count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(unsigned long long* bar) {
+  asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(smem_addr(bar))
+               : "memory");
+}
+__device__ __forceinline__ void mbar_wait(unsigned long long* bar, u32 parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nwait:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait;\n}\n" ::"r"(smem_addr(bar)),
+      "r"(parity)
+      : "memory");
+}
+// Hand registers from the producer warpgroup to the consumers (sm_90a).
+template <int N> __device__ __forceinline__ void regs_dec() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
+}
+template <int N> __device__ __forceinline__ void regs_inc() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N));
+}
+#endif
+
+template <int SCALED>
+__device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const u32* __restrict__ w,
+                                                const float* __restrict__ sa,
+                                                const float* __restrict__ sw,
+                                                const float* __restrict__ gs, float* __restrict__ y,
+                                                unsigned m, unsigned n, unsigned k) {
+#ifdef RRS_WGMMA
+  // Buffer b: [packed A rows | packed W rows | unpacked W], then the mbarriers.
+  extern __shared__ __align__(1024) unsigned char smem[];
+  unsigned long long* full =
+      reinterpret_cast<unsigned long long*>(smem + WG_BUFFERS * WG_BUFFER_BYTES);  // ready
+  unsigned long long* empty = full + WG_BUFFERS;                                    // consumed
+  auto buffer = [&](unsigned s) { return smem + (s % WG_BUFFERS) * WG_BUFFER_BYTES; };
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  const unsigned i0 = blockIdx.y * WG_BM, j0 = blockIdx.x * WG_BN;
+  const unsigned row_bytes = k / 2, steps = k / 128;
+  if (tid == 0) {
+    for (int b = 0; b < WG_BUFFERS; ++b) {
+      mbar_init(&full[b], WG_PRODUCERS);
+      mbar_init(&empty[b], WG_CONSUMERS);
+    }
+
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    // Producer. Its thread owns chunk t = lane % 4 (16 of a row's 64 bytes per step) of rows
+    // 8 · (warp + 4l) + lane / 4, l = 0 … 3, of both operands: a warp covers 8 whole rows
+    // (full sectors in global memory, 512 contiguous bytes in the packed buffer). Rows past
+    // m or n read the last row. Step s's copies land in buffer s % WG_BUFFERS once the
+    // consumers have released step s − WG_BUFFERS.
+    regs_dec<56>();
+    const unsigned char* abase = reinterpret_cast<const unsigned char*>(a) + (size_t)i0 * row_bytes;
+    const unsigned char* wbase = reinterpret_cast<const unsigned char*>(w) + (size_t)j0 * row_bytes;
+    const unsigned t = lane & 3;
+    auto row_of = [&](int l) { return 8 * (warp + 4 * l) + (lane >> 2); };
+    auto issue_copies = [&](unsigned s) {
+      if (s < steps) {
+        if (s >= WG_BUFFERS) mbar_wait(&empty[s % WG_BUFFERS], ((s / WG_BUFFERS) + 1) & 1);
+        unsigned char* bp = buffer(s);
+#pragma unroll
+        for (int l = 0; l < 4; ++l) {
+          const unsigned row = row_of(l), src = s * 64 + t * 16;
+          copy16_async(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
+          copy16_async(bp + WG_PACKED_BYTES + row * 64 + t * 16,
+                       wbase + min(row, n - 1 - j0) * row_bytes + src);
+        }
+      }
+      async_commit_group();
+    };
+#pragma unroll
+    for (int s = 0; s < WG_AHEAD; ++s) issue_copies(s);
+    for (unsigned s = 0; s < steps; ++s) {
+      issue_copies(s + WG_AHEAD);
+      async_wait_group<WG_AHEAD>();  // step s's chunks (this thread's) have landed
+      // W: word 4t + c of a row → even nibbles as word t of column chunk 2c, odd nibbles as
+      // word t of chunk 2c + 1. Chunk c of 8-row group r / 8 sits at (c · 16 + r / 8) · 128,
+      // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes.
+      unsigned char* bp = buffer(s);
+#pragma unroll
+      for (int l = 0; l < 4; ++l) {
+        const unsigned row = row_of(l);
+        const uint4 q = *reinterpret_cast<const uint4*>(bp + WG_PACKED_BYTES + row * 64 + t * 16);
+        const u32 word[4] = {q.x, q.y, q.z, q.w};
+        unsigned char* dst = bp + 2 * WG_PACKED_BYTES + (row / 8) * 128 + (row % 8) * 16 + t * 4;
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          *reinterpret_cast<u32*>(dst + (2 * c) * 16 * 128) = even_nibbles_x16(word[c]);
+          *reinterpret_cast<u32*>(dst + (2 * c + 1) * 16 * 128) = odd_nibbles_x16(word[c]);
+        }
+      }
+      fence_proxy_async();  // the unpacked W visible to wgmma, ...
+      mbar_arrive(&full[s % WG_BUFFERS]);  // ... and A and W to the consumers
+    }
+    async_wait_group<0>();
+    return;
+  }
+
+  // Consumers: warpgroup 1 + cw owns rows 64 · cw … 64 · cw + 63; its warp w4 = warp % 4 the
+  // 16 rows from 64 · cw + 16 · w4, of which thread (g, t4) holds rows g and g + 8.
+  regs_inc<224>();
+  const int cw = wg - 1, g = lane >> 2, t4 = lane & 3;
+  const unsigned arow = 64 * cw + 16 * (warp & 3) + g;
+  // Step s's A fragments: words 4·t4 … 4·t4 + 3 of rows g and g + 8; k32 block c takes word c,
+  // even nibbles (rows g, g + 8) then odd nibbles.
+  auto load_a = [&](unsigned s, u32 (&af)[4][4]) {
+    const unsigned char* bp = buffer(s);
+    const uint4 q0 = *reinterpret_cast<const uint4*>(bp + arow * 64 + t4 * 16);
+    const uint4 q1 = *reinterpret_cast<const uint4*>(bp + (arow + 8) * 64 + t4 * 16);
+    const u32 r0[4] = {q0.x, q0.y, q0.z, q0.w}, r1[4] = {q1.x, q1.y, q1.z, q1.w};
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      af[c][0] = even_nibbles_x16(r0[c]);
+      af[c][1] = even_nibbles_x16(r1[c]);
+      af[c][2] = odd_nibbles_x16(r0[c]);
+      af[c][3] = odd_nibbles_x16(r1[c]);
+    }
+  };
+  int acc[64];
+  float out[64];
+#pragma unroll
+  for (int e = 0; e < 64; ++e) acc[e] = 0, out[e] = 0.0f;
+  // The 4 wgmmas (K = 4 × 32) of step s.
+  auto issue_mma = [&](unsigned s, const u32 (&af)[4][4]) {
+    const u32 u = smem_addr(buffer(s) + 2 * WG_PACKED_BYTES);
+    wgmma_fence();
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      // Column chunks 2c, 2c + 1 (LBO: 16 groups · 128 B apart), 8-row groups 128 B apart.
+      const unsigned long long db = wg_desc(u + (2 * c) * 16 * 128, 16 * 128, 128);
+      wgmma_m64n128k32(acc, af[c], db, SCALED == 2 ? c > 0 : (s > 0 || c > 0));
+    }
+    wgmma_commit();
+  };
+  auto ready = [&](unsigned s) { mbar_wait(&full[s % WG_BUFFERS], (s / WG_BUFFERS) & 1); };
+  auto release = [&](unsigned s) { mbar_arrive(&empty[s % WG_BUFFERS]); };
+  auto fold = [&](unsigned s) {
+    if (SCALED == 2) {
+      const float sc = gs[s] * (1.0f / 256.0f);
+      pin(acc);
+#pragma unroll
+      for (int e = 0; e < 64; ++e) out[e] = __fmaf_rn(sc, (float)acc[e], out[e]);
+    }
+  };
+
+  // The last step is peeled off the loop, so that no branch inside it decides whether a
+  // wgmma is issued (ptxas then keeps the wgmmas asynchronous).
+  u32 af[4][4];
+  const unsigned last = steps - 1;
+  ready(0);
+  load_a(0, af);
+  issue_mma(0, af);
+  for (unsigned s = 0; s < last; ++s) {
+    ready(s + 1);
+    wgmma_wait<0>();  // step s is done: its buffer, A registers and sums are free
+    release(s);
+    load_a(s + 1, af);
+    fold(s);
+    issue_mma(s + 1, af);
+  }
+  wgmma_wait<0>();
+  release(last);
+  fold(last);
+  pin(acc);
+  // d[e]: row g + 8 · ((e / 2) % 2) of the warp's 16, column 8 · (e / 4) + 2 · t4 + e % 2.
+#pragma unroll
+  for (int e = 0; e < 64; e += 2) {
+    const unsigned i = i0 + arow + 8 * ((e >> 1) & 1);
+    const unsigned j = j0 + 8 * (e >> 2) + 2 * t4;  // even
+    if (i >= m || j >= n) continue;
+    float v[2];
+#pragma unroll
+    for (int c = 0; c < 2; ++c) v[c] = SCALED ? out[e + c] : (float)(acc[e + c] >> 8);
+    float* dst = y + (size_t)i * n + j;
+    const float y0 = sa[i] * sw[j] * v[0];
+    if (j + 1 < n && n % 2 == 0) {
+      *reinterpret_cast<float2*>(dst) = make_float2(y0, sa[i] * sw[j + 1] * v[1]);
+    } else {
+      dst[0] = y0;
+      if (j + 1 < n) dst[1] = sa[i] * sw[j + 1] * v[1];
+    }
+  }
+#else
+  __trap();  // compiled for sm_90a only (the host never launches it elsewhere)
+#endif
+}
+
+// The entry points (the GEMM's signature; dynamic shared memory WG_SMEM).
+#define WGMMA_ENTRY(NAME, SCALED)                                                            \
+  extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                                \
+      NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
+           float* y, unsigned m, unsigned n, unsigned k, unsigned /* group: 128 or unused */) { \
+    gemm_wgmma_body<SCALED>(a, w, sa, sw, gs, y, m, n, k);                                   \
+  }
+WGMMA_ENTRY(gemm_wgmma_step, 2)
+WGMMA_ENTRY(gemm_wgmma_plain, 0)
