@@ -1,9 +1,10 @@
 //! The `cuda` feature: `cargo test --features cuda`. Where no CUDA driver or GPU is
 //! present the tests print that they were skipped and why (and check that asking for
-//! CUDA is then a clear `NoAdapter` error). On a GPU they run both GEMM paths (INT4 and
-//! INT8 tensor cores) on one device against the CPU reference, and the whole layer.
+//! CUDA is then a clear `NoAdapter` error). On a GPU they run every GEMM path (INT4 and
+//! INT8 `mma.sync`, and on sm_90 the wgmma one) on one device against the CPU reference,
+//! and the whole layer.
 //! The op parity suite also runs on CUDA: `RRS_TEST_BACKEND=cuda cargo test --features
-//! cuda --test parity` (with `RRS_CUDA_GEMM=int4|int8`).
+//! cuda --test parity` (with `RRS_CUDA_GEMM=int4|int8|wgmma`).
 #![cfg(feature = "cuda")]
 
 // The GEMM helpers of the parity suite (its tests themselves run through tests/parity).
@@ -115,7 +116,7 @@ fn both_gemm_paths_match_reference() {
     }
 }
 
-/// The whole layer on CUDA against its CPU reference, both paths, every method.
+/// The whole layer on CUDA against its CPU reference, every path, every method.
 #[test]
 fn layer_matches_reference_on_both_paths() {
     let wl = Workload::new(&WorkloadConfig {

@@ -9,7 +9,7 @@ pub async fn ctx() -> Context {
     static CTX: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
     CTX.get_or_init(|| {
         // RRS_TEST_BACKEND=cuda runs the same tests on the CUDA backend (the `cuda`
-        // feature; RRS_CUDA_GEMM=int4|int8 picks the GEMM path).
+        // feature; RRS_CUDA_GEMM=int4|int8|wgmma picks the GEMM path).
         let options = rrs::ContextOptions {
             backend: match std::env::var("RRS_TEST_BACKEND").as_deref() {
                 Ok("cuda") => rrs::Backend::Cuda,
