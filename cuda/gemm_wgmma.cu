@@ -5,14 +5,15 @@
 // A4W4: one integer sum over all of k, k ≤ 65536). The host routes every other shape to
 // `gemm.cu`.
 //
-// A block owns a 128 × 128 tile of y and has three warpgroups (warp specialization):
+// A block owns a 128 × BN tile of y (BN = 128 or 64) and has three warpgroups (warp
+// specialization):
 //  * the producer copies each 128-code step's packed words from global to shared memory as
 //    they are (`cp.async`, two steps ahead), then unpacks the W rows into wgmma's canonical
 //    K-major layout without swizzle (8 rows × 16 bytes per core matrix, 128 contiguous
 //    bytes) as 16 · code s8, and signals the step ready on an mbarrier;
 //  * two consumers, 64 rows each, unpack their A fragments from the packed words into
 //    registers (16 · code, as `gemm.cu`'s INT8 path does), issue
-//    `wgmma.mma_async.m64n128k32.s32.s8.s8` with A from registers and W from shared memory,
+//    `wgmma.mma_async.m64nBNk32.s32.s8.s8` with A from registers and W from shared memory,
 //    fold each step's integer sums into f32 (Runtime Smooth's group scale), and signal the
 //    step's buffers free on a second mbarrier.
 // The K order inside a step is a permutation, the same for both operands (the sum is
@@ -23,7 +24,7 @@
 // The fold adds gs[s] · 2^-8 · P to the f32 accumulator in one fused multiply-add: the CPU
 // reference's rounding, so the output is bit-identical.
 // Measured on the H200 at 8192³ (`gemm.cu`'s INT8 `mma.sync` kernel in the same command):
-// plain 1.31 ms (1.56), with group scales 1.60 ms (1.88). Tried and not kept: a separate
+// plain 1.25 ms (1.55), with group scales 1.60 ms (1.89). Tried and not kept: a separate
 // multiply and add in the fold (1.76 ms); converting the sums first and folding them while
 // the next step multiplies (1.76 ms: 64 more registers per consumer thread); ordering the
 // two consumers' wgmma issue with an mbarrier pair, so that one folds while the other
@@ -34,16 +35,15 @@
 // next step's wgmmas behind the current ones: plain 1.45 against 1.31 ms; five buffers with
 // the copies three steps ahead instead of four and two: 2–5% slower.
 #define WG_BM 128
-#define WG_BN 128
 #define WG_PRODUCERS 128  // warpgroup 0: copies and unpacks W
 #define WG_CONSUMERS 256  // warpgroups 1 and 2: A fragments, wgmma and the fold
 #define WG_THREADS (WG_PRODUCERS + WG_CONSUMERS)
 #define WG_BUFFERS 4      // steps in shared memory (packed A and W, unpacked W)
 #define WG_AHEAD 2        // steps the producer's copies run ahead of its unpacking
-#define WG_PACKED_BYTES (WG_BM * 64)     // one operand's packed step: 128 rows × 64 B
-#define WG_UNPACKED_BYTES (WG_BN * 128)  // the unpacked W step: 128 rows × 128 B
-#define WG_BUFFER_BYTES (2 * WG_PACKED_BYTES + WG_UNPACKED_BYTES)
-#define WG_SMEM (WG_BUFFERS * WG_BUFFER_BYTES + 2 * WG_BUFFERS * 8)
+#define WG_PACKED_BYTES (WG_BM * 64)  // A's packed step: 128 rows × 64 B
+// A buffer: packed A, packed W (BN rows × 64 B), unpacked W (BN rows × 128 B).
+#define WG_BUFFER_BYTES(BN) (WG_PACKED_BYTES + (BN) * 64 + (BN) * 128)
+#define WG_SMEM(BN) (WG_BUFFERS * WG_BUFFER_BYTES(BN) + 2 * WG_BUFFERS * 8)
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define RRS_WGMMA 1
@@ -87,6 +87,28 @@ __device__ __forceinline__ void wgmma_m64n128k32(int (&d)[64], const u32 (&af)[4
         "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]),
         "+r"(d[62]), "+r"(d[63])
       : "r"(af[0]), "r"(af[1]), "r"(af[2]), "r"(af[3]), "l"(db), "r"(scale_d));
+}
+
+__device__ __forceinline__ void wgmma_m64n64k32(int (&d)[32], const u32 (&af)[4],
+                                                unsigned long long db, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,  "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%32, %33, %34, %35}, %36, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
+        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
+        "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]),
+        "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]),
+        "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+      : "r"(af[0]), "r"(af[1]), "r"(af[2]), "r"(af[3]), "l"(db), "r"(scale_d));
+}
+// The same for 64 columns.
+template <int BN> __device__ __forceinline__ void wgmma_rs(int (&d)[BN / 2], const u32 (&af)[4],
+                                                           unsigned long long db, int scale_d) {
+  if constexpr (BN == 128) wgmma_m64n128k32(d, af, db, scale_d);
+  else wgmma_m64n64k32(d, af, db, scale_d);
 }
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
@@ -137,7 +159,7 @@ template <int N> __device__ __forceinline__ void regs_inc() {
 }
 #endif
 
-template <int SCALED>
+template <int SCALED, int BN>
 __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const u32* __restrict__ w,
                                                 const float* __restrict__ sa,
                                                 const float* __restrict__ sw,
@@ -146,12 +168,13 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #ifdef RRS_WGMMA
   // Buffer b: [packed A rows | packed W rows | unpacked W], then the mbarriers.
   extern __shared__ __align__(1024) unsigned char smem[];
+  constexpr int BUFFER = WG_BUFFER_BYTES(BN), UNPACKED = WG_PACKED_BYTES + BN * 64;
   unsigned long long* full =
-      reinterpret_cast<unsigned long long*>(smem + WG_BUFFERS * WG_BUFFER_BYTES);  // ready
+      reinterpret_cast<unsigned long long*>(smem + WG_BUFFERS * BUFFER);  // ready
   unsigned long long* empty = full + WG_BUFFERS;                                    // consumed
-  auto buffer = [&](unsigned s) { return smem + (s % WG_BUFFERS) * WG_BUFFER_BYTES; };
+  auto buffer = [&](unsigned s) { return smem + (s % WG_BUFFERS) * BUFFER; };
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-  const unsigned i0 = blockIdx.y * WG_BM, j0 = blockIdx.x * WG_BN;
+  const unsigned i0 = blockIdx.y * WG_BM, j0 = blockIdx.x * BN;
   const unsigned row_bytes = k / 2, steps = k / 128;
   if (tid == 0) {
     for (int b = 0; b < WG_BUFFERS; ++b) {
@@ -169,7 +192,9 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
     // (full sectors in global memory, 512 contiguous bytes in the packed buffer). Rows past
     // m or n read the last row. Step s's copies land in buffer s % WG_BUFFERS once the
     // consumers have released step s − WG_BUFFERS.
-    regs_dec<56>();
+    // Registers: 168 per thread at launch (one block per SM) or 80 (two), moved to the
+    // consumers: 128 · 56 + 256 · 224 and 128 · 32 + 256 · 104 fit those totals.
+    if constexpr (BN == 128) regs_dec<56>(); else regs_dec<32>();
     const unsigned char* abase = reinterpret_cast<const unsigned char*>(a) + (size_t)i0 * row_bytes;
     const unsigned char* wbase = reinterpret_cast<const unsigned char*>(w) + (size_t)j0 * row_bytes;
     const unsigned t = lane & 3;
@@ -182,8 +207,9 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
         for (int l = 0; l < 4; ++l) {
           const unsigned row = row_of(l), src = s * 64 + t * 16;
           copy16_async(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
-          copy16_async(bp + WG_PACKED_BYTES + row * 64 + t * 16,
-                       wbase + min(row, n - 1 - j0) * row_bytes + src);
+          if (l < BN / 32)
+            copy16_async(bp + WG_PACKED_BYTES + row * 64 + t * 16,
+                         wbase + min(row, n - 1 - j0) * row_bytes + src);
         }
       }
       async_commit_group();
@@ -198,15 +224,15 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes.
       unsigned char* bp = buffer(s);
 #pragma unroll
-      for (int l = 0; l < 4; ++l) {
+      for (int l = 0; l < BN / 32; ++l) {
         const unsigned row = row_of(l);
         const uint4 q = *reinterpret_cast<const uint4*>(bp + WG_PACKED_BYTES + row * 64 + t * 16);
         const u32 word[4] = {q.x, q.y, q.z, q.w};
-        unsigned char* dst = bp + 2 * WG_PACKED_BYTES + (row / 8) * 128 + (row % 8) * 16 + t * 4;
+        unsigned char* dst = bp + UNPACKED + (row / 8) * 128 + (row % 8) * 16 + t * 4;
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-          *reinterpret_cast<u32*>(dst + (2 * c) * 16 * 128) = even_nibbles_x16(word[c]);
-          *reinterpret_cast<u32*>(dst + (2 * c + 1) * 16 * 128) = odd_nibbles_x16(word[c]);
+          *reinterpret_cast<u32*>(dst + (2 * c) * (BN / 8) * 128) = even_nibbles_x16(word[c]);
+          *reinterpret_cast<u32*>(dst + (2 * c + 1) * (BN / 8) * 128) = odd_nibbles_x16(word[c]);
         }
       }
       fence_proxy_async();  // the unpacked W visible to wgmma, ...
@@ -218,7 +244,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 
   // Consumers: warpgroup 1 + cw owns rows 64 · cw … 64 · cw + 63; its warp w4 = warp % 4 the
   // 16 rows from 64 · cw + 16 · w4, of which thread (g, t4) holds rows g and g + 8.
-  regs_inc<224>();
+  if constexpr (BN == 128) regs_inc<224>(); else regs_inc<104>();
   const int cw = wg - 1, g = lane >> 2, t4 = lane & 3;
   const unsigned arow = 64 * cw + 16 * (warp & 3) + g;
   // Step s's A fragments: words 4·t4 … 4·t4 + 3 of rows g and g + 8; k32 block c takes word c,
@@ -236,19 +262,21 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       af[c][3] = odd_nibbles_x16(r1[c]);
     }
   };
-  int acc[64];
-  float out[64];
+  constexpr int R = BN / 2;  // accumulators per thread
+  int acc[R];
+  float out[R];
 #pragma unroll
-  for (int e = 0; e < 64; ++e) acc[e] = 0, out[e] = 0.0f;
+  for (int e = 0; e < R; ++e) acc[e] = 0, out[e] = 0.0f;
   // The 4 wgmmas (K = 4 × 32) of step s.
   auto issue_mma = [&](unsigned s, const u32 (&af)[4][4]) {
-    const u32 u = smem_addr(buffer(s) + 2 * WG_PACKED_BYTES);
+    const u32 u = smem_addr(buffer(s) + UNPACKED);
     wgmma_fence();
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
-      // Column chunks 2c, 2c + 1 (LBO: 16 groups · 128 B apart), 8-row groups 128 B apart.
-      const unsigned long long db = wg_desc(u + (2 * c) * 16 * 128, 16 * 128, 128);
-      wgmma_m64n128k32(acc, af[c], db, SCALED == 2 ? c > 0 : (s > 0 || c > 0));
+      // Column chunks 2c, 2c + 1 (LBO: BN / 8 groups · 128 B apart), 8-row groups 128 B
+      // apart.
+      const unsigned long long db = wg_desc(u + (2 * c) * (BN / 8) * 128, (BN / 8) * 128, 128);
+      wgmma_rs<BN>(acc, af[c], db, SCALED == 2 ? c > 0 : (s > 0 || c > 0));
     }
     wgmma_commit();
   };
@@ -259,7 +287,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       const float sc = gs[s] * (1.0f / 256.0f);
       pin(acc);
 #pragma unroll
-      for (int e = 0; e < 64; ++e) out[e] = __fmaf_rn(sc, (float)acc[e], out[e]);
+      for (int e = 0; e < R; ++e) out[e] = __fmaf_rn(sc, (float)acc[e], out[e]);
     }
   };
 
@@ -284,7 +312,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   pin(acc);
   // d[e]: row g + 8 · ((e / 2) % 2) of the warp's 16, column 8 · (e / 4) + 2 · t4 + e % 2.
 #pragma unroll
-  for (int e = 0; e < 64; e += 2) {
+  for (int e = 0; e < R; e += 2) {
     const unsigned i = i0 + arow + 8 * ((e >> 1) & 1);
     const unsigned j = j0 + 8 * (e >> 2) + 2 * t4;  // even
     if (i >= m || j >= n) continue;
@@ -305,12 +333,16 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #endif
 }
 
-// The entry points (the GEMM's signature; dynamic shared memory WG_SMEM).
-#define WGMMA_ENTRY(NAME, SCALED)                                                            \
-  extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                                \
+// The entry points (the GEMM's signature; dynamic shared memory WG_SMEM(BN)).
+#define WGMMA_ENTRY(NAME, SCALED, BN, MINB)                                                  \
+  extern "C" __global__ void __launch_bounds__(WG_THREADS, MINB)                             \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
            float* y, unsigned m, unsigned n, unsigned k, unsigned /* group: 128 or unused */) { \
-    gemm_wgmma_body<SCALED>(a, w, sa, sw, gs, y, m, n, k);                                   \
+    gemm_wgmma_body<SCALED, BN>(a, w, sa, sw, gs, y, m, n, k);                               \
   }
-WGMMA_ENTRY(gemm_wgmma_step, 2)
-WGMMA_ENTRY(gemm_wgmma_plain, 0)
+// With group scales 128 × 128 tiles, one block per SM; without, 128 × 64 tiles, two blocks
+// per SM (8192³ on the H200: plain 1.25 against 1.31 ms; with group scales 1.58–1.60 against
+// 1.60 ms, and 0.411 against 0.407 ms at 2048 × 8192 × 8192, so the scaled kernel keeps the
+// wider tile).
+WGMMA_ENTRY(gemm_wgmma_step, 2, 128, 1)
+WGMMA_ENTRY(gemm_wgmma_plain, 0, 64, 2)

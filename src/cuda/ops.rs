@@ -15,9 +15,12 @@ use crate::tensor::{DType, Tensor};
 /// codes': 256 · 64 · k < 2^31).
 const PLAIN_INT8_MAX_K: usize = 65536;
 
-/// Dynamic shared memory of the wgmma GEMM (`WG_SMEM` in `cuda/gemm_wgmma.cu`): four steps
-/// of both 128-row operands packed and of W unpacked, and eight mbarriers.
-const WGMMA_SMEM: u32 = 4 * (2 * 128 * 64 + 128 * 128) + 2 * 4 * 8;
+/// Dynamic shared memory of the wgmma GEMM with tiles of `bn` columns (`WG_SMEM(BN)` in
+/// `cuda/gemm_wgmma.cu`): four steps of 128 A rows packed, of `bn` W rows packed and
+/// unpacked, and eight mbarriers.
+fn wgmma_smem(bn: usize) -> u32 {
+    (4 * (128 * 64 + bn * 64 + bn * 128) + 2 * 4 * 8) as u32
+}
 
 /// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
 fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
@@ -290,16 +293,17 @@ impl Device {
                 k <= PLAIN_INT8_MAX_K
             }
         {
-            // 128 × 128 tiles; a producer and two consumer warpgroups (gemm_wgmma.cu).
-            let entry = if scaled {
-                "gemm_wgmma_step"
+            // A producer and two consumer warpgroups (gemm_wgmma.cu): 128 × 128 tiles with
+            // group scales; 128 × 64 tiles without, two blocks per SM.
+            let (entry, bn) = if scaled {
+                ("gemm_wgmma_step", 128)
             } else {
-                "gemm_wgmma_plain"
+                ("gemm_wgmma_plain", 64)
             };
             let cfg = LaunchConfig {
-                grid_dim: tiles,
+                grid_dim: (n.div_ceil(bn) as u32, m.div_ceil(128) as u32, 1),
                 block_dim: (384, 1, 1),
-                shared_mem_bytes: WGMMA_SMEM,
+                shared_mem_bytes: wgmma_smem(bn),
             };
             (GEMM_WGMMA, entry.to_string(), cfg)
         } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
