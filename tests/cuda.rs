@@ -82,6 +82,8 @@ fn both_gemm_paths_match_reference() {
             (200, 300, 2048, 128),
             // Several 128 × 128 tiles with ragged edges, many K steps (wgmma's pipeline).
             (300, 260, 4096, 128),
+            // One K step (the wgmma kernels' loop body never runs).
+            (40, 72, 128, 128),
             (257, 129, 512, 256),
             (33, 65, 96, 32),
             // K steps of 64 (k = 9 · 64): plain, and groups of three steps.
