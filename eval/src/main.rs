@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! scripts/perplexity.sh [--backend wgpu|cuda] [--windows 4] [--tokens 512] [--calib-tokens 512]
-//!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot] [--weights rtn,gptq]
+//!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot] [--weights rtn,gptq]
 //!     [--ablation 32,64,128,256,512,channel] [--kv f16|int4] [--layers N] [--json] [--out results]
 //! ```
 //! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
@@ -35,6 +35,13 @@ enum Eval {
     /// activations (Czakó et al. 2025): x · diag(1/s) · H against (W · diag(s)) · H. The
     /// 1/s runs on the CPU before the layer (a deployment folds it into the previous op).
     SmoothRot,
+    /// A diagnostic, not an A4W4 method: the weights' INT4 error alone. W quantized per
+    /// output channel (RTN or GPTQ), in the Hadamard-rotated space when `rotate` (as QuaRot,
+    /// RRS and smoothing-then-rotation quantize it), then dequantized and rotated back; the
+    /// activations stay f32 (an f32 matmul). "w4" and "w4rot".
+    WeightsOnly {
+        rotate: bool,
+    },
 }
 
 impl Eval {
@@ -42,13 +49,16 @@ impl Eval {
         match self {
             Eval::Rrs(m) => m.name(),
             Eval::SmoothRot => "smoothrot",
+            Eval::WeightsOnly { rotate: false } => "w4",
+            Eval::WeightsOnly { rotate: true } => "w4rot",
         }
     }
     fn parse(s: &str) -> Result<Self> {
-        Ok(if s == "smoothrot" {
-            Eval::SmoothRot
-        } else {
-            Eval::Rrs(Method::parse(s)?)
+        Ok(match s {
+            "smoothrot" => Eval::SmoothRot,
+            "w4" => Eval::WeightsOnly { rotate: false },
+            "w4rot" => Eval::WeightsOnly { rotate: true },
+            _ => Eval::Rrs(Method::parse(s)?),
         })
     }
 }
@@ -83,6 +93,8 @@ fn parse_args() -> Result<Args> {
             "rs",
             "rrs",
             "smoothrot",
+            "w4",
+            "w4rot",
         ]
         .iter()
         .map(|m| Eval::parse(m))
@@ -213,6 +225,37 @@ fn group_for(k: usize, want: usize) -> usize {
         .unwrap_or(16)
 }
 
+/// The weights-only diagnostic's W (see [`Eval::WeightsOnly`]): `w` ([n, k]) quantized per
+/// output channel to INT4, by GPTQ on the calibration inputs `x` ([rows, k]) or by RTN, in
+/// the rotated space when `rotate`, dequantized, and rotated back (the normalized Hadamard
+/// matrix is symmetric and orthogonal, so it is its own inverse).
+fn weights_only(w: &[f32], k: usize, x: &[f32], rotate: bool, gptq: bool) -> Result<Vec<f32>> {
+    let turn = |v: &[f32]| -> Result<Vec<f32>> {
+        Ok(if rotate {
+            rrs::hadamard::reference(v, k)?
+        } else {
+            v.to_vec()
+        })
+    };
+    let wr = turn(w)?;
+    let (codes, scales) = if gptq {
+        rrs::gptq::gptq(&wr, k, &rrs::gptq::hessian(&turn(x)?, k))?
+    } else {
+        let plain = rrs::pack_weights::WeightPrep {
+            rotate: false,
+            perm: None,
+            factors: None,
+        };
+        rrs::pack_weights::reference(&wr, k, plain)?
+    };
+    let wq: Vec<f32> = rrs::quantize::unpack(&codes)
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| c as f32 * scales[i / k])
+        .collect();
+    turn(&wq)
+}
+
 /// SmoothQuant's per-channel factors (α = 0.5) from calibration activations and weights.
 fn smooth_factors(x: &[f32], w: &[f32], k: usize) -> Vec<f32> {
     let xm = rrs::channel_max::absmax_reference(x, k);
@@ -312,6 +355,10 @@ impl Setup<'_> {
                             .map(|(i, v)| v * inv[i % lin.k])
                             .collect();
                         (Method::QuaRot, w, cx, Some(inv))
+                    }
+                    Eval::WeightsOnly { rotate } => {
+                        let w = weights_only(&lin.w, lin.k, x, rotate, weights == "gptq")?;
+                        (Method::Fp32, w, x.clone(), None)
                     }
                 };
                 let mut cfg = Config::new(base)
