@@ -7,7 +7,9 @@ set -euo pipefail
 
 [ "$(uname -s)" = Linux ] || exit 0
 
-has_loader() { ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; }
+# grep reads all of ldconfig's output (no -q): with pipefail, grep -q exiting at the first
+# match can kill ldconfig with SIGPIPE and fail the check on a machine that has the loader.
+has_loader() { ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1' >/dev/null; }
 has_icd() {
   [ -n "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && return 0
   compgen -G '/usr/share/vulkan/icd.d/*.json' >/dev/null ||
