@@ -115,14 +115,7 @@ fn quantize_row(wr: &[f32], packed: &mut [u32], u: &[f64], k: usize) -> f32 {
 /// ([`hessian`], `[k, k]`). Returns `(packed [n, k / 8], scales [n])`. Columns of H that
 /// are zero (inputs that never fire) get unit diagonal and their weights quantize as is.
 pub fn gptq(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
-    crate::quantize::check_k(k)?;
-    if !w.len().is_multiple_of(k) || h.len() != k * k {
-        return Err(Error::Shape(format!(
-            "GPTQ: weights of {} elements and a Hessian of {} for k = {k}",
-            w.len(),
-            h.len()
-        )));
-    }
+    check_shapes(w, k, h)?;
     let n = w.len() / k;
     let mut h = h.to_vec();
     let mean_diag = (0..k).map(|i| h[i * k + i]).sum::<f64>() / k as f64;
@@ -176,10 +169,80 @@ pub fn gptq(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
     Ok((packed, scales))
 }
 
+fn check_shapes(w: &[f32], k: usize, h: &[f64]) -> Result<()> {
+    crate::quantize::check_k(k)?;
+    if !w.len().is_multiple_of(k) || h.len() != k * k {
+        return Err(Error::Shape(format!(
+            "GPTQ: weights of {} elements and a Hessian of {} for k = {k}",
+            w.len(),
+            h.len()
+        )));
+    }
+    Ok(())
+}
+
+/// [`gptq`] with GPTQ's "act-order": the columns are quantized in the order of decreasing
+/// Hessian diagonal (the inputs that carry the most energy first, while the most columns
+/// are left to absorb their error), then the codes are put back in the original column
+/// order. Same output layout as [`gptq`]; the row scales do not depend on the order.
+pub fn gptq_act_order(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
+    check_shapes(w, k, h)?;
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| h[b * k + b].total_cmp(&h[a * k + a]));
+    let hp: Vec<f64> = (0..k * k)
+        .map(|idx| h[order[idx / k] * k + order[idx % k]])
+        .collect();
+    let wp: Vec<f32> = w
+        .chunks(k)
+        .flat_map(|row| order.iter().map(move |&c| row[c]))
+        .collect();
+    let (qp, scales) = gptq(&wp, k, &hp)?;
+    let mut packed = vec![0u32; qp.len()];
+    for (r, row) in crate::quantize::unpack(&qp).chunks(k).enumerate() {
+        let out = &mut packed[r * k / 8..(r + 1) * k / 8];
+        for (pos, &code) in row.iter().enumerate() {
+            let c = order[pos];
+            out[c / 8] |= ((code as i32 as u32) & 0xf) << (4 * (c % 8));
+        }
+    }
+    Ok((packed, scales))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::workload::Rng;
+
+    /// Act-order with the columns already in decreasing-diagonal order is plain GPTQ, and it
+    /// returns codes in the original columns: on a problem with its channels reversed it
+    /// gives the reversed answer.
+    #[test]
+    fn act_order_is_gptq_in_another_column_order() {
+        let (n, k, rows) = (6, 64, 256);
+        let mut rng = Rng::new(9);
+        let x = rng.normals(rows * k, 1.0);
+        let w = rng.normals(n * k, 1.0);
+        // A strictly decreasing diagonal: act-order keeps the natural order.
+        let mut h = hessian(&x, k);
+        for i in 0..k {
+            h[i * k + i] += 1000.0 * (k - i) as f64;
+        }
+        assert_eq!(gptq_act_order(&w, k, &h).unwrap(), gptq(&w, k, &h).unwrap());
+        // Reverse the channels of weights and Hessian: the same problem, reversed answer.
+        let rev =
+            |v: &[f32]| -> Vec<f32> { v.chunks(k).flat_map(|r| r.iter().rev().copied()).collect() };
+        let hr: Vec<f64> = (0..k * k)
+            .map(|idx| h[(k - 1 - idx / k) * k + (k - 1 - idx % k)])
+            .collect();
+        let (q, s) = gptq_act_order(&rev(&w), k, &hr).unwrap();
+        let (q0, s0) = gptq(&w, k, &h).unwrap();
+        assert_eq!(s, s0);
+        let back: Vec<i8> = crate::quantize::unpack(&q)
+            .chunks(k)
+            .flat_map(|r| r.iter().rev().copied().collect::<Vec<_>>())
+            .collect();
+        assert_eq!(back, crate::quantize::unpack(&q0));
+    }
 
     /// With H = I (uncorrelated unit inputs) GPTQ is RTN: no error is propagated.
     #[test]

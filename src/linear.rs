@@ -130,6 +130,9 @@ pub enum WeightQuant {
     /// ([`Config::calibration`]) taken in the GEMM's channel space (rotated, migrated,
     /// reordered as the method does).
     Gptq,
+    /// GPTQ with act-order ([`crate::gptq::gptq_act_order`]): columns quantized in the
+    /// order of decreasing Hessian diagonal.
+    GptqActOrder,
 }
 
 impl Config {
@@ -149,6 +152,12 @@ impl Config {
     /// Quantize the weights with GPTQ on [`Config::calibration`] instead of RTN.
     pub fn gptq(mut self) -> Self {
         self.weights = WeightQuant::Gptq;
+        self
+    }
+
+    /// Quantize the weights with GPTQ in act-order ([`WeightQuant::GptqActOrder`]).
+    pub fn gptq_act_order(mut self) -> Self {
+        self.weights = WeightQuant::GptqActOrder;
         self
     }
 
@@ -277,11 +286,16 @@ impl Plan {
             sq_factors,
             gptq: None,
         };
-        if config.weights == WeightQuant::Gptq && method != Method::Fp32 {
+        if config.weights != WeightQuant::Rtn && method != Method::Fp32 {
             let x = calib("GPTQ")?;
             let w = plan.to_gemm_space(weights, false)?;
             let x = plan.to_gemm_space(x, true)?;
-            plan.gptq = Some(crate::gptq::gptq(&w, k, &crate::gptq::hessian(&x, k))?);
+            let h = crate::gptq::hessian(&x, k);
+            plan.gptq = Some(if config.weights == WeightQuant::GptqActOrder {
+                crate::gptq::gptq_act_order(&w, k, &h)?
+            } else {
+                crate::gptq::gptq(&w, k, &h)?
+            });
         }
         Ok(plan)
     }

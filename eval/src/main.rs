@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! scripts/perplexity.sh [--backend wgpu|cuda] [--windows 4] [--tokens 512] [--calib-tokens 512]
-//!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot] [--weights rtn,gptq]
+//!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot]
+//!     [--weights rtn,gptq,gptq-act]
 //!     [--ablation 32,64,128,256,512,channel] [--kv f16|int4] [--layers N] [--json] [--out results]
 //! ```
 //! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
@@ -99,7 +100,7 @@ fn parse_args() -> Result<Args> {
         .iter()
         .map(|m| Eval::parse(m))
         .collect::<Result<_>>()?,
-        weights: vec!["rtn".into(), "gptq".into()],
+        weights: WEIGHTS.iter().map(|w| w.to_string()).collect(),
         ablation: vec![32, 64, 128, 256, 512, CHANNEL],
         layers: None,
         json: false,
@@ -166,8 +167,8 @@ fn parse_args() -> Result<Args> {
         }
     }
     for w in &a.weights {
-        if w != "rtn" && w != "gptq" {
-            return Err(format!("unknown weight setting {w}: rtn or gptq").into());
+        if !WEIGHTS.contains(&w.as_str()) {
+            return Err(format!("unknown weight setting {w}: one of {WEIGHTS:?}").into());
         }
     }
     Ok(a)
@@ -212,6 +213,9 @@ impl Progress {
     }
 }
 
+/// The weight settings: RTN, GPTQ with the columns in order, GPTQ in act-order.
+const WEIGHTS: [&str; 3] = ["rtn", "gptq", "gptq-act"];
+
 /// The ablation's "one scale per channel" point, as a group size (see `fake_quant`).
 const CHANNEL: usize = 1;
 
@@ -226,10 +230,11 @@ fn group_for(k: usize, want: usize) -> usize {
 }
 
 /// The weights-only diagnostic's W (see [`Eval::WeightsOnly`]): `w` ([n, k]) quantized per
-/// output channel to INT4, by GPTQ on the calibration inputs `x` ([rows, k]) or by RTN, in
+/// output channel to INT4, by GPTQ (`setting` "gptq", or "gptq-act" in act-order) on the
+/// calibration inputs `x` ([rows, k]) or by RTN, in
 /// the rotated space when `rotate`, dequantized, and rotated back (the normalized Hadamard
 /// matrix is symmetric and orthogonal, so it is its own inverse).
-fn weights_only(w: &[f32], k: usize, x: &[f32], rotate: bool, gptq: bool) -> Result<Vec<f32>> {
+fn weights_only(w: &[f32], k: usize, x: &[f32], rotate: bool, setting: &str) -> Result<Vec<f32>> {
     let turn = |v: &[f32]| -> Result<Vec<f32>> {
         Ok(if rotate {
             rrs::hadamard::reference(v, k)?
@@ -238,8 +243,13 @@ fn weights_only(w: &[f32], k: usize, x: &[f32], rotate: bool, gptq: bool) -> Res
         })
     };
     let wr = turn(w)?;
-    let (codes, scales) = if gptq {
-        rrs::gptq::gptq(&wr, k, &rrs::gptq::hessian(&turn(x)?, k))?
+    let (codes, scales) = if setting.starts_with("gptq") {
+        let h = rrs::gptq::hessian(&turn(x)?, k);
+        if setting == "gptq-act" {
+            rrs::gptq::gptq_act_order(&wr, k, &h)?
+        } else {
+            rrs::gptq::gptq(&wr, k, &h)?
+        }
     } else {
         let plain = rrs::pack_weights::WeightPrep {
             rotate: false,
@@ -357,15 +367,17 @@ impl Setup<'_> {
                         (Method::QuaRot, w, cx, Some(inv))
                     }
                     Eval::WeightsOnly { rotate } => {
-                        let w = weights_only(&lin.w, lin.k, x, rotate, weights == "gptq")?;
+                        let w = weights_only(&lin.w, lin.k, x, rotate, weights)?;
                         (Method::Fp32, w, x.clone(), None)
                     }
                 };
                 let mut cfg = Config::new(base)
                     .group(group_for(lin.k, group))
                     .calibration(std::mem::take(&mut cx));
-                if weights == "gptq" {
-                    cfg = cfg.gptq();
+                match weights {
+                    "gptq" => cfg = cfg.gptq(),
+                    "gptq-act" => cfg = cfg.gptq_act_order(),
+                    _ => {}
                 }
                 let layer = if group == CHANNEL || path == Path::FakeQuant {
                     let rotate = match (base, weights) {

@@ -47,15 +47,23 @@ pub async fn gpu_layer_matches_cpu_reference() {
             assert!(e <= tol, "{method:?} {reorder:?}: GPU vs CPU rel error {e}");
         }
     }
-    // GPTQ weights (computed once on the CPU, shared by both paths), on RRS.
-    let cfg = config(Method::Rrs, Reorder::Dynamic, &wl).gptq();
-    let layer = RrsLinear::new_async(ctx, &wl.w, c.out_features, c.channels, cfg.clone())
-        .await
-        .unwrap();
-    let y = layer.run_async(&wl.x).await.unwrap();
-    let reference = LinearReference::new(&wl.w, c.out_features, c.channels, &cfg).unwrap();
-    let e = rel_error(&y, &reference.forward(&wl.x, true).unwrap());
-    assert!(e <= 1e-3, "RRS + GPTQ: GPU vs CPU rel error {e}");
+    // GPTQ weights (computed once on the CPU, shared by both paths), in column order and in
+    // act-order, on RRS.
+    for (what, cfg) in [
+        ("GPTQ", config(Method::Rrs, Reorder::Dynamic, &wl).gptq()),
+        (
+            "GPTQ act-order",
+            config(Method::Rrs, Reorder::Dynamic, &wl).gptq_act_order(),
+        ),
+    ] {
+        let layer = RrsLinear::new_async(ctx, &wl.w, c.out_features, c.channels, cfg.clone())
+            .await
+            .unwrap();
+        let y = layer.run_async(&wl.x).await.unwrap();
+        let reference = LinearReference::new(&wl.w, c.out_features, c.channels, &cfg).unwrap();
+        let e = rel_error(&y, &reference.forward(&wl.x, true).unwrap());
+        assert!(e <= 1e-3, "RRS + {what}: GPU vs CPU rel error {e}");
+    }
 }
 
 /// On activations with sign-consistent channel-wise outliers and spikes, RRS has a lower
