@@ -20,3 +20,8 @@ __device__ __forceinline__ int dot8(u32 a, u32 b) {
   int acc = __dp4a((int)nibbles_to_s8x4(a), (int)nibbles_to_s8x4(b), 0);
   return __dp4a((int)nibbles_to_s8x4(a >> 16), (int)nibbles_to_s8x4(b >> 16), acc);
 }
+
+// 16 · (nibbles 0, 2, 4, 6) and 16 · (nibbles 1, 3, 5, 7) of w as four s8 each: INT4 codes
+// as s8 operands of the INT8 tensor-core GEMMs (the products are 256× the true ones).
+__device__ __forceinline__ u32 even_nibbles_x16(u32 w) { return (w << 4) & 0xF0F0F0F0u; }
+__device__ __forceinline__ u32 odd_nibbles_x16(u32 w) { return w & 0xF0F0F0F0u; }

@@ -75,10 +75,6 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], const u32 (&a)[4], const u32
   MMA_M16N8("m16n8k32", "m8n8k16", "s8", c, a, b);
 }
 
-// 16 · (nibbles 0, 2, 4, 6) and 16 · (nibbles 1, 3, 5, 7) of w as four s8 each.
-__device__ __forceinline__ u32 even_nibbles_x16(u32 w) { return (w << 4) & 0xF0F0F0F0u; }
-__device__ __forceinline__ u32 odd_nibbles_x16(u32 w) { return w & 0xF0F0F0F0u; }
-
 // 16 bytes from global to shared memory: asynchronously on sm_80+ (`cp.async`, waited for
 // by `async_wait`), through registers on sm_75.
 __device__ __forceinline__ void copy16(void* dst, const void* src) {

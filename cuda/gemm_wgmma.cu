@@ -52,10 +52,6 @@
 #endif
 
 #ifdef RRS_WGMMA
-// 16 · (nibbles 0, 2, 4, 6) and 16 · (nibbles 1, 3, 5, 7) of w as four s8 each.
-__device__ __forceinline__ u32 even_nibbles_x16(u32 w) { return (w << 4) & 0xF0F0F0F0u; }
-__device__ __forceinline__ u32 odd_nibbles_x16(u32 w) { return w & 0xF0F0F0F0u; }
-
 __device__ __forceinline__ u32 smem_addr(const void* p) { return (u32)__cvta_generic_to_shared(p); }
 
 // A shared-memory matrix descriptor, no swizzle: start address, LBO (between core matrices
