@@ -25,3 +25,25 @@ __device__ __forceinline__ int dot8(u32 a, u32 b) {
 // as s8 operands of the INT8 tensor-core GEMMs (the products are 256× the true ones).
 __device__ __forceinline__ u32 even_nibbles_x16(u32 w) { return (w << 4) & 0xF0F0F0F0u; }
 __device__ __forceinline__ u32 odd_nibbles_x16(u32 w) { return w & 0xF0F0F0F0u; }
+
+// 16 bytes from global to shared memory: asynchronously on sm_80+ (`cp.async`, waited for
+// by `async_wait`), through registers on sm_75.
+__device__ __forceinline__ void copy16(void* dst, const void* src) {
+#if __CUDA_ARCH__ >= 800
+  const u32 d = (u32)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src));
+#else
+  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+#endif
+}
+__device__ __forceinline__ void async_commit() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// Wait until at most N committed groups are still in flight.
+template <int N> __device__ __forceinline__ void async_wait() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}

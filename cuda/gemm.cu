@@ -75,28 +75,6 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], const u32 (&a)[4], const u32
   MMA_M16N8("m16n8k32", "m8n8k16", "s8", c, a, b);
 }
 
-// 16 bytes from global to shared memory: asynchronously on sm_80+ (`cp.async`, waited for
-// by `async_wait`), through registers on sm_75.
-__device__ __forceinline__ void copy16(void* dst, const void* src) {
-#if __CUDA_ARCH__ >= 800
-  const u32 d = (u32)__cvta_generic_to_shared(dst);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src));
-#else
-  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
-#endif
-}
-__device__ __forceinline__ void async_commit() {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-// Wait until at most N committed groups are still in flight.
-template <int N> __device__ __forceinline__ void async_wait() {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-#endif
-}
-
 // Shared memory: GEMM_STAGES stages of [A rows | W rows], BM rows each of the step's packed
 // codes (BKT / 2 bytes, unpadded: a quarter warp's 16-byte loads (BKT = 128) or a half
 // warp's 8-byte loads (BKT = 64) cover 128 consecutive bytes, all 32 banks once).

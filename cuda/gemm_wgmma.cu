@@ -125,13 +125,6 @@ template <int R> __device__ __forceinline__ void pin(int (&d)[R]) {
 __device__ __forceinline__ void fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
-__device__ __forceinline__ void copy16_async(void* dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(dst)), "l"(src));
-}
-__device__ __forceinline__ void async_commit_group() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void async_wait_group() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
 // mbarriers in shared memory: init (one thread), arrive, and wait for a phase's parity.
 __device__ __forceinline__ void mbar_init(unsigned long long* bar, u32 count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count) : "memory");
@@ -204,19 +197,19 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #pragma unroll
         for (int l = 0; l < 4; ++l) {
           const unsigned row = row_of(l), src = s * 64 + t * 16;
-          copy16_async(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
+          copy16(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
           if (l < BN / 32)
-            copy16_async(bp + WG_PACKED_BYTES + row * 64 + t * 16,
+            copy16(bp + WG_PACKED_BYTES + row * 64 + t * 16,
                          wbase + min(row, n - 1 - j0) * row_bytes + src);
         }
       }
-      async_commit_group();
+      async_commit();
     };
 #pragma unroll
     for (int s = 0; s < WG_AHEAD; ++s) issue_copies(s);
     for (unsigned s = 0; s < steps; ++s) {
       issue_copies(s + WG_AHEAD);
-      async_wait_group<WG_AHEAD>();  // step s's chunks (this thread's) have landed
+      async_wait<WG_AHEAD>();  // step s's chunks (this thread's) have landed
       // W: word 4t + c of a row → even nibbles as word t of column chunk 2c, odd nibbles as
       // word t of chunk 2c + 1. Chunk c of 8-row group r / 8 sits at (c · 16 + r / 8) · 128,
       // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes.
@@ -236,7 +229,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       fence_proxy_async();  // the unpacked W visible to wgmma, ...
       mbar_arrive(&full[s % WG_BUFFERS]);  // ... and A and W to the consumers
     }
-    async_wait_group<0>();
+    async_wait<0>();
     return;
   }
 
