@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8|wgmma]
-//!     [--only hadamard|gemm|linear]
+//!     [--only hadamard|gemm|decode|linear]
 //! ```
 
 #[cfg(feature = "cuda")]
@@ -45,7 +45,7 @@ fn run() -> rrs::Result<()> {
         Some("wgmma") => Some(CudaGemm::Wgmma),
         _ => None,
     };
-    // One section only (`--only gemm`), else all of them.
+    // One section only (`--only hadamard|gemm|decode|linear`), else all of them.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -154,7 +154,9 @@ fn run() -> rrs::Result<()> {
     } else {
         (vec![1, 16, 2048, 8192], vec![4096, 8192])
     };
-    for &nk in nks.iter().filter(|_| section("gemm")) {
+    // `--only decode`: the m ≤ 16 cases of this section alone.
+    let decode_only = only.as_deref() == Some("decode");
+    for &nk in nks.iter().filter(|_| section("gemm") || decode_only) {
         let (n, k) = (nk, nk);
         let w = common::packed(&ctx, &mut rng, n, k)?;
         let gs = Tensor::from_slice(
@@ -164,7 +166,7 @@ fn run() -> rrs::Result<()> {
                 .collect::<Vec<f32>>(),
             &[k / 128],
         )?;
-        for &m in &ms_list {
+        for &m in ms_list.iter().filter(|&&m| !decode_only || m <= 16) {
             let a = common::packed(&ctx, &mut rng, m, k)?;
             let plain = GemmOptions {
                 group: 128,

@@ -198,15 +198,40 @@ impl Device {
     ) -> Result<()> {
         let (m, k) = x.rows_cols();
         let (rows, k32, g32) = (m as u64, k as u32, group as u32);
-        // Stage the row in shared memory for the gather where it fits (160 KiB).
-        let staged = u32::from(smooth.perm.is_some() && k * 4 <= 160 * 1024);
-        let cfg = config(grid(m)?, 256, staged * k32 * 4);
         let (xp, pp, mp) = (
             self.p(x),
             self.p_opt(smooth.perm),
             self.p_opt(smooth.multipliers.map(|(s, _)| s)),
         );
         let (qp, sp, stp) = (self.p(out[0]), self.p(out[1]), self.p(status));
+        // A permuted row is staged in shared memory where it fits (160 KiB).
+        let fits = smooth.perm.is_none() || k * 4 <= 160 * 1024;
+        let stage = if smooth.perm.is_some() && fits {
+            k as u32 * 4
+        } else {
+            0
+        };
+        // Rows of up to 32768 codes: `quantize_regs`, each value read once and kept in
+        // registers (8 · words-per-thread of them); its entries are 256 threads × 1, 2, 4 or
+        // 8 words, and 1024 × 4.
+        let words = k / 8;
+        if fits && words <= 1024 * 4 {
+            let (threads, per_thread) = match words.div_ceil(256) {
+                w @ 0..=8 => (256, w.next_power_of_two().max(1)),
+                _ => (1024, 4),
+            };
+            let entry = format!("quantize_regs_{threads}_{per_thread}");
+            let cfg = config(grid(m)?, threads as u32, stage);
+            return launch!(
+                self,
+                QUANTIZE,
+                &entry,
+                cfg,
+                [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &k32, &g32]
+            );
+        }
+        let staged = u32::from(stage > 0);
+        let cfg = config(grid(m)?, 256, stage);
         launch!(
             self,
             QUANTIZE,

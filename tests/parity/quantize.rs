@@ -15,8 +15,13 @@ pub async fn matches_reference_bit_exactly() {
         (64, 128, 128),
         (130, 256, 128),
         (5, 4096, 128),
+        (2, 16384, 64),
         (2, 32768, 128),
         (33, 768, 1),
+        // Past the CUDA kernel that keeps a row in registers (32768 codes), and past the
+        // rows it stages in shared memory for a permutation (40960).
+        (1, 40960, 128),
+        (1, 49152, 256),
     ] {
         let mut x = activations(&mut rng, m, k);
         x[..k].fill(0.0); // a row of zeros
