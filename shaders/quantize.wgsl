@@ -13,8 +13,10 @@
 //
 // The host prepends `const STAGE: u32 = ...; const WG: u32 = ...;` (workgroup size): rows
 // of k ≤ STAGE are first copied, coalesced, into workgroup memory, so that the row is read
-// from device memory once and the gather through `perm` hits workgroup memory; longer rows
-// are read from device memory twice (maximum, then codes).
+// from device memory once and the gather through `perm` hits workgroup memory. Invocation
+// `lid` owns words lid + WG · j and keeps the 8 smoothed values of its first NW words in
+// registers between the row maximum and the packing; the words of rows longer than
+// 8 · WG · NW past those are read again for their codes.
 
 struct Params {
     rows: u32,
@@ -23,8 +25,9 @@ struct Params {
     flags: u32,
 }
 
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> perm: array<u32>;
+// x and perm as 16-byte vectors (k is a multiple of 8, so rows start on one).
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> perm: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> mult: array<f32>;
 @group(0) @binding(4) var<storage, read_write> packed: array<u32>;
 @group(0) @binding(5) var<storage, read_write> row_scale: array<f32>;
@@ -36,32 +39,80 @@ const GATHER: u32 = 2u;
 const ABS_MASK: u32 = 0x7fffffffu;
 const INF_BITS: u32 = 0x7f800000u;
 const MIN_AMAX_BITS: u32 = 0x02000000u; // 2^-123
+const NW: u32 = 4u; // words per invocation kept in registers
 
 var<workgroup> red: array<u32, WG>;
+var<workgroup> red32: array<u32, 32>;
 // Element q at q + q / 8: the packing pass reads 8 consecutive elements per invocation,
 // and the padding puts the 32 invocations of a warp in 32 different banks.
 var<workgroup> row_buf: array<f32, STAGE + STAGE / 8u>;
+var<workgroup> inv: f32;
 
 fn staged(q: u32) -> u32 {
     return q + (q >> 3u);
 }
-var<workgroup> inv: f32;
 
-fn value(base: u32, q: u32) -> f32 {
-    var c = q;
-    if (p.flags & GATHER) != 0u {
-        c = perm[q];
-    }
-    var v: f32;
+// Element c of the row starting at element `base`.
+fn element(base: u32, c: u32) -> f32 {
     if p.k <= STAGE {
-        v = row_buf[staged(c)];
+        return row_buf[staged(c)];
+    }
+    let e = base + c;
+    return x[e >> 2u][e & 3u];
+}
+
+// The 8 smoothed values of word w (positions 8w … 8w + 7) of the row at `base`.
+fn word_values(base: u32, w: u32) -> array<f32, 8> {
+    var v: array<f32, 8>;
+    if (p.flags & GATHER) != 0u {
+        let i0 = perm[2u * w];
+        let i1 = perm[2u * w + 1u];
+        let idx = array<u32, 8>(i0.x, i0.y, i0.z, i0.w, i1.x, i1.y, i1.z, i1.w);
+        for (var i = 0u; i < 8u; i++) {
+            v[i] = element(base, idx[i]);
+        }
+    } else if p.k <= STAGE {
+        for (var i = 0u; i < 8u; i++) {
+            v[i] = row_buf[staged(8u * w + i)];
+        }
     } else {
-        v = x[base + c];
+        let a = x[(base >> 2u) + 2u * w];
+        let b = x[(base >> 2u) + 2u * w + 1u];
+        v = array<f32, 8>(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
     }
     if (p.flags & SMOOTH) != 0u {
-        v = v * mult[q / p.group];
+        if p.group % 8u == 0u {
+            let s = mult[8u * w / p.group];
+            for (var i = 0u; i < 8u; i++) {
+                v[i] = v[i] * s;
+            }
+        } else {
+            for (var i = 0u; i < 8u; i++) {
+                v[i] = v[i] * mult[(8u * w + i) / p.group];
+            }
+        }
     }
     return v;
+}
+
+fn abs_bits_max(m: u32, v: array<f32, 8>) -> u32 {
+    var r = m;
+    for (var i = 0u; i < 8u; i++) {
+        r = max(r, bitcast<u32>(v[i]) & ABS_MASK);
+    }
+    return r;
+}
+
+// The packed word of 8 values, r = 7 / amax (0: a row of zeros).
+fn pack(v: array<f32, 8>, r: f32) -> u32 {
+    var word = 0u;
+    if r != 0.0 {
+        for (var i = 0u; i < 8u; i++) {
+            let code = i32(clamp(round(v[i] * r), -8.0, 7.0));
+            word |= (bitcast<u32>(code) & 0xfu) << (4u * i);
+        }
+    }
+    return word;
 }
 
 // One workgroup per row; rows numbered wid.x + wid.y * nwg.x.
@@ -77,51 +128,57 @@ fn quantize(
     }
     let base = row * p.k;
     if p.k <= STAGE {
-        // Batches of 8 loads in flight per invocation, then 8 stores.
-        for (var q0 = lid; q0 < p.k; q0 += 8u * WG) {
-            var ld: array<f32, 8>;
-            for (var t = 0u; t < 8u; t++) {
+        // 16-byte loads, 4 in flight per invocation, then the stores.
+        let k4 = p.k / 4u;
+        for (var q0 = lid; q0 < k4; q0 += 4u * WG) {
+            var ld: array<vec4<f32>, 4>;
+            for (var t = 0u; t < 4u; t++) {
                 let q = q0 + t * WG;
-                ld[t] = 0.0;
-                if q < p.k {
-                    ld[t] = x[base + q];
+                if q < k4 {
+                    ld[t] = x[(base >> 2u) + q];
                 }
             }
-            for (var t = 0u; t < 8u; t++) {
+            for (var t = 0u; t < 4u; t++) {
                 let q = q0 + t * WG;
-                if q < p.k {
-                    row_buf[staged(q)] = ld[t];
+                if q < k4 {
+                    for (var c = 0u; c < 4u; c++) {
+                        row_buf[staged(4u * q + c)] = ld[t][c];
+                    }
                 }
             }
         }
         workgroupBarrier();
     }
     // Row maximum of |v| as f32 bits: exact, and NaN wins over everything.
+    let words = p.k / 8u;
+    var cache: array<array<f32, 8>, NW>;
     var m = 0u;
-    for (var q0 = lid; q0 < p.k; q0 += 8u * WG) {
-        var ld: array<u32, 8>;
-        for (var t = 0u; t < 8u; t++) {
-            let q = q0 + t * WG;
-            ld[t] = 0u;
-            if q < p.k {
-                ld[t] = bitcast<u32>(value(base, q)) & ABS_MASK;
-            }
+    for (var j = 0u; j < NW; j++) {
+        let w = lid + j * WG;
+        if w < words {
+            cache[j] = word_values(base, w);
+            m = abs_bits_max(m, cache[j]);
         }
-        for (var t = 0u; t < 8u; t++) {
-            m = max(m, ld[t]);
-        }
+    }
+    for (var w = lid + NW * WG; w < words; w += WG) {
+        m = abs_bits_max(m, word_values(base, w));
     }
     red[lid] = m;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if lid < s {
-            red[lid] = max(red[lid], red[lid + s]);
+    if lid < 32u {
+        var mm = 0u;
+        for (var t = lid; t < WG; t += 32u) {
+            mm = max(mm, red[t]);
         }
-        workgroupBarrier();
+        red32[lid] = mm;
     }
-    let amax_bits = red[0];
-    let ok = amax_bits >= MIN_AMAX_BITS && amax_bits < INF_BITS;
+    workgroupBarrier();
     if lid == 0u {
+        var amax_bits = 0u;
+        for (var t = 0u; t < min(32u, WG); t++) {
+            amax_bits = max(amax_bits, red32[t]);
+        }
+        let ok = amax_bits >= MIN_AMAX_BITS && amax_bits < INF_BITS;
         var scale = 0.0;
         var r = 0.0;
         if ok {
@@ -137,16 +194,13 @@ fn quantize(
     }
     workgroupBarrier();
     let r = inv;
-    let words = p.k / 8u;
-    for (var w = lid; w < words; w += WG) {
-        var word = 0u;
-        for (var i = 0u; i < 8u; i++) {
-            var code = 0;
-            if ok {
-                code = i32(clamp(round(value(base, w * 8u + i) * r), -8.0, 7.0));
-            }
-            word |= (bitcast<u32>(code) & 0xfu) << (4u * i);
+    for (var j = 0u; j < NW; j++) {
+        let w = lid + j * WG;
+        if w < words {
+            packed[row * words + w] = pack(cache[j], r);
         }
-        packed[row * words + w] = word;
+    }
+    for (var w = lid + NW * WG; w < words; w += WG) {
+        packed[row * words + w] = pack(word_values(base, w), r);
     }
 }
