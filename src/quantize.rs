@@ -54,14 +54,15 @@ const VARIANTS: [(usize, Kernel); 4] = [
 /// memory; 1 = never).
 pub const STAGES: [usize; 4] = [8192, 4096, 2048, 1];
 
-/// The default row stage, from measurements on the H100 (Vulkan, M = 4096): without a
-/// gather, none (the row is read twice, the second time mostly from L2: 0.070 ms at
-/// k = 4096 against 0.091–0.146 ms staged); with a gather (Runtime Smooth's reorder), none
-/// up to k = 4096, the 4096 stage (512 invocations) up to 16384 and the 8192 stage (1024
-/// invocations) above: at k = 32768 the gather then reads a 36 KiB slice per pass instead of
-/// device memory, 0.996 ms against 6.60 ms unstaged. Rows longer than the stage are read from
-/// device memory; the stage's size still sets how much workgroup memory, and so how much L1,
-/// the kernel has.
+/// The default row stage, from measurements on the H100 (Vulkan, M = 4096) with the
+/// previous kernel, which read every value twice (maximum, then codes): without a gather,
+/// none (0.070 ms at k = 4096 against 0.091–0.146 ms staged; the current kernel reads each
+/// value once there, from registers the second time); with a gather (Runtime Smooth's
+/// reorder), none up to k = 4096, the 4096 stage (512 invocations) up to 16384 and the 8192
+/// stage (1024 invocations) above: at k = 32768 the gather then reads a 36 KiB slice per
+/// pass instead of device memory, 0.996 ms against 6.60 ms unstaged. Rows longer than the
+/// stage are read from device memory; the stage's size still sets how much workgroup memory,
+/// and so how much L1, the kernel has.
 fn default_stage(k: usize, gather: bool) -> usize {
     match (gather, k) {
         (false, _) | (true, ..=4096) => 1,
