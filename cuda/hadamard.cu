@@ -3,7 +3,8 @@
 // f32, or f16 (IEEE half, converted to f32 on load; the f32 result rounded to nearest once, on
 // store): fwht_<LOGN> f32 → f32, fwht_h_<LOGN> f16 → f16, fwht_hf_<LOGN> f16 → f32 (the first
 // pass of an m·2^n size in f16, whose cross pass then rounds).
-// Thread t loads V consecutive elements at a time (f32: V = 1, 2 or 4 by size, see F32_V;
+// n = 2^12 … 2^14 run `fwht_two_pass` (below); the other sizes `fwht_body`:
+// thread t loads V consecutive elements at a time (f32: V = 1, 2 or 4 by size, see F32_V;
 // f16: V = 4, one 8-byte load)
 // and holds elements V·(t + T·i) + b (i < E, b < V) in registers, T = fwht_threads(n / V):
 // the butterflies over b and over the bits of i run in registers, those over the lane bits
@@ -179,6 +180,85 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
   for (int i = 0; i < E; ++i) store_v<V>(out + V * (t + T * i), r + V * i);
 }
 
+// One 16-byte chunk of shared memory as floats: 4 f32 or 8 f16.
+__device__ __forceinline__ void load_chunk(const float* p, float* d) { load_v<4>(p, d); }
+__device__ __forceinline__ void load_chunk(const f16* p, float* d) {
+  const uint4 w = *reinterpret_cast<const uint4*>(p);
+  const u32 words[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    d[2 * i] = half_to_float(words[i] & 0xFFFFu), d[2 * i + 1] = half_to_float(words[i] >> 16);
+}
+
+// Two register passes with one exchange through shared memory, for n = 2^12 … 2^14
+// (R = 2^two_pass_logr(LOGN) registers a thread): thread t of T = n / R first holds the R
+// consecutive elements t·R … t·R + R − 1 and runs the butterflies over bits 0 … log2 R − 1,
+// then holds elements t + T·r (r < R) and runs those over bits log2 R … LOGN − 1 (its
+// register bits log2 R − log2 T and up; the bits below were done in the first pass),
+// ascending as the CPU reference runs them, so the results are bit-identical. The row
+// reaches shared memory by `cp.async` as it is (16-byte chunks, coalesced); thread t's chunk
+// j of its first-pass elements sits at chunk j ^ (t % 8) of its R-element slice, and the
+// exchange puts element e at e + e / R (one word of padding per R): both passes' accesses
+// are free of bank conflicts, and every exchange address is a register plus a constant.
+// Shared memory: n + n / R floats (the host gives every FWHT kernel n + n / 64).
+// Why: the f16 transforms were bound by instruction issue (f16 has half the bytes of f32 per
+// element and the same arithmetic). `fwht_body` spends about 30 instructions an element at
+// n = 2^13 (five shuffle stages, an exchange there and back); this path about 20 (13 of them
+// the butterflies' adds). H200, M = 4096, f16 out of place (ms, `fwht_body` → this; torch
+// copy): 2^12 0.0276 → 0.0211 (0.0188), 2^13 0.0523 → 0.0427 (0.0356), 2^14 0.1048 → 0.0799
+// (0.0674); f32 2^14 0.1424 → 0.1364 (0.1301). Its registers (about 145 a thread at R = 128)
+// limit a block of 64 threads to 7 per SM; capping them at 128 spills.
+// sm_75 keeps `fwht_body` at 2^14: n + n / R floats exceed its 64 KiB a block.
+__host__ __device__ constexpr int two_pass_logr(int logn) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  if (logn == 14) return 0;
+#endif
+  return logn == 12 ? 6 : (logn == 13 || logn == 14) ? 7 : 0;
+}
+
+template <int LOGN, typename In, typename Out>
+__device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __restrict__ src,
+                                              unsigned long long vectors, float scale) {
+  constexpr int LOGR = two_pass_logr(LOGN);
+  constexpr int R = 1 << LOGR, T = 1 << (LOGN - LOGR), N = 1 << LOGN;
+  constexpr int PER_CHUNK = 16 / sizeof(In);   // elements per 16-byte chunk
+  constexpr int CHUNKS = R / PER_CHUNK;         // chunks per thread's first-pass slice
+  static_assert(CHUNKS >= 8 && T <= R && T >= 32, "sizes of this path");
+  extern __shared__ float s[];
+  const unsigned long long v = global_block();
+  if (v >= vectors) return;
+  const int t = threadIdx.x;
+  const In* in = (src ? src : reinterpret_cast<const In*>(x)) + v * N;
+  // The row into shared memory as it is, chunk g of row slice g / CHUNKS swizzled.
+  In* raw = reinterpret_cast<In*>(s);
+#pragma unroll
+  for (int c = 0; c < N / PER_CHUNK / T; ++c) {
+    const int g = t + T * c, owner = g / CHUNKS, j = g % CHUNKS;
+    copy16(raw + (owner * CHUNKS + (j ^ (owner & 7))) * PER_CHUNK, in + g * PER_CHUNK);
+  }
+  async_commit();
+  async_wait<0>();
+  __syncthreads();
+  float r[R];
+#pragma unroll
+  for (int j = 0; j < CHUNKS; ++j)
+    load_chunk(raw + (t * CHUNKS + (j ^ (t & 7))) * PER_CHUNK, r + j * PER_CHUNK);
+  butterflies<1, R>(r);
+  __syncthreads();  // every slice read before the exchange overwrites the buffer
+  // Element e at e + e / R (one word of padding per R): t·(R + 1) + i when thread t
+  // writes, t + T·i + T·i / R when it reads (T ≤ R: t does not carry into e / R), so every
+  // address is a register plus a constant.
+#pragma unroll
+  for (int i = 0; i < R; ++i) s[t * (R + 1) + i] = r[i];
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < R; ++i) r[i] = s[t + T * i + T * i / R];
+  butterflies<R / T, R>(r);
+  Out* out = x + v * N;
+#pragma unroll
+  for (int i = 0; i < R; ++i) store_f32(out + t + T * i, r[i] * scale);
+}
+
 // f16 loads four elements at a time (V = 4, 8 bytes) where a vector has four, else pairs.
 // f32 loads one element at a time below 2^12 (not measured otherwise); from 2^12 two or four
 // (F32_V): four unless that halves the block (fwht_threads), which measured best on the
@@ -186,9 +266,13 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
 // 0.0712, 2^14 0.1595 / 0.1430 / 0.1494, 2^15 0.3956 (a cluster of two blocks, removed) /
 // 0.3861 / 0.3617).
 #define FWHT_ENTRY(NAME, LOGN, IN, OUT, V)                                                 \
-  extern "C" __global__ void __launch_bounds__(fwht_threads((1 << LOGN) / V))               \
+  extern "C" __global__ void __launch_bounds__(                                             \
+      two_pass_logr(LOGN) ? 1 << (LOGN - two_pass_logr(LOGN)) : fwht_threads((1 << LOGN) / V)) \
       NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {                \
-    fwht_body<LOGN, IN, OUT, V>(x, src, vectors, scale);                                   \
+    if constexpr (two_pass_logr(LOGN) > 0)                                                 \
+      fwht_two_pass<LOGN, IN, OUT>(x, src, vectors, scale);                                \
+    else                                                                                   \
+      fwht_body<LOGN, IN, OUT, V>(x, src, vectors, scale);                                 \
   }
 #define FWHT(LOGN)                                                                         \
   FWHT_ENTRY(fwht_##LOGN, LOGN, float, float, F32_V(LOGN))                                 \

@@ -92,9 +92,11 @@ impl Device {
         // 1/sqrt(k) once, at the end, as the CPU reference applies it.
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
-        // The warp-bit exchange: one f32 per element (unused by blocks of fewer than 64
-        // threads).
-        let smem = (chunk * 4) as u32;
+        // The exchange: one f32 per element (unused by blocks of fewer than 64 threads),
+        // plus, for the two-pass kernels (2^12 … 2^14 in hadamard.cu, but 2^14 on sm_75,
+        // whose 64 KiB a block could not hold it), one word of padding per 64.
+        let two_pass = (4096..=16384).contains(&chunk) && (chunk < 16384 || self.cc >= (8, 0));
+        let smem = (chunk * 4 + if two_pass { chunk / 16 } else { 0 }) as u32;
         let log2 = chunk.trailing_zeros();
         let staged = staged.filter(|_| half && signs.is_some());
         let (entry, dst) = match (staged, half) {
