@@ -419,16 +419,24 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
     ap[h] = i < m ? reinterpret_cast<const uint4*>(a + (size_t)i * kw) + t4 : nullptr;
   }
   const uint4 zero = make_uint4(0, 0, 0, 0);
-  // The warp's t-th slab: unit warp + DEC_WARPS · (t / unit), slab t % unit of it.
-  auto slab = [&](unsigned t) { return (warp + DEC_WARPS * (t / unit)) * unit + t % unit; };
+  // A place in the warp's slabs: slab o of its u-th unit (unit warp + DEC_WARPS · u), moved
+  // on one slab at a time without dividing (integer divisions by the run-time unit cost
+  // about as many instructions as a slab's MMAs).
+  struct Cursor {
+    unsigned u = 0, o = 0;
+  };
+  auto advance = [&](Cursor& c) {
+    if (++c.o == unit) c.o = 0, ++c.u;
+  };
   uint4 wv[Z], av[2], wn[Z], an[2];
-  float sv = 0.0f, sn = 0.0f;  // the slab's group scale (slab s is in group s / unit)
-  auto load = [&](unsigned s, uint4(&wd)[Z], uint4(&ad)[2], float& sd) {
+  float sv = 0.0f, sn = 0.0f;  // the slab's group scale
+  auto load = [&](Cursor c, uint4(&wd)[Z], uint4(&ad)[2], float& sd) {
+    const unsigned unit_index = warp + DEC_WARPS * c.u, s = unit_index * unit + c.o;
 #pragma unroll
     for (int z = 0; z < Z; ++z) wd[z] = wp[z] ? __ldg(wp[z] + 4 * s) : zero;
 #pragma unroll
     for (int h = 0; h < 2; ++h) ad[h] = ap[h] ? __ldg(ap[h] + 4 * s) : zero;
-    if (gs) sd = __ldg(gs + s / unit);
+    if (gs) sd = __ldg(gs + unit_index);  // with scales a unit is a group
   };
   // The sums are 16× the true ones (B as 16 · code): sv carries the 1/16 (see the GEMM's fold).
   int acc[Z][4];
@@ -437,9 +445,10 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
   for (int z = 0; z < Z; ++z)
 #pragma unroll
     for (int c = 0; c < 4; ++c) acc[z][c] = 0, out[z][c] = 0.0f;
-  if (slabs > 0) load(slab(0), wv, av, sv);
+  Cursor cur, next;
+  if (slabs > 0) load(next, wv, av, sv), advance(next);
   for (unsigned t = 0; t < slabs; ++t) {
-    if (t + 1 < slabs) load(slab(t + 1), wn, an, sn);  // the next slab in flight meanwhile
+    if (t + 1 < slabs) load(next, wn, an, sn), advance(next);  // the next slab in flight meanwhile
     const u32 a0[4] = {av[0].x, av[0].y, av[0].z, av[0].w};
     const u32 a1[4] = {av[1].x, av[1].y, av[1].z, av[1].w};
 #pragma unroll
@@ -453,7 +462,7 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
         mma_s8(acc[z], af, bf);
       }
     }
-    if (gs && (t + 1) % unit == 0) {
+    if (gs && cur.o == unit - 1) {
       // A complete group: one fused multiply-add (the CPU reference's rounding).
 #pragma unroll
       for (int z = 0; z < Z; ++z)
@@ -467,6 +476,7 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
     for (int z = 0; z < Z; ++z) wv[z] = wn[z];
     av[0] = an[0], av[1] = an[1];
     sv = sn;
+    advance(cur);
   }
   // c0, c1 at (row g, cols 2·t4, +1), c2, c3 at row g + 8.
 #pragma unroll
