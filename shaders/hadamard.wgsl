@@ -74,15 +74,17 @@ fn fwht_chunk(
     workgroupBarrier();
     let rounds = (p.log2_chunk + 3u) / 4u;
     let first = p.log2_chunk - 4u * (rounds - 1u);
-    var h = 1u;
+    // h = 2^lh: the group's stride (shifts and masks, not divisions by a run-time h).
+    var lh = 0u;
     for (var r = 0u; r < rounds; r++) {
+        let h = 1u << lh;
         var bits = 4u;
         if r == 0u {
             bits = first;
         }
         for (var g = lid; g < TILE / 16u; g += WG) {
             // 16 elements at stride h whose index bits [log2 h, log2 h + 4) vary.
-            let base = (g / h) * (16u * h) + (g % h);
+            let base = ((g >> lh) << (lh + 4u)) + (g & (h - 1u));
             var v: array<f32, 16>;
             for (var j = 0u; j < 16u; j++) {
                 v[j] = buf[pad(base + j * h)];
@@ -106,7 +108,7 @@ fn fwht_chunk(
                 buf[pad(base + j * h)] = v[j];
             }
         }
-        h = h << bits;
+        lh += bits;
         workgroupBarrier();
     }
     for (var t = 0u; t < TILE / WG; t++) {
