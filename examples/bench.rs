@@ -77,7 +77,8 @@ fn shuffled(rng: &mut Rng, k: usize) -> Vec<u32> {
 
 fn main() -> rrs::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only NAME`: run only the section NAME (memory, gemm or linear).
+    // `--only NAME`: run only the section NAME (memory, gemm or linear; decode: the gemm
+    // section's m ≤ 16 cases).
     let only = std::env::args()
         .skip_while(|a| a != "--only")
         .nth(1)
@@ -189,7 +190,7 @@ fn main() -> rrs::Result<()> {
     for (round, &nk) in [0, 1]
         .into_iter()
         .flat_map(|r| nks.iter().map(move |k| (r, k)))
-        .filter(|_| run("gemm"))
+        .filter(|_| run("gemm") || only == "decode")
     {
         b.quiet.set(round == 0);
         let (n, k) = (nk, nk);
@@ -202,7 +203,7 @@ fn main() -> rrs::Result<()> {
         b.report("copy", "packed_weights", 0, n, k, ms, 2.0 * wbytes, 0.0);
         let gscales = Tensor::from_slice(&ctx, &vec![1.5f32; k / 128], &[k / 128])?;
         let perm = Tensor::from_slice(&ctx, &shuffled(&mut rng, k), &[k])?;
-        for &m in ms_list {
+        for &m in ms_list.iter().filter(|&&m| only != "decode" || m <= 16) {
             eprintln!("gemm m={m} n={n} k={k}");
             let a = packed(&ctx, &mut rng, m, k)?;
             let ops = 2.0 * (m * n * k) as f64;

@@ -137,6 +137,8 @@ pub async fn decode_kernel_matches_reference() {
         (5, 9, 1024, 64),
         (16, 33, 4096, 128),
         (16, 8, 96, 96),
+        // 48 pieces of 32 codes: the WGSL kernel's second piece per lane exists for half of them.
+        (3, 20, 1536, 128),
         // Many slabs per warp (past the CUDA kernel's ring of K steps), groups of 4 slabs.
         (2, 40, 16384, 512),
         (16, 64, 16384, 128),
