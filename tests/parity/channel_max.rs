@@ -36,6 +36,9 @@ pub async fn sorted_matches_reference_bit_exactly() {
         (200, 1024, 128),
         (2, 4096, 256),
         (17, 768, 32),
+        // The largest k the CUDA one-block sort takes, and past it.
+        (2, 8192, 128),
+        (1, 12288, 128),
     ] {
         let mut x = activations(&mut rng, m, k);
         // A channel of zeros, and two channels with equal maxima (a tie).
