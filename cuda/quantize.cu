@@ -54,9 +54,9 @@ __device__ __forceinline__ u32 pack_word(const float (&v)[8], float inv) {
   return word;
 }
 
-// Rows of up to 8 · THREADS · NW codes (k ≤ 32768 with the entries below), read once: thread t owns words t + THREADS · j
-// (j < NW) and keeps their 8 smoothed values in registers between the row maximum and the
-// packing. With a permutation the row is first staged in shared memory (k floats, 16-byte
+// Rows of up to 8 · THREADS · NW codes (k ≤ 32768 with the entries below), read once:
+// thread t owns words t + THREADS · j (j < NW) and keeps their 8 smoothed values in
+// registers between the row maximum and the packing. With a permutation the row is first staged in shared memory (k floats, 16-byte
 // copies); the thread reads its 8 permutation entries with two 16-byte loads, and one
 // multiplier a word where the group is a multiple of 8.
 template <int THREADS, int NW>
