@@ -7,6 +7,7 @@ column-major). Times: CUDA events, median of 5 samples after warm-up.
 """
 import json
 import sys
+import time
 
 import torch
 
@@ -17,9 +18,14 @@ torch.backends.cudnn.allow_tf32 = False
 
 
 def time_ms(fn, reps):
-    for _ in range(3):
+    # Untimed work for at least 0.3 s first, as rrs's benches do (src/timing.rs,
+    # CLOCK_WARM_UP): an idle GPU lowers its SM clock between cases and raises it slowly.
+    start = time.perf_counter()
+    runs = 0
+    while runs < 3 or time.perf_counter() - start < 0.3:
         fn()
-    torch.cuda.synchronize()
+        torch.cuda.synchronize()
+        runs += 1
     times = []
     for _ in range(5):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

@@ -2,10 +2,18 @@
 //! time of one repetition, from GPU timestamps where the device has
 //! `TIMESTAMP_QUERY_INSIDE_ENCODERS`, else from the wall clock around submit-and-wait.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+
+/// Untimed work before the timed runs. An idle GPU lowers its SM clock within a few hundred
+/// milliseconds and takes about as long to raise it again: on the H200, nvidia-smi sampled
+/// every 100 ms during the bench showed 1980 MHz fall to 345–810 MHz in the gaps between
+/// cases (allocations, uploads), and a case timed right after such a gap ran at that clock
+/// (the WGSL copy of 4096 × 8192 f32 took 0.17 ms instead of 0.07 ms). So every case first
+/// runs its work for at least this long.
+pub(crate) const CLOCK_WARM_UP: Duration = Duration::from_millis(300);
 
 /// Where a time came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,10 +37,11 @@ impl Context {
         }
     }
 
-    /// Median milliseconds of `f`'s work over `samples` timed runs, after two warm-up runs
-    /// (the first pays for pipeline compilation, the second for first-time allocations).
-    /// Each run records `f` `reps` times into one encoder (amortizing submission cost)
-    /// and the time is divided by `reps`.
+    /// Median milliseconds of `f`'s work over `samples` timed runs, after untimed runs for
+    /// at least [`CLOCK_WARM_UP`] and at least two of them (the first pays for pipeline
+    /// compilation, the second for first-time allocations). Each run records `f` `reps`
+    /// times into one encoder (amortizing submission cost) and the time is divided by
+    /// `reps`.
     pub fn time_ms(
         &self,
         samples: usize,
@@ -55,8 +64,20 @@ impl Context {
             mapped_at_creation: false,
         });
         let readback = crate::tensor::Tensor::zeros(self, crate::DType::U32, &[4])?;
+        let warm_start = Instant::now();
+        let mut warm_runs = 0;
+        while warm_runs < 2 || warm_start.elapsed() < CLOCK_WARM_UP {
+            self.record(|enc| {
+                for _ in 0..reps.max(1) {
+                    f(enc)?;
+                }
+                Ok(())
+            })?;
+            self.synchronize()?;
+            warm_runs += 1;
+        }
         let mut times = Vec::with_capacity(samples);
-        for sample in 0..samples + 2 {
+        for _ in 0..samples {
             let t0 = Instant::now();
             self.record(|enc| {
                 if let Some(q) = &query {
@@ -83,9 +104,7 @@ impl Context {
             } else {
                 wall
             };
-            if sample >= 2 {
-                times.push(ms / reps.max(1) as f64);
-            }
+            times.push(ms / reps.max(1) as f64);
         }
         times.sort_by(f64::total_cmp);
         Ok(times[times.len() / 2])

@@ -355,7 +355,9 @@ impl Device {
     }
 
     /// Milliseconds of `f`'s work on the stream (CUDA events), median of `samples` runs
-    /// after two warm-ups; each run does `f` `reps` times and the time is divided by `reps`.
+    /// after untimed runs for at least `timing::CLOCK_WARM_UP` (and at least two: the
+    /// first compiles and loads the kernels); each run does `f` `reps` times and the time is
+    /// divided by `reps`.
     pub fn time_ms(
         &self,
         samples: usize,
@@ -363,8 +365,17 @@ impl Device {
         mut f: impl FnMut() -> Result<()>,
     ) -> Result<f64> {
         let driver = |e: cudarc::driver::DriverError| Error::Device(format!("CUDA: {e}"));
+        let warm_start = std::time::Instant::now();
+        let mut warm_runs = 0;
+        while warm_runs < 2 || warm_start.elapsed() < crate::timing::CLOCK_WARM_UP {
+            for _ in 0..reps.max(1) {
+                f()?;
+            }
+            self.stream.synchronize().map_err(driver)?;
+            warm_runs += 1;
+        }
         let mut times = Vec::new();
-        for sample in 0..samples + 2 {
+        for _ in 0..samples {
             let flags = Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT);
             let start = self.ctx.new_event(flags).map_err(driver)?;
             let end = self.ctx.new_event(flags).map_err(driver)?;
@@ -374,9 +385,7 @@ impl Device {
             }
             end.record(&self.stream).map_err(driver)?;
             end.synchronize().map_err(driver)?;
-            if sample >= 2 {
-                times.push(start.elapsed_ms(&end).map_err(driver)? as f64 / reps.max(1) as f64);
-            }
+            times.push(start.elapsed_ms(&end).map_err(driver)? as f64 / reps.max(1) as f64);
         }
         times.sort_by(f64::total_cmp);
         Ok(times[times.len() / 2])
