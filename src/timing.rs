@@ -15,6 +15,18 @@ use crate::error::{Error, Result};
 /// runs its work for at least this long.
 pub(crate) const CLOCK_WARM_UP: Duration = Duration::from_millis(300);
 
+/// Call `run` (one untimed run of a case, waited for) at least twice and until
+/// [`CLOCK_WARM_UP`] has passed: the warm-up of both backends' `time_ms`.
+pub(crate) fn warm_up(mut run: impl FnMut() -> Result<()>) -> Result<()> {
+    let start = Instant::now();
+    let mut runs = 0;
+    while runs < 2 || start.elapsed() < CLOCK_WARM_UP {
+        run()?;
+        runs += 1;
+    }
+    Ok(())
+}
+
 /// Where a time came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clock {
@@ -64,18 +76,15 @@ impl Context {
             mapped_at_creation: false,
         });
         let readback = crate::tensor::Tensor::zeros(self, crate::DType::U32, &[4])?;
-        let warm_start = Instant::now();
-        let mut warm_runs = 0;
-        while warm_runs < 2 || warm_start.elapsed() < CLOCK_WARM_UP {
+        warm_up(|| {
             self.record(|enc| {
                 for _ in 0..reps.max(1) {
                     f(enc)?;
                 }
                 Ok(())
             })?;
-            self.synchronize()?;
-            warm_runs += 1;
-        }
+            self.synchronize()
+        })?;
         let mut times = Vec::with_capacity(samples);
         for _ in 0..samples {
             let t0 = Instant::now();

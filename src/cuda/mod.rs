@@ -365,15 +365,12 @@ impl Device {
         mut f: impl FnMut() -> Result<()>,
     ) -> Result<f64> {
         let driver = |e: cudarc::driver::DriverError| Error::Device(format!("CUDA: {e}"));
-        let warm_start = std::time::Instant::now();
-        let mut warm_runs = 0;
-        while warm_runs < 2 || warm_start.elapsed() < crate::timing::CLOCK_WARM_UP {
+        crate::timing::warm_up(|| {
             for _ in 0..reps.max(1) {
                 f()?;
             }
-            self.stream.synchronize().map_err(driver)?;
-            warm_runs += 1;
-        }
+            self.stream.synchronize().map_err(driver)
+        })?;
         let mut times = Vec::new();
         for _ in 0..samples {
             let flags = Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT);
