@@ -169,6 +169,22 @@ pub fn gptq(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
     Ok((packed, scales))
 }
 
+/// [`gptq`], or [`gptq_act_order`] when `act_order`, with the Hessian of the calibration
+/// inputs `x` (`[rows, k]`, in the same channel space as `w`).
+pub fn gptq_calibrated(
+    w: &[f32],
+    k: usize,
+    x: &[f32],
+    act_order: bool,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    let h = hessian(x, k);
+    if act_order {
+        gptq_act_order(w, k, &h)
+    } else {
+        gptq(w, k, &h)
+    }
+}
+
 fn check_shapes(w: &[f32], k: usize, h: &[f64]) -> Result<()> {
     crate::quantize::check_k(k)?;
     if !w.len().is_multiple_of(k) || h.len() != k * k {

@@ -290,12 +290,8 @@ impl Plan {
             let x = calib("GPTQ")?;
             let w = plan.to_gemm_space(weights, false)?;
             let x = plan.to_gemm_space(x, true)?;
-            let h = crate::gptq::hessian(&x, k);
-            plan.gptq = Some(if config.weights == WeightQuant::GptqActOrder {
-                crate::gptq::gptq_act_order(&w, k, &h)?
-            } else {
-                crate::gptq::gptq(&w, k, &h)?
-            });
+            let act_order = config.weights == WeightQuant::GptqActOrder;
+            plan.gptq = Some(crate::gptq::gptq_calibrated(&w, k, &x, act_order)?);
         }
         Ok(plan)
     }

@@ -244,12 +244,7 @@ fn weights_only(w: &[f32], k: usize, x: &[f32], rotate: bool, setting: &str) -> 
     };
     let wr = turn(w)?;
     let (codes, scales) = if setting.starts_with("gptq") {
-        let h = rrs::gptq::hessian(&turn(x)?, k);
-        if setting == "gptq-act" {
-            rrs::gptq::gptq_act_order(&wr, k, &h)?
-        } else {
-            rrs::gptq::gptq(&wr, k, &h)?
-        }
+        rrs::gptq::gptq_calibrated(&wr, k, &turn(x)?, setting == "gptq-act")?
     } else {
         let plain = rrs::pack_weights::WeightPrep {
             rotate: false,
