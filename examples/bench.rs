@@ -78,7 +78,7 @@ fn shuffled(rng: &mut Rng, k: usize) -> Vec<u32> {
 fn main() -> rrs::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     // `--only NAME`: run only the section NAME (memory, gemm or linear; decode: the gemm
-    // section's m ≤ 16 cases).
+    // section's m ≤ 16 cases; fwht: the memory section's copy and FWHT, also at K = 2048).
     let only = std::env::args()
         .skip_while(|a| a != "--only")
         .nth(1)
@@ -101,13 +101,15 @@ fn main() -> rrs::Result<()> {
     // Memory-bound ops at M = 4096 tokens, against a copy of the same bytes.
     let (m_mem, ks): (usize, &[usize]) = if quick {
         (64, &[1024, 4096])
+    } else if only == "fwht" {
+        (4096, &[2048, 4096, 8192, 16384, 32768])
     } else {
         (4096, &[4096, 8192, 16384, 32768])
     };
     for (round, &k) in [0, 1]
         .into_iter()
         .flat_map(|r| ks.iter().map(move |k| (r, k)))
-        .filter(|_| run("memory"))
+        .filter(|_| run("memory") || only == "fwht")
     {
         b.quiet.set(round == 0);
         let m = m_mem;
@@ -138,6 +140,9 @@ fn main() -> rrs::Result<()> {
                     0.0,
                 );
             }
+        }
+        if only == "fwht" {
+            continue;
         }
         let st = status::new(&ctx)?;
         let ms = ctx.time_ms(samples, 10, |enc| {

@@ -25,16 +25,22 @@ use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
-const SHADER: &str = include_str!("../shaders/hadamard.wgsl");
+const PARAMS: &str = include_str!("../shaders/hadamard_params.wgsl");
+/// The cross passes (`cross_pow2`, `cross`).
+const CROSS: &str = include_str!("../shaders/hadamard.wgsl");
+/// The first pass: the stages inside each chunk (`fwht_chunk`).
+const CHUNK: &str = include_str!("../shaders/hadamard_chunk.wgsl");
 
-/// The FWHT kernel `$entry` of the `$tile` variant (tile snippet prepended to the shader).
+/// The FWHT kernel `$entry` of `$body` for the `$tile` variant (tile constants and the
+/// parameters prepended).
 macro_rules! kernel {
-    ($tile:literal, $entry:literal) => {
+    ($tile:literal, $body:expr, $entry:literal) => {
         Kernel {
             name: concat!("hadamard_", $tile),
             sources: &[
                 include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
-                SHADER,
+                PARAMS,
+                $body,
             ],
             entry: $entry,
             bounds_checks: false,
@@ -45,9 +51,9 @@ macro_rules! kernel {
 macro_rules! variant {
     ($tile:literal) => {
         [
-            kernel!($tile, "cross_pow2"),
-            kernel!($tile, "fwht_chunk"),
-            kernel!($tile, "cross"),
+            kernel!($tile, CROSS, "cross_pow2"),
+            kernel!($tile, CHUNK, "fwht_chunk"),
+            kernel!($tile, CROSS, "cross"),
         ]
     };
 }
@@ -62,30 +68,37 @@ const VARIANTS: [(usize, [Kernel; 3]); 3] = [
 /// FWHT tile sizes (elements per workgroup), largest first.
 pub const TILES: [usize; 3] = [8192, 4096, 2048];
 
-/// The FWHT tiles to use for size k, best first, from measurements on the H100 (Vulkan,
-/// M = 4096, index clamping off for these kernels): one pass where the row fits a tile
-/// (k = 4096: 0.084 ms with the 4096 tile against 0.143 ms with the 2048 tile; k = 8192:
-/// 0.194 ms with the 8192 tile against 0.243 ms), else the 2048 tile and a cross pass, which
-/// is as fast as the larger tiles there (0.47 / 0.96 ms at k = 16384 / 32768). The first
-/// that fits the adapter is used.
+/// The FWHT tiles to use for size k, best first, from measurements on the H200 (Vulkan,
+/// M = 4096, `bench --only fwht --tiles`): one pass where the row fits a tile (k = 4096:
+/// 0.055 ms with the 4096 tile against 0.117 ms with the 2048 tile and a cross pass;
+/// k = 8192: 0.148 ms with the 8192 tile against 0.177 / 0.211 ms with the 2048 / 4096
+/// tiles), else the 4096 tile and a cross pass (k = 16384: 0.327 ms against 0.342 / 0.515 with
+/// the 2048 / 8192 tiles; k = 32768: 0.645 against 0.679 / 0.852). The first that fits the
+/// adapter is used.
 pub fn preferred_tiles(k: usize) -> &'static [usize] {
     match k {
         0..=2048 => &[2048],
         2049..=4096 => &[4096, 2048],
         4097..=8192 => &[8192, 2048],
-        _ => &[2048],
+        _ => &[4096, 2048],
     }
 }
 
-/// Invocations per workgroup of each tile (`shaders/hadamard_tile_*.wgsl`): 8 elements each.
+/// Invocations per workgroup of the cross passes of each tile
+/// (`shaders/hadamard_tile_*.wgsl`): one per 8 elements (the chunk pass runs one per 16).
 pub fn workgroup_size(tile: usize) -> usize {
     tile / 8
 }
 
-/// Whether the FWHT tile of `tile` elements fits an adapter's `limits`: its padded
-/// workgroup memory (17/16 · 4 bytes per element) and its workgroup size.
+/// Elements of the chunk pass's exchange buffer (`BUF` in `shaders/hadamard_tile_*.wgsl`),
+/// the same for every tile.
+const EXCHANGE: usize = 2048;
+
+/// Whether the FWHT tile of `tile` elements fits an adapter's `limits`: the chunk pass's
+/// padded exchange buffer (17/16 · 4 bytes per element of [`EXCHANGE`]) and the cross
+/// passes' workgroup size.
 pub fn tile_fits(limits: &wgpu::Limits, tile: usize) -> bool {
-    tile * 17 / 16 * 4 <= limits.max_compute_workgroup_storage_size as usize
+    EXCHANGE * 17 / 16 * 4 <= limits.max_compute_workgroup_storage_size as usize
         && workgroup_size(tile) <= limits.max_compute_invocations_per_workgroup as usize
 }
 
@@ -117,13 +130,16 @@ fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kern
             Error::Unsupported(format!(
                 "the FWHT tile of {tile} elements does not fit the adapter's {max} bytes of \
                  workgroup memory or {threads} invocations per workgroup (tiles {TILES:?} \
-                 need 17/16 · 4 bytes and 1/8 invocation per element)"
+                 need {} bytes and 1/8 invocation per element)",
+                EXCHANGE * 17 / 16 * 4
             ))
         })
 }
 
 /// Largest power-of-two factor the register cross pass (`cross_pow2`) applies.
 const MAX_SPREAD: usize = 16;
+/// Smallest chunk of the chunk pass (`fwht_chunk`: 16 elements per invocation).
+const MIN_CHUNK: usize = 16;
 
 /// Odd Hadamard factors supported besides powers of two.
 pub const FACTORS: [usize; 4] = [12, 20, 28, 36];
@@ -133,7 +149,8 @@ pub const MAX_POW2: usize = 1 << 15;
 const MAX_FACTOR_POW2: usize = 4096;
 
 /// How the WGSL passes split a size k = a · 2^n for a workgroup tile: the `chunk` =
-/// min(2^n, tile) stages in workgroup memory, then the `spread` = 2^n / chunk stages above
+/// min(2^n, tile) stages in registers and workgroup memory (chunk = 1, no chunk pass, when
+/// 2^n < 16), then the `spread` = 2^n / chunk stages above
 /// them across chunks (`cross_pow2`), then the dense H_a across the 2^n blocks (`cross`):
 /// the CPU reference's order, so the result is bit-identical to it.
 #[derive(Clone, Debug, PartialEq)]
@@ -177,7 +194,9 @@ pub fn factor(k: usize) -> Result<(usize, usize)> {
 /// The passes for size k with a workgroup tile of `tile` elements.
 fn plan(k: usize, tile: usize) -> Result<Plan> {
     let (a, p) = factor(k)?;
-    let chunk = p.min(tile);
+    // The chunk pass holds 16 consecutive elements per invocation; below that the register
+    // cross pass runs all of the (at most 3) power-of-two stages.
+    let chunk = if p < MIN_CHUNK { 1 } else { p.min(tile) };
     let spread = p / chunk;
     if spread > MAX_SPREAD {
         return Err(Error::Unsupported(format!(
@@ -426,8 +445,16 @@ fn transform(
         return crate::convert::narrow(ctx, rec.encoder(), &wide, x);
     }
     let enc = rec.encoder();
-    let (tile, [pow2_kernel, chunk_kernel, cross_kernel]) = variant(ctx, tile, k)?;
+    let (tile, [pow2_kernel, _, cross_kernel]) = variant(ctx, tile, k)?;
     let plan = plan(k, tile)?;
+    // The chunk pass runs the smallest tile that holds a chunk: above the exchange buffer's
+    // size, a tile must be one chunk (`shaders/hadamard_chunk.wgsl`, phases).
+    let chunk_tile = plan.chunk.max(EXCHANGE);
+    let [_, chunk_kernel, _] = VARIANTS
+        .into_iter()
+        .find(|(t, _)| *t == chunk_tile)
+        .map(|(_, kernels)| kernels)
+        .expect("every chunk is a power of two between 2048 and a tile that fits");
     // 1/sqrt(k) once, in the last pass, as the reference applies it.
     let last = |pass: usize| {
         let passes = [plan.chunk > 1, plan.spread > 1, plan.a > 1];
@@ -448,7 +475,7 @@ fn transform(
         _pad: 0,
     };
     if plan.chunk > 1 {
-        let tiles = (rows * k).div_ceil(tile) as u32;
+        let tiles = (rows * k).div_ceil(chunk_tile) as u32;
         let source = src.map_or(&ctx.gpu()?.dummy, |s| s.buffer());
         let bufs = [(1, x.buffer()), (3, source)];
         ctx.dispatch(enc, chunk_kernel, &params, &bufs, grid_1d(tiles))?;

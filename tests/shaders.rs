@@ -3,23 +3,50 @@
 
 const SHADERS: &[(&str, &str)] = &[
     (
-        "hadamard_2048",
+        "hadamard_chunk_2048",
         concat!(
             include_str!("../shaders/hadamard_tile_2048.wgsl"),
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_chunk.wgsl")
+        ),
+    ),
+    (
+        "hadamard_cross_2048",
+        concat!(
+            include_str!("../shaders/hadamard_tile_2048.wgsl"),
+            include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard.wgsl")
         ),
     ),
     (
-        "hadamard_4096",
+        "hadamard_chunk_4096",
         concat!(
             include_str!("../shaders/hadamard_tile_4096.wgsl"),
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_chunk.wgsl")
+        ),
+    ),
+    (
+        "hadamard_cross_4096",
+        concat!(
+            include_str!("../shaders/hadamard_tile_4096.wgsl"),
+            include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard.wgsl")
         ),
     ),
     (
-        "hadamard_8192",
+        "hadamard_chunk_8192",
         concat!(
             include_str!("../shaders/hadamard_tile_8192.wgsl"),
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_chunk.wgsl")
+        ),
+    ),
+    (
+        "hadamard_cross_8192",
+        concat!(
+            include_str!("../shaders/hadamard_tile_8192.wgsl"),
+            include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard.wgsl")
         ),
     ),

@@ -63,6 +63,8 @@ pub async fn every_tile_agrees() {
     let mut rng = Rng::new(12);
     for (m, k) in [
         (3, 64),
+        (7, 16),
+        (9, 512),
         (5, 4096),
         (2, 8192),
         (2, 28 * 256),
@@ -92,7 +94,13 @@ pub async fn gpu_matches_reference_and_is_an_involution() {
     let cases = [
         (1, 1),
         (3, 2),
+        (2, 4),
+        (3, 8),
+        (3, 16),
+        (5, 32),
         (5, 64),
+        (4, 256),
+        (3, 2048),
         (2, 128),
         (33, 1024),
         (4, 4096),
@@ -100,6 +108,8 @@ pub async fn gpu_matches_reference_and_is_an_involution() {
         (2, 16384),
         (1, 32768),
         (7, 12),
+        (3, 12 * 8),
+        (3, 12 * 16),
         (3, 12 * 64),
         (2, 20 * 128),
         (2, 28 * 128),
