@@ -90,15 +90,26 @@ pub fn workgroup_size(tile: usize) -> usize {
     tile / 8
 }
 
-/// Elements of the chunk pass's exchange buffer (`BUF` in `shaders/hadamard_tile_*.wgsl`),
-/// the same for every tile.
-const EXCHANGE: usize = 2048;
+/// The smallest tile of the chunk pass (smaller chunks share a workgroup).
+const MIN_CHUNK_TILE: usize = 2048;
+
+/// Elements of the chunk pass's exchange buffer of a tile (`BUF` in
+/// `shaders/hadamard_tile_*.wgsl`): 2048, and 4096 for the 8192 tile (H200, M = 4096,
+/// k = 8192: 0.133 ms with 2 phases of 4096 against 0.147 ms with 4 of 2048; k = 4096:
+/// 0.061 ms with one of 4096 against 0.055 ms with 2 of 2048).
+pub fn exchange_elements(tile: usize) -> usize {
+    if tile >= 8192 {
+        4096
+    } else {
+        2048
+    }
+}
 
 /// Whether the FWHT tile of `tile` elements fits an adapter's `limits`: the chunk pass's
-/// padded exchange buffer (17/16 · 4 bytes per element of [`EXCHANGE`]) and the cross
-/// passes' workgroup size.
+/// padded exchange buffer (17/16 · 4 bytes per element, [`exchange_elements`]) and the
+/// cross passes' workgroup size.
 pub fn tile_fits(limits: &wgpu::Limits, tile: usize) -> bool {
-    EXCHANGE * 17 / 16 * 4 <= limits.max_compute_workgroup_storage_size as usize
+    exchange_elements(tile) * 17 / 16 * 4 <= limits.max_compute_workgroup_storage_size as usize
         && workgroup_size(tile) <= limits.max_compute_invocations_per_workgroup as usize
 }
 
@@ -131,7 +142,7 @@ fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kern
                 "the FWHT tile of {tile} elements does not fit the adapter's {max} bytes of \
                  workgroup memory or {threads} invocations per workgroup (tiles {TILES:?} \
                  need {} bytes and 1/8 invocation per element)",
-                EXCHANGE * 17 / 16 * 4
+                exchange_elements(tile) * 17 / 16 * 4
             ))
         })
 }
@@ -449,7 +460,7 @@ fn transform(
     let plan = plan(k, tile)?;
     // The chunk pass runs the smallest tile that holds a chunk: above the exchange buffer's
     // size, a tile must be one chunk (`shaders/hadamard_chunk.wgsl`, phases).
-    let chunk_tile = plan.chunk.max(EXCHANGE);
+    let chunk_tile = plan.chunk.max(MIN_CHUNK_TILE);
     let [_, chunk_kernel, _] = VARIANTS
         .into_iter()
         .find(|(t, _)| *t == chunk_tile)

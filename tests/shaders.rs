@@ -194,3 +194,38 @@ fn dp4a_gemm_emits_native_dot_product() {
     }
     assert!(has_sdot, "no OpSDot in the SPIR-V of the dp4a GEMM");
 }
+
+/// `const NAME: u32 = value;` of the WGSL file shaders/FILE.
+fn constant(file: &str, name: &str) -> usize {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("shaders")
+        .join(format!("{file}.wgsl"));
+    let src = std::fs::read_to_string(path).unwrap();
+    let prefix = format!("const {name}: u32 = ");
+    let line = src
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("shaders/{file}.wgsl: no {name}"));
+    let value = &line[prefix.len()..];
+    value[..value.find('u').unwrap()].parse().unwrap()
+}
+
+/// The host's view of each FWHT tile (`hadamard::exchange_elements`, `workgroup_size`) is
+/// what the shaders declare.
+#[test]
+fn host_constants_match_the_shaders() {
+    for tile in rrs::hadamard::TILES {
+        let file = format!("hadamard_tile_{tile}");
+        assert_eq!(constant(&file, "TILE"), tile);
+        assert_eq!(
+            constant(&file, "BUF"),
+            rrs::hadamard::exchange_elements(tile),
+            "tile {tile}"
+        );
+        assert_eq!(
+            constant(&file, "WG"),
+            rrs::hadamard::workgroup_size(tile),
+            "tile {tile}"
+        );
+    }
+}
