@@ -63,6 +63,9 @@ const GEMV: [Kernel; 2] = [
     },
 ];
 
+/// Output columns per workgroup of the decode kernel (`COLS` in `shaders/gemv.wgsl`).
+pub const DECODE_COLUMNS: usize = 16;
+
 /// Largest m that takes the decode kernel (`shaders/gemv.wgsl`).
 pub const DECODE_MAX_M: usize = 16;
 
@@ -285,7 +288,7 @@ pub(crate) fn record(
         && k.is_multiple_of(32)
         && (opts.group_scales.is_none() || opts.group.is_multiple_of(32));
     let (kernel, grid) = if decode {
-        (GEMV[dot], [n.div_ceil(32) as u32, 1, 1])
+        (GEMV[dot], [n.div_ceil(DECODE_COLUMNS) as u32, 1, 1])
     } else {
         let side = tile.side();
         let grid = [n.div_ceil(side) as u32, m.div_ceil(side) as u32, 1];

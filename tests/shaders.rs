@@ -210,8 +210,8 @@ fn constant(file: &str, name: &str) -> usize {
     value[..value.find('u').unwrap()].parse().unwrap()
 }
 
-/// The host's view of each FWHT tile (`hadamard::exchange_elements`, `workgroup_size`) is
-/// what the shaders declare.
+/// The host's view of each FWHT tile (`hadamard::exchange_elements`, `workgroup_size`) and
+/// of the decode kernel's columns per workgroup is what the shaders declare.
 #[test]
 fn host_constants_match_the_shaders() {
     for tile in rrs::hadamard::TILES {
@@ -228,4 +228,5 @@ fn host_constants_match_the_shaders() {
             "tile {tile}"
         );
     }
+    assert_eq!(constant("gemv", "COLS"), rrs::gemm::DECODE_COLUMNS);
 }
