@@ -47,3 +47,9 @@ template <int N> __device__ __forceinline__ void async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 #endif
 }
+
+// The host's launch facts (`host_defines` in src/cuda/ops.rs) arrive as RRS_HOST_* macros;
+// each source checks them against its own constants with `static_assert`, so that a host
+// and a kernel that drift apart fail to compile. Compile through `rrs::cuda::ptx`.
+#define RRS_HOST_CHECK(cond, what) \
+  static_assert(cond, what " (src/cuda/ops.rs, host_defines) differs from this kernel")

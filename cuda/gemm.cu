@@ -37,6 +37,7 @@
 #else
 #define GEMM_STAGES 3
 #endif
+RRS_HOST_CHECK(RRS_HOST_GEMM_STAGES == GEMM_STAGES, "gemm_stages");
 
 // Exact i32 → f32 for |v| < 2^22 (the dp4a GEMV's partial sums of 32 codes) with an
 // integer add and a float subtract instead of a conversion.
@@ -296,6 +297,7 @@ extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __res
 #define GEMV_WARPS 8
 #define GEMV_COLS 4
 #define GEMV_KC 2048
+RRS_HOST_CHECK(RRS_HOST_DECODE_COLUMNS == GEMV_WARPS * GEMV_COLS, "DECODE_COLUMNS");
 
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
@@ -384,6 +386,7 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 // add them, or with group scales converted as they are and folded with 1/16 in the scale.
 #define DEC_WARPS 8
 #define DEC_COLS 32  // 16 measured 1.45× slower at N = K = 8192 on the H200
+RRS_HOST_CHECK(RRS_HOST_DECODE_COLUMNS == DEC_COLS, "DECODE_COLUMNS");
 
 // Nibbles 0, 2, 4, 6 of w as four s8: ((u ^ 8) + 0x78) ^ 0x80 sign-extends each byte (no
 // carries: at most 0x87).

@@ -46,6 +46,8 @@
 // A buffer: packed A, packed W (BN rows × 64 B), unpacked W (BN rows × 128 B).
 #define WG_BUFFER_BYTES(BN) (WG_PACKED_BYTES + (BN) * 64 + (BN) * 128)
 #define WG_SMEM(BN) (WG_BUFFERS * WG_BUFFER_BYTES(BN) + 2 * WG_BUFFERS * 8)
+RRS_HOST_CHECK(RRS_HOST_WGMMA_SMEM_64 == WG_SMEM(64), "wgmma_smem(64)");
+RRS_HOST_CHECK(RRS_HOST_WGMMA_SMEM_128 == WG_SMEM(128), "wgmma_smem(128)");
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define RRS_WGMMA 1

@@ -216,6 +216,19 @@ __host__ __device__ constexpr int two_pass_logr(int logn) {
   return logn == 12 ? 6 : (logn == 13 || logn == 14) ? 7 : 0;
 }
 
+// Shared memory the FWHT of 2^logn elements uses: n floats, and n / R more in two passes
+// (the exchange puts element e at e + e / R). The host gives at least that
+// (RRS_HOST_FWHT_SMEM_<logn>, `fwht_smem`), and pads exactly where this runs two passes.
+__host__ __device__ constexpr int fwht_smem_used(int logn) {
+  return ((1 << logn) + (two_pass_logr(logn) ? (1 << logn) >> two_pass_logr(logn) : 0)) * 4;
+}
+#define RRS_FWHT_SMEM_CHECK(L, HOST)                                                        \
+  RRS_HOST_CHECK(HOST >= fwht_smem_used(L) && (HOST > (4 << L)) == (two_pass_logr(L) > 0), \
+                 "fwht_smem(2^" #L ")")
+RRS_FWHT_SMEM_CHECK(12, RRS_HOST_FWHT_SMEM_12);
+RRS_FWHT_SMEM_CHECK(13, RRS_HOST_FWHT_SMEM_13);
+RRS_FWHT_SMEM_CHECK(14, RRS_HOST_FWHT_SMEM_14);
+
 template <int LOGN, typename In, typename Out>
 __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __restrict__ src,
                                               unsigned long long vectors, float scale) {

@@ -108,6 +108,22 @@ fn nvrtc_present() -> Result<()> {
     }
 }
 
+/// The compute capability of an NVRTC target: `"sm_90a"` → (9, 0), `"sm_120"` → (12, 0).
+fn compute_capability(arch: &str) -> Result<(i32, i32)> {
+    let digits: String = arch
+        .strip_prefix("sm_")
+        .unwrap_or_default()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    match (digits.len(), digits.parse::<i32>()) {
+        (2.., Ok(v)) => Ok((v / 10, v % 10)),
+        _ => Err(Error::Unsupported(format!(
+            "CUDA architecture {arch:?} is not of the form sm_XY"
+        ))),
+    }
+}
+
 /// The PTX NVRTC makes of `source` for a GPU of `arch` (e.g. `"sm_90"`; the target is
 /// [`Source::target`]), compiled once per process.
 pub fn ptx(source: Source, arch: &str) -> Result<String> {
@@ -118,8 +134,10 @@ pub fn ptx(source: Source, arch: &str) -> Result<String> {
     }
     nvrtc_present()?;
     let text = format!("{COMMON}\n{}", source.text);
+    let mut options = vec![format!("--gpu-architecture={arch}"), "-std=c++17".into()];
+    options.extend(ops::host_defines(source.name, compute_capability(&arch)?));
     let opts = cudarc::nvrtc::CompileOptions {
-        options: vec![format!("--gpu-architecture={arch}"), "-std=c++17".into()],
+        options,
         name: Some(format!("{}.cu", source.name)),
         ..Default::default()
     };
@@ -246,15 +264,6 @@ impl Device {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// K steps the tensor-core GEMM keeps in flight (`GEMM_STAGES` in `cuda/gemm.cu`).
-    pub fn gemm_stages(&self) -> usize {
-        if self.cc.0 >= 9 {
-            4
-        } else {
-            3
-        }
     }
 
     /// The architecture NVRTC compiles for, e.g. `"sm_90"`.

@@ -22,6 +22,50 @@ fn wgmma_smem(bn: usize) -> u32 {
     (4 * (128 * 64 + bn * 64 + bn * 128) + 2 * 4 * 8) as u32
 }
 
+/// K steps the tensor-core GEMM keeps in flight on a GPU of compute capability `cc`
+/// (`GEMM_STAGES` in `cuda/gemm.cu`).
+fn gemm_stages(cc: (i32, i32)) -> usize {
+    if cc.0 >= 9 {
+        4
+    } else {
+        3
+    }
+}
+
+/// Dynamic shared memory of the FWHT of `chunk` = 2^n elements (`cuda/hadamard.cu`): one
+/// f32 per element (unused by blocks of fewer than 64 threads), plus, for the two-pass
+/// kernels (2^12 … 2^14, but 2^14 not on sm_75, whose 64 KiB a block could not hold it;
+/// `two_pass_logr`), one word of padding per 64.
+fn fwht_smem(chunk: usize, cc: (i32, i32)) -> u32 {
+    let two_pass = (4096..=16384).contains(&chunk) && (chunk < 16384 || cc >= (8, 0));
+    (chunk * 4 + if two_pass { chunk / 16 } else { 0 }) as u32
+}
+
+/// Output columns per block of the decode kernels `gemv_mma` (`DEC_COLS`) and `gemv`
+/// (`GEMV_WARPS · GEMV_COLS`) in `cuda/gemm.cu`.
+const DECODE_COLUMNS: usize = 32;
+
+/// What the launches above assume of a source's kernels on a GPU of compute capability
+/// `cc`, as NVRTC `-D` definitions (`RRS_HOST_*`). Each source checks them against its own
+/// constants with `static_assert`, so that a host and a kernel that drift apart fail to
+/// compile (CI compiles every source for sm_75 … sm_90) instead of launching with the wrong
+/// shared memory or grid.
+pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
+    match source {
+        "hadamard" => (12..=14)
+            .map(|l| format!("-DRRS_HOST_FWHT_SMEM_{l}={}", fwht_smem(1 << l, cc)))
+            .collect(),
+        "gemm" => vec![
+            format!("-DRRS_HOST_GEMM_STAGES={}", gemm_stages(cc)),
+            format!("-DRRS_HOST_DECODE_COLUMNS={DECODE_COLUMNS}"),
+        ],
+        "gemm_wgmma" => [64, 128]
+            .map(|bn| format!("-DRRS_HOST_WGMMA_SMEM_{bn}={}", wgmma_smem(bn)))
+            .to_vec(),
+        _ => Vec::new(),
+    }
+}
+
 /// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
 fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
     u32::try_from(blocks.max(1))
@@ -92,11 +136,7 @@ impl Device {
         // 1/sqrt(k) once, at the end, as the CPU reference applies it.
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
-        // The exchange: one f32 per element (unused by blocks of fewer than 64 threads),
-        // plus, for the two-pass kernels (2^12 … 2^14 in hadamard.cu, but 2^14 on sm_75,
-        // whose 64 KiB a block could not hold it), one word of padding per 64.
-        let two_pass = (4096..=16384).contains(&chunk) && (chunk < 16384 || self.cc >= (8, 0));
-        let smem = (chunk * 4 + if two_pass { chunk / 16 } else { 0 }) as u32;
+        let smem = fwht_smem(chunk, self.cc);
         let log2 = chunk.trailing_zeros();
         let staged = staged.filter(|_| half && signs.is_some());
         let (entry, dst) = match (staged, half) {
@@ -309,7 +349,7 @@ impl Device {
             (
                 GEMM,
                 "gemv_mma".to_string(),
-                config(grid(n.div_ceil(32))?, 256, 0),
+                config(grid(n.div_ceil(DECODE_COLUMNS))?, 256, 0),
             )
         } else if self.gemm == CudaGemm::Wgmma
             && k % 128 == 0
@@ -339,7 +379,7 @@ impl Device {
             (
                 GEMM,
                 "gemv".to_string(),
-                config(grid(n.div_ceil(32))?, 256, 0),
+                config(grid(n.div_ceil(DECODE_COLUMNS))?, 256, 0),
             )
         } else if k % 64 == 0 && k < 1 << 26 && (!scaled || group % 64 == 0) {
             // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
@@ -370,7 +410,7 @@ impl Device {
             let cfg = LaunchConfig {
                 grid_dim: tiles,
                 block_dim: (256, 1, 1),
-                shared_mem_bytes: (self.gemm_stages() * 2 * 128 * step / 2) as u32,
+                shared_mem_bytes: (gemm_stages(self.cc) * 2 * 128 * step / 2) as u32,
             };
             (GEMM, entry, cfg)
         } else {
