@@ -125,7 +125,8 @@ fn compute_capability(arch: &str) -> Result<(i32, i32)> {
 }
 
 /// The PTX NVRTC makes of `source` for a GPU of `arch` (e.g. `"sm_90"`; the target is
-/// [`Source::target`]), compiled once per process.
+/// [`Source::target`]), compiled once per process, with the host's launch facts for that
+/// architecture as `-D` definitions that the source checks (`host_defines` in `ops.rs`).
 pub fn ptx(source: Source, arch: &str) -> Result<String> {
     let arch = source.target(arch);
     let key = (source.name, arch.clone());
