@@ -11,9 +11,9 @@
 //! Applying it to activations and to the weights' input channels keeps X·Wᵀ unchanged.
 //!
 //! Against [`reference()`] the GPU result is bit-identical, on every backend: the WGSL
-//! passes (butterfly stages in workgroup memory, the power-of-two stages above a tile across
-//! tiles, then the dense H_a) and the CUDA kernels all run the reference's stages in its
-//! order, with 1/sqrt(k) applied once at the end.
+//! passes (butterfly stages in registers, exchanged through workgroup memory; the
+//! power-of-two stages above a tile across tiles; then the dense H_a) and the CUDA kernels
+//! all run the reference's stages in its order, with 1/sqrt(k) applied once at the end.
 //!
 //! f16 tensors ([`DType::F16`]): each element is read as f32, the transform runs in f32, and
 //! the result is rounded to f16 once, so the output is bit-identical to [`reference_f16`].
@@ -71,7 +71,7 @@ pub const TILES: [usize; 3] = [8192, 4096, 2048];
 /// The FWHT tiles to use for size k, best first, from measurements on the H200 (Vulkan,
 /// M = 4096, `bench --only fwht --tiles`): one pass where the row fits a tile (k = 4096:
 /// 0.055 ms with the 4096 tile against 0.117 ms with the 2048 tile and a cross pass;
-/// k = 8192: 0.148 ms with the 8192 tile against 0.177 / 0.211 ms with the 2048 / 4096
+/// k = 8192: 0.133 ms with the 8192 tile against 0.177 / 0.210 ms with the 2048 / 4096
 /// tiles), else the 4096 tile and a cross pass (k = 16384: 0.327 ms against 0.342 / 0.515 with
 /// the 2048 / 8192 tiles; k = 32768: 0.645 against 0.679 / 0.852). The first that fits the
 /// adapter is used.
