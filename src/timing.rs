@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// cases (allocations, uploads), and a case timed right after such a gap ran at that clock
 /// (the WGSL copy of 4096 × 8192 f32 took 0.17 ms instead of 0.07 ms). So every case first
 /// runs its work for at least this long.
-pub(crate) const CLOCK_WARM_UP: Duration = Duration::from_millis(300);
+pub const CLOCK_WARM_UP: Duration = Duration::from_millis(300);
 
 /// Call `run` (one untimed run of a case, waited for) at least twice and until
 /// [`CLOCK_WARM_UP`] has passed: the warm-up of both backends' `time_ms`.
