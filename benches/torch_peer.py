@@ -12,6 +12,8 @@ import time
 import torch
 
 QUICK = "--quick" in sys.argv
+# `--only decode`: the f16 matmuls of the decode sizes (m <= 16) alone, as the benches' flag.
+DECODE_ONLY = "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1:][:1] == ["decode"]
 dev = "cuda"
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -44,7 +46,7 @@ def emit(peer, m, n, k, ms):
 
 
 m_mem, ks = (64, [1024, 4096]) if QUICK else (4096, [4096, 8192, 16384, 32768])
-for k in ks:
+for k in [] if DECODE_ONLY else ks:
     x = torch.randn(m_mem, k, device=dev)
     y = torch.empty_like(x)
     emit("copy_f32", m_mem, 0, k, time_ms(lambda: y.copy_(x), 10))
@@ -64,8 +66,12 @@ for nk in nks:
     for m in ms_list:
         reps = 3 if m >= 2048 else 20
         a32 = torch.randn(m, k, device=dev)
-        emit("matmul_f32", m, n, k, time_ms(lambda: a32 @ w32.t(), reps))
         a16 = a32.half()
+        if DECODE_ONLY:
+            if m <= 16:
+                emit("matmul_f16", m, n, k, time_ms(lambda: a16 @ w16.t(), reps))
+            continue
+        emit("matmul_f32", m, n, k, time_ms(lambda: a32 @ w32.t(), reps))
         emit("matmul_f16", m, n, k, time_ms(lambda: a16 @ w16.t(), reps))
         a8 = torch.randint(-8, 8, (m, k), dtype=torch.int8, device=dev)
         try:
