@@ -105,11 +105,16 @@ pub fn exchange_elements(tile: usize) -> usize {
     }
 }
 
+/// Workgroup memory of the chunk pass of a tile: its exchange buffer
+/// ([`exchange_elements`]), 4 bytes an element and one word of padding per 16.
+pub fn exchange_bytes(tile: usize) -> usize {
+    exchange_elements(tile) * 17 / 16 * 4
+}
+
 /// Whether the FWHT tile of `tile` elements fits an adapter's `limits`: the chunk pass's
-/// padded exchange buffer (17/16 · 4 bytes per element, [`exchange_elements`]) and the
-/// cross passes' workgroup size.
+/// workgroup memory ([`exchange_bytes`]) and the cross passes' workgroup size.
 pub fn tile_fits(limits: &wgpu::Limits, tile: usize) -> bool {
-    exchange_elements(tile) * 17 / 16 * 4 <= limits.max_compute_workgroup_storage_size as usize
+    exchange_bytes(tile) <= limits.max_compute_workgroup_storage_size as usize
         && workgroup_size(tile) <= limits.max_compute_invocations_per_workgroup as usize
 }
 
@@ -142,7 +147,7 @@ fn variant(ctx: &Context, tile: Option<usize>, k: usize) -> Result<(usize, [Kern
                 "the FWHT tile of {tile} elements does not fit the adapter's {max} bytes of \
                  workgroup memory or {threads} invocations per workgroup (tiles {TILES:?} \
                  need {} bytes and 1/8 invocation per element)",
-                exchange_elements(tile) * 17 / 16 * 4
+                exchange_bytes(tile)
             ))
         })
 }

@@ -150,23 +150,20 @@ fn every_shader_validates() {
     }
 }
 
+/// The directory of the WGSL sources.
+fn shaders_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders")
+}
+
 #[test]
 fn every_shader_file_is_covered() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in std::fs::read_dir(shaders_dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let stem = name.trim_end_matches(".wgsl");
-        let covered = SHADERS.iter().any(|(n, src)| {
-            *n == stem
-                || src.contains(
-                    &std::fs::read_to_string(
-                        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                            .join("shaders")
-                            .join(&name),
-                    )
-                    .unwrap(),
-                )
-        });
+        let text = std::fs::read_to_string(shaders_dir().join(&name)).unwrap();
+        let covered = SHADERS
+            .iter()
+            .any(|(n, src)| *n == stem || src.contains(&text));
         assert!(covered, "shaders/{name} is not validated by this test");
     }
 }
@@ -197,10 +194,7 @@ fn dp4a_gemm_emits_native_dot_product() {
 
 /// `const NAME: u32 = value;` of the WGSL file shaders/FILE.
 fn constant(file: &str, name: &str) -> usize {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("shaders")
-        .join(format!("{file}.wgsl"));
-    let src = std::fs::read_to_string(path).unwrap();
+    let src = std::fs::read_to_string(shaders_dir().join(format!("{file}.wgsl"))).unwrap();
     let prefix = format!("const {name}: u32 = ");
     let line = src
         .lines()
