@@ -37,104 +37,6 @@ fn pad(i: u32) -> u32 {
     return b + (b >> 4u);
 }
 
-// An invocation's 16 elements, element j in component j % 4 of q[j / 4]. Plain variables and
-// straight-line code, no arrays: nothing depends on the shader compiler unrolling a loop to
-// keep them in registers.
-struct Group {
-    q0: vec4<f32>,
-    q1: vec4<f32>,
-    q2: vec4<f32>,
-    q3: vec4<f32>,
-}
-
-// The first n (≤ 4) butterfly stages over the 4 index bits of a group: stages 0 and 1 pair
-// components inside each vec4, stages 2 and 3 pair the vec4s.
-fn butterflies(g: Group, n: u32) -> Group {
-    var v = g;
-    if n > 0u {
-        v = Group(stage0(v.q0), stage0(v.q1), stage0(v.q2), stage0(v.q3));
-    }
-    if n > 1u {
-        v = Group(stage1(v.q0), stage1(v.q1), stage1(v.q2), stage1(v.q3));
-    }
-    if n > 2u {
-        v = Group(v.q0 + v.q1, v.q0 - v.q1, v.q2 + v.q3, v.q2 - v.q3);
-    }
-    if n > 3u {
-        v = Group(v.q0 + v.q2, v.q1 + v.q3, v.q0 - v.q2, v.q1 - v.q3);
-    }
-    return v;
-}
-
-fn stage0(a: vec4<f32>) -> vec4<f32> {
-    return vec4<f32>(a.x + a.y, a.x - a.y, a.z + a.w, a.z - a.w);
-}
-
-fn stage1(a: vec4<f32>) -> vec4<f32> {
-    return vec4<f32>(a.x + a.z, a.y + a.w, a.x - a.z, a.y - a.w);
-}
-
-// Workgroup memory: elements i, i + h, i + 2h, i + 3h of the tile.
-fn put4(i: u32, h: u32, w: vec4<f32>) {
-    buf[pad(i)] = w.x;
-    buf[pad(i + h)] = w.y;
-    buf[pad(i + 2u * h)] = w.z;
-    buf[pad(i + 3u * h)] = w.w;
-}
-
-fn get4(i: u32, h: u32) -> vec4<f32> {
-    return vec4<f32>(buf[pad(i)], buf[pad(i + h)], buf[pad(i + 2u * h)], buf[pad(i + 3u * h)]);
-}
-
-// Quad `quad` of g (elements base + (4 · quad + c) · h, c < 4) read from the buffer.
-fn with_quad(g: Group, quad: u32, base: u32, h: u32) -> Group {
-    var v = g;
-    let a = get4(base + 4u * quad * h, h);
-    switch quad {
-        case 0u: {
-            v.q0 = a;
-        }
-        case 1u: {
-            v.q1 = a;
-        }
-        case 2u: {
-            v.q2 = a;
-        }
-        default: {
-            v.q3 = a;
-        }
-    }
-    return v;
-}
-
-// Elements base + j * h of the tile, j = 0..15.
-fn scatter(g: Group, base: u32, h: u32) {
-    put4(base, h, g.q0);
-    put4(base + 4u * h, h, g.q1);
-    put4(base + 8u * h, h, g.q2);
-    put4(base + 12u * h, h, g.q3);
-}
-
-fn gather(base: u32, h: u32) -> Group {
-    return Group(get4(base, h), get4(base + 4u * h, h), get4(base + 8u * h, h), get4(base + 12u * h, h));
-}
-
-// x at elements i, i + h, i + 2h, i + 3h of the tensor, times `scale`.
-fn store4(i: u32, h: u32, w: vec4<f32>) {
-    let v = w * p.scale;
-    x[i >> 2u][i & 3u] = v.x;
-    x[(i + h) >> 2u][(i + h) & 3u] = v.y;
-    x[(i + 2u * h) >> 2u][(i + 2u * h) & 3u] = v.z;
-    x[(i + 3u * h) >> 2u][(i + 3u * h) & 3u] = v.w;
-}
-
-fn load(q: u32) -> vec4<f32> {
-    if p.from_src != 0u {
-        return src[q];
-    }
-    return x[q];
-}
-
 // One workgroup per TILE elements (numbered wid.x + wid.y * nwg.x).
 @compute @workgroup_size(LANES)
 fn fwht_chunk(
@@ -156,7 +58,7 @@ fn fwht_chunk(
     if inside {
         v = Group(load(q), load(q + 1u), load(q + 2u), load(q + 3u));
     }
-    v = butterflies(v, first);
+    v = butterflies(v, 0u, first);
     if rounds == 1u {
         if inside {
             x[q] = v.q0 * p.scale;
@@ -196,7 +98,7 @@ fn fwht_chunk(
                 w = gather(nbase, nh);
             }
         }
-        v = butterflies(w, 4u);
+        v = butterflies(w, 0u, 4u);
         base = nbase;
         h = nh;
         lh += 4u;

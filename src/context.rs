@@ -73,6 +73,9 @@ pub struct Context {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     dot_kernel: DotKernel,
+    /// The subgroup sizes (min, max) the WGSL kernels may rely on: `Some` where the device
+    /// was created with `Features::SUBGROUP` and [`ContextOptions::disable_subgroups`] is off.
+    subgroups: Option<(u32, u32)>,
     checks: ShaderChecks,
     /// Unique per device (clones share it): tensors remember it, ops check it.
     pub(crate) id: u64,
@@ -117,6 +120,9 @@ pub struct ContextOptions {
     pub max_workgroup_storage: Option<u32>,
     /// CUDA device ordinal (the `cuda` feature); default 0.
     pub cuda_ordinal: usize,
+    /// Keep the WGSL kernels off subgroup operations even where the adapter has them (the
+    /// FWHT's first pass then exchanges through workgroup memory only; for A/B runs).
+    pub disable_subgroups: bool,
     /// Force a CUDA GEMM path (to test both on one GPU); default: by compute capability,
     /// also settable with `RRS_CUDA_GEMM=int4|int8|wgmma`.
     pub cuda_gemm: Option<CudaGemm>,
@@ -211,7 +217,12 @@ impl Context {
         let packed_dot = instance
             .wgsl_language_features()
             .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
-        Self::from_adapter(adapter, packed_dot, options.max_workgroup_storage).await
+        let mut ctx =
+            Self::from_adapter(adapter, packed_dot, options.max_workgroup_storage).await?;
+        if options.disable_subgroups {
+            ctx.subgroups = None;
+        }
+        Ok(ctx)
     }
 
     /// Create a context on a given adapter. `packed_dot` says whether WGSL's
@@ -228,8 +239,19 @@ impl Context {
             limits.max_compute_workgroup_storage_size =
                 limits.max_compute_workgroup_storage_size.min(cap);
         }
+        // Subgroups natively only: browsers want `enable subgroups;`, which naga 30 rejects.
+        let subgroup = if cfg!(target_arch = "wasm32") {
+            wgpu::Features::empty()
+        } else {
+            wgpu::Features::SUBGROUP
+        };
         let features = adapter.features()
-            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+                | subgroup);
+        let subgroups = features
+            .contains(wgpu::Features::SUBGROUP)
+            .then_some((info.subgroup_min_size, info.subgroup_max_size));
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("rrs"),
@@ -279,6 +301,7 @@ impl Context {
             info,
             limits,
             dot_kernel,
+            subgroups,
             checks: ShaderChecks::from_env(),
         })
     }
@@ -314,6 +337,7 @@ impl Context {
             info,
             limits,
             dot_kernel: DotKernel::Dot4I8Packed,
+            subgroups: None,
             checks: ShaderChecks::from_env(),
         }
     }
@@ -346,6 +370,13 @@ impl Context {
     /// The device limits (requested equal to the adapter's).
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits
+    }
+
+    /// The smallest and largest subgroup size of the adapter, where the WGSL kernels may use
+    /// subgroup operations (`Features::SUBGROUP`, natively; not in browsers, nor with
+    /// [`ContextOptions::disable_subgroups`], nor on the CUDA backend).
+    pub fn subgroup_sizes(&self) -> Option<(u32, u32)> {
+        self.subgroups
     }
 
     /// The dot-product kernel the GEMM uses by default on this adapter.

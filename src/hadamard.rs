@@ -11,8 +11,9 @@
 //! Applying it to activations and to the weights' input channels keeps X·Wᵀ unchanged.
 //!
 //! Against [`reference()`] the GPU result is bit-identical, on every backend: the WGSL
-//! passes (butterfly stages in registers, exchanged through workgroup memory; the
-//! power-of-two stages above a tile across tiles; then the dense H_a) and the CUDA kernels
+//! passes (butterfly stages in registers, exchanged through workgroup memory, and across
+//! subgroup lanes where the adapter has subgroups; the power-of-two stages above a tile
+//! across tiles; then the dense H_a) and the CUDA kernels
 //! all run the reference's stages in its order, with 1/sqrt(k) applied once at the end.
 //!
 //! f16 tensors ([`DType::F16`]): each element is read as f32, the transform runs in f32, and
@@ -30,17 +31,21 @@ const PARAMS: &str = include_str!("../shaders/hadamard_params.wgsl");
 const CROSS: &str = include_str!("../shaders/hadamard.wgsl");
 /// The first pass: the stages inside each chunk (`fwht_chunk`).
 const CHUNK: &str = include_str!("../shaders/hadamard_chunk.wgsl");
+/// The first pass's registers, butterflies, loads, exchanges and stores.
+const REGS: &str = include_str!("../shaders/hadamard_regs.wgsl");
+/// The first pass with subgroup shuffles (`fwht_subgroup`).
+const SUBGROUP: &str = include_str!("../shaders/hadamard_subgroup.wgsl");
 
 /// The FWHT kernel `$entry` of `$body` for the `$tile` variant (tile constants and the
 /// parameters prepended).
 macro_rules! kernel {
-    ($tile:literal, $body:expr, $entry:literal) => {
+    ($tile:literal, [$($body:expr),*], $entry:literal) => {
         Kernel {
             name: concat!("hadamard_", $tile),
             sources: &[
                 include_str!(concat!("../shaders/hadamard_tile_", $tile, ".wgsl")),
                 PARAMS,
-                $body,
+                $($body),*
             ],
             entry: $entry,
             bounds_checks: false,
@@ -51,9 +56,9 @@ macro_rules! kernel {
 macro_rules! variant {
     ($tile:literal) => {
         [
-            kernel!($tile, CROSS, "cross_pow2"),
-            kernel!($tile, CHUNK, "fwht_chunk"),
-            kernel!($tile, CROSS, "cross"),
+            kernel!($tile, [CROSS], "cross_pow2"),
+            kernel!($tile, [REGS, CHUNK], "fwht_chunk"),
+            kernel!($tile, [CROSS], "cross"),
         ]
     };
 }
@@ -65,6 +70,101 @@ const VARIANTS: [(usize, [Kernel; 3]); 3] = [
     (2048, variant!("2048")),
 ];
 
+/// The subgroup first pass (`fwht_subgroup`) for one chunk of `$tile` elements with an
+/// exchange buffer of `$buf`.
+macro_rules! subgroup_kernel {
+    ($tile:literal, $buf:literal) => {
+        (
+            $tile,
+            $buf,
+            Kernel {
+                name: concat!("hadamard_subgroup_", $tile, "_", $buf),
+                sources: &[
+                    concat!(
+                        "const TILE: u32 = ",
+                        $tile,
+                        "u;\nconst BUF: u32 = ",
+                        $buf,
+                        "u;\n"
+                    ),
+                    PARAMS,
+                    REGS,
+                    SUBGROUP,
+                ],
+                entry: "fwht_subgroup",
+                bounds_checks: false,
+            },
+        )
+    };
+}
+
+/// (chunk, exchange buffer elements, kernel) of the subgroup first pass, by preference: a
+/// buffer of half the chunk, exchanged in two phases, else a quarter in four (H200, M = 4096,
+/// ms, buffers of chunk / 4, chunk / 2, chunk: k = 8192 0.133 / 0.0994 / 0.133; k = 16384
+/// 0.246 / 0.238 / (over 48 KiB)).
+const SUBGROUP_VARIANTS: [(usize, usize, Kernel); 3] = [
+    subgroup_kernel!(16384, 8192),
+    subgroup_kernel!(16384, 4096),
+    subgroup_kernel!(8192, 4096),
+];
+
+/// The power-of-two parts the subgroup first pass takes, each in one pass. H200 (Vulkan,
+/// M = 4096, ms, against the exchange kernel's best tile): k = 8192 0.0994 against 0.133,
+/// k = 16384 0.238 against 0.326 (the 4096 tile and a cross pass). Not taken: k = 4096
+/// (0.0557 against 0.0551), and chunks of 16384 with a cross pass at k = 32768 (0.927
+/// against 0.644: the cross pass over 2 chunks is slow).
+pub const SUBGROUP_CHUNKS: [usize; 2] = [8192, 16384];
+
+/// The subgroup first pass for a chunk of `chunk` elements on an adapter whose subgroups
+/// have `sizes` = (min, max) lanes, if it can run there: every power-of-two size S = 2^s
+/// between them has 4 + s ≤ log2(chunk) ≤ 8 + 2s (two rounds with one exchange cover the
+/// chunk), the workgroup's chunk / 16 invocations fit `limits`, and so does the first
+/// buffer of [`SUBGROUP_VARIANTS`] for the chunk (4 bytes an element, one word of padding
+/// per 32). Returns the buffer's elements and the kernel.
+fn subgroup_variant(
+    limits: &wgpu::Limits,
+    sizes: (u32, u32),
+    chunk: usize,
+) -> Option<(usize, Kernel)> {
+    let l = chunk.trailing_zeros();
+    let lanes_ok = sizes.0 <= sizes.1
+        && (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
+            .all(|s| 4 + s <= l && l <= 8 + 2 * s);
+    if !lanes_ok || chunk / 16 > limits.max_compute_invocations_per_workgroup as usize {
+        return None;
+    }
+    SUBGROUP_VARIANTS
+        .into_iter()
+        .find(|&(c, buf, _)| {
+            c == chunk && (buf + buf / 32) * 4 <= limits.max_compute_workgroup_storage_size as usize
+        })
+        .map(|(_, buf, kernel)| (buf, kernel))
+}
+
+/// Whether the subgroup first pass can run a chunk of `chunk` elements (one of
+/// [`SUBGROUP_CHUNKS`]) on an adapter with `limits` whose subgroups have `sizes` = (min, max)
+/// lanes: see `subgroup_variant`.
+pub fn subgroup_fits(limits: &wgpu::Limits, sizes: (u32, u32), chunk: usize) -> bool {
+    subgroup_variant(limits, sizes, chunk).is_some()
+}
+
+/// The subgroup first pass for a power-of-two part `p`, where the context allows it and it
+/// is one of [`SUBGROUP_CHUNKS`]: its chunk (p) and kernel.
+fn subgroup_pass(ctx: &Context, p: usize) -> Option<(usize, Kernel)> {
+    if !SUBGROUP_CHUNKS.contains(&p) {
+        return None;
+    }
+    let (_, kernel) = subgroup_variant(ctx.limits(), ctx.subgroup_sizes()?, p)?;
+    Some((p, kernel))
+}
+
+/// Whether a transform of rows of size k runs the subgroup first pass on this context
+/// (`shaders/hadamard_subgroup.wgsl`; else the exchange kernel of a tile).
+pub fn uses_subgroups(ctx: &Context, k: usize) -> bool {
+    ctx.backend() == crate::Backend::Wgpu
+        && factor(k).is_ok_and(|(_, p)| subgroup_pass(ctx, p).is_some())
+}
+
 /// FWHT tile sizes (elements per workgroup), largest first.
 pub const TILES: [usize; 3] = [8192, 4096, 2048];
 
@@ -74,7 +174,9 @@ pub const TILES: [usize; 3] = [8192, 4096, 2048];
 /// k = 8192: 0.133 ms with the 8192 tile against 0.177 / 0.210 ms with the 2048 / 4096
 /// tiles), else the 4096 tile and a cross pass (k = 16384: 0.327 ms against 0.342 / 0.515 with
 /// the 2048 / 8192 tiles; k = 32768: 0.645 against 0.679 / 0.852). The first that fits the
-/// adapter is used.
+/// adapter is used. Where the adapter has subgroups, k = 8192 and 16384 run the subgroup
+/// first pass instead ([`SUBGROUP_CHUNKS`], [`uses_subgroups`]); a tile asked for
+/// ([`hadamard_inplace_with_tile`]) always runs the exchange kernel.
 pub fn preferred_tiles(k: usize) -> &'static [usize] {
     match k {
         0..=2048 => &[2048],
@@ -461,16 +563,25 @@ fn transform(
         return crate::convert::narrow(ctx, rec.encoder(), &wide, x);
     }
     let enc = rec.encoder();
+    // The subgroup first pass where it fits (not when a tile is asked for), else the
+    // exchange kernel of the tile.
+    let subgroup = match tile {
+        Some(_) => None,
+        None => subgroup_pass(ctx, factor(k)?.1),
+    };
     let (tile, [pow2_kernel, _, cross_kernel]) = variant(ctx, tile, k)?;
-    let plan = plan(k, tile)?;
+    let plan = plan(k, subgroup.map_or(tile, |(chunk, _)| chunk))?;
     // The chunk pass runs the smallest tile that holds a chunk: above the exchange buffer's
     // size, a tile must be one chunk (`shaders/hadamard_chunk.wgsl`, phases).
     let chunk_tile = plan.chunk.max(MIN_CHUNK_TILE);
-    let [_, chunk_kernel, _] = VARIANTS
-        .into_iter()
-        .find(|(t, _)| *t == chunk_tile)
-        .map(|(_, kernels)| kernels)
-        .expect("every chunk is a power of two between 2048 and a tile that fits");
+    let chunk_kernel = match subgroup {
+        Some((_, kernel)) => kernel,
+        None => VARIANTS
+            .into_iter()
+            .find(|(t, _)| *t == chunk_tile)
+            .map(|(_, kernels)| kernels)
+            .expect("every chunk is a power of two between 2048 and a tile that fits")[1],
+    };
     // 1/sqrt(k) once, in the last pass, as the reference applies it.
     let last = |pass: usize| {
         let passes = [plan.chunk > 1, plan.spread > 1, plan.a > 1];

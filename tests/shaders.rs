@@ -7,6 +7,7 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/hadamard_tile_2048.wgsl"),
             include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_chunk.wgsl")
         ),
     ),
@@ -23,6 +24,7 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/hadamard_tile_4096.wgsl"),
             include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_chunk.wgsl")
         ),
     ),
@@ -39,7 +41,17 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/hadamard_tile_8192.wgsl"),
             include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_chunk.wgsl")
+        ),
+    ),
+    (
+        "hadamard_subgroup_16384",
+        concat!(
+            "const TILE: u32 = 16384u;\nconst BUF: u32 = 8192u;\n",
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
+            include_str!("../shaders/hadamard_subgroup.wgsl")
         ),
     ),
     (

@@ -87,6 +87,54 @@ pub async fn every_tile_agrees() {
     }
 }
 
+/// Where the adapter has subgroups, rows whose power-of-two part is one of
+/// `SUBGROUP_CHUNKS` take the subgroup first pass wherever it fits (so the reference checks
+/// above test it: lavapipe's 8 lanes, the H200's 32), and agree bit for bit with the exchange
+/// kernel of a context that keeps off subgroups, which also says it does.
+pub async fn subgroup_pass_is_used_and_agrees() {
+    let ctx = &ctx().await;
+    let Some(sizes) = ctx.subgroup_sizes() else {
+        eprintln!(
+            "subgroup FWHT not tested: {} has no subgroups for rrs (WGSL in browsers, CUDA, or \
+             an adapter without Features::SUBGROUP)",
+            ctx.describe()
+        );
+        return;
+    };
+    let fitting: Vec<usize> = hadamard::SUBGROUP_CHUNKS
+        .into_iter()
+        .filter(|&c| hadamard::subgroup_fits(ctx.limits(), sizes, c))
+        .collect();
+    assert!(
+        !fitting.is_empty(),
+        "no subgroup chunk fits {sizes:?} lanes and {:?}",
+        ctx.limits()
+    );
+    let plain = rrs::Context::with_options_async(rrs::ContextOptions {
+        disable_subgroups: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(plain.subgroup_sizes(), None);
+    for k in [4096, 8192, 16384, 32768, 12 * 4096] {
+        let want = fitting.contains(&k);
+        assert_eq!(hadamard::uses_subgroups(ctx, k), want, "k={k}");
+        assert!(!hadamard::uses_subgroups(&plain, k), "k={k}");
+    }
+    let mut rng = Rng::new(14);
+    for p in fitting {
+        let x = rng.normals(2 * p, 1.0);
+        let want = hadamard::reference(&x, p).unwrap();
+        for c in [ctx, &plain] {
+            let xt = Tensor::from_slice(c, &x, &[2, p]).unwrap();
+            hadamard::hadamard_inplace(c, &xt).unwrap();
+            let got = xt.to_vec_async::<f32>(c).await.unwrap();
+            assert_eq!(got, want, "p={p} subgroups={:?}", c.subgroup_sizes());
+        }
+    }
+}
+
 /// The GPU transform against the reference, then applied twice.
 pub async fn gpu_matches_reference_and_is_an_involution() {
     let ctx = &ctx().await;

@@ -23,6 +23,7 @@ parity_tests! {
         dense_matrices_are_hadamard,
         reference_matches_dense_matmul,
         every_tile_agrees,
+        subgroup_pass_is_used_and_agrees,
         gpu_matches_reference_and_is_an_involution,
         unsupported_sizes_are_errors_that_list_the_families,
         f16_rows_match_reference_on_every_backend,
