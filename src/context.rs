@@ -399,8 +399,14 @@ impl Context {
         if self.backend() == Backend::Cuda {
             return format!("{} (CUDA, {})", self.info.name, self.info.driver_info);
         }
+        let subgroups = match self.subgroups {
+            Some((min, max)) if min == max => format!("{min} lanes"),
+            Some((min, max)) => format!("{min}-{max} lanes"),
+            None => "not used".into(),
+        };
         format!(
-            "{} ({:?}, {:?}, driver {} {}), GEMM dot kernel: {:?}, shader checks: {:?}",
+            "{} ({:?}, {:?}, driver {} {}), GEMM dot kernel: {:?}, subgroups: {subgroups}, \
+             shader checks: {:?}",
             self.info.name,
             self.info.backend,
             self.info.device_type,
