@@ -87,7 +87,11 @@ fn main() -> rrs::Result<()> {
     // `--tiles`: also time every FWHT tile and quantize row stage the adapter allows.
     let tiles = std::env::args().any(|a| a == "--tiles");
     let json = std::env::args().any(|a| a == "--json");
-    let ctx = Context::new()?;
+    // `--no-subgroups`: keep the kernels off subgroup operations (for A/B runs).
+    let ctx = Context::with_options(rrs::ContextOptions {
+        disable_subgroups: std::env::args().any(|a| a == "--no-subgroups"),
+        ..Default::default()
+    })?;
     eprintln!("bench on {} (clock: {:?})", ctx.describe(), ctx.clock());
     let b = Bench {
         ctx: &ctx,

@@ -11,7 +11,9 @@
 // 8 two's-complement nibbles per word, position q in bits 4·(q % 8) .. 4·(q % 8) + 3 of
 // word q / 8 (lower index in the lower nibble). Sets status bit 1 when amax is NaN or Inf.
 //
-// The host prepends `const STAGE: u32 = ...; const WG: u32 = ...;` (workgroup size): rows
+// The host prepends `const STAGE: u32 = ...; const WG: u32 = ...;` (workgroup size) and
+// `div_rn.wgsl`, and appends the entry point `quantize` with the row maximum `row_amax`:
+// `quantize_entry.wgsl` (workgroup memory) or `quantize_entry_subgroup.wgsl`. Rows
 // of k ≤ STAGE are first copied, coalesced, into workgroup memory, so that the row is read
 // from device memory once and the gather through `perm` hits workgroup memory. Invocation
 // `lid` owns words lid + WG · j and keeps the 8 smoothed values of its first NW words in
@@ -41,12 +43,33 @@ const INF_BITS: u32 = 0x7f800000u;
 const MIN_AMAX_BITS: u32 = 0x02000000u; // 2^-123
 const NW: u32 = 4u; // words per invocation kept in registers
 
-var<workgroup> red: array<u32, WG>;
-var<workgroup> red32: array<u32, 32>;
 // Element q at q + q / 8: the packing pass reads 8 consecutive elements per invocation,
 // and the padding puts the 32 invocations of a warp in 32 different banks.
 var<workgroup> row_buf: array<f32, STAGE + STAGE / 8u>;
 var<workgroup> inv: f32;
+
+// The row scale and the codes' multiplier 7 / amax of a row (`amax_bits`: max |v| as f32
+// bits), from invocation 0 to every invocation of the workgroup (through `inv`); writes the
+// row scale, and flags NaN or Inf in `status`.
+fn finish_row(row: u32, amax_bits: u32, lid: u32) -> f32 {
+    if lid == 0u {
+        let ok = amax_bits >= MIN_AMAX_BITS && amax_bits < INF_BITS;
+        var scale = 0.0;
+        var r = 0.0;
+        if ok {
+            let amax = bitcast<f32>(amax_bits);
+            scale = div_rn(amax, 7.0);
+            r = div_rn(7.0, amax);
+        }
+        row_scale[row] = scale;
+        inv = r;
+        if amax_bits >= INF_BITS {
+            atomicOr(&status[0], 2u);
+        }
+    }
+    workgroupBarrier();
+    return inv;
+}
 
 fn staged(q: u32) -> u32 {
     return q + (q >> 3u);
@@ -115,14 +138,9 @@ fn pack(v: array<f32, 8>, r: f32) -> u32 {
     return word;
 }
 
-// One workgroup per row; rows numbered wid.x + wid.y * nwg.x.
-@compute @workgroup_size(WG)
-fn quantize(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = wid.x + wid.y * nwg.x;
+// One workgroup per row; rows numbered wid.x + wid.y * nwg.x. The entry point
+// (`quantize_entry.wgsl` or `quantize_entry_subgroup.wgsl`) calls this.
+fn quantize_row(row: u32, lid: u32) {
     if row >= p.rows {
         return;
     }
@@ -163,37 +181,7 @@ fn quantize(
     for (var w = lid + NW * WG; w < words; w += WG) {
         m = abs_bits_max(m, word_values(base, w));
     }
-    red[lid] = m;
-    workgroupBarrier();
-    if lid < 32u {
-        var mm = 0u;
-        for (var t = lid; t < WG; t += 32u) {
-            mm = max(mm, red[t]);
-        }
-        red32[lid] = mm;
-    }
-    workgroupBarrier();
-    if lid == 0u {
-        var amax_bits = 0u;
-        for (var t = 0u; t < min(32u, WG); t++) {
-            amax_bits = max(amax_bits, red32[t]);
-        }
-        let ok = amax_bits >= MIN_AMAX_BITS && amax_bits < INF_BITS;
-        var scale = 0.0;
-        var r = 0.0;
-        if ok {
-            let amax = bitcast<f32>(amax_bits);
-            scale = div_rn(amax, 7.0);
-            r = div_rn(7.0, amax);
-        }
-        row_scale[row] = scale;
-        inv = r;
-        if amax_bits >= INF_BITS {
-            atomicOr(&status[0], 2u);
-        }
-    }
-    workgroupBarrier();
-    let r = inv;
+    let r = finish_row(row, row_amax(m, lid), lid);
     for (var j = 0u; j < NW; j++) {
         let w = lid + j * WG;
         if w < words {

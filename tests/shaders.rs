@@ -74,7 +74,8 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/quantize_stage_8192.wgsl"),
             include_str!("../shaders/div_rn.wgsl"),
-            include_str!("../shaders/quantize.wgsl")
+            include_str!("../shaders/quantize.wgsl"),
+            include_str!("../shaders/quantize_entry.wgsl")
         ),
     ),
     (
@@ -82,7 +83,8 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/quantize_stage_4096.wgsl"),
             include_str!("../shaders/div_rn.wgsl"),
-            include_str!("../shaders/quantize.wgsl")
+            include_str!("../shaders/quantize.wgsl"),
+            include_str!("../shaders/quantize_entry_subgroup.wgsl")
         ),
     ),
     (
@@ -90,7 +92,8 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/quantize_stage_none.wgsl"),
             include_str!("../shaders/div_rn.wgsl"),
-            include_str!("../shaders/quantize.wgsl")
+            include_str!("../shaders/quantize.wgsl"),
+            include_str!("../shaders/quantize_entry.wgsl")
         ),
     ),
     (
@@ -98,7 +101,8 @@ const SHADERS: &[(&str, &str)] = &[
         concat!(
             include_str!("../shaders/quantize_stage_2048.wgsl"),
             include_str!("../shaders/div_rn.wgsl"),
-            include_str!("../shaders/quantize.wgsl")
+            include_str!("../shaders/quantize.wgsl"),
+            include_str!("../shaders/quantize_entry_subgroup.wgsl")
         ),
     ),
     ("copy", include_str!("../shaders/copy.wgsl")),

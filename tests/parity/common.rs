@@ -41,6 +41,23 @@ pub async fn ctx() -> Context {
     CTX.with(|c| c.borrow_mut().get_or_insert(ctx).clone())
 }
 
+/// The test context, and where it uses subgroups a second context on the same adapter that
+/// keeps off them (`ContextOptions::disable_subgroups`): the kernels that come in both forms
+/// are tested in both.
+pub async fn contexts() -> Vec<Context> {
+    let ctx = ctx().await;
+    if ctx.subgroup_sizes().is_none() {
+        return vec![ctx];
+    }
+    let plain = Context::with_options_async(rrs::ContextOptions {
+        disable_subgroups: true,
+        ..Default::default()
+    })
+    .await
+    .expect("a second context on the adapter");
+    vec![ctx, plain]
+}
+
 /// Seeded Gaussian matrix with a per-channel spread, plus a few large channels.
 pub fn activations(rng: &mut Rng, m: usize, k: usize) -> Vec<f32> {
     let spread: Vec<f32> = (0..k).map(|_| (rng.normal()).exp()).collect();

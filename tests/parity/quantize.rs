@@ -2,12 +2,17 @@ use rrs::quantize::{self, Smooth};
 use rrs::workload::Rng;
 use rrs::Tensor;
 
-use crate::common::{activations, ctx, permutation, scales};
+use crate::common::{activations, contexts, ctx, permutation, scales};
 
 /// Codes and row scales are bit-exact on every adapter: per element the kernel only
 /// multiplies (correctly rounded in WGSL), and its two divisions per row are exact.
 pub async fn matches_reference_bit_exactly() {
-    let ctx = &ctx().await;
+    for ctx in &contexts().await {
+        matches_reference_on(ctx).await;
+    }
+}
+
+async fn matches_reference_on(ctx: &rrs::Context) {
     let mut rng = Rng::new(5);
     for (m, k, group) in [
         (1, 8, 8),
@@ -52,9 +57,10 @@ pub async fn matches_reference_bit_exactly() {
             )
             .unwrap();
             let what = format!(
-                "m={m} k={k} perm={} smooth={}",
+                "m={m} k={k} perm={} smooth={} subgroups={:?}",
                 perm.is_some(),
-                sc.is_some()
+                sc.is_some(),
+                ctx.subgroup_sizes()
             );
             assert_eq!(packed, rp, "{what}");
             assert_eq!(row_scales, rs, "{what}");
@@ -90,7 +96,12 @@ pub async fn k_must_be_a_multiple_of_8() {
 
 /// Every row-stage variant that fits the adapter gives the reference's codes bit for bit.
 pub async fn every_stage_matches_reference() {
-    let ctx = &ctx().await;
+    for ctx in &contexts().await {
+        every_stage_on(ctx).await;
+    }
+}
+
+async fn every_stage_on(ctx: &rrs::Context) {
     let mut rng = Rng::new(13);
     let limits = ctx.limits();
     for (m, k) in [(3, 1024), (5, 4096), (2, 8192)] {
@@ -130,7 +141,8 @@ pub async fn every_stage_matches_reference() {
             assert_eq!(
                 q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
                 want,
-                "m={m} k={k} stage={stage}"
+                "m={m} k={k} stage={stage} subgroups={:?}",
+                ctx.subgroup_sizes()
             );
         }
     }
