@@ -126,23 +126,25 @@ fn main() -> rrs::Result<()> {
         let ms = ctx.time_ms(samples, 10, |enc| hadamard::encode(&ctx, enc, &y))?;
         b.report("hadamard", "inplace", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
         if tiles {
-            for tile in hadamard::TILES
+            let subgroup = [false, true]
+                .into_iter()
+                .filter(|_| hadamard::uses_subgroups(&ctx, k))
+                .map(|quads| hadamard::FirstPass::Subgroup { quads });
+            let passes = hadamard::TILES
                 .into_iter()
                 .filter(|&t| hadamard::tile_fits(ctx.limits(), t))
-            {
+                .map(hadamard::FirstPass::Tile)
+                .chain(subgroup);
+            for pass in passes {
                 let ms = ctx.time_ms(samples, 10, |enc| {
-                    hadamard::encode_with_tile(&ctx, enc, &y, Some(tile))
+                    hadamard::encode_with(&ctx, enc, &y, Some(pass))
                 })?;
-                b.report(
-                    "hadamard",
-                    &format!("tile{tile}"),
-                    m,
-                    0,
-                    k,
-                    ms,
-                    2.0 * f32_bytes,
-                    0.0,
-                );
+                let variant = match pass {
+                    hadamard::FirstPass::Tile(tile) => format!("tile{tile}"),
+                    hadamard::FirstPass::Subgroup { quads: false } => "subgroup".into(),
+                    hadamard::FirstPass::Subgroup { quads: true } => "subgroup_quads".into(),
+                };
+                b.report("hadamard", &variant, m, 0, k, ms, 2.0 * f32_bytes, 0.0);
             }
         }
         if only == "fwht" {

@@ -92,7 +92,8 @@ fn fwht_chunk(
             if PHASES > 1u && last {
                 // The phase bits are the top register bits of the last round.
                 for (var e = 0u; e < 4u / PHASES; e++) {
-                    w = with_quad(w, f * (4u / PHASES) + e, nbase, nh);
+                    let quad = f * (4u / PHASES) + e;
+                    w = with_quad(w, quad, nbase + 4u * quad * nh, nh);
                 }
             } else if phase == f {
                 w = gather(nbase, nh);

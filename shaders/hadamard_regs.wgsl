@@ -53,10 +53,10 @@ fn get4(i: u32, h: u32) -> vec4<f32> {
     return vec4<f32>(buf[pad(i)], buf[pad(i + h)], buf[pad(i + 2u * h)], buf[pad(i + 3u * h)]);
 }
 
-// Quad `quad` of g (elements base + (4 · quad + c) · h, c < 4) read from the buffer.
-fn with_quad(g: Group, quad: u32, base: u32, h: u32) -> Group {
+// g with quad `quad` read from the buffer: elements i + c · h, c < 4.
+fn with_quad(g: Group, quad: u32, i: u32, h: u32) -> Group {
     var v = g;
-    let a = get4(base + 4u * quad * h, h);
+    let a = get4(i, h);
     switch quad {
         case 0u: {
             v.q0 = a;

@@ -8,21 +8,26 @@
 // (g, l), lane l of subgroup g, is number P = g · S + l (so this needs full subgroups, which
 // a workgroup size that is a multiple of S gets on the drivers rrs runs on; the parity tests
 // check it on each). Two rounds, one exchange through workgroup memory between them:
-// * round 0 loads elements 16 · P + j (j < 16, four 16-byte loads) and applies the stages of
-//   index bits 0 … 3 in registers, then those of bits 4 … 3 + s across the lanes
-//   (`subgroupShuffleXor`);
-// * round 1 holds the elements whose index bits L − 4 … L − 1 are j (registers), whose low
-//   s − n1 bits are the lane's low bits, whose bits 4 + s … 3 + s + n1 are the lane's top n1
-//   bits (n1 = max(0, L − 8 − s): the index bits above round 0 that the registers do not
-//   hold) and whose other bits are g; it applies the stages of bits 4 + s … L − 5 across the
-//   lanes, then those of bits max(4 + s, L − 4) … L − 1 in registers, and stores, times
-//   `scale`.
+// * round 0 loads four 16-byte quads, quad j of lane l of subgroup g from element
+//   16 · S · g + 4 · (l + S · j) (coalesced), so that index bits 0, 1 are the components,
+//   bits 2 … 1 + s the lane and bits 2 + s, 3 + s the quad, and applies the stages in that
+//   order: in registers, across the lanes (`subgroupShuffleXor`), in registers;
+// * round 1, after the exchange, holds the rest of the index bits, 4 + s … L − 1 (n = L − 4 − s
+//   of them), in one of two layouts, and applies their stages across the lanes, then in
+//   registers, and stores, times `scale`:
+//   - registers (n1 = max(0, L − 8 − s)): j is index bits L − 4 … L − 1, the lane's low
+//     s − n1 bits are index bits 0 …, its top n1 bits index bits 4 + s …, g the other bits;
+//     scalar stores, 32 lanes consecutive;
+//   - quads (`quads` set and 2 ≤ n ≤ s + 2; the host sets it where n ≤ 3): the components are
+//     index bits 0, 1, the quad bits L − 2, L − 1, the lane's low s + 2 − n bits index bits 2 …,
+//     its top n − 2 bits index bits 4 + s …, g the other bits; 16-byte stores.
 // Against the exchange kernel (`hadamard_chunk.wgsl`: an exchange every 4 stages) this
 // exchanges once. The buffer is padded by one word per 32 (`pad`): round 0's writes (lanes
-// 16 elements apart) and round 1's reads (lanes consecutive, or 16 consecutive and their
-// top lane bit 2^(4 + s) = 512 elements apart at S = 32) fall in distinct banks. With
-// PHASES = TILE / BUF > 1 the exchange runs in phases by the top index bits, as in the
-// exchange kernel: those are g's top bits in round 0 and the top register bits in round 1.
+// 4 elements apart) and round 1's reads in the register layout (lanes consecutive, or 16
+// consecutive and their top lane bit 2^(4 + s) = 512 elements apart at S = 32) fall in
+// distinct banks. With PHASES = TILE / BUF > 1 the exchange runs in phases by the top index
+// bits, as in the exchange kernel: those are g's top bits in round 0 and the top quad bits
+// in round 1.
 // The stages run in the CPU reference's order (ascending bits), element by element, so the
 // result is bit-identical to it.
 
@@ -73,16 +78,42 @@ fn fwht_subgroup(
     let l = p.log2_chunk;
     let s = countTrailingZeros(size);
     let me = g * size + lane;
-    // Round 0: elements 16 · me + j.
-    let q = (t0 + me * 16u) / 4u;
-    var v = Group(load(q), load(q + 1u), load(q + 2u), load(q + 3u));
-    v = butterflies(v, 0u, 4u);
+    // Round 0: component c of quad j is element 16 · S · g + 4 · (lane + S · j) + c: the
+    // subgroup's loads are coalesced, and the index bits run components (0, 1), lanes
+    // (2 … 1 + s), quads (2 + s, 3 + s).
+    let first = t0 + 16u * size * g + 4u * lane;
+    let q = first / 4u;
+    var v = Group(load(q), load(q + size), load(q + 2u * size), load(q + 3u * size));
+    v = butterflies(v, 0u, 2u);
     v = lane_stages(v, lane, 0u, size);
-    // Round 1's layout (see the top of the file).
-    let n1 = select(0u, l - 8u - s, l > 8u + s);
-    let low = s - n1;
-    let base = (lane & ((1u << low) - 1u)) | (g << low) | ((lane >> low) << (4u + s));
-    let h = 1u << (l - 4u);
+    v = butterflies(v, 2u, 4u);
+    // Round 1's layout (see the top of the file): quad c holds elements
+    // base + c · quad_step + e · step (e < 4); lane bits from `lane_lo` and register bits from
+    // `reg_lo` are new.
+    let n = l - 4u - s;
+    let quads = p.quads != 0u && n >= 2u && n <= s + 2u;
+    var base: u32;
+    var step: u32;
+    var quad_step: u32;
+    var lane_lo: u32;
+    var reg_lo: u32;
+    if quads {
+        let low = s + 2u - n;
+        base = ((lane & ((1u << low) - 1u)) << 2u) | (g << (2u + low)) | ((lane >> low) << (4u + s));
+        step = 1u;
+        quad_step = 1u << (l - 2u);
+        lane_lo = low;
+        reg_lo = 2u;
+    } else {
+        let n1 = select(0u, l - 8u - s, l > 8u + s);
+        let low = s - n1;
+        base = (lane & ((1u << low) - 1u)) | (g << low) | ((lane >> low) << (4u + s));
+        step = 1u << (l - 4u);
+        quad_step = 4u * step;
+        lane_lo = low;
+        // Register bit r is index bit l − 4 + r: new from index bit 4 + s on.
+        reg_lo = select(0u, 8u + s - l, 8u + s > l);
+    }
     let phase = me / (LANES / PHASES);
     var w = v;
     for (var f = 0u; f < PHASES; f++) {
@@ -91,25 +122,33 @@ fn fwht_subgroup(
             workgroupBarrier();
         }
         if phase == f {
-            scatter(v, me * 16u, 1u);
+            let b = first - t0;
+            put4(b, 1u, v.q0);
+            put4(b + 4u * size, 1u, v.q1);
+            put4(b + 8u * size, 1u, v.q2);
+            put4(b + 12u * size, 1u, v.q3);
         }
         workgroupBarrier();
-        if PHASES > 1u {
-            // The phase bits are the top register bits.
-            for (var e = 0u; e < 4u / PHASES; e++) {
-                w = with_quad(w, f * (4u / PHASES) + e, base, h);
-            }
-        } else {
-            w = gather(base, h);
+        // The phase bits are the top bits of the quad.
+        for (var e = 0u; e < 4u / PHASES; e++) {
+            let c = f * (4u / PHASES) + e;
+            w = with_quad(w, c, base + c * quad_step, step);
         }
     }
-    w = lane_stages(w, lane, low, size);
-    // Register bit r is index bit l − 4 + r: new from index bit 4 + s on.
-    let first = select(0u, 8u + s - l, 8u + s > l);
-    w = butterflies(w, first, 4u);
+    w = lane_stages(w, lane, lane_lo, size);
+    w = butterflies(w, reg_lo, 4u);
     let i = t0 + base;
-    store4(i, h, w.q0);
-    store4(i + 4u * h, h, w.q1);
-    store4(i + 8u * h, h, w.q2);
-    store4(i + 12u * h, h, w.q3);
+    if quads {
+        let q1 = i / 4u;
+        let qs = quad_step / 4u;
+        x[q1] = w.q0 * p.scale;
+        x[q1 + qs] = w.q1 * p.scale;
+        x[q1 + 2u * qs] = w.q2 * p.scale;
+        x[q1 + 3u * qs] = w.q3 * p.scale;
+    } else {
+        store4(i, step, w.q0);
+        store4(i + quad_step, step, w.q1);
+        store4(i + 2u * quad_step, step, w.q2);
+        store4(i + 3u * quad_step, step, w.q3);
+    }
 }

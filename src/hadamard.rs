@@ -102,18 +102,19 @@ macro_rules! subgroup_kernel {
 /// buffer of half the chunk, exchanged in two phases, else a quarter in four (H200, M = 4096,
 /// ms, buffers of chunk / 4, chunk / 2, chunk: k = 8192 0.133 / 0.0994 / 0.133; k = 16384
 /// 0.246 / 0.238 / (over 48 KiB)).
-const SUBGROUP_VARIANTS: [(usize, usize, Kernel); 3] = [
+const SUBGROUP_VARIANTS: [(usize, usize, Kernel); 4] = [
     subgroup_kernel!(16384, 8192),
     subgroup_kernel!(16384, 4096),
     subgroup_kernel!(8192, 4096),
+    subgroup_kernel!(4096, 2048),
 ];
 
 /// The power-of-two parts the subgroup first pass takes, each in one pass. H200 (Vulkan,
-/// M = 4096, ms, against the exchange kernel's best tile): k = 8192 0.0994 against 0.133,
-/// k = 16384 0.238 against 0.326 (the 4096 tile and a cross pass). Not taken: k = 4096
-/// (0.0557 against 0.0551), and chunks of 16384 with a cross pass at k = 32768 (0.927
-/// against 0.644: the cross pass over 2 chunks is slow).
-pub const SUBGROUP_CHUNKS: [usize; 2] = [8192, 16384];
+/// M = 4096, ms, against the exchange kernel's best tile): k = 4096 0.0511 against 0.0553,
+/// k = 8192 0.100 against 0.133, k = 16384 0.220 against 0.326 (the 4096 tile and a cross
+/// pass). Not taken: chunks of 16384 and a cross pass at k = 32768 (0.927 against 0.644 with
+/// the 4096 tile: the cross pass over 2 chunks is slow).
+pub const SUBGROUP_CHUNKS: [usize; 3] = [4096, 8192, 16384];
 
 /// The subgroup first pass for a chunk of `chunk` elements on an adapter whose subgroups
 /// have `sizes` = (min, max) lanes, if it can run there: every power-of-two size S = 2^s
@@ -156,6 +157,17 @@ fn subgroup_pass(ctx: &Context, p: usize) -> Option<(usize, Kernel)> {
     }
     let (_, kernel) = subgroup_variant(ctx.limits(), ctx.subgroup_sizes()?, p)?;
     Some((p, kernel))
+}
+
+/// Whether the subgroup first pass runs its second round in 16-byte quads by default, for a
+/// chunk on subgroups of `sizes` lanes: where that round's lanes then cover at most one new
+/// index bit (n = log2(chunk) − 4 − s ≤ 3 for every size 2^s). H200 (32 lanes, M = 4096, ms,
+/// quads against not): k = 4096 0.0511 against 0.0553 (n = 3), 8192 0.1005 against 0.1002
+/// (n = 4), 16384 0.234 against 0.220 (n = 5: three shuffle stages more).
+fn subgroup_quads(sizes: (u32, u32), chunk: usize) -> bool {
+    let l = chunk.trailing_zeros();
+    (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
+        .all(|s| (6 + s..=7 + s).contains(&l))
 }
 
 /// Whether a transform of rows of size k runs the subgroup first pass on this context
@@ -456,7 +468,31 @@ pub fn hadamard_inplace(ctx: &Context, x: &Tensor) -> Result<()> {
 /// [`hadamard_inplace`] with a given workgroup tile (one of [`TILES`]) instead of the
 /// preferred one; for tests and benchmarks.
 pub fn hadamard_inplace_with_tile(ctx: &Context, x: &Tensor, tile: usize) -> Result<()> {
-    ctx.run(|rec| transform(ctx, rec, None, x, Some(tile)))
+    hadamard_inplace_with(ctx, x, FirstPass::Tile(tile))
+}
+
+/// How the WGSL transform's first pass runs, where a caller picks it (tests, benchmarks);
+/// by default rrs picks per size and adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstPass {
+    /// The exchange kernel of a workgroup tile (one of [`TILES`]), and that tile's cross
+    /// passes.
+    Tile(usize),
+    /// The subgroup kernel (rows whose power-of-two part is one of [`SUBGROUP_CHUNKS`], on
+    /// a context with subgroups), its second round in 16-byte quads or not (see
+    /// `shaders/hadamard_subgroup.wgsl`; where the subgroup size does not allow quads, it
+    /// runs without).
+    Subgroup {
+        /// Whether the second round holds 16-byte quads (vector stores, more shuffle
+        /// stages) rather than four index bits in registers.
+        quads: bool,
+    },
+}
+
+/// [`hadamard_inplace`] with the first pass `pass`; an [`Error::Unsupported`] where it
+/// cannot run this size on this context.
+pub fn hadamard_inplace_with(ctx: &Context, x: &Tensor, pass: FirstPass) -> Result<()> {
+    ctx.run(|rec| transform(ctx, rec, None, x, Some(pass)))
 }
 
 /// Transform every row of `x` ([m, k] f32 or f16) into a new tensor of its dtype on the
@@ -497,7 +533,7 @@ struct Params {
     outer: u32,
     scale: f32,
     from_src: u32,
-    _pad: u32,
+    quads: u32,
 }
 
 /// Record the in-place transform of `x` into `enc`.
@@ -513,7 +549,17 @@ pub fn encode_with_tile(
     x: &Tensor,
     tile: Option<usize>,
 ) -> Result<()> {
-    transform(ctx, &mut Rec::Wgpu(enc), None, x, tile)
+    encode_with(ctx, enc, x, tile.map(FirstPass::Tile))
+}
+
+/// [`encode`] with the first pass `pass` (`None`: rrs's choice).
+pub fn encode_with(
+    ctx: &Context,
+    enc: &mut wgpu::CommandEncoder,
+    x: &Tensor,
+    pass: Option<FirstPass>,
+) -> Result<()> {
+    transform(ctx, &mut Rec::Wgpu(enc), None, x, pass)
 }
 
 /// The transform of `src` (or of `x` itself when `src` is `None`) into `x`.
@@ -522,7 +568,7 @@ fn transform(
     rec: &mut Rec,
     src: Option<&Tensor>,
     x: &Tensor,
-    tile: Option<usize>,
+    pass: Option<FirstPass>,
 ) -> Result<()> {
     x.expect(ctx, "hadamard input", supported_dtype(x.dtype()), 2)?;
     let (rows, k) = x.rows_cols();
@@ -559,23 +605,42 @@ fn transform(
         // Widen to f32, transform there, narrow once (`convert`): the reference's rounding.
         let wide = Tensor::output(ctx, DType::F32, x.shape())?;
         crate::convert::widen(ctx, rec.encoder(), src.unwrap_or(x), &wide)?;
-        transform(ctx, rec, None, &wide, tile)?;
+        transform(ctx, rec, None, &wide, pass)?;
         return crate::convert::narrow(ctx, rec.encoder(), &wide, x);
     }
     let enc = rec.encoder();
-    // The subgroup first pass where it fits (not when a tile is asked for), else the
-    // exchange kernel of the tile.
-    let subgroup = match tile {
-        Some(_) => None,
-        None => subgroup_pass(ctx, factor(k)?.1),
+    // The subgroup first pass where it fits (unless a tile is asked for), else the exchange
+    // kernel of the tile.
+    let p = factor(k)?.1;
+    let (subgroup, tile) = match pass {
+        Some(FirstPass::Tile(t)) => (None, Some(t)),
+        Some(FirstPass::Subgroup { quads }) => {
+            let (chunk, kernel) = subgroup_pass(ctx, p).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "the subgroup FWHT pass does not run k = {k} on {} (power-of-two parts \
+                     {SUBGROUP_CHUNKS:?}, on an adapter with subgroups)",
+                    ctx.describe()
+                ))
+            })?;
+            (Some((chunk, kernel, quads)), None)
+        }
+        None => {
+            let sizes = ctx.subgroup_sizes();
+            let pass = subgroup_pass(ctx, p);
+            (
+                pass.zip(sizes)
+                    .map(|((c, kernel), sz)| (c, kernel, subgroup_quads(sz, c))),
+                None,
+            )
+        }
     };
     let (tile, [pow2_kernel, _, cross_kernel]) = variant(ctx, tile, k)?;
-    let plan = plan(k, subgroup.map_or(tile, |(chunk, _)| chunk))?;
+    let plan = plan(k, subgroup.map_or(tile, |(chunk, _, _)| chunk))?;
     // The chunk pass runs the smallest tile that holds a chunk: above the exchange buffer's
     // size, a tile must be one chunk (`shaders/hadamard_chunk.wgsl`, phases).
     let chunk_tile = plan.chunk.max(MIN_CHUNK_TILE);
     let chunk_kernel = match subgroup {
-        Some((_, kernel)) => kernel,
+        Some((_, kernel, _)) => kernel,
         None => VARIANTS
             .into_iter()
             .find(|(t, _)| *t == chunk_tile)
@@ -599,7 +664,7 @@ fn transform(
         outer: 1,
         scale: last(0),
         from_src: u32::from(src.is_some() && plan.chunk > 1),
-        _pad: 0,
+        quads: u32::from(subgroup.is_some_and(|(_, _, quads)| quads)),
     };
     if plan.chunk > 1 {
         let tiles = (rows * k).div_ceil(chunk_tile) as u32;

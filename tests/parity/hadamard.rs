@@ -114,7 +114,7 @@ pub async fn subgroup_pass_is_used_and_agrees() {
     let plain = &contexts[1];
     assert_eq!(plain.subgroup_sizes(), None);
     for k in [4096, 8192, 16384, 32768, 12 * 4096] {
-        let want = fitting.contains(&k);
+        let want = fitting.contains(&hadamard::factor(k).unwrap().1);
         assert_eq!(hadamard::uses_subgroups(ctx, k), want, "k={k}");
         assert!(!hadamard::uses_subgroups(plain, k), "k={k}");
     }
@@ -127,6 +127,17 @@ pub async fn subgroup_pass_is_used_and_agrees() {
             hadamard::hadamard_inplace(c, &xt).unwrap();
             let got = xt.to_vec_async::<f32>(c).await.unwrap();
             assert_eq!(got, want, "p={p} subgroups={:?}", c.subgroup_sizes());
+        }
+        // Both layouts of the second round (quads where the lanes allow them).
+        for quads in [false, true] {
+            let xt = Tensor::from_slice(ctx, &x, &[2, p]).unwrap();
+            let pass = hadamard::FirstPass::Subgroup { quads };
+            hadamard::hadamard_inplace_with(ctx, &xt, pass).unwrap();
+            let got = xt.to_vec_async::<f32>(ctx).await.unwrap();
+            assert_eq!(got, want, "p={p} quads={quads}");
+            let xp = Tensor::from_slice(plain, &x, &[2, p]).unwrap();
+            let r = hadamard::hadamard_inplace_with(plain, &xp, pass);
+            assert!(matches!(r, Err(rrs::Error::Unsupported(_))), "{r:?}");
         }
     }
 }
