@@ -5,9 +5,10 @@
 //
 // The host prepends `const TILE: u32 = ...; const BUF: u32 = ...;`, `hadamard_params.wgsl`
 // and `hadamard_regs.wgsl`. A workgroup of TILE / 16 invocations owns one chunk; invocation
-// (g, l), lane l of subgroup g, is number P = g · S + l (so this needs full subgroups, which
-// a workgroup size that is a multiple of S gets on the drivers rrs runs on; the parity tests
-// check it on each). Two rounds, one exchange through workgroup memory between them:
+// (g, l), lane l of subgroup g, is number P = g · S + l (so this needs full subgroups
+// numbered that way: `Context` checks it once with `subgroup_probe.wgsl` and keeps the
+// kernels off subgroups where it fails). Two rounds, one exchange through workgroup memory
+// between them:
 // * round 0 loads four 16-byte quads, quad j of lane l of subgroup g from element
 //   16 · S · g + 4 · (l + S · j) (coalesced), so that index bits 0, 1 are the components,
 //   bits 2 … 1 + s the lane and bits 2 + s, 3 + s the quad, and applies the stages in that

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
 
 /// Which runtime checks naga adds to the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,6 +226,25 @@ impl Context {
         Ok(ctx)
     }
 
+    /// Whether the adapter's subgroups number a workgroup's invocations the way the
+    /// subgroup kernels assume (`shaders/subgroup_probe.wgsl`): full subgroups, and
+    /// subgroup_id · size + lane a permutation of the invocations.
+    async fn subgroups_are_full(&self) -> Result<bool> {
+        const INVOCATIONS: usize = 256;
+        const PROBE: Kernel = Kernel {
+            name: "subgroup_probe",
+            sources: &[include_str!("../shaders/subgroup_probe.wgsl")],
+            entry: "probe",
+            bounds_checks: true,
+        };
+        let numbers = Tensor::zeros(self, DType::U32, &[INVOCATIONS])?;
+        let params = [INVOCATIONS as u32, 0, 0, 0];
+        self.record(|enc| self.dispatch(enc, PROBE, &params, &[(1, numbers.buffer())], [1, 1, 1]))?;
+        let mut got: Vec<u32> = numbers.to_vec_async(self).await?;
+        got.sort_unstable();
+        Ok(got.into_iter().eq(0..INVOCATIONS as u32))
+    }
+
     /// Create a context on a given adapter. `packed_dot` says whether WGSL's
     /// `dot4I8Packed` may be used (see `wgpu::Instance::wgsl_language_features`);
     /// `max_workgroup_storage` caps the workgroup memory the kernels may use.
@@ -286,7 +306,7 @@ impl Context {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
-        Ok(Self {
+        let mut ctx = Self {
             id: next_id(),
             wgpu: Some(Gpu {
                 dummy,
@@ -303,7 +323,12 @@ impl Context {
             dot_kernel,
             subgroups,
             checks: ShaderChecks::from_env(),
-        })
+        };
+        if ctx.subgroups.is_some() && !ctx.subgroups_are_full().await? {
+            // Kernels that map invocations to lanes would read and write the wrong elements.
+            ctx.subgroups = None;
+        }
+        Ok(ctx)
     }
 
     /// A context on a CUDA device. Its `adapter_info` names the GPU (backend `Noop`: not a
@@ -373,8 +398,10 @@ impl Context {
     }
 
     /// The smallest and largest subgroup size of the adapter, where the WGSL kernels may use
-    /// subgroup operations (`Features::SUBGROUP`, natively; not in browsers, nor with
-    /// [`ContextOptions::disable_subgroups`], nor on the CUDA backend).
+    /// subgroup operations: `Features::SUBGROUP`, natively (not in browsers, nor with
+    /// [`ContextOptions::disable_subgroups`], nor on the CUDA backend), and full subgroups
+    /// numbering a workgroup's invocations as subgroup_id · size + lane, which a probe
+    /// kernel checks once when the context is created.
     pub fn subgroup_sizes(&self) -> Option<(u32, u32)> {
         self.subgroups
     }

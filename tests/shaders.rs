@@ -106,6 +106,10 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     ("copy", include_str!("../shaders/copy.wgsl")),
+    (
+        "subgroup_probe",
+        include_str!("../shaders/subgroup_probe.wgsl"),
+    ),
     ("f16", include_str!("../shaders/f16.wgsl")),
     ("permute", include_str!("../shaders/permute.wgsl")),
     (

@@ -93,6 +93,17 @@ pub async fn every_tile_agrees() {
 /// kernel of a context that keeps off subgroups, which also says it does.
 pub async fn subgroup_pass_is_used_and_agrees() {
     let ctx = &ctx().await;
+    // Adapters known to have full subgroups must keep them (the probe at context creation
+    // turns them off otherwise): lavapipe, which CI runs, and NVIDIA's Vulkan driver.
+    let info = ctx.adapter_info();
+    let known = ctx.backend() == rrs::Backend::Wgpu
+        && cfg!(not(target_arch = "wasm32"))
+        && (info.name.contains("llvmpipe") || info.vendor == 0x10de);
+    assert!(
+        !known || ctx.subgroup_sizes().is_some(),
+        "{} lost its subgroups",
+        ctx.describe()
+    );
     let Some(sizes) = ctx.subgroup_sizes() else {
         eprintln!(
             "subgroup FWHT not tested: {} has no subgroups for rrs (WGSL in browsers, CUDA, or \
