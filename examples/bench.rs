@@ -126,23 +126,28 @@ fn main() -> rrs::Result<()> {
         let ms = ctx.time_ms(samples, 10, |enc| hadamard::encode(&ctx, enc, &y))?;
         b.report("hadamard", "inplace", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
         if tiles {
-            let subgroup = [false, true]
+            // The subgroup kernels that run this size (Unsupported ones are skipped).
+            let subgroup = [(16, false), (16, true), (32, true)]
                 .into_iter()
-                .filter(|_| hadamard::uses_subgroups(&ctx, k))
-                .map(|quads| hadamard::FirstPass::Subgroup { quads });
+                .map(|(elements, quads)| hadamard::FirstPass::Subgroup { elements, quads });
             let passes = hadamard::TILES
                 .into_iter()
                 .filter(|&t| hadamard::tile_fits(ctx.limits(), t))
                 .map(hadamard::FirstPass::Tile)
                 .chain(subgroup);
             for pass in passes {
-                let ms = ctx.time_ms(samples, 10, |enc| {
+                let timed = ctx.time_ms(samples, 10, |enc| {
                     hadamard::encode_with(&ctx, enc, &y, Some(pass))
-                })?;
+                });
+                let ms = match timed {
+                    Err(rrs::Error::Unsupported(_)) => continue,
+                    other => other?,
+                };
                 let variant = match pass {
                     hadamard::FirstPass::Tile(tile) => format!("tile{tile}"),
-                    hadamard::FirstPass::Subgroup { quads: false } => "subgroup".into(),
-                    hadamard::FirstPass::Subgroup { quads: true } => "subgroup_quads".into(),
+                    hadamard::FirstPass::Subgroup { elements, quads } => {
+                        format!("subgroup{elements}{}", if quads { "_quads" } else { "" })
+                    }
                 };
                 b.report("hadamard", &variant, m, 0, k, ms, 2.0 * f32_bytes, 0.0);
             }

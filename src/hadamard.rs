@@ -71,20 +71,23 @@ const VARIANTS: [(usize, [Kernel; 3]); 3] = [
 ];
 
 /// The subgroup first pass (`fwht_subgroup`) for one chunk of `$tile` elements with an
-/// exchange buffer of `$buf`.
+/// exchange buffer of `$buf` and 4 · 2^`$qbits` elements an invocation.
 macro_rules! subgroup_kernel {
-    ($tile:literal, $buf:literal) => {
-        (
-            $tile,
-            $buf,
-            Kernel {
-                name: concat!("hadamard_subgroup_", $tile, "_", $buf),
+    ($tile:literal, $buf:literal, $qbits:literal) => {
+        SubgroupVariant {
+            chunk: $tile,
+            buf: $buf,
+            elements: 4 << $qbits,
+            kernel: Kernel {
+                name: concat!("hadamard_subgroup_", $tile, "_", $buf, "_", $qbits),
                 sources: &[
                     concat!(
                         "const TILE: u32 = ",
                         $tile,
                         "u;\nconst BUF: u32 = ",
                         $buf,
+                        "u;\nconst QBITS: u32 = ",
+                        $qbits,
                         "u;\n"
                     ),
                     PARAMS,
@@ -94,76 +97,100 @@ macro_rules! subgroup_kernel {
                 entry: "fwht_subgroup",
                 bounds_checks: false,
             },
-        )
+        }
     };
 }
 
-/// (chunk, exchange buffer elements, kernel) of the subgroup first pass, by preference: a
-/// buffer of half the chunk, exchanged in two phases, else a quarter in four (H200, M = 4096,
-/// ms, buffers of chunk / 4, chunk / 2, chunk: k = 8192 0.133 / 0.0994 / 0.133; k = 16384
-/// 0.246 / 0.238 / (over 48 KiB)).
-const SUBGROUP_VARIANTS: [(usize, usize, Kernel); 4] = [
-    subgroup_kernel!(16384, 8192),
-    subgroup_kernel!(16384, 4096),
-    subgroup_kernel!(8192, 4096),
-    subgroup_kernel!(4096, 2048),
+/// One kernel of the subgroup first pass.
+#[derive(Clone, Copy)]
+struct SubgroupVariant {
+    chunk: usize,
+    /// Elements of the exchange buffer.
+    buf: usize,
+    /// Elements an invocation holds (16 or 32).
+    elements: usize,
+    kernel: Kernel,
+}
+
+/// The subgroup first pass's kernels, by preference for each chunk and elements an
+/// invocation: a buffer of half the chunk, exchanged in two phases, else a quarter in four
+/// (H200, M = 4096, ms, buffers of chunk / 4, chunk / 2, chunk: k = 8192 0.133 / 0.0994 /
+/// 0.133; k = 16384 0.246 / 0.238 / (over 48 KiB)); at 32768 (32 elements an invocation,
+/// a row does not fit 1024 invocations of 16) a quarter, else an eighth.
+const SUBGROUP_VARIANTS: [SubgroupVariant; 8] = [
+    subgroup_kernel!(32768, 8192, 3),
+    subgroup_kernel!(32768, 4096, 3),
+    subgroup_kernel!(16384, 8192, 2),
+    subgroup_kernel!(16384, 4096, 2),
+    subgroup_kernel!(16384, 8192, 3),
+    subgroup_kernel!(16384, 4096, 3),
+    subgroup_kernel!(8192, 4096, 2),
+    subgroup_kernel!(4096, 2048, 2),
 ];
 
 /// The power-of-two parts the subgroup first pass takes, each in one pass. H200 (Vulkan,
 /// M = 4096, ms, against the exchange kernel's best tile): k = 4096 0.0511 against 0.0553,
 /// k = 8192 0.100 against 0.133, k = 16384 0.220 against 0.326 (the 4096 tile and a cross
-/// pass). Not taken: chunks of 16384 and a cross pass at k = 32768 (0.927 against 0.644 with
-/// the 4096 tile: the cross pass over 2 chunks is slow).
-pub const SUBGROUP_CHUNKS: [usize; 3] = [4096, 8192, 16384];
+/// pass), k = 32768 (32 elements an invocation) 0.482 against 0.644 (the same). Chunks of
+/// 16384 and a cross pass at k = 32768 took 0.927 ms (the cross pass over 2 chunks is slow).
+pub const SUBGROUP_CHUNKS: [usize; 4] = [4096, 8192, 16384, 32768];
 
-/// The subgroup first pass for a chunk of `chunk` elements on an adapter whose subgroups
-/// have `sizes` = (min, max) lanes, if it can run there: every power-of-two size S = 2^s
-/// between them has 4 + s ≤ log2(chunk) ≤ 8 + 2s (two rounds with one exchange cover the
-/// chunk), the workgroup's chunk / 16 invocations fit `limits`, and so does the first
-/// buffer of [`SUBGROUP_VARIANTS`] for the chunk (4 bytes an element, one word of padding
-/// per 32). Returns the buffer's elements and the kernel.
+/// Elements an invocation of the subgroup pass holds by default for a chunk: 16, and 32 where
+/// a chunk of 16 an invocation would need more than 1024 invocations.
+fn default_elements(chunk: usize) -> usize {
+    if chunk > 16384 {
+        32
+    } else {
+        16
+    }
+}
+
+/// The subgroup first pass for a chunk of `chunk` elements, `elements` an invocation, on an
+/// adapter whose subgroups have `sizes` = (min, max) lanes, if it can run there: every
+/// power-of-two size S = 2^s between them has 2 + s + log2(elements / 4) ≤ log2(chunk) ≤
+/// 8 + 2s (two rounds with one exchange cover the chunk), the workgroup's chunk / elements
+/// invocations fit `limits`, and so does the first buffer of [`SUBGROUP_VARIANTS`] for them
+/// (4 bytes an element, one word of padding per 32).
 fn subgroup_variant(
     limits: &wgpu::Limits,
     sizes: (u32, u32),
     chunk: usize,
-) -> Option<(usize, Kernel)> {
+    elements: usize,
+) -> Option<SubgroupVariant> {
     let l = chunk.trailing_zeros();
+    let qbits = (elements / 4).trailing_zeros();
     let lanes_ok = sizes.0 <= sizes.1
         && (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
-            .all(|s| 4 + s <= l && l <= 8 + 2 * s);
-    if !lanes_ok || chunk / 16 > limits.max_compute_invocations_per_workgroup as usize {
+            .all(|s| 2 + s + qbits <= l && l <= 8 + 2 * s);
+    let invocations = chunk / elements;
+    if !lanes_ok || invocations > limits.max_compute_invocations_per_workgroup as usize {
         return None;
     }
+    let memory = limits.max_compute_workgroup_storage_size as usize;
     SUBGROUP_VARIANTS
         .into_iter()
-        .find(|&(c, buf, _)| {
-            c == chunk && (buf + buf / 32) * 4 <= limits.max_compute_workgroup_storage_size as usize
-        })
-        .map(|(_, buf, kernel)| (buf, kernel))
+        .find(|v| v.chunk == chunk && v.elements == elements && (v.buf + v.buf / 32) * 4 <= memory)
 }
 
 /// Whether the subgroup first pass can run a chunk of `chunk` elements (one of
 /// [`SUBGROUP_CHUNKS`]) on an adapter with `limits` whose subgroups have `sizes` = (min, max)
-/// lanes: see `subgroup_variant`.
+/// lanes, with its default elements an invocation: see `subgroup_variant`.
 pub fn subgroup_fits(limits: &wgpu::Limits, sizes: (u32, u32), chunk: usize) -> bool {
-    subgroup_variant(limits, sizes, chunk).is_some()
+    subgroup_variant(limits, sizes, chunk, default_elements(chunk)).is_some()
 }
 
-/// The subgroup first pass for a power-of-two part `p`, where the context allows it and it
-/// is one of [`SUBGROUP_CHUNKS`]: its chunk (p) and kernel.
-fn subgroup_pass(ctx: &Context, p: usize) -> Option<(usize, Kernel)> {
-    if !SUBGROUP_CHUNKS.contains(&p) {
-        return None;
-    }
-    let (_, kernel) = subgroup_variant(ctx.limits(), ctx.subgroup_sizes()?, p)?;
-    Some((p, kernel))
+/// The subgroup first pass for a power-of-two part `p` with `elements` an invocation, where
+/// the context allows it: its kernel.
+fn subgroup_pass(ctx: &Context, p: usize, elements: usize) -> Option<Kernel> {
+    subgroup_variant(ctx.limits(), ctx.subgroup_sizes()?, p, elements).map(|v| v.kernel)
 }
 
-/// Whether the subgroup first pass runs its second round in 16-byte quads by default, for a
-/// chunk on subgroups of `sizes` lanes: where that round's lanes then cover at most one new
-/// index bit (n = log2(chunk) − 4 − s ≤ 3 for every size 2^s). H200 (32 lanes, M = 4096, ms,
-/// quads against not): k = 4096 0.0511 against 0.0553 (n = 3), 8192 0.1005 against 0.1002
-/// (n = 4), 16384 0.234 against 0.220 (n = 5: three shuffle stages more).
+/// Whether the subgroup first pass of 16 elements an invocation runs its second round in
+/// 16-byte quads by default, for a chunk on subgroups of `sizes` lanes: where that round's
+/// lanes then cover at most one new index bit (n = log2(chunk) − 4 − s ≤ 3 for every size
+/// 2^s). H200 (32 lanes, M = 4096, ms, quads against not): k = 4096 0.0511 against 0.0553
+/// (n = 3), 8192 0.1005 against 0.1002 (n = 4), 16384 0.234 against 0.220 (n = 5: three
+/// shuffle stages more). 32 elements an invocation always run it in quads.
 fn subgroup_quads(sizes: (u32, u32), chunk: usize) -> bool {
     let l = chunk.trailing_zeros();
     (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
@@ -174,7 +201,9 @@ fn subgroup_quads(sizes: (u32, u32), chunk: usize) -> bool {
 /// (`shaders/hadamard_subgroup.wgsl`; else the exchange kernel of a tile).
 pub fn uses_subgroups(ctx: &Context, k: usize) -> bool {
     ctx.backend() == crate::Backend::Wgpu
-        && factor(k).is_ok_and(|(_, p)| subgroup_pass(ctx, p).is_some())
+        && factor(k).is_ok_and(|(_, p)| {
+            SUBGROUP_CHUNKS.contains(&p) && subgroup_pass(ctx, p, default_elements(p)).is_some()
+        })
 }
 
 /// FWHT tile sizes (elements per workgroup), largest first.
@@ -186,8 +215,8 @@ pub const TILES: [usize; 3] = [8192, 4096, 2048];
 /// k = 8192: 0.133 ms with the 8192 tile against 0.177 / 0.210 ms with the 2048 / 4096
 /// tiles), else the 4096 tile and a cross pass (k = 16384: 0.327 ms against 0.342 / 0.515 with
 /// the 2048 / 8192 tiles; k = 32768: 0.645 against 0.679 / 0.852). The first that fits the
-/// adapter is used. Where the adapter has subgroups, k = 8192 and 16384 run the subgroup
-/// first pass instead ([`SUBGROUP_CHUNKS`], [`uses_subgroups`]); a tile asked for
+/// adapter is used. Where the adapter has subgroups, power-of-two parts of 4096 … 32768 run
+/// the subgroup first pass instead ([`SUBGROUP_CHUNKS`], [`uses_subgroups`]); a tile asked for
 /// ([`hadamard_inplace_with_tile`]) always runs the exchange kernel.
 pub fn preferred_tiles(k: usize) -> &'static [usize] {
     match k {
@@ -479,12 +508,13 @@ pub enum FirstPass {
     /// passes.
     Tile(usize),
     /// The subgroup kernel (rows whose power-of-two part is one of [`SUBGROUP_CHUNKS`], on
-    /// a context with subgroups), its second round in 16-byte quads or not (see
-    /// `shaders/hadamard_subgroup.wgsl`; where the subgroup size does not allow quads, it
-    /// runs without).
+    /// a context with subgroups; see `shaders/hadamard_subgroup.wgsl`).
     Subgroup {
-        /// Whether the second round holds 16-byte quads (vector stores, more shuffle
-        /// stages) rather than four index bits in registers.
+        /// Elements an invocation holds: 16 (chunks of 4096 … 16384) or 32 (16384, 32768).
+        elements: usize,
+        /// With 16 elements: whether the second round holds 16-byte quads (vector stores,
+        /// more shuffle stages) rather than four index bits in registers (where the subgroup
+        /// size does not allow quads, it runs without). 32 elements always hold quads.
         quads: bool,
     },
 }
@@ -614,24 +644,24 @@ fn transform(
     let p = factor(k)?.1;
     let (subgroup, tile) = match pass {
         Some(FirstPass::Tile(t)) => (None, Some(t)),
-        Some(FirstPass::Subgroup { quads }) => {
-            let (chunk, kernel) = subgroup_pass(ctx, p).ok_or_else(|| {
+        Some(FirstPass::Subgroup { elements, quads }) => {
+            let kernel = subgroup_pass(ctx, p, elements).ok_or_else(|| {
                 Error::Unsupported(format!(
-                    "the subgroup FWHT pass does not run k = {k} on {} (power-of-two parts \
-                     {SUBGROUP_CHUNKS:?}, on an adapter with subgroups)",
+                    "the subgroup FWHT pass of {elements} elements an invocation does not run \
+                     k = {k} on {} (power-of-two parts {SUBGROUP_CHUNKS:?}, on an adapter with \
+                     subgroups)",
                     ctx.describe()
                 ))
             })?;
-            (Some((chunk, kernel, quads)), None)
+            (Some((p, kernel, quads)), None)
         }
         None => {
-            let sizes = ctx.subgroup_sizes();
-            let pass = subgroup_pass(ctx, p);
-            (
-                pass.zip(sizes)
-                    .map(|((c, kernel), sz)| (c, kernel, subgroup_quads(sz, c))),
-                None,
-            )
+            let chosen = SUBGROUP_CHUNKS
+                .contains(&p)
+                .then(|| subgroup_pass(ctx, p, default_elements(p)))
+                .flatten();
+            let quads = ctx.subgroup_sizes().is_some_and(|sz| subgroup_quads(sz, p));
+            (chosen.map(|kernel| (p, kernel, quads)), None)
         }
     };
     let (tile, [pow2_kernel, _, cross_kernel]) = variant(ctx, tile, k)?;

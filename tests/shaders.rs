@@ -48,7 +48,7 @@ const SHADERS: &[(&str, &str)] = &[
     (
         "hadamard_subgroup_16384",
         concat!(
-            "const TILE: u32 = 16384u;\nconst BUF: u32 = 8192u;\n",
+            "const TILE: u32 = 16384u;\nconst BUF: u32 = 8192u;\nconst QBITS: u32 = 3u;\n",
             include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_subgroup.wgsl")

@@ -130,27 +130,47 @@ pub async fn subgroup_pass_is_used_and_agrees() {
         assert!(!hadamard::uses_subgroups(plain, k), "k={k}");
     }
     let mut rng = Rng::new(14);
-    for p in fitting {
+    let mut wide_runs = 0;
+    for p in hadamard::SUBGROUP_CHUNKS {
         let x = rng.normals(2 * p, 1.0);
         let want = hadamard::reference(&x, p).unwrap();
-        for c in [ctx, plain] {
-            let xt = Tensor::from_slice(c, &x, &[2, p]).unwrap();
-            hadamard::hadamard_inplace(c, &xt).unwrap();
-            let got = xt.to_vec_async::<f32>(c).await.unwrap();
-            assert_eq!(got, want, "p={p} subgroups={:?}", c.subgroup_sizes());
+        if fitting.contains(&p) {
+            for c in [ctx, plain] {
+                let xt = Tensor::from_slice(c, &x, &[2, p]).unwrap();
+                hadamard::hadamard_inplace(c, &xt).unwrap();
+                let got = xt.to_vec_async::<f32>(c).await.unwrap();
+                assert_eq!(got, want, "p={p} subgroups={:?}", c.subgroup_sizes());
+            }
         }
-        // Both layouts of the second round (quads where the lanes allow them).
-        for quads in [false, true] {
+        // Each kernel and layout that runs this size here: 16 elements an invocation with
+        // either second round (quads where the lanes allow them; wherever the default of 16
+        // fits), 32 in quads (k = 16384 on lavapipe's 8 lanes, 16384 and 32768 on 32).
+        for (elements, quads) in [(16, false), (16, true), (32, true)] {
+            let pass = hadamard::FirstPass::Subgroup { elements, quads };
             let xt = Tensor::from_slice(ctx, &x, &[2, p]).unwrap();
-            let pass = hadamard::FirstPass::Subgroup { quads };
-            hadamard::hadamard_inplace_with(ctx, &xt, pass).unwrap();
-            let got = xt.to_vec_async::<f32>(ctx).await.unwrap();
-            assert_eq!(got, want, "p={p} quads={quads}");
+            match hadamard::hadamard_inplace_with(ctx, &xt, pass) {
+                Ok(()) => {
+                    let got = xt.to_vec_async::<f32>(ctx).await.unwrap();
+                    assert_eq!(got, want, "p={p} {pass:?}");
+                    wide_runs += usize::from(elements == 32);
+                }
+                Err(rrs::Error::Unsupported(msg)) => {
+                    assert!(
+                        !(elements == 16 && p <= 16384 && fitting.contains(&p)),
+                        "p={p} {pass:?}: {msg}"
+                    );
+                }
+                Err(e) => panic!("p={p} {pass:?}: {e}"),
+            }
             let xp = Tensor::from_slice(plain, &x, &[2, p]).unwrap();
             let r = hadamard::hadamard_inplace_with(plain, &xp, pass);
             assert!(matches!(r, Err(rrs::Error::Unsupported(_))), "{r:?}");
         }
     }
+    assert!(
+        wide_runs > 0,
+        "the pass of 32 elements an invocation ran at no size"
+    );
 }
 
 /// The GPU transform against the reference, then applied twice.
