@@ -18,7 +18,7 @@
 //   L − 1 (n = L − lo1 of them), in one of two layouts, and applies their stages across the
 //   lanes, then in registers, and stores, times `scale`:
 //   - quads (QBITS = 3 always; QBITS = 2 where `quads` is set and n ≤ s + 2; the host sets it
-//     where n ≤ 3): the components are index bits 0, 1, the quad bits the top QBITS index
+//     where n ≤ 4): the components are index bits 0, 1, the quad bits the top QBITS index
 //     bits, the lane's low s − max(0, n − QBITS) bits index bits 2 …, its other bits index
 //     bits lo1 …, g the bits left; 16-byte stores;
 //   - registers (QBITS = 2 only; n1 = max(0, L − 8 − s)): the group's 16 elements are index

@@ -187,14 +187,14 @@ fn subgroup_pass(ctx: &Context, p: usize, elements: usize) -> Option<Kernel> {
 
 /// Whether the subgroup first pass of 16 elements an invocation runs its second round in
 /// 16-byte quads by default, for a chunk on subgroups of `sizes` lanes: where that round's
-/// lanes then cover at most one new index bit (n = log2(chunk) − 4 − s ≤ 3 for every size
-/// 2^s). H200 (32 lanes, M = 4096, ms, quads against not): k = 4096 0.0511 against 0.0553
-/// (n = 3), 8192 0.1005 against 0.1002 (n = 4), 16384 0.234 against 0.220 (n = 5: three
-/// shuffle stages more). 32 elements an invocation always run it in quads.
+/// lanes then cover at most two new index bits (n = log2(chunk) − 4 − s ≤ 4 for every size
+/// 2^s). H200 (32 lanes, M = 4096, ms, quads against not, at `15d7907`): k = 4096 0.0516
+/// against 0.0555 (n = 3), 8192 0.1027 against 0.1050 (n = 4), 16384 0.237 against 0.230
+/// (n = 5: three shuffle stages more). 32 elements an invocation always run it in quads.
 fn subgroup_quads(sizes: (u32, u32), chunk: usize) -> bool {
     let l = chunk.trailing_zeros();
     (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
-        .all(|s| (6 + s..=7 + s).contains(&l))
+        .all(|s| (6 + s..=8 + s).contains(&l))
 }
 
 /// Whether a transform of rows of size k runs the subgroup first pass on this context
