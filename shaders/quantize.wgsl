@@ -47,6 +47,19 @@ const NW: u32 = 4u; // words per invocation kept in registers
 // and the padding puts the 32 invocations of a warp in 32 different banks.
 var<workgroup> row_buf: array<f32, STAGE + STAGE / 8u>;
 var<workgroup> inv: f32;
+// Partial row maxima (the entry's `row_amax`).
+var<workgroup> red: array<u32, WG>;
+
+// The maximum of red[0 .. count], in invocation 0 (0 elsewhere).
+fn max_of_partials(count: u32, lid: u32) -> u32 {
+    var amax_bits = 0u;
+    if lid == 0u {
+        for (var t = 0u; t < count; t++) {
+            amax_bits = max(amax_bits, red[t]);
+        }
+    }
+    return amax_bits;
+}
 
 // The row scale and the codes' multiplier 7 / amax of a row (`amax_bits`: max |v| as f32
 // bits), from invocation 0 to every invocation of the workgroup (through `inv`); writes the

@@ -1,28 +1,20 @@
 // The entry point of `quantize.wgsl` for adapters without subgroups: the row maximum in two
 // levels through workgroup memory.
 
-var<workgroup> red: array<u32, WG>;
-var<workgroup> red32: array<u32, 32>;
-
 // The maximum of every invocation's m, in invocation 0 (0 elsewhere).
 fn row_amax(m: u32, lid: u32) -> u32 {
     red[lid] = m;
     workgroupBarrier();
+    // Invocation t < 32 folds red[t + 32 j] into red[t] (no other invocation reads those).
     if lid < 32u {
         var mm = 0u;
         for (var t = lid; t < WG; t += 32u) {
             mm = max(mm, red[t]);
         }
-        red32[lid] = mm;
+        red[lid] = mm;
     }
     workgroupBarrier();
-    var amax_bits = 0u;
-    if lid == 0u {
-        for (var t = 0u; t < min(32u, WG); t++) {
-            amax_bits = max(amax_bits, red32[t]);
-        }
-    }
-    return amax_bits;
+    return max_of_partials(min(32u, WG), lid);
 }
 
 @compute @workgroup_size(WG)

@@ -2,7 +2,6 @@
 // `subgroupMax`, then across the subgroups through workgroup memory (one barrier instead of
 // two). Needs no particular mapping of invocations to subgroups.
 
-var<workgroup> red: array<u32, WG>;
 var<private> subgroup: u32;
 var<private> lane: u32;
 var<private> subgroups: u32;
@@ -14,13 +13,7 @@ fn row_amax(m: u32, lid: u32) -> u32 {
         red[subgroup] = mm;
     }
     workgroupBarrier();
-    var amax_bits = 0u;
-    if lid == 0u {
-        for (var t = 0u; t < subgroups; t++) {
-            amax_bits = max(amax_bits, red[t]);
-        }
-    }
-    return amax_bits;
+    return max_of_partials(subgroups, lid);
 }
 
 @compute @workgroup_size(WG)
