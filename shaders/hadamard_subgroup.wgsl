@@ -17,8 +17,8 @@
 // * round 1, after the exchange, holds the rest of the index bits, lo1 = 2 + s + QBITS …
 //   L − 1 (n = L − lo1 of them), in one of two layouts, and applies their stages across the
 //   lanes, then in registers, and stores, times `scale`:
-//   - quads (QBITS = 3 always; QBITS = 2 where `quads` is set and n ≤ s + 2; the host sets it
-//     where n ≤ 4): the components are index bits 0, 1, the quad bits the top QBITS index
+//   - quads (QBITS = 3 always; QBITS = 2 where `quads` is set and 2 ≤ n ≤ s + 2; the host
+//     sets it where n ≤ 4): the components are index bits 0, 1, the quad bits the top QBITS index
 //     bits, the lane's low s − max(0, n − QBITS) bits index bits 2 …, its other bits index
 //     bits lo1 …, g the bits left; 16-byte stores;
 //   - registers (QBITS = 2 only; n1 = max(0, L − 8 − s)): the group's 16 elements are index
@@ -116,24 +116,23 @@ fn fwht_subgroup(
         b = ab[1];
     }
     // Round 1's layout (see the top of the file): quad c holds elements
-    // base + c · quad_step + e · step (e < 4); lane bits from `lane_lo` and quad bits from
-    // `quad_lo` (of QBITS; of 4 register bits in the register layout) are new.
+    // base + c · quad_step + e · step (e < 4); lane bits from `lane_lo` are new.
     let lo1 = 2u + s + QBITS;
     let n = l - lo1;
-    let quads = QUADS == 8u || (p.quads != 0u && n <= s + 2u);
+    let quads = QUADS == 8u || (p.quads != 0u && n >= 2u && n <= s + 2u);
     var base: u32;
     var step: u32;
     var quad_step: u32;
     var lane_lo: u32;
-    var quad_lo: u32;
+    // Register bits from `reg_lo` are new in the register layout (every quad bit in quads).
+    var reg_lo = 0u;
     if quads {
-        let low = s - select(0u, n - QBITS, n > QBITS);
+        // n ≥ QBITS: the lanes' top n − QBITS bits are new.
+        let low = s + QBITS - n;
         base = ((lane & ((1u << low) - 1u)) << 2u) | (g << (2u + low)) | ((lane >> low) << lo1);
         step = 1u;
         quad_step = 1u << (l - QBITS);
         lane_lo = low;
-        // Quad bit r is index bit l − QBITS + r: new from index bit lo1 on.
-        quad_lo = select(0u, QBITS - n, QBITS > n);
     } else {
         let n1 = select(0u, l - 8u - s, l > 8u + s);
         let low = s - n1;
@@ -142,7 +141,7 @@ fn fwht_subgroup(
         quad_step = 4u * step;
         lane_lo = low;
         // Register bit r is index bit l − 4 + r: new from index bit 4 + s on.
-        quad_lo = select(0u, 8u + s - l, 8u + s > l);
+        reg_lo = select(0u, 8u + s - l, 8u + s > l);
     }
     let phase = me / (LANES / PHASES);
     // Round 1's quads (a and b keep round 0's for the later phases' writes).
@@ -181,17 +180,15 @@ fn fwht_subgroup(
     if QUADS == 8u {
         c1 = lane_stages(c1, lane, lane_lo, size);
         // Quad bits 0, 1 within each group, then bit 2 across the two.
-        c0 = butterflies(c0, 2u + quad_lo, 4u);
-        c1 = butterflies(c1, 2u + quad_lo, 4u);
-        if quad_lo < 3u {
-            let pair = pair_stage(c0, c1);
-            c0 = pair[0];
-            c1 = pair[1];
-        }
+        c0 = butterflies(c0, 2u, 4u);
+        c1 = butterflies(c1, 2u, 4u);
+        let pair = pair_stage(c0, c1);
+        c0 = pair[0];
+        c1 = pair[1];
     } else if quads {
-        c0 = butterflies(c0, 2u + quad_lo, 4u);
+        c0 = butterflies(c0, 2u, 4u);
     } else {
-        c0 = butterflies(c0, quad_lo, 4u);
+        c0 = butterflies(c0, reg_lo, 4u);
     }
     let i = t0 + base;
     if quads {

@@ -148,7 +148,9 @@ fn default_elements(chunk: usize) -> usize {
 /// The subgroup first pass for a chunk of `chunk` elements, `elements` an invocation, on an
 /// adapter whose subgroups have `sizes` = (min, max) lanes, if it can run there: every
 /// power-of-two size S = 2^s between them has 2 + s + log2(elements / 4) ≤ log2(chunk) ≤
-/// 8 + 2s (two rounds with one exchange cover the chunk), the workgroup's chunk / elements
+/// 8 + 2s (two rounds with one exchange cover the chunk; with 32 elements, whose second
+/// round holds quads, at least 3 bits are left for it: 8 + s ≤ log2(chunk)), the workgroup's
+/// chunk / elements
 /// invocations fit `limits`, and so does the first buffer of [`SUBGROUP_VARIANTS`] for them
 /// (4 bytes an element, one word of padding per 32).
 fn subgroup_variant(
@@ -161,7 +163,7 @@ fn subgroup_variant(
     let qbits = (elements / 4).trailing_zeros();
     let lanes_ok = sizes.0 <= sizes.1
         && (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
-            .all(|s| 2 + s + qbits <= l && l <= 8 + 2 * s);
+            .all(|s| 2 + s + qbits + u32::from(qbits == 3) * 3 <= l && l <= 8 + 2 * s);
     let invocations = chunk / elements;
     if !lanes_ok || invocations > limits.max_compute_invocations_per_workgroup as usize {
         return None;
