@@ -129,9 +129,9 @@ const SUBGROUP_VARIANTS: [SubgroupVariant; 8] = [
 ];
 
 /// The power-of-two parts the subgroup first pass takes, each in one pass. H200 (Vulkan,
-/// M = 4096, ms, against the exchange kernel's best tile): k = 4096 0.0511 against 0.0553,
-/// k = 8192 0.100 against 0.133, k = 16384 0.220 against 0.326 (the 4096 tile and a cross
-/// pass), k = 32768 (32 elements an invocation) 0.482 against 0.644 (the same). Chunks of
+/// M = 4096, ms, against the exchange kernel's best tile): k = 4096 0.0493 against 0.0553,
+/// k = 8192 0.0987 against 0.133, k = 16384 0.229 against 0.326 (the 4096 tile and a cross
+/// pass), k = 32768 (32 elements an invocation) 0.459 against 0.644 (the same). Chunks of
 /// 16384 and a cross pass at k = 32768 took 0.927 ms (the cross pass over 2 chunks is slow).
 pub const SUBGROUP_CHUNKS: [usize; 4] = [4096, 8192, 16384, 32768];
 
