@@ -86,7 +86,7 @@ fn fwht_chunk(
                 workgroupBarrier();
             }
             if phase == f {
-                scatter(v, base, h);
+                scatter(v, base, h, 4u * h);
             }
             workgroupBarrier();
             if PHASES > 1u && last {
@@ -105,10 +105,6 @@ fn fwht_chunk(
         lh += 4u;
     }
     if t0 + base < total {
-        let i = t0 + base;
-        store4(i, h, v.q0);
-        store4(i + 4u * h, h, v.q1);
-        store4(i + 8u * h, h, v.q2);
-        store4(i + 12u * h, h, v.q3);
+        store_group(v, t0 + base, h, 4u * h);
     }
 }

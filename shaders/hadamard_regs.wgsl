@@ -74,12 +74,12 @@ fn with_quad(g: Group, quad: u32, i: u32, h: u32) -> Group {
     return v;
 }
 
-// Elements base + j * h of the tile, j = 0..15.
-fn scatter(g: Group, base: u32, h: u32) {
-    put4(base, h, g.q0);
-    put4(base + 4u * h, h, g.q1);
-    put4(base + 8u * h, h, g.q2);
-    put4(base + 12u * h, h, g.q3);
+// Into the buffer: quad c of g at elements i + c · quad_step + e · h (e < 4).
+fn scatter(g: Group, i: u32, h: u32, quad_step: u32) {
+    put4(i, h, g.q0);
+    put4(i + quad_step, h, g.q1);
+    put4(i + 2u * quad_step, h, g.q2);
+    put4(i + 3u * quad_step, h, g.q3);
 }
 
 fn gather(base: u32, h: u32) -> Group {
@@ -93,6 +93,14 @@ fn store4(i: u32, h: u32, w: vec4<f32>) {
     x[(i + h) >> 2u][(i + h) & 3u] = v.y;
     x[(i + 2u * h) >> 2u][(i + 2u * h) & 3u] = v.z;
     x[(i + 3u * h) >> 2u][(i + 3u * h) & 3u] = v.w;
+}
+
+// Into x, times `scale`: quad c of g at elements i + c · quad_step + e · h (e < 4).
+fn store_group(g: Group, i: u32, h: u32, quad_step: u32) {
+    store4(i, h, g.q0);
+    store4(i + quad_step, h, g.q1);
+    store4(i + 2u * quad_step, h, g.q2);
+    store4(i + 3u * quad_step, h, g.q3);
 }
 
 fn load(q: u32) -> vec4<f32> {
