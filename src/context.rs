@@ -121,8 +121,9 @@ pub struct ContextOptions {
     pub max_workgroup_storage: Option<u32>,
     /// CUDA device ordinal (the `cuda` feature); default 0.
     pub cuda_ordinal: usize,
-    /// Keep the WGSL kernels off subgroup operations even where the adapter has them (the
-    /// FWHT's first pass then exchanges through workgroup memory only; for A/B runs).
+    /// Keep the WGSL kernels off subgroup operations even where the adapter has them: the
+    /// device is created without `Features::SUBGROUP` and the probe does not run (the FWHT's
+    /// first pass then exchanges through workgroup memory only; for A/B runs).
     pub disable_subgroups: bool,
     /// Force a CUDA GEMM path (to test both on one GPU); default: by compute capability,
     /// also settable with `RRS_CUDA_GEMM=int4|int8|wgmma`.
@@ -218,12 +219,14 @@ impl Context {
         let packed_dot = instance
             .wgsl_language_features()
             .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
-        let mut ctx =
-            Self::from_adapter(adapter, packed_dot, options.max_workgroup_storage).await?;
-        if options.disable_subgroups {
-            ctx.subgroups = None;
-        }
-        Ok(ctx)
+        let subgroups = !options.disable_subgroups;
+        Self::on_adapter(
+            adapter,
+            packed_dot,
+            options.max_workgroup_storage,
+            subgroups,
+        )
+        .await
     }
 
     /// Whether the adapter's subgroups number a workgroup's invocations the way the
@@ -253,6 +256,17 @@ impl Context {
         packed_dot: bool,
         max_workgroup_storage: Option<u32>,
     ) -> Result<Self> {
+        Self::on_adapter(adapter, packed_dot, max_workgroup_storage, true).await
+    }
+
+    /// [`Context::from_adapter`]; `subgroups: false` neither requests the subgroup feature
+    /// nor probes it ([`ContextOptions::disable_subgroups`]).
+    async fn on_adapter(
+        adapter: wgpu::Adapter,
+        packed_dot: bool,
+        max_workgroup_storage: Option<u32>,
+        subgroups: bool,
+    ) -> Result<Self> {
         let info = adapter.get_info();
         let mut limits = adapter.limits();
         if let Some(cap) = max_workgroup_storage {
@@ -260,7 +274,7 @@ impl Context {
                 limits.max_compute_workgroup_storage_size.min(cap);
         }
         // Subgroups natively only: browsers want `enable subgroups;`, which naga 30 rejects.
-        let subgroup = if cfg!(target_arch = "wasm32") {
+        let subgroup = if cfg!(target_arch = "wasm32") || !subgroups {
             wgpu::Features::empty()
         } else {
             wgpu::Features::SUBGROUP

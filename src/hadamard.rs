@@ -162,7 +162,7 @@ fn subgroup_variant(
     let l = chunk.trailing_zeros();
     let qbits = (elements / 4).trailing_zeros();
     let lanes_ok = sizes.0 <= sizes.1
-        && (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
+        && lane_bits(sizes)
             .all(|s| 2 + s + qbits + u32::from(qbits == 3) * 3 <= l && l <= 8 + 2 * s);
     let invocations = chunk / elements;
     if !lanes_ok || invocations > limits.max_compute_invocations_per_workgroup as usize {
@@ -181,10 +181,24 @@ pub fn subgroup_fits(limits: &wgpu::Limits, sizes: (u32, u32), chunk: usize) -> 
     subgroup_variant(limits, sizes, chunk, default_elements(chunk)).is_some()
 }
 
+/// log2 of every power-of-two subgroup size between `sizes` = (min, max).
+fn lane_bits(sizes: (u32, u32)) -> std::ops::RangeInclusive<u32> {
+    sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros()
+}
+
 /// The subgroup first pass for a power-of-two part `p` with `elements` an invocation, where
 /// the context allows it: its kernel.
 fn subgroup_pass(ctx: &Context, p: usize, elements: usize) -> Option<Kernel> {
     subgroup_variant(ctx.limits(), ctx.subgroup_sizes()?, p, elements).map(|v| v.kernel)
+}
+
+/// The subgroup first pass rrs picks for a power-of-two part `p`: one of
+/// [`SUBGROUP_CHUNKS`] with its default elements an invocation, where the context allows it.
+fn default_subgroup_pass(ctx: &Context, p: usize) -> Option<Kernel> {
+    SUBGROUP_CHUNKS
+        .contains(&p)
+        .then(|| subgroup_pass(ctx, p, default_elements(p)))
+        .flatten()
 }
 
 /// Whether the subgroup first pass of 16 elements an invocation runs its second round in
@@ -195,17 +209,14 @@ fn subgroup_pass(ctx: &Context, p: usize, elements: usize) -> Option<Kernel> {
 /// (n = 5: three shuffle stages more). 32 elements an invocation always run it in quads.
 fn subgroup_quads(sizes: (u32, u32), chunk: usize) -> bool {
     let l = chunk.trailing_zeros();
-    (sizes.0.max(1).trailing_zeros()..=sizes.1.max(1).trailing_zeros())
-        .all(|s| (6 + s..=8 + s).contains(&l))
+    lane_bits(sizes).all(|s| (6 + s..=8 + s).contains(&l))
 }
 
 /// Whether a transform of rows of size k runs the subgroup first pass on this context
 /// (`shaders/hadamard_subgroup.wgsl`; else the exchange kernel of a tile).
 pub fn uses_subgroups(ctx: &Context, k: usize) -> bool {
     ctx.backend() == crate::Backend::Wgpu
-        && factor(k).is_ok_and(|(_, p)| {
-            SUBGROUP_CHUNKS.contains(&p) && subgroup_pass(ctx, p, default_elements(p)).is_some()
-        })
+        && factor(k).is_ok_and(|(_, p)| default_subgroup_pass(ctx, p).is_some())
 }
 
 /// FWHT tile sizes (elements per workgroup), largest first.
@@ -658,10 +669,7 @@ fn transform(
             (Some((p, kernel, quads)), None)
         }
         None => {
-            let chosen = SUBGROUP_CHUNKS
-                .contains(&p)
-                .then(|| subgroup_pass(ctx, p, default_elements(p)))
-                .flatten();
+            let chosen = default_subgroup_pass(ctx, p);
             let quads = ctx.subgroup_sizes().is_some_and(|sz| subgroup_quads(sz, p));
             (chosen.map(|kernel| (p, kernel, quads)), None)
         }

@@ -43,24 +43,26 @@ macro_rules! variant {
     };
 }
 
+/// The four row stages' kernels with the entry point `$entry`, largest stage first.
+macro_rules! variants {
+    ($entry:literal) => {
+        [
+            variant!("8192", 8192, $entry),
+            variant!("4096", 4096, $entry),
+            variant!("2048", 2048, $entry),
+            variant!("none", 1, $entry),
+        ]
+    };
+}
+
 /// (rows staged in workgroup memory up to this k, kernel), largest first; 1: no staging.
-const VARIANTS: [(usize, Kernel); 4] = [
-    variant!("8192", 8192, "quantize_entry"),
-    variant!("4096", 4096, "quantize_entry"),
-    variant!("2048", 2048, "quantize_entry"),
-    variant!("none", 1, "quantize_entry"),
-];
+const VARIANTS: [(usize, Kernel); 4] = variants!("quantize_entry");
 
 /// [`VARIANTS`] with the row maximum through subgroups, where the context has them (one
 /// barrier fewer, and no serial pass over 32 partial maxima). H200 (Vulkan, M = 4096, ms,
 /// without → with): k = 4096 plain 0.0453 → 0.0432, smoothed 0.0552 → 0.0523; k = 8192
 /// smoothed 0.109 → 0.100; k = 32768 smoothed 0.414 → 0.402.
-const SUBGROUP_VARIANTS: [(usize, Kernel); 4] = [
-    variant!("8192", 8192, "quantize_entry_subgroup"),
-    variant!("4096", 4096, "quantize_entry_subgroup"),
-    variant!("2048", 2048, "quantize_entry_subgroup"),
-    variant!("none", 1, "quantize_entry_subgroup"),
-];
+const SUBGROUP_VARIANTS: [(usize, Kernel); 4] = variants!("quantize_entry_subgroup");
 
 /// Row stages the quantize kernel comes in (k up to which a row is staged in workgroup
 /// memory; 1 = never).
