@@ -66,12 +66,6 @@ fn lane_stages(g: Group, lane: u32, lo: u32, size: u32) -> Group {
     return v;
 }
 
-// The stages of lane bits `lo` ≤ bit < s, then of the two quad bits of a group whose
-// components were done: a round of the quads layout.
-fn lanes_then_quads(g: Group, lane: u32, lo: u32, size: u32) -> Group {
-    return butterflies(lane_stages(g, lane, lo, size), 2u, 4u);
-}
-
 // The stage of the top quad bit (QBITS = 3): the two groups' quads pairwise.
 fn pair_stage(a: Group, b: Group) -> array<Group, 2> {
     return array<Group, 2>(
@@ -80,14 +74,9 @@ fn pair_stage(a: Group, b: Group) -> array<Group, 2> {
     );
 }
 
-// Into x, times `scale`: quad c of g at elements i + c · quad_step … + 3 (16-byte stores).
-fn store_quads(g: Group, i: u32, quad_step: u32) {
-    let q = i >> 2u;
-    let qs = quad_step >> 2u;
-    x[q] = g.q0 * p.scale;
-    x[q + qs] = g.q1 * p.scale;
-    x[q + 2u * qs] = g.q2 * p.scale;
-    x[q + 3u * qs] = g.q3 * p.scale;
+// x at the quad starting at element i of the tensor, times `scale`.
+fn store_quad(i: u32, w: vec4<f32>) {
+    x[i >> 2u] = w * p.scale;
 }
 
 // One workgroup per chunk (numbered wid.x + wid.y * nwg.x).
@@ -115,9 +104,13 @@ fn fwht_subgroup(
         let q4 = q + 4u * size;
         b = Group(load(q4), load(q4 + size), load(q4 + 2u * size), load(q4 + 3u * size));
     }
-    a = lanes_then_quads(butterflies(a, 0u, 2u), lane, 0u, size);
+    a = butterflies(a, 0u, 2u);
+    a = lane_stages(a, lane, 0u, size);
+    a = butterflies(a, 2u, 4u);
     if QUADS == 8u {
-        b = lanes_then_quads(butterflies(b, 0u, 2u), lane, 0u, size);
+        b = butterflies(b, 0u, 2u);
+        b = lane_stages(b, lane, 0u, size);
+        b = butterflies(b, 2u, 4u);
         let ab = pair_stage(a, b);
         a = ab[0];
         b = ab[1];
@@ -160,9 +153,15 @@ fn fwht_subgroup(
             workgroupBarrier();
         }
         if phase == f {
-            scatter(a, first, 1u, 4u * size);
+            put4(first, 1u, a.q0);
+            put4(first + 4u * size, 1u, a.q1);
+            put4(first + 8u * size, 1u, a.q2);
+            put4(first + 12u * size, 1u, a.q3);
             if QUADS == 8u {
-                scatter(b, first + 16u * size, 1u, 4u * size);
+                put4(first + 16u * size, 1u, b.q0);
+                put4(first + 20u * size, 1u, b.q1);
+                put4(first + 24u * size, 1u, b.q2);
+                put4(first + 28u * size, 1u, b.q3);
             }
         }
         workgroupBarrier();
@@ -177,20 +176,36 @@ fn fwht_subgroup(
             }
         }
     }
+    c0 = lane_stages(c0, lane, lane_lo, size);
+    if QUADS == 8u {
+        c1 = lane_stages(c1, lane, lane_lo, size);
+        // Quad bits 0, 1 within each group, then bit 2 across the two.
+        c0 = butterflies(c0, 2u, 4u);
+        c1 = butterflies(c1, 2u, 4u);
+        let pair = pair_stage(c0, c1);
+        c0 = pair[0];
+        c1 = pair[1];
+    } else if quads {
+        c0 = butterflies(c0, 2u, 4u);
+    } else {
+        c0 = butterflies(c0, reg_lo, 4u);
+    }
     let i = t0 + base;
     if quads {
-        c0 = lanes_then_quads(c0, lane, lane_lo, size);
+        store_quad(i, c0.q0);
+        store_quad(i + quad_step, c0.q1);
+        store_quad(i + 2u * quad_step, c0.q2);
+        store_quad(i + 3u * quad_step, c0.q3);
         if QUADS == 8u {
-            // Quad bits 0, 1 within each group, then bit 2 across the two.
-            c1 = lanes_then_quads(c1, lane, lane_lo, size);
-            let pair = pair_stage(c0, c1);
-            c0 = pair[0];
-            c1 = pair[1];
-            store_quads(c1, i + 4u * quad_step, quad_step);
+            store_quad(i + 4u * quad_step, c1.q0);
+            store_quad(i + 5u * quad_step, c1.q1);
+            store_quad(i + 6u * quad_step, c1.q2);
+            store_quad(i + 7u * quad_step, c1.q3);
         }
-        store_quads(c0, i, quad_step);
     } else {
-        c0 = butterflies(lane_stages(c0, lane, lane_lo, size), reg_lo, 4u);
-        store_group(c0, i, step, quad_step);
+        store4(i, step, c0.q0);
+        store4(i + quad_step, step, c0.q1);
+        store4(i + 2u * quad_step, step, c0.q2);
+        store4(i + 3u * quad_step, step, c0.q3);
     }
 }
