@@ -130,19 +130,34 @@ const SUBGROUP_VARIANTS: [SubgroupVariant; 8] = [
 
 /// The power-of-two parts the subgroup first pass takes, each in one pass. H200 (Vulkan,
 /// M = 4096, ms, against the exchange kernel's best tile): k = 4096 0.0493 against 0.0553,
-/// k = 8192 0.0987 against 0.133, k = 16384 0.229 against 0.326 (the 4096 tile and a cross
-/// pass), k = 32768 (32 elements an invocation) 0.459 against 0.644 (the same). Chunks of
+/// k = 8192 0.0987 against 0.133, k = 16384 0.229 (16 elements an invocation; 0.222 with 32)
+/// against 0.326 (the 4096 tile and a cross pass), k = 32768 (32 elements an invocation) 0.459 against 0.644 (the same). Chunks of
 /// 16384 and a cross pass at k = 32768 took 0.927 ms (the cross pass over 2 chunks is slow).
 pub const SUBGROUP_CHUNKS: [usize; 4] = [4096, 8192, 16384, 32768];
 
-/// Elements an invocation of the subgroup pass holds by default for a chunk: 16, and 32 where
-/// a chunk of 16 an invocation would need more than 1024 invocations.
-fn default_elements(chunk: usize) -> usize {
-    if chunk > 16384 {
-        32
-    } else {
-        16
+/// Elements an invocation of the subgroup pass holds for a chunk, by preference: 32 from
+/// 16384 (a chunk of 32768 needs them: 16 an invocation would take 2048 invocations), else
+/// 16. H200 (Vulkan, M = 4096, ms, 32 against 16 an invocation at `5bb3a4e`): k = 16384
+/// 0.2216–0.2218 against 0.2268–0.2298 (32 had been 2% slower before the quad stages were
+/// fixed at compile time, `b92b80a`), k = 8192 0.1068 against 0.0981.
+fn preferred_elements(chunk: usize) -> &'static [usize] {
+    match chunk {
+        ..=8192 => &[16],
+        16384 => &[32, 16],
+        _ => &[32],
     }
+}
+
+/// The subgroup variant rrs picks for a chunk: the first of [`preferred_elements`] that runs
+/// on an adapter with `limits` and subgroups of `sizes` lanes.
+fn default_variant(
+    limits: &wgpu::Limits,
+    sizes: (u32, u32),
+    chunk: usize,
+) -> Option<SubgroupVariant> {
+    preferred_elements(chunk)
+        .iter()
+        .find_map(|&e| subgroup_variant(limits, sizes, chunk, e))
 }
 
 /// The subgroup first pass for a chunk of `chunk` elements, `elements` an invocation, on an
@@ -176,9 +191,9 @@ fn subgroup_variant(
 
 /// Whether the subgroup first pass can run a chunk of `chunk` elements (one of
 /// [`SUBGROUP_CHUNKS`]) on an adapter with `limits` whose subgroups have `sizes` = (min, max)
-/// lanes, with its default elements an invocation: see `subgroup_variant`.
+/// lanes, with one of its preferred elements an invocation: see `subgroup_variant`.
 pub fn subgroup_fits(limits: &wgpu::Limits, sizes: (u32, u32), chunk: usize) -> bool {
-    subgroup_variant(limits, sizes, chunk, default_elements(chunk)).is_some()
+    default_variant(limits, sizes, chunk).is_some()
 }
 
 /// log2 of every power-of-two subgroup size between `sizes` = (min, max).
@@ -193,12 +208,15 @@ fn subgroup_pass(ctx: &Context, p: usize, elements: usize) -> Option<Kernel> {
 }
 
 /// The subgroup first pass rrs picks for a power-of-two part `p`: one of
-/// [`SUBGROUP_CHUNKS`] with its default elements an invocation, where the context allows it.
+/// [`SUBGROUP_CHUNKS`] with its preferred elements an invocation, where the context allows
+/// it.
 fn default_subgroup_pass(ctx: &Context, p: usize) -> Option<Kernel> {
+    let sizes = ctx.subgroup_sizes()?;
     SUBGROUP_CHUNKS
         .contains(&p)
-        .then(|| subgroup_pass(ctx, p, default_elements(p)))
+        .then(|| default_variant(ctx.limits(), sizes, p))
         .flatten()
+        .map(|v| v.kernel)
 }
 
 /// Whether the subgroup first pass of 16 elements an invocation runs its second round in
