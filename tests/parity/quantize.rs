@@ -70,6 +70,72 @@ async fn matches_reference_on(ctx: &rrs::Context) {
     }
 }
 
+/// Both per-row divisions (7 / amax for the codes, amax / 7 for the row scale) are IEEE
+/// correctly rounded on the GPU (`shaders/div_rn.wgsl`): 16384 rows whose maxima span the
+/// whole range the kernel divides (2^-123 … f32::MAX), with random significands, plus
+/// exact quotients, the range's ends and the largest maximum that still quantizes to zeros.
+pub async fn row_scales_are_correctly_rounded() {
+    let mut rng = Rng::new(21);
+    let (m, k) = (16384, 8);
+    let mut maxima: Vec<f32> = (0..m)
+        .map(|i| {
+            let e = (i % 251) as i32 - 123; // 2^-123 … 2^127
+            let bits = (((e + 127) as u32) << 23) | (rng.below(1 << 23) as u32);
+            f32::from_bits(bits)
+        })
+        .collect();
+    let edges = [
+        quantize::MIN_AMAX,
+        f32::MAX,
+        7.0,
+        3.5,
+        14.0 * 2f32.powi(100),
+        7.0 * 2f32.powi(-120),
+        f32::from_bits(quantize::MIN_AMAX.to_bits() - 1),
+        1.0,
+        f32::from_bits(0x3fff_ffff),
+    ];
+    maxima[..edges.len()].copy_from_slice(&edges);
+    let x: Vec<f32> = maxima
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &a)| {
+            let lane = i % 8;
+            let sign = if i % 3 == 0 { -1.0 } else { 1.0 };
+            (0..8).map(move |j| {
+                if j == lane {
+                    sign * a
+                } else {
+                    a * (j as f32 / 16.0)
+                }
+            })
+        })
+        .collect();
+    let (rp, rs) = quantize::reference(&x, k, None, None).unwrap();
+    assert!(rs[..edges.len() - 3].iter().all(|&s| s > 0.0) && rs[edges.len() - 3] == 0.0);
+    for ctx in &contexts().await {
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let q = quantize::quantize_async(ctx, &xt, Smooth::default())
+            .await
+            .unwrap();
+        let packed: Vec<u32> = q.packed.to_vec_async(ctx).await.unwrap();
+        let row_scales: Vec<f32> = q.scales.to_vec_async(ctx).await.unwrap();
+        let bad = (0..m).find(|&i| row_scales[i] != rs[i] || packed[i] != rp[i]);
+        assert!(
+            bad.is_none(),
+            "row {:?}: amax {:e}, scale {:e} (want {:e}), codes {:08x} (want {:08x}), \
+             subgroups={:?}",
+            bad,
+            maxima[bad.unwrap()],
+            row_scales[bad.unwrap()],
+            rs[bad.unwrap()],
+            packed[bad.unwrap()],
+            rp[bad.unwrap()],
+            ctx.subgroup_sizes()
+        );
+    }
+}
+
 pub async fn layout_lower_index_in_lower_nibble() {
     let ctx = &ctx().await;
     let x = [1.0f32, -1.0, 7.0, -7.0, 0.0, 0.0, 0.0, 0.0];
