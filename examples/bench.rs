@@ -88,8 +88,14 @@ fn main() -> rrs::Result<()> {
     let tiles = std::env::args().any(|a| a == "--tiles");
     let json = std::env::args().any(|a| a == "--json");
     // `--no-subgroups`: keep the kernels off subgroup operations (for A/B runs).
+    // `--pool`: reuse freed op outputs (`rrs::pool`, the library's default). Off by default
+    // here, so that every repetition of a timed op writes a fresh buffer, as in the records
+    // before the pool: reuse makes each repetition wait for the one before it (a write after
+    // its reads), which a real chain of layers does anyway but a repeated independent op
+    // does not (`examples/host_overhead.rs` measures the pool's effect on whole layers).
     let ctx = Context::with_options(rrs::ContextOptions {
         disable_subgroups: std::env::args().any(|a| a == "--no-subgroups"),
+        output_pool_bytes: (!std::env::args().any(|a| a == "--pool")).then_some(0),
         ..Default::default()
     })?;
     eprintln!("bench on {} (clock: {:?})", ctx.describe(), ctx.clock());

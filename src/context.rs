@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::pool::Pool;
 use crate::tensor::{DType, Tensor};
 
 /// Which runtime checks naga adds to the kernels.
@@ -94,6 +95,8 @@ pub(crate) struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     /// A small storage buffer bound where a kernel's optional input is unused.
     pub dummy: wgpu::Buffer,
+    /// Free op-output buffers for reuse ([`crate::pool`]).
+    pub pool: Arc<Pool>,
 }
 
 /// Which implementation runs the kernels.
@@ -128,6 +131,10 @@ pub struct ContextOptions {
     /// Force a CUDA GEMM path (to test both on one GPU); default: by compute capability,
     /// also settable with `RRS_CUDA_GEMM=int4|int8|wgmma`.
     pub cuda_gemm: Option<CudaGemm>,
+    /// Cap on the bytes of free op-output buffers the context keeps for reuse
+    /// ([`crate::pool`]); default [`crate::pool::DEFAULT_BYTES`] (1 GiB, 256 MiB in
+    /// browsers); 0 turns reuse off.
+    pub output_pool_bytes: Option<u64>,
 }
 
 /// The tensor-core path of the CUDA GEMM.
@@ -220,13 +227,17 @@ impl Context {
             .wgsl_language_features()
             .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
         let subgroups = !options.disable_subgroups;
-        Self::on_adapter(
+        let mut ctx = Self::on_adapter(
             adapter,
             packed_dot,
             options.max_workgroup_storage,
             subgroups,
         )
-        .await
+        .await?;
+        if let (Some(bytes), Some(g)) = (options.output_pool_bytes, ctx.wgpu.as_mut()) {
+            g.pool = Pool::new(bytes);
+        }
+        Ok(ctx)
     }
 
     /// Whether the adapter's subgroups number a workgroup's invocations the way the
@@ -324,6 +335,7 @@ impl Context {
             id: next_id(),
             wgpu: Some(Gpu {
                 dummy,
+                pool: Pool::new(crate::pool::DEFAULT_BYTES),
                 device,
                 queue,
                 pipelines: Arc::new(Mutex::new(HashMap::new())),
@@ -669,6 +681,19 @@ impl Context {
             return f(&mut Rec::Cuda(cu));
         }
         self.record(|enc| f(&mut Rec::Wgpu(enc)))
+    }
+
+    /// Bytes held in free op-output buffers kept for reuse ([`crate::pool`]; 0 on CUDA).
+    pub fn pooled_bytes(&self) -> u64 {
+        self.wgpu.as_ref().map_or(0, |g| g.pool.bytes())
+    }
+
+    /// Free the op-output buffers kept for reuse ([`crate::pool`]), for example after a
+    /// model of other shapes has run.
+    pub fn trim_pool(&self) {
+        if let Some(g) = &self.wgpu {
+            g.pool.clear();
+        }
     }
 
     /// Wait until the GPU has finished all submitted work, blocking; fails with the first

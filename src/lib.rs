@@ -42,6 +42,7 @@ pub mod linear;
 pub mod matmul;
 pub mod pack_weights;
 pub mod permute;
+pub mod pool;
 pub mod quantize;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]

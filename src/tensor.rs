@@ -2,9 +2,11 @@
 //! readback.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::pool::GpuBuffer;
 
 /// Element type of a [`Tensor`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +59,7 @@ pub struct Tensor {
 /// Where a tensor's elements live.
 #[derive(Clone, Debug)]
 pub(crate) enum Storage {
-    Wgpu(wgpu::Buffer),
+    Wgpu(Arc<GpuBuffer>),
     #[cfg(feature = "cuda")]
     Cuda(std::sync::Arc<cudarc::driver::CudaSlice<u32>>),
 }
@@ -65,6 +67,22 @@ pub(crate) enum Storage {
 const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
+
+/// Bytes of a tensor's buffer (whole words, at least one).
+fn buffer_size(dtype: DType, shape: &[usize]) -> u64 {
+    (words(shape, dtype).max(1) * 4) as u64
+}
+
+/// A new (zero-initialized) wgpu buffer for a tensor; the shape's size is checked.
+fn new_buffer(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<wgpu::Buffer> {
+    ctx.check_alive()?;
+    Ok(ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("tensor"),
+        size: buffer_size(dtype, shape),
+        usage: USAGE,
+        mapped_at_creation: false,
+    }))
+}
 
 impl Tensor {
     /// Upload `data` as a tensor of `shape` (row-major).
@@ -92,7 +110,7 @@ impl Tensor {
         }
         let buffer = ctx.upload(&bytes, USAGE, "tensor")?;
         Ok(Self {
-            storage: Storage::Wgpu(buffer),
+            storage: Storage::Wgpu(Arc::new(GpuBuffer::owned(buffer))),
             shape: shape.to_vec(),
             dtype: T::DTYPE,
             ctx_id: ctx.id,
@@ -111,15 +129,9 @@ impl Tensor {
                 dtype,
             ));
         }
-        ctx.check_alive()?;
-        let buffer = ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("tensor"),
-            size: (words(shape, dtype).max(1) * 4) as u64,
-            usage: USAGE,
-            mapped_at_creation: false,
-        });
+        let buffer = new_buffer(ctx, dtype, shape)?;
         Ok(Self {
-            storage: Storage::Wgpu(buffer),
+            storage: Storage::Wgpu(Arc::new(GpuBuffer::owned(buffer))),
             shape: shape.to_vec(),
             dtype,
             ctx_id: ctx.id,
@@ -146,7 +158,7 @@ impl Tensor {
     /// tensors, so a CUDA tensor never gets here.
     pub(crate) fn buffer(&self) -> &wgpu::Buffer {
         match &self.storage {
-            Storage::Wgpu(b) => b,
+            Storage::Wgpu(b) => &b.buffer,
             #[cfg(feature = "cuda")]
             Storage::Cuda(_) => unreachable!("a CUDA tensor bound to a wgpu kernel"),
         }
@@ -161,8 +173,10 @@ impl Tensor {
         }
     }
 
-    /// A tensor whose every element the op about to run writes: zeroed on wgpu (whose
-    /// buffers always are), left uninitialized on CUDA (saves a memset pass).
+    /// A tensor whose every element the op about to run writes, so its contents may be
+    /// stale: on wgpu a free buffer of the same size from the context's pool
+    /// ([`crate::pool`]) where there is one, else a new one that returns to the pool when
+    /// dropped; on CUDA uninitialized memory (saves a memset pass).
     pub(crate) fn output(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<Self> {
         #[cfg(feature = "cuda")]
         if let Some(cu) = &ctx.cuda {
@@ -174,7 +188,19 @@ impl Tensor {
                 dtype,
             ));
         }
-        Self::zeros(ctx, dtype, shape)
+        check_size(ctx, shape, dtype)?;
+        ctx.check_alive()?;
+        let pool = &ctx.gpu()?.pool;
+        let buffer = match pool.take(buffer_size(dtype, shape)) {
+            Some(b) => b,
+            None => new_buffer(ctx, dtype, shape)?,
+        };
+        Ok(Self {
+            storage: Storage::Wgpu(Arc::new(GpuBuffer::pooled(buffer, pool))),
+            shape: shape.to_vec(),
+            dtype,
+            ctx_id: ctx.id,
+        })
     }
 
     /// The shape, row-major.
@@ -195,7 +221,7 @@ impl Tensor {
     /// Whether both tensors are views of the same memory.
     pub fn same_memory(&self, other: &Tensor) -> bool {
         match (&self.storage, &other.storage) {
-            (Storage::Wgpu(a), Storage::Wgpu(b)) => a == b,
+            (Storage::Wgpu(a), Storage::Wgpu(b)) => a.buffer == b.buffer,
             #[cfg(feature = "cuda")]
             (Storage::Cuda(a), Storage::Cuda(b)) => std::sync::Arc::ptr_eq(a, b),
             #[cfg(feature = "cuda")]

@@ -37,6 +37,7 @@ parity_tests! {
     quantize: [
         matches_reference_bit_exactly,
         row_scales_are_correctly_rounded,
+        outputs_reuse_freed_buffers,
         layout_lower_index_in_lower_nibble,
         k_must_be_a_multiple_of_8,
         every_stage_matches_reference,

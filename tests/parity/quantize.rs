@@ -1,6 +1,6 @@
 use rrs::quantize::{self, Smooth};
 use rrs::workload::Rng;
-use rrs::Tensor;
+use rrs::{Context, Tensor};
 
 use crate::common::{activations, contexts, ctx, permutation, scales};
 
@@ -134,6 +134,64 @@ pub async fn row_scales_are_correctly_rounded() {
             ctx.subgroup_sizes()
         );
     }
+}
+
+/// Op outputs reuse freed buffers (`rrs::pool`): a dropped output's buffer serves the next
+/// output of its size, stale contents and all, and the codes stay bit-exact; with
+/// `output_pool_bytes: Some(0)` no buffer is kept, and `trim_pool` frees them.
+pub async fn outputs_reuse_freed_buffers() {
+    if ctx().await.backend() != rrs::Backend::Wgpu {
+        eprintln!("buffer reuse not tested: the CUDA backend does not pool outputs");
+        return;
+    }
+    // Contexts of their own: other tests share the test context's pool.
+    let pooled = |bytes| {
+        Context::with_options_async(rrs::ContextOptions {
+            output_pool_bytes: bytes,
+            ..Default::default()
+        })
+    };
+    let ctx = &pooled(None).await.unwrap();
+    let mut rng = Rng::new(31);
+    let (m, k, group) = (37, 1024, 128);
+    let p = permutation(&mut rng, k);
+    let s = scales(&mut rng, k / group);
+    let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+    let st = Tensor::from_slice(ctx, &s, &[k / group]).unwrap();
+    let smooth = Smooth {
+        perm: Some(&pt),
+        multipliers: Some((&st, group)),
+    };
+    let output_bytes = (m * k / 2 + m * 4) as u64;
+    for round in 0..3 {
+        let x = activations(&mut rng, m, k);
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let before = ctx.pooled_bytes();
+        let q = quantize::quantize_async(ctx, &xt, smooth).await.unwrap();
+        if round > 0 {
+            assert!(
+                ctx.pooled_bytes() + output_bytes <= before,
+                "round {round}: the outputs did not reuse the freed buffers"
+            );
+        }
+        let packed: Vec<u32> = q.packed.to_vec_async(ctx).await.unwrap();
+        let row_scales: Vec<f32> = q.scales.to_vec_async(ctx).await.unwrap();
+        let (rp, rs) = quantize::reference(&x, k, Some(&p), Some((&s, group))).unwrap();
+        assert_eq!(packed, rp, "round {round}");
+        assert_eq!(row_scales, rs, "round {round}");
+        drop(q);
+        assert!(ctx.pooled_bytes() >= output_bytes, "round {round}");
+    }
+    ctx.trim_pool();
+    assert_eq!(ctx.pooled_bytes(), 0);
+    let off = &pooled(Some(0)).await.unwrap();
+    let xt = Tensor::from_slice(off, &activations(&mut rng, m, k), &[m, k]).unwrap();
+    drop(
+        quantize::quantize_async(off, &xt, Smooth::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(off.pooled_bytes(), 0);
 }
 
 pub async fn layout_lower_index_in_lower_nibble() {
