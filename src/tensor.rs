@@ -73,7 +73,7 @@ fn buffer_size(dtype: DType, shape: &[usize]) -> u64 {
     (words(shape, dtype).max(1) * 4) as u64
 }
 
-/// A new (zero-initialized) wgpu buffer for a tensor; the shape's size is checked.
+/// A new (zero-initialized) wgpu buffer for a tensor (its size checked by the caller).
 fn new_buffer(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<wgpu::Buffer> {
     ctx.check_alive()?;
     Ok(ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
