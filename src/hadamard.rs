@@ -131,8 +131,9 @@ const SUBGROUP_VARIANTS: [SubgroupVariant; 8] = [
 /// The power-of-two parts the subgroup first pass takes, each in one pass. H200 (Vulkan,
 /// M = 4096, ms, against the exchange kernel's best tile): k = 4096 0.0493 against 0.0553,
 /// k = 8192 0.0987 against 0.133, k = 16384 0.229 (16 elements an invocation; 0.222 with 32)
-/// against 0.326 (the 4096 tile and a cross pass), k = 32768 (32 elements an invocation) 0.459 against 0.644 (the same). Chunks of
-/// 16384 and a cross pass at k = 32768 took 0.927 ms (the cross pass over 2 chunks is slow).
+/// against 0.326 (the 4096 tile and a cross pass), k = 32768 (32 elements an invocation)
+/// 0.459 against 0.644 (the same). Chunks of 16384 and a cross pass at k = 32768 took
+/// 0.927 ms (the cross pass over 2 chunks is slow).
 pub const SUBGROUP_CHUNKS: [usize; 4] = [4096, 8192, 16384, 32768];
 
 /// Elements an invocation of the subgroup pass holds for a chunk, by preference: 32 from
@@ -211,12 +212,7 @@ fn subgroup_pass(ctx: &Context, p: usize, elements: usize) -> Option<Kernel> {
 /// [`SUBGROUP_CHUNKS`] with its preferred elements an invocation, where the context allows
 /// it.
 fn default_subgroup_pass(ctx: &Context, p: usize) -> Option<Kernel> {
-    let sizes = ctx.subgroup_sizes()?;
-    SUBGROUP_CHUNKS
-        .contains(&p)
-        .then(|| default_variant(ctx.limits(), sizes, p))
-        .flatten()
-        .map(|v| v.kernel)
+    default_variant(ctx.limits(), ctx.subgroup_sizes()?, p).map(|v| v.kernel)
 }
 
 /// Whether the subgroup first pass of 16 elements an invocation runs its second round in

@@ -73,9 +73,9 @@ fn buffer_size(dtype: DType, shape: &[usize]) -> u64 {
     (words(shape, dtype).max(1) * 4) as u64
 }
 
-/// A new (zero-initialized) wgpu buffer for a tensor (its size checked by the caller).
+/// A new (zero-initialized) wgpu buffer for a tensor (its size and the device checked by
+/// the caller).
 fn new_buffer(ctx: &Context, dtype: DType, shape: &[usize]) -> Result<wgpu::Buffer> {
-    ctx.check_alive()?;
     Ok(ctx.gpu()?.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("tensor"),
         size: buffer_size(dtype, shape),
@@ -129,6 +129,7 @@ impl Tensor {
                 dtype,
             ));
         }
+        ctx.check_alive()?;
         let buffer = new_buffer(ctx, dtype, shape)?;
         Ok(Self {
             storage: Storage::Wgpu(Arc::new(GpuBuffer::owned(buffer))),
