@@ -1,7 +1,8 @@
 //! Host time and wall time per `RrsLinear` forward, against its GPU time: what the host
 //! side (allocation, bind groups, submission) adds to a layer that is run over and over.
 //!
-//! `cargo run --release --example host_overhead [-- --no-pool]`. For each shape and method:
+//! `cargo run --release --example host_overhead [-- --no-pool] [--shapes 1x4096,16x8192]`.
+//! For each shape (`m`x`n = k`; default 1, 16 × 4096, 8192 and 2048 × 8192) and method:
 //! `host`, the time to record and submit one forward (200 in a row, without waiting);
 //! `wall`, the time per forward until those 200 are done; `gpu`, the GPU timestamps of the
 //! forward's work alone ([`rrs::Context::time_ms`], 10 forwards an encoder). `--no-pool`
@@ -19,7 +20,12 @@ fn main() -> rrs::Result<()> {
         ..Default::default()
     })?;
     eprintln!("{} (output pool: {})", ctx.describe(), !no_pool);
-    for (m, nk) in [(1, 4096), (16, 4096), (1, 8192), (16, 8192), (2048, 8192)] {
+    let args: Vec<String> = std::env::args().collect();
+    let shapes = match args.iter().position(|a| a == "--shapes") {
+        Some(i) => parse_shapes(args.get(i + 1).map_or("", String::as_str))?,
+        None => vec![(1, 4096), (16, 4096), (1, 8192), (16, 8192), (2048, 8192)],
+    };
+    for (m, nk) in shapes {
         let mut rng = Rng::new(1);
         let w = rng.normals(nk * nk, 0.01);
         for method in [Method::Rtn, Method::Rrs] {
@@ -54,4 +60,18 @@ fn main() -> rrs::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `"1x4096,16x8192"` → `[(1, 4096), (16, 8192)]`.
+fn parse_shapes(s: &str) -> rrs::Result<Vec<(usize, usize)>> {
+    s.split(',')
+        .map(|shape| {
+            let parsed = shape
+                .split_once('x')
+                .and_then(|(m, nk)| Some((m.trim().parse().ok()?, nk.trim().parse().ok()?)));
+            parsed.ok_or_else(|| {
+                rrs::Error::Shape(format!("--shapes: `{shape}` is not MxK (e.g. 1x4096)"))
+            })
+        })
+        .collect()
 }

@@ -131,7 +131,7 @@ pub fn encode(
     order: Order,
     status: &Tensor,
 ) -> Result<ChannelStats> {
-    record(ctx, &mut Rec::Wgpu(enc), x, group, order, status)
+    record(ctx, &mut Rec::wgpu(enc), x, group, order, status)
 }
 
 /// [`encode`] on either backend.
@@ -182,7 +182,6 @@ pub(crate) fn record(
             group,
         });
     }
-    let enc = rec.encoder();
     let params = Params {
         rows: m as u32,
         k: k as u32,
@@ -192,7 +191,7 @@ pub(crate) fn record(
     let kgroups = k.div_ceil(256) as u32;
     let row_groups = m.div_ceil(ROWS_PER_WG) as u32;
     ctx.dispatch(
-        enc,
+        rec,
         ABSMAX,
         &params,
         &[(1, x.buffer()), (2, absmax.buffer())],
@@ -207,9 +206,9 @@ pub(crate) fn record(
         };
         let grid = [kgroups, k.div_ceil(SLICE) as u32, 1];
         let bufs = [(2, absmax.buffer()), (7, ranks.buffer())];
-        ctx.dispatch(enc, RANK, &slice, &bufs, grid)?;
+        ctx.dispatch(rec, RANK, &slice, &bufs, grid)?;
         let bufs = [(3, perm.buffer()), (7, ranks.buffer())];
-        ctx.dispatch(enc, SCATTER, &params, &bufs, [kgroups, 1, 1])?;
+        ctx.dispatch(rec, SCATTER, &params, &bufs, [kgroups, 1, 1])?;
     }
     let bufs = [
         (2, absmax.buffer()),
@@ -219,7 +218,7 @@ pub(crate) fn record(
         (6, inv_scales.buffer()),
     ];
     ctx.dispatch(
-        enc,
+        rec,
         GROUP_SCALES,
         &params,
         &bufs,

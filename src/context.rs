@@ -57,8 +57,21 @@ pub(crate) struct Kernel {
     pub bounds_checks: bool,
 }
 
-/// Compiled pipelines by (shader name, entry point).
-type PipelineCache = HashMap<(&'static str, &'static str), Arc<wgpu::ComputePipeline>>;
+/// A compiled kernel: its pipeline and the layout of its bind group 0.
+pub(crate) struct Compiled {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+}
+
+/// Compiled kernels by (shader name, entry point).
+type PipelineCache = HashMap<(&'static str, &'static str), Arc<Compiled>>;
+
+/// Constant buffers by (usage bits, contents).
+type ConstantCache = HashMap<(u32, Vec<u8>), wgpu::Buffer>;
+
+/// Most constant buffers a context keeps ([`Context::constant`]; a model's layers need a
+/// few dozen); past it the cache starts over.
+const MAX_CONSTANTS: usize = 4096;
 
 /// The device every op runs on: a wgpu adapter, device and queue with a cache of compute
 /// pipelines, or (with the `cuda` feature and [`Backend::Cuda`]) a CUDA device with its
@@ -89,6 +102,10 @@ pub(crate) struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pipelines: Arc<Mutex<PipelineCache>>,
+    /// Read-only buffers by usage and contents (kernel parameters, sign tables), written
+    /// once: a layer run again binds the same ones instead of creating and writing a
+    /// buffer per dispatch.
+    constants: Arc<Mutex<ConstantCache>>,
     /// The first uncaptured device error or device loss, reported by the next readback.
     fault: Arc<Mutex<Option<String>>>,
     /// Set once the device is lost: every later call fails with it.
@@ -253,7 +270,10 @@ impl Context {
         };
         let numbers = Tensor::zeros(self, DType::U32, &[INVOCATIONS])?;
         let params = [INVOCATIONS as u32, 0, 0, 0];
-        self.record(|enc| self.dispatch(enc, PROBE, &params, &[(1, numbers.buffer())], [1, 1, 1]))?;
+        self.record(|enc| {
+            let bufs = [(1, numbers.buffer())];
+            self.dispatch(&mut Rec::wgpu(enc), PROBE, &params, &bufs, [1, 1, 1])
+        })?;
         let mut got: Vec<u32> = numbers.to_vec_async(self).await?;
         got.sort_unstable();
         Ok(got.into_iter().eq(0..INVOCATIONS as u32))
@@ -339,6 +359,7 @@ impl Context {
                 device,
                 queue,
                 pipelines: Arc::new(Mutex::new(HashMap::new())),
+                constants: Arc::new(Mutex::new(HashMap::new())),
                 fault,
                 lost,
             }),
@@ -516,7 +537,7 @@ impl Context {
     }
 
     /// The compute pipeline for `kernel`, compiled once per context.
-    pub(crate) fn pipeline(&self, kernel: Kernel) -> Result<Arc<wgpu::ComputePipeline>> {
+    pub(crate) fn pipeline(&self, kernel: Kernel) -> Result<Arc<Compiled>> {
         let key = (kernel.name, kernel.entry);
         let g = self.gpu()?;
         if let Some(p) = g.pipelines.lock().unwrap().get(&key) {
@@ -532,9 +553,10 @@ impl Context {
                 describe_error(&e)
             )));
         }
-        let pipeline = Arc::new(pipeline);
-        g.pipelines.lock().unwrap().insert(key, pipeline.clone());
-        Ok(pipeline)
+        let layout = pipeline.get_bind_group_layout(0);
+        let compiled = Arc::new(Compiled { pipeline, layout });
+        g.pipelines.lock().unwrap().insert(key, compiled.clone());
+        Ok(compiled)
     }
 
     /// Compile `source` (the concatenated sources of `kernel`) into a pipeline.
@@ -593,11 +615,12 @@ impl Context {
         }
     }
 
-    /// Record one dispatch of `kernel` into `enc`. `params` (a `#[repr(C)]` Pod struct)
-    /// binds as a uniform at binding 0, each `(binding, buffer)` of `buffers` at its index.
+    /// Record one dispatch of `kernel` into `rec`'s compute pass. `params` (a `#[repr(C)]`
+    /// Pod struct) binds as a uniform at binding 0, each `(binding, buffer)` of `buffers` at
+    /// its index.
     pub(crate) fn dispatch<P: bytemuck::Pod>(
         &self,
-        enc: &mut wgpu::CommandEncoder,
+        rec: &mut Rec,
         kernel: Kernel,
         params: &P,
         buffers: &[(u32, &wgpu::Buffer)],
@@ -613,13 +636,8 @@ impl Context {
         if grid.contains(&0) {
             return Ok(());
         }
-        let pipeline = self.pipeline(kernel)?;
-        let uniform = self.upload(
-            bytemuck::bytes_of(params),
-            wgpu::BufferUsages::UNIFORM,
-            "params",
-        )?;
-        let layout = pipeline.get_bind_group_layout(0);
+        let compiled = self.pipeline(kernel)?;
+        let uniform = self.constant(bytemuck::bytes_of(params), wgpu::BufferUsages::UNIFORM)?;
         let entries: Vec<wgpu::BindGroupEntry> = std::iter::once((0, &uniform))
             .chain(buffers.iter().copied())
             .map(|(binding, b)| wgpu::BindGroupEntry {
@@ -632,17 +650,31 @@ impl Context {
             .device
             .create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(kernel.entry),
-                layout: &layout,
+                layout: &compiled.layout,
                 entries: &entries,
             });
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(kernel.entry),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&pipeline);
+        let pass = rec.pass();
+        pass.set_pipeline(&compiled.pipeline);
         pass.set_bind_group(0, &bind, &[]);
         pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         Ok(())
+    }
+
+    /// A buffer of `usage` holding `bytes`, which no kernel writes: the cached one, or a new
+    /// one written through the queue (ordered before the submission that first binds it).
+    pub(crate) fn constant(&self, bytes: &[u8], usage: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
+        let g = self.gpu()?;
+        let key = (usage.bits(), bytes.to_vec());
+        if let Some(b) = g.constants.lock().unwrap().get(&key) {
+            return Ok(b.clone());
+        }
+        let buffer = self.upload(bytes, usage, "constant")?;
+        let mut cache = g.constants.lock().unwrap();
+        if cache.len() >= MAX_CONSTANTS {
+            cache.clear();
+        }
+        cache.insert(key, buffer.clone());
+        Ok(buffer)
     }
 
     /// Record commands with `f` into a fresh encoder and submit them (the ops' `encode`
@@ -680,7 +712,7 @@ impl Context {
         if let Some(cu) = &self.cuda {
             return f(&mut Rec::Cuda(cu));
         }
-        self.record(|enc| f(&mut Rec::Wgpu(enc)))
+        self.record(|enc| f(&mut Rec::wgpu(enc)))
     }
 
     /// Bytes held in free op-output buffers kept for reuse ([`crate::pool`]; 0 on CUDA).
@@ -744,18 +776,58 @@ impl std::fmt::Debug for Context {
 
 /// Where an op's work goes: into a wgpu command encoder, or onto the CUDA stream. Every op
 /// checks its arguments once and then dispatches on this, so both backends share one path.
+// One per recording, on the stack: the open pass's size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Rec<'e> {
-    Wgpu(&'e mut wgpu::CommandEncoder),
+    Wgpu(Recording<'e>),
     #[cfg(feature = "cuda")]
     Cuda(&'e crate::cuda::Device),
 }
 
-impl Rec<'_> {
-    /// The wgpu encoder; ops call it after handling [`Rec::Cuda`] (a CUDA context never
-    /// reaches a wgpu dispatch).
+/// Commands being recorded into a wgpu encoder. Consecutive dispatches share one compute
+/// pass (wgpu orders them by their bindings' reads and writes), which ends before a copy
+/// and when the recording is dropped: one pass per dispatch cost more host time than the
+/// dispatch itself.
+pub(crate) struct Recording<'e> {
+    enc: &'e mut wgpu::CommandEncoder,
+    pass: Option<wgpu::ComputePass<'static>>,
+}
+
+impl Recording<'_> {
+    /// The encoder, for commands outside compute passes (the open pass ends first).
+    pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        self.pass = None;
+        self.enc
+    }
+}
+
+impl<'e> Rec<'e> {
+    /// Record into `enc`.
+    pub(crate) fn wgpu(enc: &'e mut wgpu::CommandEncoder) -> Self {
+        Rec::Wgpu(Recording { enc, pass: None })
+    }
+
+    /// The wgpu encoder, for commands outside compute passes; ops call it after handling
+    /// [`Rec::Cuda`] (a CUDA context never reaches a wgpu command).
     pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
         match self {
-            Rec::Wgpu(enc) => enc,
+            Rec::Wgpu(r) => r.encoder(),
+            #[cfg(feature = "cuda")]
+            Rec::Cuda(_) => unreachable!("a wgpu command on a CUDA context"),
+        }
+    }
+
+    /// The open compute pass, begun if there is none.
+    fn pass(&mut self) -> &mut wgpu::ComputePass<'static> {
+        match self {
+            Rec::Wgpu(r) => r.pass.get_or_insert_with(|| {
+                r.enc
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("rrs"),
+                        timestamp_writes: None,
+                    })
+                    .forget_lifetime()
+            }),
             #[cfg(feature = "cuda")]
             Rec::Cuda(_) => unreachable!("a wgpu dispatch on a CUDA context"),
         }

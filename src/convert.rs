@@ -3,7 +3,7 @@
 //! `half::f16::from_f32` does, on every adapter (no shader-f16 feature needed). The wgpu
 //! FWHT of f16 rows runs through these: widen, transform in f32, narrow (one rounding).
 
-use crate::context::{grid_1d, Context, Kernel};
+use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
 
@@ -36,33 +36,23 @@ fn grid(n: usize) -> Result<[u32; 3]> {
 }
 
 /// Record `wide` (f32) = `halves` (f16, same shape), exactly.
-pub(crate) fn widen(
-    ctx: &Context,
-    enc: &mut wgpu::CommandEncoder,
-    halves: &Tensor,
-    wide: &Tensor,
-) -> Result<()> {
+pub(crate) fn widen(ctx: &Context, rec: &mut Rec, halves: &Tensor, wide: &Tensor) -> Result<()> {
     debug_assert!(halves.dtype() == DType::F16 && wide.dtype() == DType::F32);
     let params = Params {
         n: halves.numel() as u32,
         _pad: [0; 3],
     };
     let bufs = [(1, halves.buffer()), (2, wide.buffer())];
-    ctx.dispatch(enc, WIDEN, &params, &bufs, grid(halves.numel())?)
+    ctx.dispatch(rec, WIDEN, &params, &bufs, grid(halves.numel())?)
 }
 
 /// Record `halves` (f16) = `wide` (f32, same shape), rounded to nearest even.
-pub(crate) fn narrow(
-    ctx: &Context,
-    enc: &mut wgpu::CommandEncoder,
-    wide: &Tensor,
-    halves: &Tensor,
-) -> Result<()> {
+pub(crate) fn narrow(ctx: &Context, rec: &mut Rec, wide: &Tensor, halves: &Tensor) -> Result<()> {
     debug_assert!(halves.dtype() == DType::F16 && wide.dtype() == DType::F32);
     let params = Params {
         n: halves.numel() as u32,
         _pad: [0; 3],
     };
     let bufs = [(3, wide.buffer()), (4, halves.buffer())];
-    ctx.dispatch(enc, NARROW, &params, &bufs, grid(halves.numel())?)
+    ctx.dispatch(rec, NARROW, &params, &bufs, grid(halves.numel())?)
 }

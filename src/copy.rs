@@ -40,7 +40,13 @@ pub fn encode(
     let n = (src.bytes() / 16) as u32;
     let params = Params { n, _pad: [0; 3] };
     let bufs = [(1, src.buffer()), (2, dst.buffer())];
-    ctx.dispatch(enc, COPY, &params, &bufs, grid_1d(n.div_ceil(256)))
+    ctx.dispatch(
+        &mut Rec::wgpu(enc),
+        COPY,
+        &params,
+        &bufs,
+        grid_1d(n.div_ceil(256)),
+    )
 }
 
 /// A copy of `src` in a new tensor of the same dtype and shape, on either backend.
@@ -48,9 +54,10 @@ pub(crate) fn record(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tenso
     src.expect_on(ctx, "the copy source")?;
     let dst = Tensor::output(ctx, src.dtype(), src.shape())?;
     match rec {
-        Rec::Wgpu(enc) => {
+        Rec::Wgpu(r) => {
             let bytes = (src.words() * 4) as u64;
-            enc.copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, bytes);
+            r.encoder()
+                .copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, bytes);
         }
         #[cfg(feature = "cuda")]
         Rec::Cuda(cu) => cu.copy(src, &dst)?,

@@ -187,7 +187,7 @@ pub fn encode(
     w: &Quantized,
     opts: GemmOptions,
 ) -> Result<Tensor> {
-    record(ctx, &mut Rec::Wgpu(enc), a, w, opts)
+    record(ctx, &mut Rec::wgpu(enc), a, w, opts)
 }
 
 /// [`encode`] on either backend (the tile and dot kernel are WGSL's; CUDA picks its own).
@@ -253,7 +253,6 @@ pub(crate) fn record(
         cu.gemm(a, permuted.as_ref().unwrap_or(w), &opts, &y)?;
         return Ok(y);
     }
-    let enc = rec.encoder();
     let tile = match opts.tile {
         Some(t) => {
             let max = ctx.limits().max_compute_workgroup_storage_size;
@@ -305,7 +304,7 @@ pub(crate) fn record(
     ];
     // The decode kernel has no gather: it binds everything but the permutation.
     let bufs = if decode { &bufs[..6] } else { &bufs[..] };
-    ctx.dispatch(enc, kernel, &params, bufs, grid)?;
+    ctx.dispatch(rec, kernel, &params, bufs, grid)?;
     Ok(y)
 }
 

@@ -569,7 +569,7 @@ pub fn hadamard_into(ctx: &Context, src: &Tensor, dst: &Tensor) -> Result<()> {
 /// Record the transform of `src` into a new tensor (out of place: the first pass reads
 /// `src`, so nothing is copied).
 pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) -> Result<Tensor> {
-    record_into(ctx, &mut Rec::Wgpu(enc), src)
+    record_into(ctx, &mut Rec::wgpu(enc), src)
 }
 
 /// [`encode_into`] on either backend.
@@ -595,7 +595,7 @@ struct Params {
 
 /// Record the in-place transform of `x` into `enc`.
 pub fn encode(ctx: &Context, enc: &mut wgpu::CommandEncoder, x: &Tensor) -> Result<()> {
-    transform(ctx, &mut Rec::Wgpu(enc), None, x, None)
+    transform(ctx, &mut Rec::wgpu(enc), None, x, None)
 }
 
 /// [`encode`] with a given workgroup tile (one of [`TILES`]); `None` picks the preferred
@@ -616,7 +616,7 @@ pub fn encode_with(
     x: &Tensor,
     pass: Option<FirstPass>,
 ) -> Result<()> {
-    transform(ctx, &mut Rec::Wgpu(enc), None, x, pass)
+    transform(ctx, &mut Rec::wgpu(enc), None, x, pass)
 }
 
 /// The transform of `src` (or of `x` itself when `src` is `None`) into `x`.
@@ -661,11 +661,10 @@ fn transform(
     if x.dtype() == DType::F16 {
         // Widen to f32, transform there, narrow once (`convert`): the reference's rounding.
         let wide = Tensor::output(ctx, DType::F32, x.shape())?;
-        crate::convert::widen(ctx, rec.encoder(), src.unwrap_or(x), &wide)?;
+        crate::convert::widen(ctx, rec, src.unwrap_or(x), &wide)?;
         transform(ctx, rec, None, &wide, pass)?;
-        return crate::convert::narrow(ctx, rec.encoder(), &wide, x);
+        return crate::convert::narrow(ctx, rec, &wide, x);
     }
-    let enc = rec.encoder();
     // The subgroup first pass where it fits (unless a tile is asked for), else the exchange
     // kernel of the tile.
     let p = factor(k)?.1;
@@ -724,10 +723,11 @@ fn transform(
         let tiles = (rows * k).div_ceil(chunk_tile) as u32;
         let source = src.map_or(&ctx.gpu()?.dummy, |s| s.buffer());
         let bufs = [(1, x.buffer()), (3, source)];
-        ctx.dispatch(enc, chunk_kernel, &params, &bufs, grid_1d(tiles))?;
+        ctx.dispatch(rec, chunk_kernel, &params, &bufs, grid_1d(tiles))?;
     } else if let Some(s) = src {
         // No power-of-two part (k = 12, 20, 28, 36, or 1): the cross pass works in place.
-        enc.copy_buffer_to_buffer(s.buffer(), 0, x.buffer(), 0, (rows * k * 4) as u64);
+        rec.encoder()
+            .copy_buffer_to_buffer(s.buffer(), 0, x.buffer(), 0, (rows * k * 4) as u64);
     }
     let wg = workgroup_size(tile);
     if plan.spread > 1 {
@@ -740,7 +740,7 @@ fn transform(
             ..params
         };
         let groups = grid_1d((rows * plan.a * plan.chunk).div_ceil(wg) as u32);
-        ctx.dispatch(enc, pow2_kernel, &p, &[(1, x.buffer())], groups)?;
+        ctx.dispatch(rec, pow2_kernel, &p, &[(1, x.buffer())], groups)?;
     }
     if plan.a > 1 {
         let block = plan.chunk * plan.spread;
@@ -750,10 +750,13 @@ fn transform(
             scale: last(2),
             ..params
         };
-        let signs = Tensor::from_slice(ctx, &plan.signs, &[plan.signs.len()])?;
-        let bufs = [(1, x.buffer()), (2, signs.buffer())];
+        let signs = ctx.constant(
+            bytemuck::cast_slice(&plan.signs),
+            wgpu::BufferUsages::STORAGE,
+        )?;
+        let bufs = [(1, x.buffer()), (2, &signs)];
         let groups = grid_1d((rows * block).div_ceil(wg) as u32);
-        ctx.dispatch(enc, cross_kernel, &p, &bufs, groups)?;
+        ctx.dispatch(rec, cross_kernel, &p, &bufs, groups)?;
     }
     Ok(())
 }

@@ -488,7 +488,7 @@ impl RrsLinear {
         x: &Tensor,
         status: &Tensor,
     ) -> Result<Tensor> {
-        self.record(&mut Rec::Wgpu(enc), x, status)
+        self.record(&mut Rec::wgpu(enc), x, status)
     }
 
     /// [`RrsLinear::encode`] on either backend.

@@ -36,7 +36,7 @@ pub fn encode(
     x: &Tensor,
     w: &Tensor,
 ) -> Result<Tensor> {
-    record(ctx, &mut Rec::Wgpu(enc), x, w)
+    record(ctx, &mut Rec::wgpu(enc), x, w)
 }
 
 /// [`encode`] on either backend.
@@ -56,7 +56,6 @@ pub(crate) fn record(ctx: &Context, rec: &mut Rec, x: &Tensor, w: &Tensor) -> Re
         cu.matmul(x, w, &y)?;
         return Ok(y);
     }
-    let enc = rec.encoder();
     let params = Params {
         m: m as u32,
         n: n as u32,
@@ -65,7 +64,7 @@ pub(crate) fn record(ctx: &Context, rec: &mut Rec, x: &Tensor, w: &Tensor) -> Re
     };
     let bufs = [(1, x.buffer()), (2, w.buffer()), (3, y.buffer())];
     let grid = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1];
-    ctx.dispatch(enc, MATMUL, &params, &bufs, grid)?;
+    ctx.dispatch(rec, MATMUL, &params, &bufs, grid)?;
     Ok(y)
 }
 

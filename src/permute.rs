@@ -59,7 +59,7 @@ pub fn encode(
     packed: &Tensor,
     perm: &Tensor,
 ) -> Result<Tensor> {
-    record(ctx, &mut Rec::Wgpu(enc), packed, perm)
+    record(ctx, &mut Rec::wgpu(enc), packed, perm)
 }
 
 /// [`encode`] on either backend.
@@ -85,7 +85,6 @@ pub(crate) fn record(
         cu.permute(packed, perm, &out)?;
         return Ok(out);
     }
-    let enc = rec.encoder();
     let rows_per_wg = rows_per_stage(rows, kw);
     let params = Params {
         rows: rows as u32,
@@ -100,7 +99,7 @@ pub(crate) fn record(
     } else {
         (PERMUTE, (rows * kw).div_ceil(256))
     };
-    ctx.dispatch(enc, kernel, &params, &bufs, grid_1d(groups as u32))?;
+    ctx.dispatch(rec, kernel, &params, &bufs, grid_1d(groups as u32))?;
     Ok(out)
 }
 

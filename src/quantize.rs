@@ -184,7 +184,7 @@ pub fn encode_with_stage(
     status: &Tensor,
     stage: Option<usize>,
 ) -> Result<Quantized> {
-    record(ctx, &mut Rec::Wgpu(enc), x, smooth, status, stage)
+    record(ctx, &mut Rec::wgpu(enc), x, smooth, status, stage)
 }
 
 /// [`encode_with_stage`] on either backend (the stage is WGSL's; CUDA ignores it).
@@ -241,7 +241,6 @@ pub(crate) fn record(
             k,
         });
     }
-    let enc = rec.encoder();
     let perm = smooth.perm.map_or(&ctx.gpu()?.dummy, |p| p.buffer());
     let mults = smooth
         .multipliers
@@ -261,7 +260,7 @@ pub(crate) fn record(
         (6, status.buffer()),
     ];
     let stage = stage.unwrap_or_else(|| default_stage(k, smooth.perm.is_some()));
-    ctx.dispatch(enc, kernel(ctx, stage)?, &params, &bufs, grid_1d(m as u32))?;
+    ctx.dispatch(rec, kernel(ctx, stage)?, &params, &bufs, grid_1d(m as u32))?;
     Ok(Quantized {
         packed,
         scales,
