@@ -63,13 +63,35 @@ fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     atomicMax(&smax[j], m);
 }
 
-var<workgroup> tile: array<u32, WG>;
+// The keys of one tile, four to a load.
+var<workgroup> tile: array<vec4<u32>, WG / 4u>;
+
+// How many of the n keys of the tile sort before `key` when all of them sort before it on
+// a tie (`ties_before`) or none does: one compare and one add a key.
+fn count_before(key: u32, n: u32, ties_before: bool) -> u32 {
+    var c = vec4<u32>(0u);
+    let kv = vec4<u32>(key);
+    if ties_before {
+        for (var t = 0u; t < n / 4u; t++) {
+            c += select(vec4<u32>(0u), vec4<u32>(1u), tile[t] >= kv);
+        }
+    } else {
+        for (var t = 0u; t < n / 4u; t++) {
+            c += select(vec4<u32>(0u), vec4<u32>(1u), tile[t] > kv);
+        }
+    }
+    return c.x + c.y + c.z + c.w;
+}
 
 // Grid: (ceil(k / 256), slices); slice y compares against keys [y·span, (y+1)·span),
-// span = rows_per_wg (reused as the slice length, a multiple of 256).
+// span = rows_per_wg (reused as the slice length, a multiple of 256). A tile whose
+// channels all come before (after) this workgroup's counts ties as before (not before);
+// only the tile that holds the workgroup's own channels compares indices (k is a multiple
+// of 8, so every tile holds whole vec4s).
 @compute @workgroup_size(256)
 fn rank(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let j = wid.x * WG + lid;
+    let first = wid.x * WG;
+    let j = first + lid;
     var key = 0u;
     if j < p.k {
         key = atomicLoad(&smax[j]);
@@ -79,14 +101,20 @@ fn rank(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var r = 0u;
     for (var t0 = lo; t0 < hi; t0 += WG) {
         if t0 + lid < p.k {
-            tile[lid] = atomicLoad(&smax[t0 + lid]);
+            tile[lid / 4u][lid % 4u] = atomicLoad(&smax[t0 + lid]);
         }
         workgroupBarrier();
         let n = min(WG, p.k - t0);
-        for (var t = 0u; t < n; t++) {
-            let other = tile[t];
-            let i = t0 + t;
-            r += u32(other > key || (other == key && i < j));
+        if t0 + n <= first {
+            r += count_before(key, n, true);
+        } else if t0 >= first + WG {
+            r += count_before(key, n, false);
+        } else {
+            for (var t = 0u; t < n; t++) {
+                let other = tile[t / 4u][t % 4u];
+                let i = t0 + t;
+                r += u32(other > key || (other == key && i < j));
+            }
         }
         workgroupBarrier();
     }

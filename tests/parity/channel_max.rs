@@ -55,6 +55,17 @@ pub async fn sorted_matches_reference_bit_exactly() {
         assert!(scales.iter().all(|&s| s >= MIN_SCALE));
         assert!(absmax[perm[0] as usize] >= absmax[perm[k - 1] as usize]);
     }
+    // Many ties across the rank kernel's tiles: maxima from a handful of values.
+    for (m, k, group) in [(3, 2048, 128), (1, 4096, 64)] {
+        let x: Vec<f32> = (0..m * k)
+            .map(|_| (rng.uniform() * 5.0).floor() - 2.0)
+            .collect();
+        let (absmax, perm, scales) = run(&x, m, k, group, Order::Sorted).await;
+        let (ra, rp, rs) = channel_max::reference(&x, k, group, true, None).unwrap();
+        assert_eq!(absmax, ra, "absmax (ties) m={m} k={k}");
+        assert_eq!(perm, rp, "perm (ties) m={m} k={k}");
+        assert_eq!(scales, rs, "scales (ties) m={m} k={k}");
+    }
 }
 
 /// Thousands of reciprocals over the whole range of scales (the exact division in WGSL).
