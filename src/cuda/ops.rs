@@ -288,9 +288,19 @@ impl Device {
         let (rows, kw) = packed.rows_cols();
         let (rows64, k32) = (rows as u64, (kw * 8) as u32);
         let (ip, pp, op) = (self.p(packed), self.p(perm), self.p(out));
-        // Rows up to 48 KiB packed (k ≤ 98304; no shared-memory opt-in) are staged, as many
-        // a block as on wgpu.
-        if kw * 4 <= 48 << 10 {
+        // Rows of k ≤ 12288 go through transposed tiles of 8 rows (4 · k bytes of shared
+        // memory, no opt-in); rows up to 48 KiB packed (k ≤ 98304) are staged, as many a
+        // block as on wgpu.
+        if kw * 8 <= 12288 {
+            let cfg = config(grid(rows.div_ceil(8))?, 256, (kw * 32) as u32);
+            launch!(
+                self,
+                PERMUTE,
+                "permute_tiles",
+                cfg,
+                [&ip, &pp, &op, &rows64, &k32]
+            )
+        } else if kw * 4 <= 48 << 10 {
             let per_block = crate::permute::rows_per_stage(rows, kw);
             let smem = (per_block * kw * 4) as u32;
             let cfg = config(grid(rows.div_ceil(per_block))?, 256, smem);

@@ -177,9 +177,11 @@ pub async fn decode_kernel_matches_reference() {
     }
 }
 
-/// Permuting packed rows on the GPU is bit-exact, for rows staged in workgroup memory
-/// (k ≤ 32768 on wgpu, ≤ 98304 on CUDA) and longer rows gathered from device memory; and
-/// entries past the row read its last code, as the reference does.
+/// Permuting packed rows on the GPU is bit-exact: for tiles of 8 rows transposed in
+/// workgroup memory (k ≤ 12288 on wgpu where the adapter allows 4 · k bytes; row counts that
+/// are not a multiple of 8), for rows staged in workgroup memory (k ≤ 32768 on wgpu,
+/// ≤ 98304 on CUDA) and longer rows gathered from device memory; and entries past the row
+/// read its last code, as the reference does.
 pub async fn permute_matches_reference() {
     let ctx = &ctx().await;
     let mut rng = Rng::new(11);
@@ -187,6 +189,12 @@ pub async fn permute_matches_reference() {
         (1, 8),
         (3, 256),
         (70, 1024),
+        (13, 2048),
+        (1, 4096),
+        (9, 4096),
+        (17, 8192),
+        (5, 12288),
+        (3, 8200),
         (2, 32768),
         (2, 32776),
         (1, 98312),

@@ -1,0 +1,78 @@
+// `permute_tiles`: the K reorder of `permute.wgsl` (same contract, appended to it) for rows
+// of k <= TILE_K, through a transposed tile. The host prepends `const TILE_K: u32 = ...;`,
+// the workgroup memory is 4 · TILE_K bytes.
+//
+// A workgroup takes 8 consecutive rows. Each invocation loads word w of the 8 rows
+// (coalesced) and transposes the 8 × 8 nibbles, so that word c of the result holds the 8
+// rows' codes of channel 8w + c: one u32 per channel in workgroup memory. Output word w of
+// the 8 rows then needs one load per channel, cols[perm[8w + c]], and the transpose back.
+// Against `permute_staged`, which gathers each code of each row from workgroup memory on
+// its own (random banks), that is 8 times fewer workgroup-memory loads.
+
+var<workgroup> cols: array<vec4<u32>, TILE_K / 4u>;
+
+// Swap the nibble fields `m` of a[j] with the fields `m << s` of a[i].
+fn swap_fields(a: ptr<function, array<u32, 8>>, i: u32, j: u32, s: u32, m: u32) {
+    let t = (((*a)[i] >> s) ^ (*a)[j]) & m;
+    (*a)[j] ^= t;
+    (*a)[i] ^= t << s;
+}
+
+// Transpose 8 × 8 nibbles in place: nibble c of word r <-> nibble r of word c.
+fn transpose8(a: ptr<function, array<u32, 8>>) {
+    swap_fields(a, 0u, 4u, 16u, 0x0000ffffu);
+    swap_fields(a, 1u, 5u, 16u, 0x0000ffffu);
+    swap_fields(a, 2u, 6u, 16u, 0x0000ffffu);
+    swap_fields(a, 3u, 7u, 16u, 0x0000ffffu);
+    swap_fields(a, 0u, 2u, 8u, 0x00ff00ffu);
+    swap_fields(a, 1u, 3u, 8u, 0x00ff00ffu);
+    swap_fields(a, 4u, 6u, 8u, 0x00ff00ffu);
+    swap_fields(a, 5u, 7u, 8u, 0x00ff00ffu);
+    swap_fields(a, 0u, 1u, 4u, 0x0f0f0f0fu);
+    swap_fields(a, 2u, 3u, 4u, 0x0f0f0f0fu);
+    swap_fields(a, 4u, 5u, 4u, 0x0f0f0f0fu);
+    swap_fields(a, 6u, 7u, 4u, 0x0f0f0f0fu);
+}
+
+// Grid: 1-D over ceil(rows / 8) workgroups, folded.
+@compute @workgroup_size(256)
+fn permute_tiles(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let kw = p.k / 8u;
+    let row0 = (wid.x + wid.y * nwg.x) * 8u;
+    if row0 >= p.rows {
+        return;
+    }
+    let rows = min(8u, p.rows - row0);
+    for (var w = lid; w < kw; w += 256u) {
+        var a: array<u32, 8>;
+        for (var r = 0u; r < 8u; r++) {
+            a[r] = 0u;
+            if r < rows {
+                a[r] = src[(row0 + r) * kw + w];
+            }
+        }
+        transpose8(&a);
+        cols[2u * w] = vec4(a[0], a[1], a[2], a[3]);
+        cols[2u * w + 1u] = vec4(a[4], a[5], a[6], a[7]);
+    }
+    workgroupBarrier();
+    for (var w = lid; w < kw; w += 256u) {
+        let lo = channels(w, 0u);
+        let hi = channels(w, 1u);
+        var a: array<u32, 8>;
+        for (var c = 0u; c < 4u; c++) {
+            a[c] = cols[lo[c] / 4u][lo[c] % 4u];
+            a[c + 4u] = cols[hi[c] / 4u][hi[c] % 4u];
+        }
+        transpose8(&a);
+        for (var r = 0u; r < 8u; r++) {
+            if r < rows {
+                dst[(row0 + r) * kw + w] = a[r];
+            }
+        }
+    }
+}
