@@ -6,14 +6,13 @@
 //! Rows of k ≤ 12288 where the adapter allows 4 · k bytes of workgroup (CUDA: shared)
 //! memory go through tiles of 8 rows transposed in workgroup memory: one u32 per channel
 //! holds the 8 rows' codes, so an output word of the 8 rows takes one load per channel
-//! (`shaders/permute_tiles.wgsl`; H200 at n = k = 8192: 2–3 µs faster than staging through
-//! Vulkan; on CUDA the dynamic-reorder layer at m = 2048 went from 587 to 560 µs). Longer
-//! rows, k ≤ 32768 (16 KiB
-//! packed), are staged in workgroup memory where the adapter allows it: a workgroup reads as
-//! many whole rows as 16 KiB holds, coalesced, gathers from the stage rather than device
-//! memory at random, and reads each entry of the permutation (4 bytes a code) once for all
-//! of them. Entries of `perm` past the row (≥ k) read
-//! the row's last code; the op does not read the permutation back to check it.
+//! (`shaders/permute_tiles.wgsl`; on the H200 at n = k = 8192, 2–3 µs faster than staging
+//! through Vulkan; on CUDA the dynamic-reorder layer at m = 2048 went from 587 to 560 µs).
+//! Longer rows, k ≤ 32768 (16 KiB packed), are staged in workgroup memory where the adapter
+//! allows it: a workgroup reads as many whole rows as 16 KiB holds, coalesced, gathers from
+//! the stage rather than device memory at random, and reads each entry of the permutation
+//! (4 bytes a code) once for all of them. Entries of `perm` past the row (≥ k) read the
+//! row's last code; the op does not read the permutation back to check it.
 
 use crate::context::{grid_1d, Context, Kernel, Rec};
 use crate::error::{Error, Result};
