@@ -386,6 +386,10 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
 // add them, or with group scales converted as they are and folded with 1/16 in the scale.
 #define DEC_WARPS 8
 #define DEC_COLS 32  // 16 measured 1.45× slower at N = K = 8192 on the H200
+// Slabs in flight per warp. H200, N = K = 8192, with group scales, µs at M = 1 / 16: 2 (the
+// slab being multiplied and the next) 11.4 / 11.7; 3: 14.2 / 15.0; 4: 16.9 / 18.1 (more
+// registers, fewer blocks per SM).
+#define DEC_DEPTH 2
 RRS_HOST_CHECK(RRS_HOST_DECODE_COLUMNS == DEC_COLS, "DECODE_COLUMNS");
 
 // Nibbles 0, 2, 4, 6 of w as four s8: ((u ^ 8) + 0x78) ^ 0x80 sign-extends each byte (no
@@ -431,8 +435,10 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
   auto advance = [&](Cursor& c) {
     if (++c.o == unit) c.o = 0, ++c.u;
   };
-  uint4 wv[Z], av[2], wn[Z], an[2];
-  float sv = 0.0f, sn = 0.0f;  // the slab's group scale
+  // A ring of DEC_DEPTH slabs: while slab t is multiplied, slabs t + 1 … t + DEC_DEPTH − 1
+  // are loading.
+  uint4 wv[DEC_DEPTH][Z], av[DEC_DEPTH][2];
+  float sv[DEC_DEPTH];  // the slab's group scale
   auto load = [&](Cursor c, uint4(&wd)[Z], uint4(&ad)[2], float& sd) {
     const unsigned unit_index = warp + DEC_WARPS * c.u, s = unit_index * unit + c.o;
 #pragma unroll
@@ -449,18 +455,20 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
 #pragma unroll
     for (int c = 0; c < 4; ++c) acc[z][c] = 0, out[z][c] = 0.0f;
   Cursor cur, next;
-  if (slabs > 0) load(next, wv, av, sv), advance(next);
-  for (unsigned t = 0; t < slabs; ++t) {
-    if (t + 1 < slabs) load(next, wn, an, sn), advance(next);  // the next slab in flight meanwhile
-    const u32 a0[4] = {av[0].x, av[0].y, av[0].z, av[0].w};
-    const u32 a1[4] = {av[1].x, av[1].y, av[1].z, av[1].w};
+#pragma unroll
+  for (int d = 0; d < DEC_DEPTH - 1; ++d)
+    if (d < (int)slabs) load(next, wv[d], av[d], sv[d]), advance(next);
+  // Multiply slab t (in stage d = t % DEC_DEPTH) and fold it if it ends a group.
+  auto multiply = [&](const uint4(&wd)[Z], const uint4(&ad)[2], float sd) {
+    const u32 a0[4] = {ad[0].x, ad[0].y, ad[0].z, ad[0].w};
+    const u32 a1[4] = {ad[1].x, ad[1].y, ad[1].z, ad[1].w};
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
       const u32 af[4] = {even_nibbles_s8(a0[c]), even_nibbles_s8(a1[c]), even_nibbles_s8(a0[c] >> 4),
                          even_nibbles_s8(a1[c] >> 4)};
 #pragma unroll
       for (int z = 0; z < Z; ++z) {
-        const u32 wc = c == 0 ? wv[z].x : c == 1 ? wv[z].y : c == 2 ? wv[z].z : wv[z].w;
+        const u32 wc = c == 0 ? wd[z].x : c == 1 ? wd[z].y : c == 2 ? wd[z].z : wd[z].w;
         const u32 bf[2] = {even_nibbles_x16(wc), odd_nibbles_x16(wc)};
         mma_s8(acc[z], af, bf);
       }
@@ -471,15 +479,22 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
       for (int z = 0; z < Z; ++z)
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-          out[z][c] = __fmaf_rn(sv * 0.0625f, (float)acc[z][c], out[z][c]);
+          out[z][c] = __fmaf_rn(sd * 0.0625f, (float)acc[z][c], out[z][c]);
           acc[z][c] = 0;
         }
     }
-#pragma unroll
-    for (int z = 0; z < Z; ++z) wv[z] = wn[z];
-    av[0] = an[0], av[1] = an[1];
-    sv = sn;
     advance(cur);
+  };
+  for (unsigned t0 = 0; t0 < slabs; t0 += DEC_DEPTH) {
+#pragma unroll
+    for (int d = 0; d < DEC_DEPTH; ++d) {
+      const unsigned t = t0 + d;
+      if (t < slabs) {
+        const int ahead = (d + DEC_DEPTH - 1) % DEC_DEPTH;  // the stage slab t − 1 freed
+        if (t + DEC_DEPTH - 1 < slabs) load(next, wv[ahead], av[ahead], sv[ahead]), advance(next);
+        multiply(wv[d], av[d], sv[d]);
+      }
+    }
   }
   // c0, c1 at (row g, cols 2·t4, +1), c2, c3 at row g + 8.
 #pragma unroll
