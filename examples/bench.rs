@@ -230,22 +230,26 @@ fn main() -> rrs::Result<()> {
             let a = packed(&ctx, &mut rng, m, k)?;
             let ops = 2.0 * (m * n * k) as f64;
             let reps = if m >= 2048 { 3 } else { 20 };
-            // rs_dynamic does what the layer does: permute the packed weights' K by this
-            // call's permutation, then run the GEMM with group scales.
+            // rs_dynamic permutes the packed weights' K by this call's permutation, then runs
+            // the GEMM with group scales; rs_gather (m ≤ gemm::GATHER_MAX_M, where the
+            // adapter runs it) reads them through the permutation in the decode kernel. The
+            // layer does the latter where it can (`gemm::decode_gathers`), else the former.
+            let gathers = gemm::decode_gathers(&ctx, m, k, 128, ctx.dot_kernel());
             let variants = [
-                ("plain", None, false, ctx.dot_kernel()),
-                ("rs_static", Some(&gscales), false, ctx.dot_kernel()),
-                ("rs_dynamic", Some(&gscales), true, ctx.dot_kernel()),
-                ("plain_portable", None, false, DotKernel::Portable),
+                ("plain", None, false, false, ctx.dot_kernel()),
+                ("rs_static", Some(&gscales), false, false, ctx.dot_kernel()),
+                ("rs_dynamic", Some(&gscales), true, false, ctx.dot_kernel()),
+                ("rs_gather", Some(&gscales), false, true, ctx.dot_kernel()),
+                ("plain_portable", None, false, false, DotKernel::Portable),
             ];
-            for (variant, group_scales, dynamic, dot) in variants {
-                if dot == DotKernel::Portable && dot == ctx.dot_kernel() {
+            for (variant, group_scales, dynamic, gather, dot) in variants {
+                if (dot == DotKernel::Portable && dot == ctx.dot_kernel()) || (gather && !gathers) {
                     continue;
                 }
                 let opts = GemmOptions {
                     group: 128,
                     group_scales,
-                    weight_perm: None,
+                    weight_perm: gather.then_some(&perm),
                     dot,
                     tile: None,
                 };

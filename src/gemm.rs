@@ -14,17 +14,20 @@
 //! and the kernel gathers their nibbles through the permutation.
 //!
 //! Decode (m ≤ 16) takes a separate memory-bound kernel (`shaders/gemv.wgsl`) that reads
-//! each packed weight byte once.
+//! each packed weight byte once; with `weight_perm` and m ≤ [`GATHER_MAX_M`] another one
+//! (`shaders/gemv_gather.wgsl`, k ≤ 8192 where the adapter has the workgroup memory) reads
+//! them once through the permutation, so that a decode step with dynamic reorder does not
+//! permute the whole weight matrix first ([`decode_gathers`]).
 //!
 //! Tolerance against [`reference()`]: with unit scales the output is the exact integer
 //! (|Σ| ≤ 64·k < 2^24 is exact in f32), so it is compared bit-exactly; with scales the
 //! tiled kernel adds the same f32 terms s_g·P_g in the same order (|Δ| ≤ 4ε·|a·w|·Σ_g
-//! |s_g·P_g|, allowing for FMA contraction), while the decode kernel adds s_g·P_piece over
+//! |s_g·P_g|, allowing for FMA contraction), while the decode kernels add s_g·P_piece over
 //! 32-nibble pieces in a lane-strided order and a tree: |Δ| ≤ (k/16 + 8)·ε·|a·w|·
 //! Σ_pieces |s_g·P_piece|, the bound of any summation order over that many terms.
 
 use crate::channel_max::check_group;
-use crate::context::{Context, DotKernel, Kernel, Rec};
+use crate::context::{grid_1d, Context, DotKernel, Kernel, Rec};
 use crate::error::{Error, Result};
 use crate::quantize::Quantized;
 use crate::tensor::{DType, Tensor};
@@ -62,6 +65,81 @@ const GEMV: [Kernel; 2] = [
         bounds_checks: true,
     },
 ];
+
+macro_rules! gather_kernel {
+    ($k:literal, $dot:ident, $name:literal) => {
+        (
+            $k,
+            Kernel {
+                name: $name,
+                sources: &[
+                    concat!("const TILE_K: u32 = ", $k, "u;\n"),
+                    $dot,
+                    PARAMS,
+                    include_str!("../shaders/transpose8.wgsl"),
+                    include_str!("../shaders/gemv_gather.wgsl"),
+                ],
+                entry: "gemv_gather",
+                bounds_checks: true,
+            },
+        )
+    };
+}
+
+/// The decode kernel that reads the weights through a permutation (`shaders/gemv_gather.wgsl`)
+/// for k up to each size, [dot kernel], with 4 · k bytes of workgroup memory.
+const GEMV_GATHER: [[(usize, Kernel); 3]; 2] = [
+    [
+        gather_kernel!(2048, DP4A, "gemv_gather_2048_dp4a"),
+        gather_kernel!(4096, DP4A, "gemv_gather_4096_dp4a"),
+        gather_kernel!(8192, DP4A, "gemv_gather_8192_dp4a"),
+    ],
+    [
+        gather_kernel!(2048, PORTABLE, "gemv_gather_2048_portable"),
+        gather_kernel!(4096, PORTABLE, "gemv_gather_4096_portable"),
+        gather_kernel!(8192, PORTABLE, "gemv_gather_8192_portable"),
+    ],
+];
+
+/// Largest m that the gathering decode kernel (`shaders/gemv_gather.wgsl`) takes.
+pub const GATHER_MAX_M: usize = 4;
+
+/// The gathering decode kernel for these shapes, where it applies on this context: wgpu,
+/// m ≤ [`GATHER_MAX_M`], k and the group multiples of 32, and k ≤ 8192 with 4 · k bytes of
+/// workgroup memory on the adapter (rounded up to 2048, 4096 or 8192).
+fn gather_kernel(
+    ctx: &Context,
+    m: usize,
+    k: usize,
+    group: Option<usize>,
+    dot: DotKernel,
+) -> Option<Kernel> {
+    if ctx.backend() != crate::Backend::Wgpu
+        || m > GATHER_MAX_M
+        || !k.is_multiple_of(32)
+        || group.is_some_and(|g| !g.is_multiple_of(32))
+    {
+        return None;
+    }
+    let smem = ctx.limits().max_compute_workgroup_storage_size as usize;
+    let dot = match dot {
+        DotKernel::Dot4I8Packed => 0,
+        DotKernel::Portable => 1,
+    };
+    GEMV_GATHER[dot]
+        .iter()
+        .find(|(tile, _)| k <= *tile && tile * 4 <= smem)
+        .map(|(_, kernel)| *kernel)
+}
+
+/// Whether [`gemm`] with a `weight_perm` and group scales in groups of `group` takes the
+/// gathering decode kernel (`shaders/gemv_gather.wgsl`: wgpu, m ≤ [`GATHER_MAX_M`], k and
+/// the group multiples of 32, k ≤ 8192 with 4 · k bytes of workgroup memory) rather than
+/// the tiled kernel's gather. `RrsLinear` with dynamic reorder passes the permutation to the
+/// GEMM where it does and k > 4096, and permutes the packed weights first otherwise.
+pub fn decode_gathers(ctx: &Context, m: usize, k: usize, group: usize, dot: DotKernel) -> bool {
+    gather_kernel(ctx, m, k, Some(group), dot).is_some()
+}
 
 /// Output columns per workgroup of the decode kernel (`COLS` in `shaders/gemv.wgsl`).
 pub const DECODE_COLUMNS: usize = 16;
@@ -144,9 +222,10 @@ pub struct GemmOptions<'a> {
     pub weight_perm: Option<&'a Tensor>,
     /// Dot-product code to use.
     pub dot: DotKernel,
-    /// Output tile; `None` picks the decode kernel where it applies (m ≤ 16, k and the
-    /// group multiples of 32, no gather), else the largest tile that fits the adapter
-    /// ([`Tile::best`]).
+    /// Output tile; `None` picks a decode kernel where one applies (m ≤ 16, k and the
+    /// group multiples of 32, no gather; or with the gather m ≤ [`GATHER_MAX_M`] and
+    /// k ≤ 8192 where the adapter has 4 · k bytes of workgroup memory), else the
+    /// largest tile that fits the adapter ([`Tile::best`]).
     pub tile: Option<Tile>,
 }
 
@@ -286,7 +365,14 @@ pub(crate) fn record(
         && opts.weight_perm.is_none()
         && k.is_multiple_of(32)
         && (opts.group_scales.is_none() || opts.group.is_multiple_of(32));
-    let (kernel, grid) = if decode {
+    let scaled_group = opts.group_scales.map(|_| opts.group);
+    let gather = opts.tile.is_none() && opts.weight_perm.is_some();
+    let gather = gather
+        .then(|| gather_kernel(ctx, m, k, scaled_group, opts.dot))
+        .flatten();
+    let (kernel, grid) = if let Some(kernel) = gather {
+        (kernel, grid_1d(n.div_ceil(8) as u32))
+    } else if decode {
         (GEMV[dot], [n.div_ceil(DECODE_COLUMNS) as u32, 1, 1])
     } else {
         let side = tile.side();
@@ -303,7 +389,11 @@ pub(crate) fn record(
         (6, perm),
     ];
     // The decode kernel has no gather: it binds everything but the permutation.
-    let bufs = if decode { &bufs[..6] } else { &bufs[..] };
+    let bufs = if decode && gather.is_none() {
+        &bufs[..6]
+    } else {
+        &bufs[..]
+    };
     ctx.dispatch(rec, kernel, &params, bufs, grid)?;
     Ok(y)
 }

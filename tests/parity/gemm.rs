@@ -177,6 +177,68 @@ pub async fn decode_kernel_matches_reference() {
     }
 }
 
+/// The decode kernel that reads the weights through a permutation (dynamic reorder at
+/// m ≤ 4): integer sums bit-exact with unit scales, and with scales within the decode
+/// kernel's bound for any order of its 32-code pieces.
+pub async fn gather_decode_kernel_matches_reference() {
+    let ctx = &ctx().await;
+    let mut rng = Rng::new(12);
+    let mut gathered = 0;
+    for (m, n, k, group) in [
+        (1, 8, 256, 128),
+        (2, 9, 1536, 32),
+        (3, 20, 2048, 128),
+        (4, 33, 4096, 64),
+        (1, 70, 8192, 128),
+        (1, 5, 4096, 4096),
+    ] {
+        for unit in [true, false] {
+            let (qa, sa, a) = packed(ctx, &mut rng, m, k, unit);
+            let (qw, sw, w) = packed(ctx, &mut rng, n, k, unit);
+            let perm = permutation(&mut rng, k);
+            let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
+            let gs = if unit {
+                vec![1.0; k / group]
+            } else {
+                scales(&mut rng, k / group)
+            };
+            let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+            for dot in KERNELS {
+                gathered += usize::from(gemm::decode_gathers(ctx, m, k, group, dot));
+                let opts = GemmOptions {
+                    group,
+                    group_scales: (!unit).then_some(&gt),
+                    weight_perm: Some(&pt),
+                    dot,
+                    tile: None,
+                };
+                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+                    .unwrap()
+                    .to_vec_async(ctx)
+                    .await
+                    .unwrap();
+                let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
+                let what = format!("gather m={m} n={n} k={k} group={group} unit={unit} {dot:?}");
+                if unit {
+                    assert_eq!(y, want, "{what}");
+                    continue;
+                }
+                let a = (&qa[..], &sa[..]);
+                let w = (&qw[..], &sw[..]);
+                assert_within_bound(&y, &want, a, w, &gs, k, Some(&perm), &what);
+            }
+        }
+    }
+    // On wgpu every adapter with 16 KiB of workgroup memory runs it for k ≤ 2048 (CUDA
+    // permutes, then runs its decode kernel).
+    if ctx.backend() == rrs::Backend::Wgpu {
+        assert!(
+            gathered >= 12,
+            "the gathering decode kernel ran for {gathered} cases"
+        );
+    }
+}
+
 /// Permuting packed rows on the GPU is bit-exact: for tiles of 8 rows transposed in
 /// workgroup memory (k ≤ 12288 on wgpu where the adapter allows 4 · k bytes; row counts that
 /// are not a multiple of 8), for rows staged in workgroup memory (k ≤ 32768 on wgpu,
@@ -245,8 +307,23 @@ pub fn assert_within_any_order_bound(
     k: usize,
     what: &str,
 ) {
+    assert_within_bound(y, want, a, w, gs, k, None, what);
+}
+
+/// [`assert_within_any_order_bound`] with the weights read through `weight_perm`.
+#[allow(clippy::too_many_arguments)]
+pub fn assert_within_bound(
+    y: &[f32],
+    want: &[f32],
+    a: (&[u32], &[f32]),
+    w: (&[u32], &[f32]),
+    gs: &[f32],
+    k: usize,
+    weight_perm: Option<&[u32]>,
+    what: &str,
+) {
     let (n, group) = (w.1.len(), k / gs.len());
-    let pieces = gemm::partial_sums(a.0, w.0, k, 32, None);
+    let pieces = gemm::partial_sums(a.0, w.0, k, 32, weight_perm);
     for (idx, (g, r)) in y.iter().zip(want).enumerate() {
         let mag: f32 = pieces[idx * (k / 32)..(idx + 1) * (k / 32)]
             .iter()

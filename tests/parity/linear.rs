@@ -47,6 +47,36 @@ pub async fn gpu_layer_matches_cpu_reference() {
             assert!(e <= tol, "{method:?} {reorder:?}: GPU vs CPU rel error {e}");
         }
     }
+    // Decode steps (1 and 3 tokens) with dynamic reorder, at k = 1024 (the weights permuted
+    // first) and k = 8192 (read through the permutation where the adapter has the 32 KiB of
+    // workgroup memory, `gemm::decode_gathers`).
+    let wide = Workload::new(&WorkloadConfig {
+        tokens: 3,
+        channels: 8192,
+        out_features: 24,
+        ..small_workload(12).config
+    });
+    for wl in [&wl, &wide] {
+        let c = &wl.config;
+        for method in [Method::Rs, Method::Rrs] {
+            let cfg = config(method, Reorder::Dynamic, wl);
+            let layer = RrsLinear::new_async(ctx, &wl.w, c.out_features, c.channels, cfg.clone())
+                .await
+                .unwrap();
+            let reference = LinearReference::new(&wl.w, c.out_features, c.channels, &cfg).unwrap();
+            for m in [1, 3] {
+                let x = &wl.x[..m * c.channels];
+                let y = layer.run_async(x).await.unwrap();
+                let e = rel_error(&y, &reference.forward(x, true).unwrap());
+                let tol = if method.rotates() { 1e-3 } else { 1e-5 };
+                let k = c.channels;
+                assert!(
+                    e <= tol,
+                    "{method:?} decode m={m} k={k}: GPU vs CPU rel error {e}"
+                );
+            }
+        }
+    }
     // GPTQ weights (computed once on the CPU, shared by both paths), in column order and in
     // act-order, on RRS.
     for (what, cfg) in [

@@ -15,6 +15,7 @@ parity_tests! {
         integer_sums_are_bit_exact,
         scaled_output_matches_reference,
         decode_kernel_matches_reference,
+        gather_decode_kernel_matches_reference,
         permute_matches_reference,
         mismatched_k_is_an_error,
     ],
