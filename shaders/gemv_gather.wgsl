@@ -3,7 +3,7 @@
 //     y[i, n] = a_scale[i] · b_scale[n] · Σ_g s_g · Σ_{q in g} qa[i, q] · qb[n, perm[q]]
 // for k <= TILE_K, k a multiple of 32, and groups a multiple of 32 (with scales). The host
 // prepends `const TILE_K: u32 = ...;`, a dot snippet (`dot4x`), `gemm_params.wgsl` and
-// `transpose8.wgsl`; the workgroup memory is 4 · TILE_K bytes.
+// `nibble_tile.wgsl` (the tile: 4 · TILE_K bytes, the only workgroup memory).
 //
 // A workgroup computes 8 output columns. It transposes their 8 weight rows into workgroup
 // memory as `permute_tiles.wgsl` does (one u32 per channel holds the 8 rows' codes). Each
@@ -24,16 +24,6 @@
 
 const GATHER_MAXM: u32 = 4u;
 const OUTS: u32 = GATHER_MAXM * 8u; // outputs per workgroup: [row i][column r]
-
-var<workgroup> cols: array<vec4<u32>, TILE_K / 4u>;
-
-fn tile_word(idx: u32) -> u32 {
-    return cols[idx / 4u][idx % 4u];
-}
-
-fn set_tile_word(idx: u32, v: u32) {
-    cols[idx / 4u][idx % 4u] = v;
-}
 
 // The reduction's second level: the tile's last 256 words.
 const RED: u32 = TILE_K - 256u;
@@ -75,9 +65,7 @@ fn gemv_gather(
                 t[r] = qb[(col0 + r) * kw + w];
             }
         }
-        transpose8(&t);
-        cols[2u * w] = vec4(t[0], t[1], t[2], t[3]);
-        cols[2u * w + 1u] = vec4(t[4], t[5], t[6], t[7]);
+        put_channels(w, t);
     }
     workgroupBarrier();
 
@@ -92,13 +80,7 @@ fn gemv_gather(
             d[o] = 0;
         }
         for (var e = 0u; e < 4u; e++) {
-            let lo = chans[2u * e];
-            let hi = chans[2u * e + 1u];
-            var b = array<u32, 8>(
-                tile_word(lo.x), tile_word(lo.y), tile_word(lo.z), tile_word(lo.w),
-                tile_word(hi.x), tile_word(hi.y), tile_word(hi.z), tile_word(hi.w),
-            );
-            transpose8(&b); // b[r]: word 4·lid + e of column r, permuted
+            var b = row_words(chans[2u * e], chans[2u * e + 1u]); // column r's word 4·lid + e
             for (var i = 0u; i < GATHER_MAXM; i++) {
                 if i < p.m {
                     let a = acts[i][e];

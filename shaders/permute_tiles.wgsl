@@ -1,6 +1,6 @@
 // `permute_tiles`: the K reorder of `permute.wgsl` (same contract, appended to it) for rows
 // of k <= TILE_K, through a transposed tile. The host prepends `const TILE_K: u32 = ...;`
-// and `permute.wgsl`, and `transpose8.wgsl`; the workgroup memory is 4 · TILE_K bytes.
+// and `permute.wgsl`, and `nibble_tile.wgsl` (the tile: 4 · TILE_K bytes).
 //
 // A workgroup takes 8 consecutive rows. Each invocation loads word w of the 8 rows
 // (coalesced) and transposes the 8 × 8 nibbles, so that word c of the result holds the 8
@@ -8,8 +8,6 @@
 // the 8 rows then needs one load per channel, cols[perm[8w + c]], and the transpose back.
 // Against `permute_staged`, which gathers each code of each row from workgroup memory on
 // its own (random banks), that is 8 times fewer workgroup-memory loads.
-
-var<workgroup> cols: array<vec4<u32>, TILE_K / 4u>;
 
 // Grid: 1-D over ceil(rows / 8) workgroups, folded.
 @compute @workgroup_size(256)
@@ -32,20 +30,11 @@ fn permute_tiles(
                 a[r] = src[(row0 + r) * kw + w];
             }
         }
-        transpose8(&a);
-        cols[2u * w] = vec4(a[0], a[1], a[2], a[3]);
-        cols[2u * w + 1u] = vec4(a[4], a[5], a[6], a[7]);
+        put_channels(w, a);
     }
     workgroupBarrier();
     for (var w = lid; w < kw; w += 256u) {
-        let lo = channels(w, 0u);
-        let hi = channels(w, 1u);
-        var a: array<u32, 8>;
-        for (var c = 0u; c < 4u; c++) {
-            a[c] = cols[lo[c] / 4u][lo[c] % 4u];
-            a[c + 4u] = cols[hi[c] / 4u][hi[c] % 4u];
-        }
-        transpose8(&a);
+        var a = row_words(channels(w, 0u), channels(w, 1u));
         for (var r = 0u; r < 8u; r++) {
             if r < rows {
                 dst[(row0 + r) * kw + w] = a[r];

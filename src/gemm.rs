@@ -76,7 +76,7 @@ macro_rules! gather_kernel {
                     concat!("const TILE_K: u32 = ", $k, "u;\n"),
                     $dot,
                     PARAMS,
-                    include_str!("../shaders/transpose8.wgsl"),
+                    include_str!("../shaders/nibble_tile.wgsl"),
                     include_str!("../shaders/gemv_gather.wgsl"),
                 ],
                 entry: "gemv_gather",

@@ -44,7 +44,7 @@ macro_rules! tiles_kernel {
                 sources: &[
                     concat!("const TILE_K: u32 = ", $k, "u;\n"),
                     include_str!("../shaders/permute.wgsl"),
-                    include_str!("../shaders/transpose8.wgsl"),
+                    include_str!("../shaders/nibble_tile.wgsl"),
                     include_str!("../shaders/permute_tiles.wgsl"),
                 ],
                 entry: "permute_tiles",

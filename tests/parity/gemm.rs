@@ -125,13 +125,65 @@ pub async fn scaled_output_matches_reference() {
     }
 }
 
+/// One decode case (`gemm` with the kernel it picks for small m), with unit scales and with
+/// random ones, for both dot kernels, with the weights read through a random permutation
+/// if `gather`: integer sums bit-exact with unit scales; with scales within the bound for
+/// any order of 32-code pieces. Returns how many runs took the gathering decode kernel.
+async fn check_decode(
+    rng: &mut Rng,
+    (m, n, k, group): (usize, usize, usize, usize),
+    gather: bool,
+) -> usize {
+    let ctx = &ctx().await;
+    let mut gathered = 0;
+    for unit in [true, false] {
+        let (qa, sa, a) = packed(ctx, rng, m, k, unit);
+        let (qw, sw, w) = packed(ctx, rng, n, k, unit);
+        let perm = gather.then(|| permutation(rng, k));
+        let pt = perm
+            .as_ref()
+            .map(|p| Tensor::from_slice(ctx, p, &[k]).unwrap());
+        let gs = if unit {
+            vec![1.0; k / group]
+        } else {
+            scales(rng, k / group)
+        };
+        let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+        for dot in KERNELS {
+            gathered += usize::from(gather && gemm::decode_gathers(ctx, m, k, group, dot));
+            let opts = GemmOptions {
+                group,
+                group_scales: (!unit).then_some(&gt),
+                weight_perm: pt.as_ref(),
+                dot,
+                tile: None,
+            };
+            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+                .unwrap()
+                .to_vec_async(ctx)
+                .await
+                .unwrap();
+            let perm = perm.as_deref();
+            let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), perm);
+            let what =
+                format!("m={m} n={n} k={k} group={group} unit={unit} gather={gather} {dot:?}");
+            if unit {
+                assert_eq!(y, want, "{what}");
+                continue;
+            }
+            let (a, w) = ((&qa[..], &sa[..]), (&qw[..], &sw[..]));
+            assert_within_bound(&y, &want, a, w, &gs, k, perm, &what);
+        }
+    }
+    gathered
+}
+
 /// The decode kernel (m ≤ 16, picked automatically): integer sums bit-exact with unit
 /// scales; with scales it adds s_g·P_piece over 32-nibble pieces in a lane-strided order
 /// and a tree: allow (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|, the bound for any order.
 pub async fn decode_kernel_matches_reference() {
-    let ctx = &ctx().await;
     let mut rng = Rng::new(10);
-    for (m, n, k, group) in [
+    for shape in [
         (1, 1, 32, 32),
         (1, 70, 256, 128),
         (5, 9, 1024, 64),
@@ -143,48 +195,16 @@ pub async fn decode_kernel_matches_reference() {
         (2, 40, 16384, 512),
         (16, 64, 16384, 128),
     ] {
-        for unit in [true, false] {
-            let (qa, sa, a) = packed(ctx, &mut rng, m, k, unit);
-            let (qw, sw, w) = packed(ctx, &mut rng, n, k, unit);
-            let gs = if unit {
-                vec![1.0; k / group]
-            } else {
-                scales(&mut rng, k / group)
-            };
-            let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
-            for dot in KERNELS {
-                let opts = GemmOptions {
-                    group,
-                    group_scales: (!unit).then_some(&gt),
-                    weight_perm: None,
-                    dot,
-                    tile: None,
-                };
-                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-                    .unwrap()
-                    .to_vec_async(ctx)
-                    .await
-                    .unwrap();
-                let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
-                let what = format!("m={m} n={n} k={k} group={group} unit={unit} {dot:?}");
-                if unit {
-                    assert_eq!(y, want, "{what}");
-                    continue;
-                }
-                assert_within_any_order_bound(&y, &want, (&qa, &sa), (&qw, &sw), &gs, k, &what);
-            }
-        }
+        check_decode(&mut rng, shape, false).await;
     }
 }
 
 /// The decode kernel that reads the weights through a permutation (dynamic reorder at
-/// m ≤ 4): integer sums bit-exact with unit scales, and with scales within the decode
-/// kernel's bound for any order of its 32-code pieces.
+/// m ≤ 4, `shaders/gemv_gather.wgsl`), with the same checks.
 pub async fn gather_decode_kernel_matches_reference() {
-    let ctx = &ctx().await;
     let mut rng = Rng::new(12);
     let mut gathered = 0;
-    for (m, n, k, group) in [
+    for shape in [
         (1, 8, 256, 128),
         (2, 9, 1536, 32),
         (3, 20, 2048, 128),
@@ -192,46 +212,11 @@ pub async fn gather_decode_kernel_matches_reference() {
         (1, 70, 8192, 128),
         (1, 5, 4096, 4096),
     ] {
-        for unit in [true, false] {
-            let (qa, sa, a) = packed(ctx, &mut rng, m, k, unit);
-            let (qw, sw, w) = packed(ctx, &mut rng, n, k, unit);
-            let perm = permutation(&mut rng, k);
-            let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
-            let gs = if unit {
-                vec![1.0; k / group]
-            } else {
-                scales(&mut rng, k / group)
-            };
-            let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
-            for dot in KERNELS {
-                gathered += usize::from(gemm::decode_gathers(ctx, m, k, group, dot));
-                let opts = GemmOptions {
-                    group,
-                    group_scales: (!unit).then_some(&gt),
-                    weight_perm: Some(&pt),
-                    dot,
-                    tile: None,
-                };
-                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-                    .unwrap()
-                    .to_vec_async(ctx)
-                    .await
-                    .unwrap();
-                let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
-                let what = format!("gather m={m} n={n} k={k} group={group} unit={unit} {dot:?}");
-                if unit {
-                    assert_eq!(y, want, "{what}");
-                    continue;
-                }
-                let a = (&qa[..], &sa[..]);
-                let w = (&qw[..], &sw[..]);
-                assert_within_bound(&y, &want, a, w, &gs, k, Some(&perm), &what);
-            }
-        }
+        gathered += check_decode(&mut rng, shape, true).await;
     }
     // On wgpu every adapter with 16 KiB of workgroup memory runs it for k ≤ 2048 (CUDA
     // permutes, then runs its decode kernel).
-    if ctx.backend() == rrs::Backend::Wgpu {
+    if ctx().await.backend() == rrs::Backend::Wgpu {
         assert!(
             gathered >= 12,
             "the gathering decode kernel ran for {gathered} cases"
@@ -297,20 +282,8 @@ pub async fn mismatched_k_is_an_error() {
 
 /// GEMM outputs with group scales against the reference, for any order of summation: the
 /// kernel may add s_g·P over 32-code pieces in any order, so allow
-/// (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|. `a` and `w` are (packed words, row scales).
-pub fn assert_within_any_order_bound(
-    y: &[f32],
-    want: &[f32],
-    a: (&[u32], &[f32]),
-    w: (&[u32], &[f32]),
-    gs: &[f32],
-    k: usize,
-    what: &str,
-) {
-    assert_within_bound(y, want, a, w, gs, k, None, what);
-}
-
-/// [`assert_within_any_order_bound`] with the weights read through `weight_perm`.
+/// (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|. `a` and `w` are (packed words, row scales);
+/// the weights are read through `weight_perm` where given.
 #[allow(clippy::too_many_arguments)]
 pub fn assert_within_bound(
     y: &[f32],
