@@ -113,6 +113,25 @@ const SHADERS: &[(&str, &str)] = &[
     ("f16", include_str!("../shaders/f16.wgsl")),
     ("permute", include_str!("../shaders/permute.wgsl")),
     (
+        "permute_tiles",
+        concat!(
+            "const TILE_K: u32 = 8192u;\n",
+            include_str!("../shaders/permute.wgsl"),
+            include_str!("../shaders/nibble_tile.wgsl"),
+            include_str!("../shaders/permute_tiles.wgsl")
+        ),
+    ),
+    (
+        "gemv_gather",
+        concat!(
+            "const TILE_K: u32 = 2048u;\n",
+            include_str!("../shaders/dot_portable.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
+            include_str!("../shaders/nibble_tile.wgsl"),
+            include_str!("../shaders/gemv_gather.wgsl")
+        ),
+    ),
+    (
         "gemv_dp4a",
         concat!(
             include_str!("../shaders/dot_dp4a.wgsl"),
