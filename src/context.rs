@@ -786,8 +786,9 @@ pub(crate) enum Rec<'e> {
 
 /// Commands being recorded into a wgpu encoder. Consecutive dispatches share one compute
 /// pass (wgpu orders them by their bindings' reads and writes), which ends before a copy
-/// and when the recording is dropped: one pass per dispatch cost more host time than the
-/// dispatch itself.
+/// and when the recording is dropped. A pass per dispatch cost host time in recording and
+/// GPU time between the passes: on the H200 an RRS decode step at k = 4096 took 96 µs of
+/// GPU time with a pass per dispatch, 58 µs with one pass.
 pub(crate) struct Recording<'e> {
     enc: &'e mut wgpu::CommandEncoder,
     pass: Option<wgpu::ComputePass<'static>>,
