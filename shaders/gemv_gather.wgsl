@@ -2,7 +2,9 @@
 // permutation instead of permuted first:
 //     y[i, n] = a_scale[i] · b_scale[n] · Σ_g s_g · Σ_{q in g} qa[i, q] · qb[n, perm[q]]
 // for k <= TILE_K, k a multiple of 32, and groups a multiple of 32 (with scales). The host
-// prepends `const TILE_K: u32 = ...;`, a dot snippet (`dot4x`), `gemm_params.wgsl` and
+// prepends `const TILE_K: u32 = ...; const TILES_PER_WG: u32 = ...;` (tiles of 8 columns a
+// workgroup takes one after another, reusing the permutation entries and activation words it
+// loaded once), a dot snippet (`dot4x`), `gemm_params.wgsl` and
 // `nibble_tile.wgsl` (the tile: 4 · TILE_K bytes, the only workgroup memory).
 //
 // A workgroup computes 8 output columns. It transposes their 8 weight rows into workgroup
@@ -28,7 +30,7 @@ const OUTS: u32 = GATHER_MAXM * 8u; // outputs per workgroup: [row i][column r]
 // The reduction's second level: the tile's last 256 words.
 const RED: u32 = TILE_K - 256u;
 
-// Grid: 1-D over ceil(n / 8) workgroups, folded.
+// Grid: 1-D over ceil(n / (8 · TILES_PER_WG)) workgroups, folded.
 @compute @workgroup_size(256)
 fn gemv_gather(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -36,11 +38,10 @@ fn gemv_gather(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let kw = p.k / 8u;
-    let col0 = (wid.x + wid.y * nwg.x) * 8u;
-    if col0 >= p.n {
+    let first = (wid.x + wid.y * nwg.x) * 8u * TILES_PER_WG;
+    if first >= p.n {
         return;
     }
-    let ncols = min(8u, p.n - col0);
     // This invocation's piece (words 4·lid … 4·lid + 3): its permutation entries, clamped to
     // the row, and the activation words, loaded while the tile is built.
     let has_piece = lid < p.k / 32u;
@@ -57,84 +58,92 @@ fn gemv_gather(
             }
         }
     }
-    for (var w = lid; w < kw; w += 256u) {
-        var t: array<u32, 8>;
-        for (var r = 0u; r < 8u; r++) {
-            t[r] = 0u;
-            if r < ncols {
-                t[r] = qb[(col0 + r) * kw + w];
-            }
-        }
-        put_channels(w, t);
-    }
-    workgroupBarrier();
-
     let smoothing = (p.flags & SMOOTH) != 0u;
-    var acc: array<f32, OUTS>;
-    for (var o = 0u; o < OUTS; o++) {
-        acc[o] = 0.0;
+    var g = 1.0;
+    if smoothing && has_piece {
+        g = gscale[lid * 32u / p.group];
     }
-    if has_piece {
-        var d: array<i32, OUTS>;
-        for (var o = 0u; o < OUTS; o++) {
-            d[o] = 0;
+    for (var tile = 0u; tile < TILES_PER_WG; tile++) {
+        let col0 = first + 8u * tile;
+        if col0 >= p.n {
+            break;
         }
-        for (var e = 0u; e < 4u; e++) {
-            var b = row_words(chans[2u * e], chans[2u * e + 1u]); // column r's word 4·lid + e
-            for (var i = 0u; i < GATHER_MAXM; i++) {
-                if i < p.m {
-                    let a = acts[i][e];
-                    let ae = (a << 4u) & MASK;
-                    let ao = a & MASK;
-                    for (var r = 0u; r < 8u; r++) {
-                        let we = (b[r] << 4u) & MASK;
-                        let wo = b[r] & MASK;
-                        d[i * 8u + r] += dot4x(ae, we) + dot4x(ao, wo);
+        let ncols = min(8u, p.n - col0);
+        workgroupBarrier(); // the previous tile's sums no longer read
+        for (var w = lid; w < kw; w += 256u) {
+            var t: array<u32, 8>;
+            for (var r = 0u; r < 8u; r++) {
+                t[r] = 0u;
+                if r < ncols {
+                    t[r] = qb[(col0 + r) * kw + w];
+                }
+            }
+            put_channels(w, t);
+        }
+        workgroupBarrier();
+
+        var acc: array<f32, OUTS>;
+        for (var o = 0u; o < OUTS; o++) {
+            acc[o] = 0.0;
+        }
+        if has_piece {
+            var d: array<i32, OUTS>;
+            for (var o = 0u; o < OUTS; o++) {
+                d[o] = 0;
+            }
+            for (var e = 0u; e < 4u; e++) {
+                var b = row_words(chans[2u * e], chans[2u * e + 1u]); // column r's word 4·lid + e
+                for (var i = 0u; i < GATHER_MAXM; i++) {
+                    if i < p.m {
+                        let a = acts[i][e];
+                        let ae = (a << 4u) & MASK;
+                        let ao = a & MASK;
+                        for (var r = 0u; r < 8u; r++) {
+                            let we = (b[r] << 4u) & MASK;
+                            let wo = b[r] & MASK;
+                            d[i * 8u + r] += dot4x(ae, we) + dot4x(ao, wo);
+                        }
                     }
                 }
             }
+            for (var o = 0u; o < OUTS; o++) {
+                acc[o] = fma(g, f32(d[o] >> 8u), acc[o]);
+            }
         }
-        var g = 1.0;
-        if smoothing {
-            g = gscale[lid * 32u / p.group];
-        }
-        for (var o = 0u; o < OUTS; o++) {
-            acc[o] = fma(g, f32(d[o] >> 8u), acc[o]);
-        }
-    }
 
-    // Sum the 256 invocations' values of each output, `per_round` outputs at a time: the
-    // values at tile word o · 256 + lid, then 8 invocations an output each add 32 of them
-    // (into the tile's last 256 words), and one adds those 8.
-    let per_round = min(TILE_K / 256u - 1u, 32u);
-    for (var o0 = 0u; o0 < 8u * p.m; o0 += per_round) {
-        workgroupBarrier(); // the tile, or the previous round's values, no longer read
-        for (var o = 0u; o < OUTS; o++) {
-            if o >= o0 && o < o0 + per_round {
-                set_tile_word((o - o0) * 256u + lid, bitcast<u32>(acc[o]));
+        // Sum the 256 invocations' values of each output, `per_round` outputs at a time: the
+        // values at tile word o · 256 + lid, then 8 invocations an output each add 32 of them
+        // (into the tile's last 256 words), and one adds those 8.
+        let per_round = min(TILE_K / 256u - 1u, 32u);
+        for (var o0 = 0u; o0 < 8u * p.m; o0 += per_round) {
+            workgroupBarrier(); // the tile, or the previous round's values, no longer read
+            for (var o = 0u; o < OUTS; o++) {
+                if o >= o0 && o < o0 + per_round {
+                    set_tile_word((o - o0) * 256u + lid, bitcast<u32>(acc[o]));
+                }
             }
-        }
-        workgroupBarrier();
-        let count = min(per_round, 8u * p.m - o0);
-        if lid < count * 8u {
-            let base = (lid / 8u) * 256u + lid % 8u;
-            var s = 0.0;
-            for (var e = 0u; e < 32u; e++) {
-                s += bitcast<f32>(tile_word(base + 8u * e));
+            workgroupBarrier();
+            let count = min(per_round, 8u * p.m - o0);
+            if lid < count * 8u {
+                let base = (lid / 8u) * 256u + lid % 8u;
+                var s = 0.0;
+                for (var e = 0u; e < 32u; e++) {
+                    s += bitcast<f32>(tile_word(base + 8u * e));
+                }
+                set_tile_word(RED + lid, bitcast<u32>(s));
             }
-            set_tile_word(RED + lid, bitcast<u32>(s));
-        }
-        workgroupBarrier();
-        if lid < count {
-            var t = 0.0;
-            for (var q = 0u; q < 8u; q++) {
-                t += bitcast<f32>(tile_word(RED + lid * 8u + q));
-            }
-            let o = o0 + lid;
-            let i = o / 8u;
-            let col = col0 + o % 8u;
-            if col < p.n {
-                y[i * p.n + col] = a_scale[i] * b_scale[col] * t;
+            workgroupBarrier();
+            if lid < count {
+                var t = 0.0;
+                for (var q = 0u; q < 8u; q++) {
+                    t += bitcast<f32>(tile_word(RED + lid * 8u + q));
+                }
+                let o = o0 + lid;
+                let i = o / 8u;
+                let col = col0 + o % 8u;
+                if col < p.n {
+                    y[i * p.n + col] = a_scale[i] * b_scale[col] * t;
+                }
             }
         }
     }

@@ -124,7 +124,7 @@ const SHADERS: &[(&str, &str)] = &[
     (
         "gemv_gather",
         concat!(
-            "const TILE_K: u32 = 2048u;\n",
+            "const TILE_K: u32 = 2048u;\nconst TILES_PER_WG: u32 = 4u;\n",
             include_str!("../shaders/dot_portable.wgsl"),
             include_str!("../shaders/gemm_params.wgsl"),
             include_str!("../shaders/nibble_tile.wgsl"),
