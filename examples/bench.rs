@@ -233,7 +233,8 @@ fn main() -> rrs::Result<()> {
             // rs_dynamic permutes the packed weights' K by this call's permutation, then runs
             // the GEMM with group scales; rs_gather (m ≤ gemm::GATHER_MAX_M, where the
             // adapter runs it) reads them through the permutation in the decode kernel. The
-            // layer does the latter where it can (`gemm::decode_gathers`), else the former.
+            // layer does the latter from k = 8192 where it can (`gemm::decode_gathers`), else
+            // the former.
             let gathers = gemm::decode_gathers(&ctx, m, k, 128, ctx.dot_kernel());
             let variants = [
                 ("plain", None, false, false, ctx.dot_kernel()),

@@ -27,6 +27,10 @@
 const GATHER_MAXM: u32 = 4u;
 const OUTS: u32 = GATHER_MAXM * 8u; // outputs per workgroup: [row i][column r]
 
+fn tile_source(index: u32) -> u32 {
+    return qb[index];
+}
+
 // The reduction's second level: the tile's last 256 words.
 const RED: u32 = TILE_K - 256u;
 
@@ -70,16 +74,7 @@ fn gemv_gather(
         }
         let ncols = min(8u, p.n - col0);
         workgroupBarrier(); // the previous tile's sums no longer read
-        for (var w = lid; w < kw; w += 256u) {
-            var t: array<u32, 8>;
-            for (var r = 0u; r < 8u; r++) {
-                t[r] = 0u;
-                if r < ncols {
-                    t[r] = qb[(col0 + r) * kw + w];
-                }
-            }
-            put_channels(w, t);
-        }
+        fill_tile(col0, ncols, kw, lid);
         workgroupBarrier();
 
         var acc: array<f32, OUTS>;

@@ -1,7 +1,8 @@
 // A tile of 8 packed INT4 rows transposed in workgroup memory, shared by
-// `permute_tiles.wgsl` and `gemv_gather.wgsl` (the host prepends `const TILE_K: u32 = ...;`):
-// the u32 of channel c holds the 8 rows' codes of that channel, row r in nibble r, so that
-// the 8 rows' codes of any channel are one load away. 4 · TILE_K bytes.
+// `permute_tiles.wgsl` and `gemv_gather.wgsl` (the host prepends `const TILE_K: u32 = ...;`;
+// the including kernel defines `fn tile_source(index: u32) -> u32`, the packed words the
+// tile is filled from): the u32 of channel c holds the 8 rows' codes of that channel, row r
+// in nibble r, so that the 8 rows' codes of any channel are one load away. 4 · TILE_K bytes.
 
 var<workgroup> cols: array<vec4<u32>, TILE_K / 4u>;
 
@@ -36,12 +37,22 @@ fn transpose8(a: ptr<function, array<u32, 8>>) {
     swap_fields(a, 6u, 7u, 4u, 0x0f0f0f0fu);
 }
 
-// Store word w of the 8 rows (`words[r]`: row r's) as the u32s of channels 8w … 8w + 7.
-fn put_channels(w: u32, words: array<u32, 8>) {
-    var t = words;
-    transpose8(&t);
-    cols[2u * w] = vec4(t[0], t[1], t[2], t[3]);
-    cols[2u * w + 1u] = vec4(t[4], t[5], t[6], t[7]);
+// Fill the tile with `rows` (at most 8) rows of `kw` packed words, from row `row0` of
+// `tile_source` on (rows past `rows` are zero): each invocation (of 256) loads word w of the
+// 8 rows and stores it transposed, as the u32s of channels 8w … 8w + 7.
+fn fill_tile(row0: u32, rows: u32, kw: u32, lid: u32) {
+    for (var w = lid; w < kw; w += 256u) {
+        var t: array<u32, 8>;
+        for (var r = 0u; r < 8u; r++) {
+            t[r] = 0u;
+            if r < rows {
+                t[r] = tile_source((row0 + r) * kw + w);
+            }
+        }
+        transpose8(&t);
+        cols[2u * w] = vec4(t[0], t[1], t[2], t[3]);
+        cols[2u * w + 1u] = vec4(t[4], t[5], t[6], t[7]);
+    }
 }
 
 // The 8 rows' words (row r at index r) made of channels lo.x … lo.w, hi.x … hi.w, in order.

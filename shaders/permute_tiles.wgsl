@@ -9,6 +9,10 @@
 // Against `permute_staged`, which gathers each code of each row from workgroup memory on
 // its own (random banks), that is 8 times fewer workgroup-memory loads.
 
+fn tile_source(index: u32) -> u32 {
+    return src[index];
+}
+
 // Grid: 1-D over ceil(rows / 8) workgroups, folded.
 @compute @workgroup_size(256)
 fn permute_tiles(
@@ -22,16 +26,7 @@ fn permute_tiles(
         return;
     }
     let rows = min(8u, p.rows - row0);
-    for (var w = lid; w < kw; w += 256u) {
-        var a: array<u32, 8>;
-        for (var r = 0u; r < 8u; r++) {
-            a[r] = 0u;
-            if r < rows {
-                a[r] = src[(row0 + r) * kw + w];
-            }
-        }
-        put_channels(w, a);
-    }
+    fill_tile(row0, rows, kw, lid);
     workgroupBarrier();
     for (var w = lid; w < kw; w += 256u) {
         var a = row_words(channels(w, 0u), channels(w, 1u));

@@ -139,20 +139,25 @@ fn gather_kernel(
         return None;
     }
     let smem = ctx.limits().max_compute_workgroup_storage_size as usize;
-    let dot = match dot {
-        DotKernel::Dot4I8Packed => 0,
-        DotKernel::Portable => 1,
-    };
-    GEMV_GATHER[dot]
+    GEMV_GATHER[dot_index(dot)]
         .into_iter()
         .find(|g| k <= g.k && g.k * 4 <= smem)
+}
+
+/// The index of `dot` in the kernel tables (`[…][dot]`).
+fn dot_index(dot: DotKernel) -> usize {
+    match dot {
+        DotKernel::Dot4I8Packed => 0,
+        DotKernel::Portable => 1,
+    }
 }
 
 /// Whether [`gemm`] with a `weight_perm` and group scales in groups of `group` takes the
 /// gathering decode kernel (`shaders/gemv_gather.wgsl`: wgpu, m ≤ [`GATHER_MAX_M`], k and
 /// the group multiples of 32, k ≤ 8192 with 4 · k bytes of workgroup memory) rather than
 /// the tiled kernel's gather. `RrsLinear` with dynamic reorder passes the permutation to the
-/// GEMM where it does and k > 4096, and permutes the packed weights first otherwise.
+/// GEMM where it does and k ≥ 8192 (below, permuting the packed weights first measured
+/// faster), and permutes the packed weights first otherwise.
 pub fn decode_gathers(ctx: &Context, m: usize, k: usize, group: usize, dot: DotKernel) -> bool {
     gather_kernel(ctx, m, k, Some(group), dot).is_some()
 }
@@ -372,20 +377,19 @@ pub(crate) fn record(
     let gscale = opts.group_scales.map_or(&ctx.gpu()?.dummy, |s| s.buffer());
     let perm = opts.weight_perm.map_or(&ctx.gpu()?.dummy, |p| p.buffer());
 
-    let dot = match opts.dot {
-        DotKernel::Dot4I8Packed => 0,
-        DotKernel::Portable => 1,
-    };
+    let dot = dot_index(opts.dot);
     let decode = opts.tile.is_none()
         && m <= DECODE_MAX_M
         && opts.weight_perm.is_none()
         && k.is_multiple_of(32)
         && (opts.group_scales.is_none() || opts.group.is_multiple_of(32));
-    let scaled_group = opts.group_scales.map(|_| opts.group);
-    let gather = opts.tile.is_none() && opts.weight_perm.is_some();
-    let gather = gather
-        .then(|| gather_kernel(ctx, m, k, scaled_group, opts.dot))
-        .flatten();
+    let gather = match opts.weight_perm {
+        Some(_) if opts.tile.is_none() => {
+            let scaled_group = opts.group_scales.map(|_| opts.group);
+            gather_kernel(ctx, m, k, scaled_group, opts.dot)
+        }
+        _ => None,
+    };
     let (kernel, grid) = if let Some(g) = gather {
         (g.kernel, grid_1d(n.div_ceil(g.columns) as u32))
     } else if decode {
@@ -404,12 +408,9 @@ pub(crate) fn record(
         (7, y.buffer()),
         (6, perm),
     ];
-    // The decode kernel has no gather: it binds everything but the permutation.
-    let bufs = if decode && gather.is_none() {
-        &bufs[..6]
-    } else {
-        &bufs[..]
-    };
+    // The decode kernel has no gather (`decode` excludes a permutation): it binds
+    // everything but the permutation.
+    let bufs = if decode { &bufs[..6] } else { &bufs[..] };
     ctx.dispatch(rec, kernel, &params, bufs, grid)?;
     Ok(y)
 }

@@ -103,8 +103,8 @@ pub enum Reorder {
 
 /// Smallest k at which a decode step with dynamic reorder reads the weights through the
 /// permutation (`gemm::decode_gathers`) instead of permuting them first. H200 (Vulkan), GPU
-/// time of an RRS step: k = 8192, 103–109 µs against 119–131 µs (m = 1, 4); k = 4096,
-/// 52–57 µs against 48–52 µs, where permuting 8 MB is cheap.
+/// time of an RRS step: k = 8192, 97 µs (m = 1) and 110 µs (m = 4) against 118–132 and
+/// 130 µs; k = 4096, 52–57 µs against 48–52 µs, where permuting 8 MB is cheap.
 const GATHER_MIN_K: usize = 8192;
 
 /// Layer configuration.

@@ -9,8 +9,9 @@
 //! dropped, its buffer goes back to its context's pool, and the next op output of the same
 //! byte size takes it instead of a new one (its old contents stay: every op writes each
 //! element of its outputs, which the parity tests check with reused buffers). Reuse is
-//! safe while earlier work still reads the buffer: wgpu orders the passes of a queue and
-//! puts barriers between them.
+//! safe while earlier work still reads the buffer: wgpu orders the dispatches of a queue
+//! (within a compute pass and across passes) by their bindings' reads and writes, with
+//! barriers between them.
 //!
 //! The pool holds at most [`crate::ContextOptions::output_pool_bytes`] (default
 //! [`DEFAULT_BYTES`]); a buffer that does not fit is freed. [`crate::Context::trim_pool`]
