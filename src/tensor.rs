@@ -109,12 +109,12 @@ impl Tensor {
             return Ok(Self::on_cuda(ctx, cu.upload(&words)?, shape, T::DTYPE));
         }
         let buffer = ctx.upload(&bytes, USAGE, "tensor")?;
-        Ok(Self {
-            storage: Storage::Wgpu(Arc::new(GpuBuffer::owned(buffer))),
-            shape: shape.to_vec(),
-            dtype: T::DTYPE,
-            ctx_id: ctx.id,
-        })
+        Ok(Self::on_wgpu(
+            ctx,
+            GpuBuffer::owned(buffer),
+            shape,
+            T::DTYPE,
+        ))
     }
 
     /// A zero-filled tensor.
@@ -131,12 +131,17 @@ impl Tensor {
         }
         ctx.check_alive()?;
         let buffer = new_buffer(ctx, dtype, shape)?;
-        Ok(Self {
-            storage: Storage::Wgpu(Arc::new(GpuBuffer::owned(buffer))),
+        Ok(Self::on_wgpu(ctx, GpuBuffer::owned(buffer), shape, dtype))
+    }
+
+    /// A tensor of `shape` held in `buffer` on `ctx`'s wgpu device.
+    fn on_wgpu(ctx: &Context, buffer: GpuBuffer, shape: &[usize], dtype: DType) -> Self {
+        Self {
+            storage: Storage::Wgpu(Arc::new(buffer)),
             shape: shape.to_vec(),
             dtype,
             ctx_id: ctx.id,
-        })
+        }
     }
 
     #[cfg(feature = "cuda")]
@@ -196,12 +201,12 @@ impl Tensor {
             Some(b) => b,
             None => new_buffer(ctx, dtype, shape)?,
         };
-        Ok(Self {
-            storage: Storage::Wgpu(Arc::new(GpuBuffer::pooled(buffer, pool))),
-            shape: shape.to_vec(),
+        Ok(Self::on_wgpu(
+            ctx,
+            GpuBuffer::pooled(buffer, pool),
+            shape,
             dtype,
-            ctx_id: ctx.id,
-        })
+        ))
     }
 
     /// The shape, row-major.
