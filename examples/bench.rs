@@ -206,6 +206,8 @@ fn main() -> rrs::Result<()> {
     // GEMMs, N = K, against each other; decode sizes also against a copy of the weights.
     let (ms_list, nks): (&[usize], &[usize]) = if quick {
         (&[1, 16, 64], &[512])
+    } else if only == "decode" {
+        (&[1, 2, 4, 8, 16], &[4096, 8192])
     } else {
         (&[1, 16, 2048, 8192], &[4096, 8192])
     };
@@ -244,9 +246,23 @@ fn main() -> rrs::Result<()> {
                 ("plain_portable", None, false, false, DotKernel::Portable),
             ];
             for (variant, group_scales, dynamic, gather, dot) in variants {
-                if (dot == DotKernel::Portable && dot == ctx.dot_kernel()) || (gather && !gathers) {
+                // With `RRS_COOP_MATRIX=1` decode steps without a gather run on tensor cores
+                // where the adapter has them (`gemm::decode_on_tensor_cores`; the dot kernel
+                // does not matter there): named `…_coop`.
+                let group = group_scales.map(|_| 128);
+                let coop = m <= gemm::DECODE_MAX_M
+                    && !gather
+                    && gemm::decode_on_tensor_cores(&ctx, m, k, group);
+                if (dot == DotKernel::Portable && (dot == ctx.dot_kernel() || coop))
+                    || (gather && !gathers)
+                {
                     continue;
                 }
+                let variant = if coop {
+                    format!("{variant}_coop")
+                } else {
+                    variant.to_string()
+                };
                 let opts = GemmOptions {
                     group: 128,
                     group_scales,
@@ -266,7 +282,7 @@ fn main() -> rrs::Result<()> {
                     }
                 })?;
                 let bench = if m <= 16 { "decode" } else { "gemm" };
-                b.report(bench, variant, m, n, k, ms, wbytes, ops);
+                b.report(bench, &variant, m, n, k, ms, wbytes, ops);
             }
         }
     }

@@ -91,6 +91,8 @@ pub struct Context {
     /// The subgroup sizes (min, max) the WGSL kernels may rely on: `Some` where the device
     /// was created with `Features::SUBGROUP` and [`ContextOptions::disable_subgroups`] is off.
     subgroups: Option<(u32, u32)>,
+    /// Decode steps run on tensor cores ([`ContextOptions::cooperative_matrix`]).
+    coop: bool,
     checks: ShaderChecks,
     /// Unique per device (clones share it): tensors remember it, ops check it.
     pub(crate) id: u64,
@@ -152,6 +154,28 @@ pub struct ContextOptions {
     /// ([`crate::pool`]); default [`crate::pool::DEFAULT_BYTES`] (1 GiB, 256 MiB in
     /// browsers); 0 turns reuse off.
     pub output_pool_bytes: Option<u64>,
+    /// Run decode GEMMs (5 to 16 rows) on tensor cores where the adapter offers wgpu's
+    /// experimental cooperative matrices (16 × 16 × 16, f16 operands, f32 accumulators) and
+    /// subgroups of exactly 32 invocations: `shaders/gemv_coop.wgsl`, whose integer sums are
+    /// exact. Off by default, because wgpu marks the feature experimental (its use may hit
+    /// implementation bugs); also `RRS_COOP_MATRIX=1`. Where the adapter lacks it the option
+    /// is ignored, and [`Context::cooperative_matrix`] says so.
+    pub cooperative_matrix: bool,
+}
+
+/// The features the cooperative-matrix kernels need.
+const COOP_FEATURES: wgpu::Features =
+    wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX.union(wgpu::Features::SHADER_F16);
+
+/// Whether `adapter` offers what `shaders/gemv_coop.wgsl` needs: the features and a
+/// 16 × 16 × 16 f16 → f32 configuration (subgroups are checked once the device exists).
+fn coop_matrix_offered(adapter: &wgpu::Adapter) -> bool {
+    adapter.features().contains(COOP_FEATURES)
+        && adapter.cooperative_matrix_properties().iter().any(|p| {
+            (p.m_size, p.n_size, p.k_size) == (16, 16, 16)
+                && p.ab_type == wgpu::CooperativeScalarType::F16
+                && p.cr_type == wgpu::CooperativeScalarType::F32
+        })
 }
 
 /// The tensor-core path of the CUDA GEMM.
@@ -244,11 +268,14 @@ impl Context {
             .wgsl_language_features()
             .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
         let subgroups = !options.disable_subgroups;
+        let coop =
+            options.cooperative_matrix || std::env::var("RRS_COOP_MATRIX").is_ok_and(|v| v == "1");
         let mut ctx = Self::on_adapter(
             adapter,
             packed_dot,
             options.max_workgroup_storage,
             subgroups,
+            coop,
         )
         .await?;
         if let (Some(bytes), Some(g)) = (options.output_pool_bytes, ctx.wgpu.as_mut()) {
@@ -287,16 +314,18 @@ impl Context {
         packed_dot: bool,
         max_workgroup_storage: Option<u32>,
     ) -> Result<Self> {
-        Self::on_adapter(adapter, packed_dot, max_workgroup_storage, true).await
+        Self::on_adapter(adapter, packed_dot, max_workgroup_storage, true, false).await
     }
 
     /// [`Context::from_adapter`]; `subgroups: false` neither requests the subgroup feature
-    /// nor probes it ([`ContextOptions::disable_subgroups`]).
+    /// nor probes it ([`ContextOptions::disable_subgroups`]); `coop` asks for the
+    /// cooperative-matrix kernels ([`ContextOptions::cooperative_matrix`]).
     async fn on_adapter(
         adapter: wgpu::Adapter,
         packed_dot: bool,
         max_workgroup_storage: Option<u32>,
         subgroups: bool,
+        coop: bool,
     ) -> Result<Self> {
         let info = adapter.get_info();
         let mut limits = adapter.limits();
@@ -310,10 +339,16 @@ impl Context {
         } else {
             wgpu::Features::SUBGROUP
         };
-        let features = adapter.features()
+        let mut features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
                 | subgroup);
+        // Natively only (browsers have no cooperative matrices), and with subgroups: the
+        // kernel maps invocations to subgroups of 32, which the probe below confirms.
+        let coop = coop && !subgroup.is_empty() && coop_matrix_offered(&adapter);
+        if coop {
+            features |= COOP_FEATURES;
+        }
         let subgroups = features
             .contains(wgpu::Features::SUBGROUP)
             .then_some((info.subgroup_min_size, info.subgroup_max_size));
@@ -322,7 +357,14 @@ impl Context {
                 label: Some("rrs"),
                 required_features: features,
                 required_limits: limits.clone(),
-                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                // SAFETY: only where `cooperative_matrix` was asked for (documented there as
+                // experimental in wgpu); one kernel uses the feature, `gemv_coop.wgsl`,
+                // whose results the parity tests check against the CPU reference.
+                experimental_features: if coop {
+                    unsafe { wgpu::ExperimentalFeatures::enabled() }
+                } else {
+                    wgpu::ExperimentalFeatures::disabled()
+                },
                 memory_hints: wgpu::MemoryHints::Performance,
                 trace: wgpu::Trace::Off,
             })
@@ -369,12 +411,14 @@ impl Context {
             limits,
             dot_kernel,
             subgroups,
+            coop,
             checks: ShaderChecks::from_env(),
         };
         if ctx.subgroups.is_some() && !ctx.subgroups_are_full().await? {
             // Kernels that map invocations to lanes would read and write the wrong elements.
             ctx.subgroups = None;
         }
+        ctx.coop = coop && ctx.subgroups == Some((32, 32));
         Ok(ctx)
     }
 
@@ -410,6 +454,7 @@ impl Context {
             limits,
             dot_kernel: DotKernel::Dot4I8Packed,
             subgroups: None,
+            coop: false,
             checks: ShaderChecks::from_env(),
         }
     }
@@ -453,6 +498,12 @@ impl Context {
         self.subgroups
     }
 
+    /// Whether decode GEMMs run on tensor cores through cooperative matrices: asked for with
+    /// [`ContextOptions::cooperative_matrix`], offered by the adapter, subgroups of 32.
+    pub fn cooperative_matrix(&self) -> bool {
+        self.coop
+    }
+
     /// The dot-product kernel the GEMM uses by default on this adapter.
     pub fn dot_kernel(&self) -> DotKernel {
         self.dot_kernel
@@ -478,9 +529,14 @@ impl Context {
             Some((min, max)) => format!("{min}-{max} lanes"),
             None => "not used".into(),
         };
+        let coop = if self.coop {
+            ", decode on cooperative matrices"
+        } else {
+            ""
+        };
         format!(
-            "{} ({:?}, {:?}, driver {} {}), GEMM dot kernel: {:?}, subgroups: {subgroups}, \
-             shader checks: {:?}",
+            "{} ({:?}, {:?}, driver {} {}), GEMM dot kernel: {:?}{coop}, subgroups: \
+             {subgroups}, shader checks: {:?}",
             self.info.name,
             self.info.backend,
             self.info.device_type,

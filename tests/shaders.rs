@@ -159,6 +159,15 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     (
+        "gemv_coop",
+        concat!(
+            include_str!("../shaders/coop_enable.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
+            include_str!("../shaders/coop_unpack.wgsl"),
+            include_str!("../shaders/gemv_coop.wgsl")
+        ),
+    ),
+    (
         "gemm_small_dp4a",
         concat!(
             include_str!("../shaders/gemm_tile_small.wgsl"),
@@ -207,28 +216,51 @@ fn every_shader_file_is_covered() {
     }
 }
 
-#[test]
-fn dp4a_gemm_emits_native_dot_product() {
-    let (name, src) = SHADERS
-        .iter()
-        .find(|(n, _)| *n == "gemm_large_dp4a")
-        .unwrap();
+/// The opcodes of shader `name`'s SPIR-V as naga writes it for Vulkan (with index clamping,
+/// as wgpu compiles the kernels).
+fn spirv_opcodes(name: &str) -> Vec<u32> {
+    let (_, src) = SHADERS.iter().find(|(n, _)| *n == name).unwrap();
     let (module, info) = validate(name, src);
     let options = naga::back::spv::Options {
         lang_version: (1, 6),
         ..Default::default()
     };
-    let words = naga::back::spv::write_vec(&module, &info, &options, None).unwrap();
+    let words = naga::back::spv::write_vec(&module, &info, &options, None)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     // Walk the instruction stream (after the 5-word header): each instruction starts
-    // with (word count << 16) | opcode. OpSDot is opcode 4450.
+    // with (word count << 16) | opcode.
+    let mut opcodes = Vec::new();
     let mut i = 5;
-    let mut has_sdot = false;
     while i < words.len() {
         let (count, opcode) = ((words[i] >> 16) as usize, words[i] & 0xffff);
-        has_sdot |= opcode == 4450;
+        opcodes.push(opcode);
         i += count.max(1);
     }
-    assert!(has_sdot, "no OpSDot in the SPIR-V of the dp4a GEMM");
+    opcodes
+}
+
+#[test]
+fn dp4a_gemm_emits_native_dot_product() {
+    // OpSDot is opcode 4450.
+    assert!(
+        spirv_opcodes("gemm_large_dp4a").contains(&4450),
+        "no OpSDot in the SPIR-V of the dp4a GEMM"
+    );
+}
+
+/// naga 30's SPIR-V writer takes the cooperative-matrix kernel (it panics on cooperative
+/// operands that are not bound to a `let` first), and emits the loads and products.
+#[test]
+fn coop_decode_emits_cooperative_matrix_instructions() {
+    let ops = spirv_opcodes("gemv_coop");
+    // OpCooperativeMatrixLoadKHR 4457, OpCooperativeMatrixStoreKHR 4458,
+    // OpCooperativeMatrixMulAddKHR 4459.
+    for (op, what) in [(4457, "load"), (4458, "store"), (4459, "multiply-add")] {
+        assert!(
+            ops.contains(&op),
+            "no cooperative-matrix {what} in gemv_coop"
+        );
+    }
 }
 
 /// `const NAME: u32 = value;` of the WGSL file shaders/FILE.

@@ -130,11 +130,11 @@ pub async fn scaled_output_matches_reference() {
 /// if `gather`: integer sums bit-exact with unit scales; with scales within the bound for
 /// any order of 32-code pieces. Returns how many runs took the gathering decode kernel.
 async fn check_decode(
+    ctx: &Context,
     rng: &mut Rng,
     (m, n, k, group): (usize, usize, usize, usize),
     gather: bool,
 ) -> usize {
-    let ctx = &ctx().await;
     let mut gathered = 0;
     for unit in [true, false] {
         let (qa, sa, a) = packed(ctx, rng, m, k, unit);
@@ -195,7 +195,49 @@ pub async fn decode_kernel_matches_reference() {
         (2, 40, 16384, 512),
         (16, 64, 16384, 128),
     ] {
-        check_decode(&mut rng, shape, false).await;
+        check_decode(&ctx().await, &mut rng, shape, false).await;
+    }
+}
+
+/// The decode kernel on tensor cores (`shaders/gemv_coop.wgsl`, on a context that asks for
+/// `ContextOptions::cooperative_matrix` where the adapter offers it) with the same checks:
+/// integer sums bit-exact with unit scales (f16 codes, f32 sums of integers below 2^24),
+/// with scales within the decode bound. Rows 12 to 16, columns off the 16-column tiles,
+/// step counts that do not fill the four subgroups, groups of 128 to 1024. Where the adapter
+/// has no cooperative matrices (lavapipe, browsers, CUDA) it says it was skipped and why.
+pub async fn coop_decode_kernel_matches_reference() {
+    let base = ctx().await;
+    if base.backend() != rrs::Backend::Wgpu || cfg!(target_arch = "wasm32") {
+        eprintln!("skipped: the cooperative-matrix decode kernel is a native wgpu kernel");
+        return;
+    }
+    let ctx = &Context::with_options_async(rrs::ContextOptions {
+        cooperative_matrix: true,
+        ..Default::default()
+    })
+    .await
+    .expect("a second context on the adapter");
+    if !ctx.cooperative_matrix() {
+        eprintln!(
+            "skipped: {} offers no cooperative matrices of 16 × 16 × 16 f16 → f32 with \
+             subgroups of 32",
+            ctx.describe()
+        );
+        return;
+    }
+    let mut rng = Rng::new(13);
+    let shapes = [
+        (12, 1, 128, 128),
+        (16, 16, 128, 128),
+        (13, 33, 384, 128),
+        (16, 70, 1024, 256),
+        (15, 17, 640, 128),
+        (16, 64, 4096, 1024),
+        (12, 40, 16384, 128),
+    ];
+    for (m, n, k, group) in shapes {
+        assert!(gemm::decode_on_tensor_cores(ctx, m, k, Some(group)));
+        check_decode(ctx, &mut rng, (m, n, k, group), false).await;
     }
 }
 
@@ -212,7 +254,7 @@ pub async fn gather_decode_kernel_matches_reference() {
         (1, 70, 8192, 128),
         (1, 5, 4096, 4096),
     ] {
-        gathered += check_decode(&mut rng, shape, true).await;
+        gathered += check_decode(&ctx().await, &mut rng, shape, true).await;
     }
     // On wgpu every adapter with 16 KiB of workgroup memory runs it for k ≤ 2048 (CUDA
     // permutes, then runs its decode kernel).

@@ -16,6 +16,7 @@ parity_tests! {
         scaled_output_matches_reference,
         decode_kernel_matches_reference,
         gather_decode_kernel_matches_reference,
+        coop_decode_kernel_matches_reference,
         permute_matches_reference,
         mismatched_k_is_an_error,
     ],
