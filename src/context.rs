@@ -740,7 +740,16 @@ impl Context {
     /// each other's errors).
     pub fn record<T>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<T>) -> Result<T> {
         let g = self.gpu()?;
+        // Op outputs dropped while this recording is open stay out of other recordings
+        // until it is submitted ([`crate::pool`]); the guard also ends it on a panic.
+        struct Open<'a>(&'a Pool, u64);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                self.0.end(self.1);
+            }
+        }
         let (out, error) = self.scoped(g, || {
+            let _open = Open(&g.pool, g.pool.begin());
             let mut enc = g
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("rrs") });

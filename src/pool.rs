@@ -9,9 +9,19 @@
 //! dropped, its buffer goes back to its context's pool, and the next op output of the same
 //! byte size takes it instead of a new one (its old contents stay: every op writes each
 //! element of its outputs, which the parity tests check with reused buffers). Reuse is
-//! safe while earlier work still reads the buffer: wgpu orders the dispatches of a queue
-//! (within a compute pass and across passes) by their bindings' reads and writes, with
-//! barriers between them.
+//! safe while earlier submitted work still reads the buffer: wgpu orders the dispatches of
+//! a queue (within a compute pass and across passes) by their bindings' reads and writes,
+//! with barriers between them.
+//!
+//! What queue order cannot cover is a buffer dropped while a recording that uses it is
+//! still open: the context is shared between threads, so another thread could take the
+//! buffer, write its output into it and submit first, and the open recording, submitted
+//! later, would then overwrite that output (seen on the H200: a quantize test read another
+//! test's permutation). So a buffer dropped while any of the context's recordings
+//! ([`crate::Context::record`]) is open waits until every recording open at that moment
+//! has been submitted; one dropped with none open is free at once. Commands recorded into
+//! an encoder of your own (the ops' `encode` functions) are not tracked: submit them before
+//! dropping their tensors if other threads run ops on the same context.
 //!
 //! The pool holds at most [`crate::ContextOptions::output_pool_bytes`] (default
 //! [`DEFAULT_BYTES`]); a buffer that does not fit is freed. [`crate::Context::trim_pool`]
@@ -19,7 +29,7 @@
 //! [`crate::Tensor::from_slice`] are never pooled. CUDA outputs come from the CUDA
 //! driver's own stream-ordered allocator and bypass this pool.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 
 /// Default cap on the bytes a context keeps in free output buffers: 1 GiB natively, 256 MiB
@@ -30,11 +40,30 @@ pub const DEFAULT_BYTES: u64 = if cfg!(target_arch = "wasm32") {
     1 << 30
 };
 
-/// Free buffers by size in bytes, and their total.
+/// Free buffers by size in bytes and their total; the open recordings, and the buffers
+/// waiting for them.
 #[derive(Debug, Default)]
 struct Free {
     by_size: HashMap<u64, Vec<wgpu::Buffer>>,
     bytes: u64,
+    /// Tickets of the recordings not yet submitted.
+    open: BTreeSet<u64>,
+    /// The next recording's ticket.
+    next: u64,
+    /// Buffers dropped while recordings were open, with the last ticket issued then: free
+    /// once every open ticket is above it.
+    waiting: Vec<(u64, wgpu::Buffer)>,
+}
+
+impl Free {
+    /// Keep `buffer` for reuse, unless that would exceed `cap` (then it is freed).
+    fn keep(&mut self, buffer: wgpu::Buffer, cap: u64) {
+        let size = buffer.size();
+        if self.bytes + size <= cap {
+            self.bytes += size;
+            self.by_size.entry(size).or_default().push(buffer);
+        }
+    }
 }
 
 /// A context's pool of free output buffers (all of [`crate::tensor`]'s storage usage).
@@ -60,13 +89,39 @@ impl Pool {
         Some(buffer)
     }
 
-    /// Keep `buffer` for reuse, unless that would exceed the cap (then it is freed).
+    /// Keep `buffer` for reuse (see the module docs for when it becomes free), unless that
+    /// would exceed the cap (then it is freed).
     fn put(&self, buffer: wgpu::Buffer) {
-        let size = buffer.size();
         let mut free = self.free.lock().unwrap();
-        if free.bytes + size <= self.cap {
-            free.bytes += size;
-            free.by_size.entry(size).or_default().push(buffer);
+        if free.open.is_empty() {
+            free.keep(buffer, self.cap);
+        } else {
+            let last = free.next - 1;
+            free.waiting.push((last, buffer));
+        }
+    }
+
+    /// A recording starts: its ticket, for [`Pool::end`].
+    pub fn begin(&self) -> u64 {
+        let mut free = self.free.lock().unwrap();
+        let ticket = free.next;
+        free.next += 1;
+        free.open.insert(ticket);
+        ticket
+    }
+
+    /// The recording of `ticket` has been submitted (or abandoned): free the buffers that
+    /// no open recording can still use.
+    pub fn end(&self, ticket: u64) {
+        let mut free = self.free.lock().unwrap();
+        free.open.remove(&ticket);
+        let oldest = free.open.first().copied().unwrap_or(u64::MAX);
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut free.waiting)
+            .into_iter()
+            .partition(|(last, _)| *last < oldest);
+        free.waiting = wait;
+        for (_, buffer) in ready {
+            free.keep(buffer, self.cap);
         }
     }
 
@@ -75,9 +130,11 @@ impl Pool {
         self.free.lock().unwrap().bytes
     }
 
-    /// Free every pooled buffer.
+    /// Free every pooled buffer (those waiting for open recordings stay until they end).
     pub fn clear(&self) {
-        *self.free.lock().unwrap() = Free::default();
+        let mut free = self.free.lock().unwrap();
+        free.by_size.clear();
+        free.bytes = 0;
     }
 }
 

@@ -194,6 +194,45 @@ pub async fn outputs_reuse_freed_buffers() {
     assert_eq!(off.pooled_bytes(), 0);
 }
 
+/// An op output dropped while a recording is open waits for its submission before another
+/// op may take its buffer (`rrs::pool`): the context is shared between threads, and a
+/// buffer taken and written by another thread's op before this recording is submitted
+/// would be overwritten by it. Dropped with no recording open, it is free at once.
+pub async fn buffers_dropped_while_recording_wait_for_its_submission() {
+    if ctx().await.backend() != rrs::Backend::Wgpu {
+        eprintln!("buffer reuse not tested: the CUDA backend does not pool outputs");
+        return;
+    }
+    // A context of its own: other tests share the test context's pool.
+    let ctx = &Context::new_async().await.unwrap();
+    let (m, k) = (16, 256);
+    let output_bytes = (m * k / 2 + m * 4) as u64;
+    let mut rng = Rng::new(32);
+    let xt = Tensor::from_slice(ctx, &activations(&mut rng, m, k), &[m, k]).unwrap();
+    let st = rrs::tensor::status::new(ctx).unwrap();
+    let before = ctx.pooled_bytes();
+    ctx.record(|enc| {
+        let q = quantize::encode(ctx, enc, &xt, Smooth::default(), &st)?;
+        drop(q);
+        assert_eq!(ctx.pooled_bytes(), before, "free before the submission");
+        Ok(())
+    })
+    .unwrap();
+    assert!(
+        ctx.pooled_bytes() >= before + output_bytes,
+        "not free after the submission"
+    );
+    let q = quantize::quantize_async(ctx, &xt, Smooth::default())
+        .await
+        .unwrap();
+    let held = ctx.pooled_bytes();
+    drop(q);
+    assert!(
+        ctx.pooled_bytes() >= held + output_bytes,
+        "dropped outside a recording"
+    );
+}
+
 pub async fn layout_lower_index_in_lower_nibble() {
     let ctx = &ctx().await;
     let x = [1.0f32, -1.0, 7.0, -7.0, 0.0, 0.0, 0.0, 0.0];
