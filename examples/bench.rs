@@ -246,13 +246,17 @@ fn main() -> rrs::Result<()> {
                 ("plain_portable", None, false, false, DotKernel::Portable),
             ];
             for (variant, group_scales, dynamic, gather, dot) in variants {
-                // With `RRS_COOP_MATRIX=1` decode steps without a gather run on tensor cores
-                // where the adapter has them (`gemm::decode_on_tensor_cores`; the dot kernel
-                // does not matter there): named `…_coop`.
+                // With `RRS_COOP_MATRIX=1` GEMMs without a gather run on tensor cores where
+                // the adapter has them (`gemm::decode_on_tensor_cores`,
+                // `gemm::prefill_on_tensor_cores`; the dot kernel does not matter there):
+                // named `…_coop`.
                 let group = group_scales.map(|_| 128);
-                let coop = m <= gemm::DECODE_MAX_M
-                    && !gather
-                    && gemm::decode_on_tensor_cores(&ctx, m, k, group);
+                let coop = !gather
+                    && if m <= gemm::DECODE_MAX_M {
+                        gemm::decode_on_tensor_cores(&ctx, m, k, group)
+                    } else {
+                        gemm::prefill_on_tensor_cores(&ctx, m, k, group)
+                    };
                 if (dot == DotKernel::Portable && (dot == ctx.dot_kernel() || coop))
                     || (gather && !gathers)
                 {

@@ -80,6 +80,52 @@ const GEMV_COOP: Kernel = Kernel {
     bounds_checks: true,
 };
 
+/// The tiled GEMM on tensor cores (`shaders/gemm_coop.wgsl`; see
+/// [`Context::cooperative_matrix`]): [plain, with group scales].
+const GEMM_COOP: [Kernel; 2] = [
+    Kernel {
+        name: "gemm_coop_plain",
+        sources: &[
+            include_str!("../shaders/coop_enable.wgsl"),
+            "const SCALED: bool = false;\n",
+            PARAMS,
+            include_str!("../shaders/coop_unpack.wgsl"),
+            include_str!("../shaders/gemm_coop.wgsl"),
+        ],
+        entry: "gemm_coop",
+        bounds_checks: true,
+    },
+    Kernel {
+        name: "gemm_coop_scaled",
+        sources: &[
+            include_str!("../shaders/coop_enable.wgsl"),
+            "const SCALED: bool = true;\n",
+            PARAMS,
+            include_str!("../shaders/coop_unpack.wgsl"),
+            include_str!("../shaders/gemm_coop.wgsl"),
+        ],
+        entry: "gemm_coop",
+        bounds_checks: true,
+    },
+];
+
+/// Output tile side of the cooperative-matrix GEMM.
+const COOP_TILE: usize = 128;
+
+/// Whether [`gemm`] takes the cooperative-matrix GEMM (`shaders/gemm_coop.wgsl`) for
+/// m > [`DECODE_MAX_M`]: a context with [`Context::cooperative_matrix`], no permutation, no
+/// tile asked for, k a multiple of 64 (below 2^18 without group scales, where its sums stay
+/// exact in f32) and groups that are multiples of 64.
+pub fn prefill_on_tensor_cores(ctx: &Context, m: usize, k: usize, group: Option<usize>) -> bool {
+    ctx.cooperative_matrix()
+        && m > DECODE_MAX_M
+        && k.is_multiple_of(64)
+        && match group {
+            Some(g) => g.is_multiple_of(64),
+            None => k < 1 << 18,
+        }
+}
+
 /// Output columns per workgroup of the cooperative-matrix decode kernel.
 const COOP_COLUMNS: usize = 16;
 
@@ -425,8 +471,19 @@ pub(crate) fn record(
         _ => None,
     };
     let coop = decode && decode_on_tensor_cores(ctx, m, k, opts.group_scales.map(|_| opts.group));
+    let scaled_group = opts.group_scales.map(|_| opts.group);
+    let coop_tiles = opts.tile.is_none()
+        && opts.weight_perm.is_none()
+        && prefill_on_tensor_cores(ctx, m, k, scaled_group);
     let (kernel, grid) = if let Some(g) = gather {
         (g.kernel, grid_1d(n.div_ceil(g.columns) as u32))
+    } else if coop_tiles {
+        let grid = [
+            n.div_ceil(COOP_TILE) as u32,
+            m.div_ceil(COOP_TILE) as u32,
+            1,
+        ];
+        (GEMM_COOP[usize::from(opts.group_scales.is_some())], grid)
     } else if coop {
         (GEMV_COOP, [n.div_ceil(COOP_COLUMNS) as u32, 1, 1])
     } else if decode {
@@ -445,9 +502,13 @@ pub(crate) fn record(
         (7, y.buffer()),
         (6, perm),
     ];
-    // The decode kernel has no gather (`decode` excludes a permutation): it binds
-    // everything but the permutation.
-    let bufs = if decode { &bufs[..6] } else { &bufs[..] };
+    // The decode and cooperative-matrix kernels have no gather (both exclude a
+    // permutation): they bind everything but it.
+    let bufs = if decode || coop_tiles {
+        &bufs[..6]
+    } else {
+        &bufs[..]
+    };
     ctx.dispatch(rec, kernel, &params, bufs, grid)?;
     Ok(y)
 }

@@ -168,6 +168,26 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     (
+        "gemm_coop_scaled",
+        concat!(
+            include_str!("../shaders/coop_enable.wgsl"),
+            "const SCALED: bool = true;\n",
+            include_str!("../shaders/gemm_params.wgsl"),
+            include_str!("../shaders/coop_unpack.wgsl"),
+            include_str!("../shaders/gemm_coop.wgsl")
+        ),
+    ),
+    (
+        "gemm_coop_plain",
+        concat!(
+            include_str!("../shaders/coop_enable.wgsl"),
+            "const SCALED: bool = false;\n",
+            include_str!("../shaders/gemm_params.wgsl"),
+            include_str!("../shaders/coop_unpack.wgsl"),
+            include_str!("../shaders/gemm_coop.wgsl")
+        ),
+    ),
+    (
         "gemm_small_dp4a",
         concat!(
             include_str!("../shaders/gemm_tile_small.wgsl"),

@@ -199,19 +199,16 @@ pub async fn decode_kernel_matches_reference() {
     }
 }
 
-/// The decode kernel on tensor cores (`shaders/gemv_coop.wgsl`, on a context that asks for
-/// `ContextOptions::cooperative_matrix` where the adapter offers it) with the same checks:
-/// integer sums bit-exact with unit scales (f16 codes, f32 sums of integers below 2^24),
-/// with scales within the decode bound. Rows 12 to 16, columns off the 16-column tiles,
-/// step counts that do not fill the four subgroups, groups of 128 to 1024. Where the adapter
-/// has no cooperative matrices (lavapipe, browsers, CUDA) it says it was skipped and why.
-pub async fn coop_decode_kernel_matches_reference() {
+/// A context that asks for the cooperative-matrix kernels (`ContextOptions::
+/// cooperative_matrix`), or `None` after saying why the tests of those kernels are skipped
+/// here (lavapipe, browsers and CUDA have none).
+async fn coop_context() -> Option<Context> {
     let base = ctx().await;
     if base.backend() != rrs::Backend::Wgpu || cfg!(target_arch = "wasm32") {
-        eprintln!("skipped: the cooperative-matrix decode kernel is a native wgpu kernel");
-        return;
+        eprintln!("skipped: the cooperative-matrix kernels are native wgpu kernels");
+        return None;
     }
-    let ctx = &Context::with_options_async(rrs::ContextOptions {
+    let ctx = Context::with_options_async(rrs::ContextOptions {
         cooperative_matrix: true,
         ..Default::default()
     })
@@ -223,8 +220,19 @@ pub async fn coop_decode_kernel_matches_reference() {
              subgroups of 32",
             ctx.describe()
         );
-        return;
+        return None;
     }
+    Some(ctx)
+}
+
+/// The decode kernel on tensor cores (`shaders/gemv_coop.wgsl`) with the same checks as
+/// the others: integer sums bit-exact with unit scales (f16 codes, f32 sums of integers
+/// below 2^24), with scales within the decode bound. Rows 12 to 16, columns off the
+/// 16-column tiles, step counts that do not fill the four subgroups, groups of 128 to 1024.
+pub async fn coop_decode_kernel_matches_reference() {
+    let Some(ctx) = &coop_context().await else {
+        return;
+    };
     let mut rng = Rng::new(13);
     let shapes = [
         (12, 1, 128, 128),
@@ -238,6 +246,71 @@ pub async fn coop_decode_kernel_matches_reference() {
     for (m, n, k, group) in shapes {
         assert!(gemm::decode_on_tensor_cores(ctx, m, k, Some(group)));
         check_decode(ctx, &mut rng, (m, n, k, group), false).await;
+    }
+}
+
+/// The tiled GEMM on tensor cores (`shaders/gemm_coop.wgsl`): with unit scales and no group
+/// scales the exact integer sums, bit-exactly; with row, column and group scales the same
+/// f32 terms s_g·P_g in the same order as the reference, within 4ε·|a·w|·Σ|s_g·P_g|. Shapes
+/// off the 128 tiles in m and n, k of one to many 64-code steps, groups of 64 to 512.
+pub async fn coop_gemm_matches_reference() {
+    let Some(ctx) = &coop_context().await else {
+        return;
+    };
+    let mut rng = Rng::new(14);
+    let shapes = [
+        (17, 1, 64, 64),
+        (128, 128, 128, 128),
+        (130, 129, 512, 64),
+        (300, 70, 1024, 256),
+        (64, 257, 4096, 128),
+        (33, 40, 8192, 512),
+    ];
+    for (m, n, k, group) in shapes {
+        assert!(gemm::prefill_on_tensor_cores(ctx, m, k, Some(group)));
+        assert!(gemm::prefill_on_tensor_cores(ctx, m, k, None));
+        let what = format!("m={m} n={n} k={k} group={group}");
+        let (qa, _, a) = packed(ctx, &mut rng, m, k, true);
+        let (qw, _, w) = packed(ctx, &mut rng, n, k, true);
+        let plain = GemmOptions {
+            group,
+            ..GemmOptions::plain(ctx)
+        };
+        let y: Vec<f32> = gemm::gemm(ctx, &a, &w, plain)
+            .unwrap()
+            .to_vec_async(ctx)
+            .await
+            .unwrap();
+        let want: Vec<f32> = gemm::partial_sums(&qa, &qw, k, group, None)
+            .chunks(k / group)
+            .map(|g| g.iter().sum::<i32>() as f32)
+            .collect();
+        assert_eq!(y, want, "plain {what}");
+
+        let (qa, sa, a) = packed(ctx, &mut rng, m, k, false);
+        let (qw, sw, w) = packed(ctx, &mut rng, n, k, false);
+        let gs = scales(&mut rng, k / group);
+        let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+        let opts = GemmOptions {
+            group_scales: Some(&gt),
+            ..plain
+        };
+        let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+            .unwrap()
+            .to_vec_async(ctx)
+            .await
+            .unwrap();
+        let p = gemm::partial_sums(&qa, &qw, k, group, None);
+        let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
+        for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
+            let mag: f32 = p[idx * (k / group)..(idx + 1) * (k / group)]
+                .iter()
+                .zip(&gs)
+                .map(|(v, s)| (*v as f32 * s).abs())
+                .sum();
+            let tol = 4.0 * f32::EPSILON * sa[idx / n] * sw[idx % n] * mag.max(1.0);
+            assert!((g - r).abs() <= tol, "scaled {what} [{idx}]: {g} vs {r}");
+        }
     }
 }
 
