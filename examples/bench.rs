@@ -246,8 +246,8 @@ fn main() -> rrs::Result<()> {
                 ("plain_portable", None, false, false, DotKernel::Portable),
             ];
             for (variant, group_scales, dynamic, gather, dot) in variants {
-                // With `RRS_COOP_MATRIX=1` GEMMs without a gather run on tensor cores where
-                // the adapter has them (`gemm::decode_on_tensor_cores`,
+                // GEMMs without a gather run on tensor cores where the adapter has them
+                // (unless `RRS_COOP_MATRIX=0`) (`gemm::decode_on_tensor_cores`,
                 // `gemm::prefill_on_tensor_cores`; the dot kernel does not matter there):
                 // named `…_coop`.
                 let group = group_scales.map(|_| 128);

@@ -91,8 +91,10 @@ pub struct Context {
     /// The subgroup sizes (min, max) the WGSL kernels may rely on: `Some` where the device
     /// was created with `Features::SUBGROUP` and [`ContextOptions::disable_subgroups`] is off.
     subgroups: Option<(u32, u32)>,
-    /// Decode steps run on tensor cores ([`ContextOptions::cooperative_matrix`]).
+    /// The GEMMs run on tensor cores ([`ContextOptions::disable_cooperative_matrix`]).
     coop: bool,
+    /// The adapter offered cooperative matrices but the startup check failed.
+    coop_failed: bool,
     checks: ShaderChecks,
     /// Unique per device (clones share it): tensors remember it, ops check it.
     pub(crate) id: u64,
@@ -154,13 +156,14 @@ pub struct ContextOptions {
     /// ([`crate::pool`]); default [`crate::pool::DEFAULT_BYTES`] (1 GiB, 256 MiB in
     /// browsers); 0 turns reuse off.
     pub output_pool_bytes: Option<u64>,
-    /// Run decode GEMMs (5 to 16 rows) on tensor cores where the adapter offers wgpu's
-    /// experimental cooperative matrices (16 × 16 × 16, f16 operands, f32 accumulators) and
-    /// subgroups of exactly 32 invocations: `shaders/gemv_coop.wgsl`, whose integer sums are
-    /// exact. Off by default, because wgpu marks the feature experimental (its use may hit
-    /// implementation bugs); also `RRS_COOP_MATRIX=1`. Where the adapter lacks it the option
-    /// is ignored, and [`Context::cooperative_matrix`] says so.
-    pub cooperative_matrix: bool,
+    /// Keep the GEMMs off tensor cores even where the adapter offers wgpu's experimental
+    /// cooperative matrices (also `RRS_COOP_MATRIX=0`; for A/B runs, or to stay off a
+    /// feature that wgpu marks experimental). By default a context uses them where the
+    /// adapter offers 16 × 16 × 16 f16 → f32 matrices and subgroups of exactly 32, and a
+    /// startup check of both kernels against exact integer sums passes: the GEMM for
+    /// m > 16 (`shaders/gemm_coop.wgsl`) and decode for 12 ≤ m ≤ 16
+    /// (`shaders/gemv_coop.wgsl`). [`Context::cooperative_matrix`] says whether it does.
+    pub disable_cooperative_matrix: bool,
 }
 
 /// The features the cooperative-matrix kernels need.
@@ -268,8 +271,8 @@ impl Context {
             .wgsl_language_features()
             .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct);
         let subgroups = !options.disable_subgroups;
-        let coop =
-            options.cooperative_matrix || std::env::var("RRS_COOP_MATRIX").is_ok_and(|v| v == "1");
+        let coop = !options.disable_cooperative_matrix
+            && !matches!(std::env::var("RRS_COOP_MATRIX").as_deref(), Ok("0"));
         let mut ctx = Self::on_adapter(
             adapter,
             packed_dot,
@@ -306,6 +309,43 @@ impl Context {
         Ok(got.into_iter().eq(0..INVOCATIONS as u32))
     }
 
+    /// Whether both cooperative-matrix kernels give the exact integer sums of a small GEMM
+    /// (unit scales: 48 rows for `gemm_coop.wgsl`, 16 for `gemv_coop.wgsl`; 24 columns,
+    /// k = 256, every code value): a check of the driver's experimental feature before the
+    /// context relies on it.
+    async fn coop_sums_are_exact(&self) -> Result<bool> {
+        use crate::gemm::{self, GemmOptions};
+        let (n, k) = (24, 256);
+        let mut rng = crate::workload::Rng::new(5);
+        let mut words = |rows: usize| -> Vec<u32> {
+            (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect()
+        };
+        let qw = words(n);
+        let w = crate::Quantized {
+            packed: Tensor::from_slice(self, &qw, &[n, k / 8])?,
+            scales: Tensor::from_slice(self, &vec![1f32; n], &[n])?,
+            rows: n,
+            k,
+        };
+        for m in [48, 16] {
+            let qa = words(m);
+            let a = crate::Quantized {
+                packed: Tensor::from_slice(self, &qa, &[m, k / 8])?,
+                scales: Tensor::from_slice(self, &vec![1f32; m], &[m])?,
+                rows: m,
+                k,
+            };
+            let y: Vec<f32> = gemm::gemm(self, &a, &w, GemmOptions::plain(self))?
+                .to_vec_async(self)
+                .await?;
+            let want = gemm::partial_sums(&qa, &qw, k, k, None);
+            if !y.iter().zip(&want).all(|(g, r)| *g == *r as f32) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Create a context on a given adapter. `packed_dot` says whether WGSL's
     /// `dot4I8Packed` may be used (see `wgpu::Instance::wgsl_language_features`);
     /// `max_workgroup_storage` caps the workgroup memory the kernels may use.
@@ -314,12 +354,12 @@ impl Context {
         packed_dot: bool,
         max_workgroup_storage: Option<u32>,
     ) -> Result<Self> {
-        Self::on_adapter(adapter, packed_dot, max_workgroup_storage, true, false).await
+        Self::on_adapter(adapter, packed_dot, max_workgroup_storage, true, true).await
     }
 
     /// [`Context::from_adapter`]; `subgroups: false` neither requests the subgroup feature
-    /// nor probes it ([`ContextOptions::disable_subgroups`]); `coop` asks for the
-    /// cooperative-matrix kernels ([`ContextOptions::cooperative_matrix`]).
+    /// nor probes it ([`ContextOptions::disable_subgroups`]); `coop: false` keeps off the
+    /// cooperative-matrix kernels ([`ContextOptions::disable_cooperative_matrix`]).
     async fn on_adapter(
         adapter: wgpu::Adapter,
         packed_dot: bool,
@@ -357,9 +397,10 @@ impl Context {
                 label: Some("rrs"),
                 required_features: features,
                 required_limits: limits.clone(),
-                // SAFETY: only where `cooperative_matrix` was asked for (documented there as
-                // experimental in wgpu); one kernel uses the feature, `gemv_coop.wgsl`,
-                // whose results the parity tests check against the CPU reference.
+                // SAFETY: wgpu marks cooperative matrices experimental (documented at
+                // `disable_cooperative_matrix`, which turns them off); two kernels use them,
+                // `gemm_coop.wgsl` and `gemv_coop.wgsl`, checked at startup below and by the
+                // parity tests against the CPU reference.
                 experimental_features: if coop {
                     unsafe { wgpu::ExperimentalFeatures::enabled() }
                 } else {
@@ -412,6 +453,7 @@ impl Context {
             dot_kernel,
             subgroups,
             coop,
+            coop_failed: false,
             checks: ShaderChecks::from_env(),
         };
         if ctx.subgroups.is_some() && !ctx.subgroups_are_full().await? {
@@ -419,6 +461,10 @@ impl Context {
             ctx.subgroups = None;
         }
         ctx.coop = coop && ctx.subgroups == Some((32, 32));
+        if ctx.coop && !ctx.coop_sums_are_exact().await? {
+            ctx.coop = false;
+            ctx.coop_failed = true;
+        }
         Ok(ctx)
     }
 
@@ -455,6 +501,7 @@ impl Context {
             dot_kernel: DotKernel::Dot4I8Packed,
             subgroups: None,
             coop: false,
+            coop_failed: false,
             checks: ShaderChecks::from_env(),
         }
     }
@@ -498,8 +545,10 @@ impl Context {
         self.subgroups
     }
 
-    /// Whether decode GEMMs run on tensor cores through cooperative matrices: asked for with
-    /// [`ContextOptions::cooperative_matrix`], offered by the adapter, subgroups of 32.
+    /// Whether the GEMMs (m > 16, and decode at 12 ≤ m ≤ 16) run on tensor cores through
+    /// wgpu's experimental cooperative matrices: offered by the adapter (16 × 16 × 16
+    /// f16 → f32, subgroups of 32), passing the startup check, and not turned off with
+    /// [`ContextOptions::disable_cooperative_matrix`] or `RRS_COOP_MATRIX=0`.
     pub fn cooperative_matrix(&self) -> bool {
         self.coop
     }
@@ -530,7 +579,9 @@ impl Context {
             None => "not used".into(),
         };
         let coop = if self.coop {
-            ", decode on cooperative matrices"
+            ", GEMM on cooperative matrices"
+        } else if self.coop_failed {
+            ", cooperative matrices failed the startup check (not used)"
         } else {
             ""
         };

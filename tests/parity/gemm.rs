@@ -199,25 +199,17 @@ pub async fn decode_kernel_matches_reference() {
     }
 }
 
-/// A context that asks for the cooperative-matrix kernels (`ContextOptions::
-/// cooperative_matrix`), or `None` after saying why the tests of those kernels are skipped
-/// here (lavapipe, browsers and CUDA have none).
+/// The test context where it runs the GEMMs on cooperative matrices (the default where
+/// the adapter offers them), or `None` after saying why the tests of those kernels are
+/// skipped here: lavapipe, browsers and CUDA have none, and `RRS_COOP_MATRIX=0` turns them
+/// off.
 async fn coop_context() -> Option<Context> {
-    let base = ctx().await;
-    if base.backend() != rrs::Backend::Wgpu || cfg!(target_arch = "wasm32") {
-        eprintln!("skipped: the cooperative-matrix kernels are native wgpu kernels");
-        return None;
-    }
-    let ctx = Context::with_options_async(rrs::ContextOptions {
-        cooperative_matrix: true,
-        ..Default::default()
-    })
-    .await
-    .expect("a second context on the adapter");
+    let ctx = ctx().await;
     if !ctx.cooperative_matrix() {
         eprintln!(
-            "skipped: {} offers no cooperative matrices of 16 × 16 × 16 f16 → f32 with \
-             subgroups of 32",
+            "skipped: the context on {} does not run the GEMMs on cooperative matrices \
+             (none of 16 × 16 × 16 f16 → f32 with subgroups of 32, a CUDA or browser \
+             context, or RRS_COOP_MATRIX=0)",
             ctx.describe()
         );
         return None;
