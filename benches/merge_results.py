@@ -5,6 +5,8 @@ usage: python3 benches/merge_results.py OURS.jsonl TORCH.jsonl COMMIT DATE > out
 
 OURS.jsonl comes from examples/bench.rs --json (Vulkan) or examples/bench_cuda.rs (CUDA,
 which has no copy kernel of its own: its memory-bound figures compare with torch's copy).
+Vulkan runs may concatenate a run on tensor cores (variants `…_coop`) and one with
+RRS_COOP_MATRIX=0 (dp4a), so that each tensor-core figure is also compared with its twin.
 
 Every record: bench, variant, m, n, k, ours_ms, peer, peer_ms, ratio (peer_ms / ours_ms,
 above 1 means we are faster), commit, date, note. For memory-bound kernels the peer is
@@ -35,6 +37,15 @@ def rec(o, peer, peer_ms, note=""):
     })
 
 
+def dp4a_twin(o):
+    """A tensor-core variant (`…_coop`) against the same variant on dp4a, where the run has
+    both (OURS.jsonl may hold a bench run with RRS_COOP_MATRIX=0 too)."""
+    if o["variant"].endswith("_coop"):
+        twin = find(ours, bench=o["bench"], variant=o["variant"][:-len("_coop")], m=o["m"], n=o["n"], k=o["k"])
+        if twin:
+            rec(o, "rrs_dp4a", twin["ms"], "the same GEMM on dot4I8Packed (RRS_COOP_MATRIX=0), same command")
+
+
 for i, o in enumerate(ours):
     b, m, n, k = o["bench"], o["m"], o["n"], o["k"]
     if b in ("hadamard", "quantize", "channel_max"):
@@ -59,6 +70,7 @@ for i, o in enumerate(ours):
         if t:
             rec(o, "torch_copy", t["ms"] * o["bytes"] / (n * k), f"torch copy time for the same {o['bytes']:.0f} bytes")
     elif b == "decode":
+        dp4a_twin(o)
         copy = find(ours, bench="copy", variant="packed_weights", n=n, k=k)
         # The copy moves the packed weights twice (read + write); decode reads them once.
         if copy:
@@ -68,8 +80,11 @@ for i, o in enumerate(ours):
             if t:
                 rec(o, "torch_" + peer.replace("matmul_", ""), t["ms"])
     elif b == "gemm":
-        plain = find(ours, bench="gemm", variant="plain", m=m, n=n, k=k)
-        if o["variant"] != "plain":
+        dp4a_twin(o)
+        # Tensor-core variants (`…_coop`) against the tensor-core plain GEMM.
+        base = "plain_coop" if o["variant"].endswith("_coop") else "plain"
+        plain = find(ours, bench="gemm", variant=base, m=m, n=n, k=k)
+        if o["variant"] != base and plain:
             rec(o, "rrs_gemm_plain", plain["ms"], "our plain A4W4 GEMM, same run")
         for peer in ("matmul_f32", "matmul_f16", "int_mm"):
             t = find(torch, peer=peer, m=m, n=n, k=k)
