@@ -12,11 +12,11 @@
 //
 // INT4 codes are exact in f16 (`coop_unpack.wgsl`) and their products exact in f32; a sum
 // of them stays an exact integer in an f32 accumulator while below 2^24, whatever order the
-// tensor cores add in. Plain (SCALED false): the sums run over all of k in the
-// accumulators (exact for k < 2^18), so the output is the dp4a kernel's exact integer
-// times a_scale · b_scale. Scaled: each group's exact sum P_g collects in its own
-// accumulators and is folded as t + s_g · P_g at the group's end, the same f32 terms in
-// the same order as `gemm.wgsl` (within its 4ε bound).
+// tensor cores add in. The products collect in the accumulators p. Plain (SCALED false):
+// they run over all of k (exact for k < 2^18), so the output is the dp4a kernel's exact
+// integer times a_scale · b_scale. Scaled: p holds one group's exact sum P_g, folded into
+// the accumulators t as t + s_g · P_g at the group's end, the same f32 terms in the same
+// order as `gemm.wgsl` (within its 4ε bound).
 //
 // A workgroup (4 × SGC subgroups of 32 invocations; the host takes this kernel only where
 // subgroups have exactly 32) computes a 128 × BN tile of y (BN = 16 · CC · SGC); subgroup
@@ -156,32 +156,18 @@ fn gemm_coop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
                 b2 = coopLoad<coop_mat16x16<f16, B>>(&tiles[ib2], ROW);
                 b3 = coopLoad<coop_mat16x16<f16, B>>(&tiles[ib3], ROW);
             }
-            if SCALED {
-                p00 = coopMultiplyAdd(a0, b0, p00);
-                p01 = coopMultiplyAdd(a0, b1, p01);
-                if CC == 4u {
-                    p02 = coopMultiplyAdd(a0, b2, p02);
-                    p03 = coopMultiplyAdd(a0, b3, p03);
-                }
-                p10 = coopMultiplyAdd(a1, b0, p10);
-                p11 = coopMultiplyAdd(a1, b1, p11);
-                if CC == 4u {
-                    p12 = coopMultiplyAdd(a1, b2, p12);
-                    p13 = coopMultiplyAdd(a1, b3, p13);
-                }
-            } else {
-                t00 = coopMultiplyAdd(a0, b0, t00);
-                t01 = coopMultiplyAdd(a0, b1, t01);
-                if CC == 4u {
-                    t02 = coopMultiplyAdd(a0, b2, t02);
-                    t03 = coopMultiplyAdd(a0, b3, t03);
-                }
-                t10 = coopMultiplyAdd(a1, b0, t10);
-                t11 = coopMultiplyAdd(a1, b1, t11);
-                if CC == 4u {
-                    t12 = coopMultiplyAdd(a1, b2, t12);
-                    t13 = coopMultiplyAdd(a1, b3, t13);
-                }
+            // The exact sums: plain over all of k, scaled over this group.
+            p00 = coopMultiplyAdd(a0, b0, p00);
+            p01 = coopMultiplyAdd(a0, b1, p01);
+            if CC == 4u {
+                p02 = coopMultiplyAdd(a0, b2, p02);
+                p03 = coopMultiplyAdd(a0, b3, p03);
+            }
+            p10 = coopMultiplyAdd(a1, b0, p10);
+            p11 = coopMultiplyAdd(a1, b1, p11);
+            if CC == 4u {
+                p12 = coopMultiplyAdd(a1, b2, p12);
+                p13 = coopMultiplyAdd(a1, b3, p13);
             }
         }
         if SCALED && ((s + 1u) * STEP) % p.group == 0u {
@@ -208,6 +194,16 @@ fn gemm_coop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
             }
         }
         workgroupBarrier();
+    }
+    if !SCALED {
+        t00 = p00;
+        t01 = p01;
+        t02 = p02;
+        t03 = p03;
+        t10 = p10;
+        t11 = p11;
+        t12 = p12;
+        t13 = p13;
     }
     let r0 = i0 + ra;
     let c0 = j0 + cb;

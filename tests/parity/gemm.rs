@@ -109,18 +109,8 @@ pub async fn scaled_output_matches_reference() {
                 .await
                 .unwrap();
             let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
-            for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
-                let mag: f32 = p[idx * (k / group)..(idx + 1) * (k / group)]
-                    .iter()
-                    .zip(&gs)
-                    .map(|(v, s)| (*v as f32 * s).abs())
-                    .sum();
-                let tol = 4.0 * f32::EPSILON * sa[idx / n] * sw[idx % n] * mag.max(1.0);
-                assert!(
-                    (g - r).abs() <= tol,
-                    "m={m} n={n} k={k} {dot:?} [{idx}]: {g} vs {r}"
-                );
-            }
+            let what = format!("m={m} n={n} k={k} {dot:?}");
+            assert_within_tiled_bound(&y, &want, &p, &gs, (&sa, &sw), &what);
         }
     }
 }
@@ -294,15 +284,7 @@ pub async fn coop_gemm_matches_reference() {
             .unwrap();
         let p = gemm::partial_sums(&qa, &qw, k, group, None);
         let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
-        for (idx, (g, r)) in y.iter().zip(&want).enumerate() {
-            let mag: f32 = p[idx * (k / group)..(idx + 1) * (k / group)]
-                .iter()
-                .zip(&gs)
-                .map(|(v, s)| (*v as f32 * s).abs())
-                .sum();
-            let tol = 4.0 * f32::EPSILON * sa[idx / n] * sw[idx % n] * mag.max(1.0);
-            assert!((g - r).abs() <= tol, "scaled {what} [{idx}]: {g} vs {r}");
-        }
+        assert_within_tiled_bound(&y, &want, &p, &gs, (&sa, &sw), &format!("scaled {what}"));
     }
 }
 
@@ -412,6 +394,30 @@ pub fn assert_within_bound(
             .sum();
         let tol =
             (k as f32 / 16.0 + 8.0) * f32::EPSILON * a.1[idx / n] * w.1[idx % n] * mag.max(1.0);
+        assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
+    }
+}
+
+/// The tiled kernels' bound: `y` and `want` ([m, n]) differ by at most
+/// 4ε·|a·w|·Σ_g |s_g·P_g| (the same f32 terms in the same order, allowing for FMA
+/// contraction). `p` holds the exact partial sums ([m, n, groups]), `scales` the row scales
+/// of the activations and of the weights.
+fn assert_within_tiled_bound(
+    y: &[f32],
+    want: &[f32],
+    p: &[i32],
+    gs: &[f32],
+    scales: (&[f32], &[f32]),
+    what: &str,
+) {
+    let (groups, n) = (gs.len(), scales.1.len());
+    for (idx, (g, r)) in y.iter().zip(want).enumerate() {
+        let mag: f32 = p[idx * groups..(idx + 1) * groups]
+            .iter()
+            .zip(gs)
+            .map(|(v, s)| (*v as f32 * s).abs())
+            .sum();
+        let tol = 4.0 * f32::EPSILON * scales.0[idx / n] * scales.1[idx % n] * mag.max(1.0);
         assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
     }
 }
