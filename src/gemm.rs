@@ -25,8 +25,8 @@
 //! ([`prefill_on_tensor_cores`]: m > 16, `shaders/gemm_coop.wgsl`;
 //! [`decode_on_tensor_cores`]: 12 ≤ m ≤ 16, `shaders/gemv_coop.wgsl`). INT4 codes become
 //! f16 exactly and the tensor cores add their products in f32, exactly while the sums stay
-//! below 2^24, so the tolerances below hold unchanged. H200, 8192³: 6.0 ms (183 TOPS) against
-//! 16.4 ms (67 TOPS) on dp4a; with group scales 6.8 ms.
+//! below 2^24, so the tolerances below hold unchanged. H200, 8192³: 4.5 ms (243 TOPS) against
+//! 16.4 ms (67 TOPS) on dp4a; with group scales 6.2 ms.
 //!
 //! Tolerance against [`reference()`]: with unit scales the output is the exact integer
 //! (|Σ| ≤ 64·k < 2^24 is exact in f32), so it is compared bit-exactly; with scales the
@@ -127,8 +127,8 @@ struct CoopKernel {
 /// The tiled GEMM on tensor cores (`shaders/gemm_coop.wgsl`; see
 /// [`Context::cooperative_matrix`]): [plain, with group scales], both in 128 × 128 tiles.
 /// Plain: 8 subgroups of 2 × 4 accumulators. Scaled: 16 subgroups of 2 × 2 (twice the
-/// accumulators each, for the group's sums): H200 (Vulkan), 8192³ 6.78 against 7.06 ms with
-/// 8 subgroups of 2 × 4, and 10.4 ms with 128 × 64 tiles of 8 subgroups of 2 × 2.
+/// accumulators each, for the group's sums): H200 (Vulkan), 8192³ 6.17 against 6.54 ms with
+/// 8 subgroups of 2 × 4, and 10.4 ms (an earlier kernel) with 128 × 64 tiles.
 const GEMM_COOP: [CoopKernel; 2] = [
     coop_kernel!("gemm_coop_plain", "false", 4, 2),
     coop_kernel!("gemm_coop_scaled", "true", 2, 4),
