@@ -170,8 +170,9 @@ pub struct ContextOptions {
 const COOP_FEATURES: wgpu::Features =
     wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX.union(wgpu::Features::SHADER_F16);
 
-/// Whether `adapter` offers what `shaders/gemv_coop.wgsl` needs: the features and a
-/// 16 × 16 × 16 f16 → f32 configuration (subgroups are checked once the device exists).
+/// Whether `adapter` offers what the cooperative-matrix kernels (`shaders/gemm_coop.wgsl`,
+/// `shaders/gemv_coop.wgsl`) need: the features and a 16 × 16 × 16 f16 → f32
+/// configuration (subgroups are checked once the device exists).
 fn coop_matrix_offered(adapter: &wgpu::Adapter) -> bool {
     adapter.features().contains(COOP_FEATURES)
         && adapter.cooperative_matrix_properties().iter().any(|p| {

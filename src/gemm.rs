@@ -489,15 +489,12 @@ pub(crate) fn record(
         && opts.weight_perm.is_none()
         && k.is_multiple_of(32)
         && (opts.group_scales.is_none() || opts.group.is_multiple_of(32));
+    let scaled_group = opts.group_scales.map(|_| opts.group);
     let gather = match opts.weight_perm {
-        Some(_) if opts.tile.is_none() => {
-            let scaled_group = opts.group_scales.map(|_| opts.group);
-            gather_kernel(ctx, m, k, scaled_group, opts.dot)
-        }
+        Some(_) if opts.tile.is_none() => gather_kernel(ctx, m, k, scaled_group, opts.dot),
         _ => None,
     };
-    let coop = decode && decode_on_tensor_cores(ctx, m, k, opts.group_scales.map(|_| opts.group));
-    let scaled_group = opts.group_scales.map(|_| opts.group);
+    let coop_decode = decode && decode_on_tensor_cores(ctx, m, k, scaled_group);
     let coop_tiles = opts.tile.is_none()
         && opts.weight_perm.is_none()
         && prefill_on_tensor_cores(ctx, m, k, scaled_group);
@@ -507,7 +504,7 @@ pub(crate) fn record(
         let coop = GEMM_COOP[usize::from(opts.group_scales.is_some())];
         let grid = [n.div_ceil(coop.columns) as u32, m.div_ceil(128) as u32, 1];
         (coop.kernel, grid)
-    } else if coop {
+    } else if coop_decode {
         (GEMV_COOP, [n.div_ceil(COOP_COLUMNS) as u32, 1, 1])
     } else if decode {
         (GEMV[dot], [n.div_ceil(DECODE_COLUMNS) as u32, 1, 1])
