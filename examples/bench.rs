@@ -66,6 +66,17 @@ impl Bench<'_> {
     }
 }
 
+/// How a GEMM case reads the packed weights.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Weights {
+    /// As packed (plain A4W4, or a static reorder baked into the packing).
+    AsPacked,
+    /// Permuted by this call's permutation first (`rrs::permute`), then read as packed.
+    Permuted,
+    /// Read through the permutation by the gathering decode kernel (`weight_perm`).
+    Gathered,
+}
+
 /// A random permutation of 0..k.
 fn shuffled(rng: &mut Rng, k: usize) -> Vec<u32> {
     let mut p: Vec<u32> = (0..k as u32).collect();
@@ -238,14 +249,16 @@ fn main() -> rrs::Result<()> {
             // layer does the latter from k = 8192 where it can (`gemm::decode_gathers`), else
             // the former.
             let gathers = gemm::decode_gathers(&ctx, m, k, 128, ctx.dot_kernel());
+            let (dot, gs, portable) = (ctx.dot_kernel(), Some(&gscales), DotKernel::Portable);
             let variants = [
-                ("plain", None, false, false, ctx.dot_kernel()),
-                ("rs_static", Some(&gscales), false, false, ctx.dot_kernel()),
-                ("rs_dynamic", Some(&gscales), true, false, ctx.dot_kernel()),
-                ("rs_gather", Some(&gscales), false, true, ctx.dot_kernel()),
-                ("plain_portable", None, false, false, DotKernel::Portable),
+                ("plain", None, Weights::AsPacked, dot),
+                ("rs_static", gs, Weights::AsPacked, dot),
+                ("rs_dynamic", gs, Weights::Permuted, dot),
+                ("rs_gather", gs, Weights::Gathered, dot),
+                ("plain_portable", None, Weights::AsPacked, portable),
             ];
-            for (variant, group_scales, dynamic, gather, dot) in variants {
+            for (variant, group_scales, weights, dot) in variants {
+                let gather = weights == Weights::Gathered;
                 // GEMMs without a gather run on tensor cores where the adapter has them
                 // (unless `RRS_COOP_MATRIX=0`) (`gemm::decode_on_tensor_cores`,
                 // `gemm::prefill_on_tensor_cores`; the dot kernel does not matter there):
@@ -275,7 +288,7 @@ fn main() -> rrs::Result<()> {
                     tile: None,
                 };
                 let ms = ctx.time_ms(samples, reps, |enc| {
-                    if dynamic {
+                    if weights == Weights::Permuted {
                         let wp = Quantized {
                             packed: rrs::permute::encode(&ctx, enc, &w.packed, &perm)?,
                             ..w.clone()
