@@ -159,7 +159,9 @@ pub struct ContextOptions {
     /// Keep the GEMMs off tensor cores even where the adapter offers wgpu's experimental
     /// cooperative matrices (also `RRS_COOP_MATRIX=0`; for A/B runs, or to stay off a
     /// feature that wgpu marks experimental). By default a context uses them where the
-    /// adapter offers 16 × 16 × 16 f16 → f32 matrices and subgroups of exactly 32, and a
+    /// adapter offers 16 × 16 × 16 f16 → f32 matrices, subgroups of exactly 32 and 44 KiB
+    /// of workgroup memory ([`crate::gemm::COOP_WORKGROUP_BYTES`], after
+    /// `max_workgroup_storage`), and a
     /// startup check of both kernels against exact integer sums passes: the GEMM for
     /// m > 16 (`shaders/gemm_coop.wgsl`) and decode for 12 ≤ m ≤ 16
     /// (`shaders/gemv_coop.wgsl`). [`Context::cooperative_matrix`] says whether it does.
@@ -384,9 +386,13 @@ impl Context {
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
                 | subgroup);
-        // Natively only (browsers have no cooperative matrices), and with subgroups: the
-        // kernel maps invocations to subgroups of 32, which the probe below confirms.
-        let coop = coop && !subgroup.is_empty() && coop_matrix_offered(&adapter);
+        // Natively only (browsers have no cooperative matrices), with subgroups (the kernels
+        // map invocations to subgroups of 32, which the probe below confirms), and where
+        // the kernels' workgroup memory fits (also under a `max_workgroup_storage` cap).
+        let coop = coop
+            && !subgroup.is_empty()
+            && limits.max_compute_workgroup_storage_size >= crate::gemm::COOP_WORKGROUP_BYTES
+            && coop_matrix_offered(&adapter);
         if coop {
             features |= COOP_FEATURES;
         }

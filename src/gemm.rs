@@ -134,6 +134,12 @@ const GEMM_COOP: [CoopKernel; 2] = [
     coop_kernel!("gemm_coop_scaled", "true", 2, 4),
 ];
 
+/// Workgroup memory the cooperative-matrix kernels need, in bytes: `gemm_coop.wgsl`'s
+/// tiles of 256 rows × 144 bytes and 8 stages of 1 KiB (`gemv_coop.wgsl` needs 38912).
+/// A context uses them only where the adapter (or `ContextOptions::max_workgroup_storage`)
+/// allows this much; `tests/shaders.rs` checks it against the shaders' declarations.
+pub const COOP_WORKGROUP_BYTES: u32 = 256 * 144 + 8 * 1024;
+
 /// Invocations a workgroup of the scaled cooperative-matrix GEMM (16 subgroups of 32).
 const COOP_SCALED_INVOCATIONS: u32 = 512;
 

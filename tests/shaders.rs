@@ -315,3 +315,32 @@ fn host_constants_match_the_shaders() {
     }
     assert_eq!(constant("gemv", "COLS"), rrs::gemm::DECODE_COLUMNS);
 }
+
+/// Bytes of workgroup memory shader `name` declares.
+fn workgroup_bytes(name: &str) -> u32 {
+    let (_, src) = SHADERS.iter().find(|(n, _)| *n == name).unwrap();
+    let (module, _) = validate(name, src);
+    module
+        .global_variables
+        .iter()
+        .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
+        .map(|(_, v)| module.types[v.ty].inner.size(module.to_ctx()))
+        .sum()
+}
+
+/// A context turns the cooperative-matrix kernels on only with `COOP_WORKGROUP_BYTES` of
+/// workgroup memory: that must cover what each of them declares.
+#[test]
+fn coop_workgroup_memory_matches_the_shaders() {
+    for name in ["gemv_coop", "gemm_coop_plain", "gemm_coop_scaled"] {
+        let bytes = workgroup_bytes(name);
+        assert!(
+            bytes <= rrs::gemm::COOP_WORKGROUP_BYTES,
+            "{name} declares {bytes} bytes of workgroup memory"
+        );
+    }
+    assert_eq!(
+        workgroup_bytes("gemm_coop_plain"),
+        rrs::gemm::COOP_WORKGROUP_BYTES
+    );
+}
