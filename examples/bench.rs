@@ -260,16 +260,10 @@ fn main() -> rrs::Result<()> {
             for (variant, group_scales, weights, dot) in variants {
                 let gather = weights == Weights::Gathered;
                 // GEMMs without a gather run on tensor cores where the adapter has them
-                // (unless `RRS_COOP_MATRIX=0`) (`gemm::decode_on_tensor_cores`,
-                // `gemm::prefill_on_tensor_cores`; the dot kernel does not matter there):
-                // named `…_coop`.
+                // (unless `RRS_COOP_MATRIX=0`; `gemm::on_tensor_cores`; the dot kernel does
+                // not matter there): named `…_coop`.
                 let group = group_scales.map(|_| 128);
-                let coop = !gather
-                    && if m <= gemm::DECODE_MAX_M {
-                        gemm::decode_on_tensor_cores(&ctx, m, k, group)
-                    } else {
-                        gemm::prefill_on_tensor_cores(&ctx, m, k, group)
-                    };
+                let coop = !gather && gemm::on_tensor_cores(&ctx, m, k, group);
                 if (dot == DotKernel::Portable && (dot == ctx.dot_kernel() || coop))
                     || (gather && !gathers)
                 {

@@ -178,6 +178,16 @@ pub fn decode_on_tensor_cores(ctx: &Context, m: usize, k: usize, group: Option<u
         && group.is_none_or(|g| g.is_multiple_of(128))
 }
 
+/// Whether [`gemm`] without a permutation or a tile asked for runs on tensor cores:
+/// [`decode_on_tensor_cores`] for m ≤ [`DECODE_MAX_M`], else [`prefill_on_tensor_cores`].
+pub fn on_tensor_cores(ctx: &Context, m: usize, k: usize, group: Option<usize>) -> bool {
+    if m <= DECODE_MAX_M {
+        decode_on_tensor_cores(ctx, m, k, group)
+    } else {
+        prefill_on_tensor_cores(ctx, m, k, group)
+    }
+}
+
 macro_rules! gather_kernel {
     ($k:literal, $tiles:literal, $dot:ident, $name:literal) => {
         GatherKernel {
