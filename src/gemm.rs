@@ -25,15 +25,24 @@
 //! ([`prefill_on_tensor_cores`]: m > 16, `shaders/gemm_coop.wgsl`;
 //! [`decode_on_tensor_cores`]: 12 ≤ m ≤ 16, `shaders/gemv_coop.wgsl`). INT4 codes become
 //! f16 exactly and the tensor cores add their products in f32, exactly while the sums stay
-//! below 2^24, so the tolerances below hold unchanged. H200, 8192³: 4.5 ms (243 TOPS) against
-//! 16.4 ms (67 TOPS) on dp4a; with group scales 6.2 ms.
+//! below 2^24, so integer sums stay bit-exact. With group scales the tiled kernel keeps one
+//! set of accumulators in Horner form (the running sum in units of the current group's
+//! scale, rescaled at each group), with its own bound below. H200, 8192³: 4.5 ms (243 TOPS)
+//! against 16.4 ms (67 TOPS) on dp4a; with group scales 5.2 ms.
 //!
 //! Tolerance against [`reference()`]: with unit scales the output is the exact integer
 //! (|Σ| ≤ 64·k < 2^24 is exact in f32), so it is compared bit-exactly; with scales the
-//! tiled kernel adds the same f32 terms s_g·P_g in the same order (|Δ| ≤ 4ε·|a·w|·Σ_g
+//! tiled dp4a kernel adds the same f32 terms s_g·P_g in the same order (|Δ| ≤ 4ε·|a·w|·Σ_g
 //! |s_g·P_g|, allowing for FMA contraction), while the decode kernels add s_g·P_piece over
 //! 32-nibble pieces in a lane-strided order and a tree: |Δ| ≤ (k/16 + 8)·ε·|a·w|·
-//! Σ_pieces |s_g·P_piece|, the bound of any summation order over that many terms.
+//! Σ_pieces |s_g·P_piece|, the bound of any summation order over that many terms. The
+//! tiled tensor-core kernel adds 16-code products to a non-integer running sum (rounding
+//! toward zero) and rescales it once per group (a division and a product): |Δ| ≤ (k/16 +
+//! 2·k/group + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece| over 16-code pieces. Its running sum is
+//! Σ_h s_h·P_h / s_g ≤ 64·k · max(s) / s_g, finite wherever the group scales stay below
+//! 10^25 for k up to 2^20 (the scales are at least [`crate::channel_max::MIN_SCALE`]); it
+//! runs the groups last to first, so that the dynamic reorder's descending scales keep it
+//! below 64·k (larger scales overflow to Inf, never to a wrong finite number).
 
 use crate::channel_max::check_group;
 use crate::context::{grid_1d, Context, DotKernel, Kernel, Rec};
@@ -90,49 +99,35 @@ const GEMV_COOP: Kernel = Kernel {
 };
 
 macro_rules! coop_kernel {
-    ($name:literal, $scaled:literal, $cc:literal, $sgc:literal) => {
-        CoopKernel {
-            columns: 16 * $cc * $sgc,
-            kernel: Kernel {
-                name: $name,
-                sources: &[
-                    include_str!("../shaders/coop_enable.wgsl"),
-                    concat!(
-                        "const SCALED: bool = ",
-                        $scaled,
-                        ";\nconst CC: u32 = ",
-                        $cc,
-                        "u;\nconst SGC: u32 = ",
-                        $sgc,
-                        "u;\n"
-                    ),
-                    PARAMS,
-                    include_str!("../shaders/coop_unpack.wgsl"),
-                    include_str!("../shaders/gemm_coop.wgsl"),
-                ],
-                entry: "gemm_coop",
-                bounds_checks: true,
-            },
+    ($name:literal, $scaled:literal) => {
+        Kernel {
+            name: $name,
+            sources: &[
+                include_str!("../shaders/coop_enable.wgsl"),
+                concat!("const SCALED: bool = ", $scaled, ";\n"),
+                PARAMS,
+                include_str!("../shaders/coop_unpack.wgsl"),
+                include_str!("../shaders/gemm_coop.wgsl"),
+            ],
+            entry: "gemm_coop",
+            bounds_checks: true,
         }
     };
 }
 
-/// A variant of the GEMM on tensor cores: tiles of 128 rows × `columns`.
-#[derive(Clone, Copy)]
-struct CoopKernel {
-    columns: usize,
-    kernel: Kernel,
-}
-
 /// The tiled GEMM on tensor cores (`shaders/gemm_coop.wgsl`; see
-/// [`Context::cooperative_matrix`]): [plain, with group scales], both in 128 × 128 tiles.
-/// Plain: 8 subgroups of 2 × 4 accumulators. Scaled: 16 subgroups of 2 × 2 (twice the
-/// accumulators each, for the group's sums): H200 (Vulkan), 8192³ 6.17 against 6.54 ms with
-/// 8 subgroups of 2 × 4, and 10.4 ms (an earlier kernel) with 128 × 64 tiles.
-const GEMM_COOP: [CoopKernel; 2] = [
-    coop_kernel!("gemm_coop_plain", "false", 4, 2),
-    coop_kernel!("gemm_coop_scaled", "true", 2, 4),
+/// [`Context::cooperative_matrix`]): [plain, with group scales], both in 128 × 128 tiles of
+/// 8 subgroups with 2 × 4 accumulators. With group scales in Horner form, one set of
+/// accumulators: H200 (Vulkan), 8192³ 5.17 ms (plain 4.52) against 6.17 ms for the exact
+/// f32 fold of `gemm.wgsl`, whose second set of accumulators needed 16 subgroups of 2 × 2
+/// (6.54 ms with 8 of 2 × 4).
+const GEMM_COOP: [Kernel; 2] = [
+    coop_kernel!("gemm_coop_plain", "false"),
+    coop_kernel!("gemm_coop_scaled", "true"),
 ];
+
+/// Output rows and columns per workgroup of the cooperative-matrix GEMM.
+const COOP_TILE: usize = 128;
 
 /// Workgroup memory the cooperative-matrix kernels need, in bytes: `gemm_coop.wgsl`'s
 /// tiles of 256 rows × 144 bytes and 8 stages of 1 KiB (`gemv_coop.wgsl` needs 38912).
@@ -140,20 +135,16 @@ const GEMM_COOP: [CoopKernel; 2] = [
 /// allows this much; `tests/shaders.rs` checks it against the shaders' declarations.
 pub const COOP_WORKGROUP_BYTES: u32 = 256 * 144 + 8 * 1024;
 
-/// Invocations a workgroup of the scaled cooperative-matrix GEMM (16 subgroups of 32).
-const COOP_SCALED_INVOCATIONS: u32 = 512;
-
 /// Whether [`gemm`] takes the cooperative-matrix GEMM (`shaders/gemm_coop.wgsl`) for
 /// m > [`DECODE_MAX_M`]: a context with [`Context::cooperative_matrix`], no permutation, no
 /// tile asked for, k a multiple of 64 (below 2^18 without group scales, where its sums stay
-/// exact in f32) and groups that are multiples of 64 (with workgroups of 512 invocations).
+/// exact in f32) and groups that are multiples of 64.
 pub fn prefill_on_tensor_cores(ctx: &Context, m: usize, k: usize, group: Option<usize>) -> bool {
-    let invocations = ctx.limits().max_compute_invocations_per_workgroup;
     ctx.cooperative_matrix()
         && m > DECODE_MAX_M
         && k.is_multiple_of(64)
         && match group {
-            Some(g) => g.is_multiple_of(64) && invocations >= COOP_SCALED_INVOCATIONS,
+            Some(g) => g.is_multiple_of(64),
             None => k < 1 << 18,
         }
 }
@@ -517,9 +508,12 @@ pub(crate) fn record(
     let (kernel, grid) = if let Some(g) = gather {
         (g.kernel, grid_1d(n.div_ceil(g.columns) as u32))
     } else if coop_tiles {
-        let coop = GEMM_COOP[usize::from(opts.group_scales.is_some())];
-        let grid = [n.div_ceil(coop.columns) as u32, m.div_ceil(128) as u32, 1];
-        (coop.kernel, grid)
+        let grid = [
+            n.div_ceil(COOP_TILE) as u32,
+            m.div_ceil(COOP_TILE) as u32,
+            1,
+        ];
+        (GEMM_COOP[usize::from(opts.group_scales.is_some())], grid)
     } else if coop_decode {
         (GEMV_COOP, [n.div_ceil(COOP_COLUMNS) as u32, 1, 1])
     } else if decode {

@@ -15,7 +15,7 @@ mod common;
 #[path = "parity/gemm.rs"]
 mod parity_gemm;
 
-use parity_gemm::{assert_within_bound, packed};
+use parity_gemm::{assert_within_bound, packed, AnyOrder};
 use rrs::workload::{rel_error, Rng, Workload, WorkloadConfig};
 use rrs::{gemm, Backend, Config, Context, ContextOptions, CudaGemm, Error, LinearReference};
 use rrs::{Method, Reorder, RrsLinear, Tensor};
@@ -112,7 +112,9 @@ fn both_gemm_paths_match_reference() {
                     assert_eq!(y, want, "{what}");
                     continue;
                 }
-                assert_within_bound(&y, &want, (&qa, &sa), (&qw, &sw), &gs, k, None, &what);
+                let (a, w) = ((&qa[..], &sa[..]), (&qw[..], &sw[..]));
+                let bound = AnyOrder::decode(k);
+                assert_within_bound(&y, &want, a, w, &gs, k, None, bound, &what);
             }
         }
     }

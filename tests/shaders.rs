@@ -171,7 +171,7 @@ const SHADERS: &[(&str, &str)] = &[
         "gemm_coop_scaled",
         concat!(
             include_str!("../shaders/coop_enable.wgsl"),
-            "const SCALED: bool = true;\nconst CC: u32 = 2u;\nconst SGC: u32 = 4u;\n",
+            "const SCALED: bool = true;\n",
             include_str!("../shaders/gemm_params.wgsl"),
             include_str!("../shaders/coop_unpack.wgsl"),
             include_str!("../shaders/gemm_coop.wgsl")
@@ -181,7 +181,7 @@ const SHADERS: &[(&str, &str)] = &[
         "gemm_coop_plain",
         concat!(
             include_str!("../shaders/coop_enable.wgsl"),
-            "const SCALED: bool = false;\nconst CC: u32 = 4u;\nconst SGC: u32 = 2u;\n",
+            "const SCALED: bool = false;\n",
             include_str!("../shaders/gemm_params.wgsl"),
             include_str!("../shaders/coop_unpack.wgsl"),
             include_str!("../shaders/gemm_coop.wgsl")

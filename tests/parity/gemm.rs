@@ -162,7 +162,7 @@ async fn check_decode(
                 continue;
             }
             let (a, w) = ((&qa[..], &sa[..]), (&qw[..], &sw[..]));
-            assert_within_bound(&y, &want, a, w, &gs, k, perm, &what);
+            assert_within_bound(&y, &want, a, w, &gs, k, perm, AnyOrder::decode(k), &what);
         }
     }
     gathered
@@ -232,9 +232,11 @@ pub async fn coop_decode_kernel_matches_reference() {
 }
 
 /// The tiled GEMM on tensor cores (`shaders/gemm_coop.wgsl`): with unit scales and no group
-/// scales the exact integer sums, bit-exactly; with row, column and group scales the same
-/// f32 terms s_g·P_g in the same order as the reference, within 4ε·|a·w|·Σ|s_g·P_g|. Shapes
-/// off the 128 tiles in m and n, k of one to many 64-code steps, groups of 64 to 512.
+/// scales the exact integer sums, bit-exactly; with row, column and group scales within the
+/// Horner form's bound ([`AnyOrder::horner`]), for group scales in [0.5, 2], descending over
+/// nine decades (the channel_max order, which the kernel meets ascending) and scattered over
+/// nine decades (units that grow and shrink). Shapes off the 128 tiles in m and n, k of one
+/// to many 64-code steps, groups of 64 to 512.
 pub async fn coop_gemm_matches_reference() {
     let Some(ctx) = &coop_context().await else {
         return;
@@ -271,20 +273,35 @@ pub async fn coop_gemm_matches_reference() {
 
         let (qa, sa, a) = packed(ctx, &mut rng, m, k, false);
         let (qw, sw, w) = packed(ctx, &mut rng, n, k, false);
-        let gs = scales(&mut rng, k / group);
-        let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
-        let opts = GemmOptions {
-            group_scales: Some(&gt),
-            ..plain
-        };
-        let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-            .unwrap()
-            .to_vec_async(ctx)
-            .await
-            .unwrap();
-        let p = gemm::partial_sums(&qa, &qw, k, group, None);
-        let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
-        assert_within_tiled_bound(&y, &want, &p, &gs, (&sa, &sw), &format!("scaled {what}"));
+        let groups = k / group;
+        let decades = |rng: &mut Rng| 10f32.powf(4.0 - 9.0 * rng.uniform());
+        let mut descending: Vec<f32> = (0..groups).map(|_| decades(&mut rng)).collect();
+        descending.sort_by(|x, y| y.total_cmp(x));
+        let scale_sets = [
+            ("mild", scales(&mut rng, groups)),
+            ("descending", descending),
+            (
+                "scattered",
+                (0..groups).map(|_| decades(&mut rng)).collect(),
+            ),
+        ];
+        for (kind, gs) in scale_sets {
+            let gt = Tensor::from_slice(ctx, &gs, &[groups]).unwrap();
+            let opts = GemmOptions {
+                group_scales: Some(&gt),
+                ..plain
+            };
+            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+                .unwrap()
+                .to_vec_async(ctx)
+                .await
+                .unwrap();
+            let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
+            let (a, w) = ((&qa[..], &sa[..]), (&qw[..], &sw[..]));
+            let bound = AnyOrder::horner(k, group);
+            let what = format!("scaled {kind} {what}");
+            assert_within_bound(&y, &want, a, w, &gs, k, None, bound, &what);
+        }
     }
 }
 
@@ -369,9 +386,37 @@ pub async fn mismatched_k_is_an_error() {
     );
 }
 
-/// GEMM outputs with group scales against the reference, for any order of summation: the
-/// kernel may add s_g·P over 32-code pieces in any order, so allow
-/// (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|. `a` and `w` are (packed words, row scales);
+/// A bound on a scaled GEMM's error that holds for any order of summation: the kernel adds
+/// s_g·P over pieces of `piece` codes, with at most `roundings` roundings on the way, each
+/// within ε of the running sum.
+#[derive(Clone, Copy)]
+pub struct AnyOrder {
+    pub piece: usize,
+    pub roundings: f32,
+}
+
+impl AnyOrder {
+    /// The decode kernels: pieces of 32 codes, k/16 + 8 roundings.
+    pub fn decode(k: usize) -> Self {
+        AnyOrder {
+            piece: 32,
+            roundings: k as f32 / 16.0 + 8.0,
+        }
+    }
+
+    /// The tensor-core GEMM with group scales (`gemm_coop.wgsl`, Horner form): the tensor
+    /// cores add 16-code products to a non-integer sum (one rounding toward zero each), and
+    /// each group changes the sum's units (a division and a product).
+    pub fn horner(k: usize, group: usize) -> Self {
+        AnyOrder {
+            piece: 16,
+            roundings: k as f32 / 16.0 + 2.0 * (k / group) as f32 + 8.0,
+        }
+    }
+}
+
+/// GEMM outputs with group scales against the reference within `bound`:
+/// roundings·ε·|a·w|·Σ_pieces |s_g·P_piece|. `a` and `w` are (packed words, row scales);
 /// the weights are read through `weight_perm` where given.
 #[allow(clippy::too_many_arguments)]
 pub fn assert_within_bound(
@@ -382,18 +427,18 @@ pub fn assert_within_bound(
     gs: &[f32],
     k: usize,
     weight_perm: Option<&[u32]>,
+    bound: AnyOrder,
     what: &str,
 ) {
-    let (n, group) = (w.1.len(), k / gs.len());
-    let pieces = gemm::partial_sums(a.0, w.0, k, 32, weight_perm);
+    let (n, group, piece) = (w.1.len(), k / gs.len(), bound.piece);
+    let pieces = gemm::partial_sums(a.0, w.0, k, piece, weight_perm);
     for (idx, (g, r)) in y.iter().zip(want).enumerate() {
-        let mag: f32 = pieces[idx * (k / 32)..(idx + 1) * (k / 32)]
+        let mag: f32 = pieces[idx * (k / piece)..(idx + 1) * (k / piece)]
             .iter()
             .enumerate()
-            .map(|(i, v)| (*v as f32 * gs[i * 32 / group]).abs())
+            .map(|(i, v)| (*v as f32 * gs[i * piece / group]).abs())
             .sum();
-        let tol =
-            (k as f32 / 16.0 + 8.0) * f32::EPSILON * a.1[idx / n] * w.1[idx % n] * mag.max(1.0);
+        let tol = bound.roundings * f32::EPSILON * a.1[idx / n] * w.1[idx % n] * mag.max(1.0);
         assert!((g - r).abs() <= tol, "{what} [{idx}]: {g} vs {r}");
     }
 }
