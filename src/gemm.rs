@@ -28,7 +28,7 @@
 //! below 2^24, so integer sums stay bit-exact. With group scales the tiled kernel keeps one
 //! set of accumulators in Horner form (the running sum in units of the current group's
 //! scale, rescaled at each group), with its own bound below. H200, 8192³: 4.5 ms (243 TOPS)
-//! against 16.4 ms (67 TOPS) on dp4a; with group scales 5.2 ms.
+//! against 16.4 ms (67 TOPS) on dp4a; with group scales 5.1 ms.
 //!
 //! Tolerance against [`reference()`]: with unit scales the output is the exact integer
 //! (|Σ| ≤ 64·k < 2^24 is exact in f32), so it is compared bit-exactly; with scales the
@@ -118,7 +118,7 @@ macro_rules! coop_kernel {
 /// The tiled GEMM on tensor cores (`shaders/gemm_coop.wgsl`; see
 /// [`Context::cooperative_matrix`]): [plain, with group scales], both in 128 × 128 tiles of
 /// 8 subgroups with 2 × 4 accumulators. With group scales in Horner form, one set of
-/// accumulators: H200 (Vulkan), 8192³ 5.17 ms (plain 4.52) against 6.17 ms for the exact
+/// accumulators: H200 (Vulkan), 8192³ 5.08 ms (plain 4.53) against 6.17 ms for the exact
 /// f32 fold of `gemm.wgsl`, whose second set of accumulators needed 16 subgroups of 2 × 2
 /// (6.54 ms with 8 of 2 × 4).
 const GEMM_COOP: [Kernel; 2] = [
