@@ -312,13 +312,15 @@ impl Context {
         Ok(got.into_iter().eq(0..INVOCATIONS as u32))
     }
 
-    /// Whether both cooperative-matrix kernels give the exact integer sums of a small GEMM
-    /// (unit scales: 48 rows for `gemm_coop.wgsl`, 16 for `gemv_coop.wgsl`; 24 columns,
-    /// k = 256, every code value): a check of the driver's experimental feature before the
+    /// Whether both cooperative-matrix kernels give the exact sums of a small GEMM (48 rows
+    /// for `gemm_coop.wgsl`, 16 for `gemv_coop.wgsl`; 24 columns, k = 256, every code
+    /// value), with unit scales and with two group scales that are powers of two (every
+    /// order of summation, and the tiled kernel's Horner form, is then exact). A check of
+    /// the driver's experimental feature, layouts and scalar products included, before the
     /// context relies on it.
     async fn coop_sums_are_exact(&self) -> Result<bool> {
         use crate::gemm::{self, GemmOptions};
-        let (n, k) = (24, 256);
+        let (n, k, group) = (24, 256, 128);
         let mut rng = crate::workload::Rng::new(5);
         let mut words = |rows: usize| -> Vec<u32> {
             (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect()
@@ -330,6 +332,8 @@ impl Context {
             rows: n,
             k,
         };
+        let scales = [0.25, 8.0];
+        let group_scales = Tensor::from_slice(self, &scales, &[k / group])?;
         for m in [48, 16] {
             let qa = words(m);
             let a = crate::Quantized {
@@ -338,12 +342,24 @@ impl Context {
                 rows: m,
                 k,
             };
-            let y: Vec<f32> = gemm::gemm(self, &a, &w, GemmOptions::plain(self))?
-                .to_vec_async(self)
-                .await?;
-            let want = gemm::partial_sums(&qa, &qw, k, k, None);
-            if !y.iter().zip(&want).all(|(g, r)| *g == *r as f32) {
-                return Ok(false);
+            let plain = GemmOptions {
+                group,
+                ..GemmOptions::plain(self)
+            };
+            let scaled = GemmOptions {
+                group_scales: Some(&group_scales),
+                ..plain
+            };
+            let p = gemm::partial_sums(&qa, &qw, k, group, None);
+            for (opts, s) in [(plain, [1.0; 2]), (scaled, scales)] {
+                let y: Vec<f32> = gemm::gemm(self, &a, &w, opts)?.to_vec_async(self).await?;
+                // Σ_g s_g·P_g: integers times powers of two below 2^24, exact in f32.
+                let want = p
+                    .chunks(k / group)
+                    .map(|pg| pg.iter().zip(s).map(|(v, s)| *v as f32 * s).sum::<f32>());
+                if !y.iter().zip(want).all(|(g, r)| *g == r) {
+                    return Ok(false);
+                }
             }
         }
         Ok(true)
