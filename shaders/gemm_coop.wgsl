@@ -16,9 +16,10 @@
 // (times s_last / s_g) before its products add in; the output is s_g times them for the
 // last g. K steps run last to first, so that the groups of a descending reorder (the
 // channel_max sort) come in ascending order and each change of units shrinks the sum. The
-// tensor cores add integers to a non-integer sum there, rounding toward zero, so the bound
-// is any summation order's over 16-code pieces plus one rounding of the scale ratio and one
-// of the product per group: (k/16 + 2·k/group + 8)·ε·|a·w|·Σ|s_g·P_piece| (`gemm.rs`). A
+// tensor cores add integers to a non-integer sum there (they may round toward zero once
+// every 8 codes), so the bound is any summation order's over 8-code pieces plus one
+// rounding of the scale ratio and one of the product per group: (k/8 + 2·k/group + 8)·ε·
+// |a·w|·Σ|s_g·P_piece| (`gemm.rs`). A
 // second set of accumulators for the exact f32 fold of `gemm.wgsl` halved the warps an SM
 // holds: 6.2 against 4.5 ms plain at 8192³ on the H200.
 //

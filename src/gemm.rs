@@ -36,9 +36,10 @@
 //! |s_g·P_g|, allowing for FMA contraction), while the decode kernels add s_g·P_piece over
 //! 32-nibble pieces in a lane-strided order and a tree: |Δ| ≤ (k/16 + 8)·ε·|a·w|·
 //! Σ_pieces |s_g·P_piece|, the bound of any summation order over that many terms. The
-//! tiled tensor-core kernel adds 16-code products to a non-integer running sum (rounding
-//! toward zero) and rescales it once per group (a division and a product): |Δ| ≤ (k/16 +
-//! 2·k/group + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece| over 16-code pieces. Its running sum is
+//! tiled tensor-core kernel adds products to a non-integer running sum (the tensor cores
+//! may round toward zero once every 8 codes) and rescales it once per group (a division and
+//! a product): |Δ| ≤ (k/8 + 2·k/group + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece| over 8-code
+//! pieces. Its running sum is
 //! Σ_h s_h·P_h / s_g ≤ 64·k · max(s) / s_g, finite wherever the group scales stay below
 //! 10^25 for k up to 2^20 (the scales are at least [`crate::channel_max::MIN_SCALE`]); it
 //! runs the groups last to first, so that the dynamic reorder's descending scales keep it

@@ -405,12 +405,12 @@ impl AnyOrder {
     }
 
     /// The tensor-core GEMM with group scales (`gemm_coop.wgsl`, Horner form): the tensor
-    /// cores add 16-code products to a non-integer sum (one rounding toward zero each), and
-    /// each group changes the sum's units (a division and a product).
+    /// cores add products to a non-integer sum (they may round toward zero once every 8
+    /// codes), and each group changes the sum's units (a division and a product).
     pub fn horner(k: usize, group: usize) -> Self {
         AnyOrder {
-            piece: 16,
-            roundings: k as f32 / 16.0 + 2.0 * (k / group) as f32 + 8.0,
+            piece: 8,
+            roundings: k as f32 / 8.0 + 2.0 * (k / group) as f32 + 8.0,
         }
     }
 }
