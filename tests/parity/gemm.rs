@@ -236,7 +236,8 @@ pub async fn coop_decode_kernel_matches_reference() {
 /// Horner form's bound ([`AnyOrder::horner`]), for group scales in [0.5, 2], descending over
 /// nine decades (the channel_max order, which the kernel meets ascending) and scattered over
 /// nine decades (units that grow and shrink). Shapes off the 128 tiles in m and n, k of one
-/// to many 64-code steps, groups of 64 to 512.
+/// to many 64-code steps, groups of 64 to 512. And past the range where its running sum is
+/// finite, Inf or NaN but no wrong finite output.
 pub async fn coop_gemm_matches_reference() {
     let Some(ctx) = &coop_context().await else {
         return;
@@ -303,6 +304,34 @@ pub async fn coop_gemm_matches_reference() {
             assert_within_bound(&y, &want, a, w, &gs, k, None, bound, &what);
         }
     }
+    // Past the documented range (a group scale 10^35 times the one done just before it):
+    // the running sum may overflow, and then the output is Inf or NaN, never a wrong finite
+    // number.
+    let (m, n, k, group) = (20, 8, 256, 64);
+    let (qa, sa, a) = packed(ctx, &mut rng, m, k, false);
+    let (qw, sw, w) = packed(ctx, &mut rng, n, k, false);
+    let gs = [1e30, 1e-5, 1e30, 1e-5];
+    let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+    let opts = GemmOptions {
+        group,
+        group_scales: Some(&gt),
+        ..GemmOptions::plain(ctx)
+    };
+    let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+        .unwrap()
+        .to_vec_async(ctx)
+        .await
+        .unwrap();
+    let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
+    assert!(want.iter().all(|v| v.is_finite()));
+    let y: Vec<f32> = y
+        .iter()
+        .zip(&want)
+        .map(|(g, r)| if g.is_finite() { *g } else { *r })
+        .collect();
+    let (a, w) = ((&qa[..], &sa[..]), (&qw[..], &sw[..]));
+    let bound = AnyOrder::horner(k, group);
+    assert_within_bound(&y, &want, a, w, &gs, k, None, bound, "overflowing scales");
 }
 
 /// The decode kernel that reads the weights through a permutation (dynamic reorder at
