@@ -17,11 +17,11 @@
 // last g. K steps run last to first, so that the groups of a descending reorder (the
 // channel_max sort) come in ascending order and each change of units shrinks the sum. The
 // tensor cores add integers to a non-integer sum there (they may round toward zero once
-// every 8 codes), so the bound is any summation order's over 8-code pieces plus one
-// rounding of the scale ratio and one of the product per group: (k/8 + 2·k/group + 8)·ε·
-// |a·w|·Σ|s_g·P_piece| (`gemm.rs`). A
-// second set of accumulators for the exact f32 fold of `gemm.wgsl` halved the warps an SM
-// holds: 6.2 against 4.5 ms plain at 8192³ on the H200.
+// every 8 codes), so the bound is any summation order's over 8-code pieces plus the scale
+// ratio's division (2.5 ulp in WGSL) and its product per group: (k/8 + 3·k/group + 8)·ε·
+// |a·w|·Σ|s_g·P_piece| (`gemm.rs`, with the range where it holds). A second set of
+// accumulators for the exact f32 fold of `gemm.wgsl` halved the warps an SM holds: 6.2
+// against 4.5 ms plain at 8192³ on the H200.
 //
 // A workgroup (8 subgroups of 32 invocations; the host takes this kernel only where
 // subgroups have exactly 32) computes a 128 × 128 tile of y; subgroup s the 32 × 64 part at
@@ -69,7 +69,7 @@ fn emit(t: coop_mat16x16<f32, C>, unit: f32, sg: u32, lane: u32, row0: u32, col0
         let i = row0 + e / 16u;
         let j = col0 + e % 16u;
         if i < p.m && j < p.n {
-            y[i * p.n + j] = a_scale[i] * b_scale[j] * (unit * stage[at + e]);
+            y[i * p.n + j] = a_scale[i] * b_scale[j] * unit * stage[at + e];
         }
     }
     workgroupBarrier();
@@ -149,7 +149,22 @@ fn gemm_coop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
             left -= 1u;
             if left == 0u && st > 0u {
                 let g = gscale[(st - 1u) / per_group];
-                let r = unit / g;
+                var r = unit / g;
+                if !(r >= 0x1p-126f && r <= 0x1p127f) {
+                    // Scales more than 2^126 apart: the ratio is no normal f32 (GPUs flush
+                    // subnormals to 0). Take an exact 2^±64 out of it first. (The same eight
+                    // products in a loop over the two factors ran 1.3× slower.)
+                    let two64 = select(0x1p64f, 0x1p-64f, unit < g);
+                    p00 = two64 * p00;
+                    p01 = two64 * p01;
+                    p02 = two64 * p02;
+                    p03 = two64 * p03;
+                    p10 = two64 * p10;
+                    p11 = two64 * p11;
+                    p12 = two64 * p12;
+                    p13 = two64 * p13;
+                    r = unit / two64 / g;
+                }
                 unit = g;
                 left = per_group;
                 p00 = r * p00;

@@ -37,13 +37,16 @@
 //! 32-nibble pieces in a lane-strided order and a tree: |Δ| ≤ (k/16 + 8)·ε·|a·w|·
 //! Σ_pieces |s_g·P_piece|, the bound of any summation order over that many terms. The
 //! tiled tensor-core kernel adds products to a non-integer running sum (the tensor cores
-//! may round toward zero once every 8 codes) and rescales it once per group (a division and
-//! a product): |Δ| ≤ (k/8 + 2·k/group + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece| over 8-code
-//! pieces. Its running sum is
-//! Σ_h s_h·P_h / s_g ≤ 64·k · max(s) / s_g, finite wherever the group scales stay below
-//! 10^25 for k up to 2^20 (the scales are at least [`crate::channel_max::MIN_SCALE`]); it
-//! runs the groups last to first, so that the dynamic reorder's descending scales keep it
-//! below 64·k (larger scales overflow to Inf, never to a wrong finite number).
+//! may round toward zero once every 8 codes) and rescales it once per group (a division,
+//! 2.5 ulp in WGSL, and a product): |Δ| ≤ (k/8 + 3·k/group + 8)·ε·|a·w|·Σ_pieces
+//! |s_g·P_piece| over 8-code pieces. Its running sum is Σ_h s_h·P_h / s_g ≤ 64·k ·
+//! max(s) / s_g, finite wherever the group scales stay below 10^25 for k up to 2^20 (the
+//! scales are at least [`crate::channel_max::MIN_SCALE`]); it runs the groups last to
+//! first, so that the dynamic reorder's descending scales keep it below 64·k. Past that
+//! range the sum can overflow to Inf (tested: a scale 10^38 times the one before it); a
+//! ratio of scales that is no normal f32 is applied in two exact-power-of-two-split
+//! factors. What the bound cannot promise there: a group's contribution below 2^-126 of
+//! a later group's scale (scales more than ~10^40 apart) underflows to zero.
 
 use crate::channel_max::check_group;
 use crate::context::{grid_1d, Context, DotKernel, Kernel, Rec};
