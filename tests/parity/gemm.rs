@@ -287,17 +287,7 @@ pub async fn coop_gemm_matches_reference() {
             ),
         ];
         for (kind, gs) in scale_sets {
-            let gt = Tensor::from_slice(ctx, &gs, &[groups]).unwrap();
-            let opts = GemmOptions {
-                group_scales: Some(&gt),
-                ..plain
-            };
-            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-                .unwrap()
-                .to_vec_async(ctx)
-                .await
-                .unwrap();
-            let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
+            let (y, want) = scaled_gemm(ctx, (&qa, &sa, &a), (&qw, &sw, &w), group, &gs).await;
             let (a, w) = ((&qa[..], &sa[..]), (&qw[..], &sw[..]));
             let bound = AnyOrder::horner(k, group);
             let what = format!("scaled {kind} {what}");
@@ -311,19 +301,8 @@ pub async fn coop_gemm_matches_reference() {
     let (qa, sa, a) = packed(ctx, &mut rng, m, k, false);
     let (qw, sw, w) = packed(ctx, &mut rng, n, k, false);
     let gs = [1e33, 1e-5, 1e33, 1e-5];
-    let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
     assert!(gemm::prefill_on_tensor_cores(ctx, m, k, Some(group)));
-    let opts = GemmOptions {
-        group,
-        group_scales: Some(&gt),
-        ..GemmOptions::plain(ctx)
-    };
-    let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-        .unwrap()
-        .to_vec_async(ctx)
-        .await
-        .unwrap();
-    let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), None);
+    let (y, want) = scaled_gemm(ctx, (&qa, &sa, &a), (&qw, &sw, &w), group, &gs).await;
     assert!(want.iter().all(|v| v.is_finite()));
     let overflowed = y.iter().filter(|v| !v.is_finite()).count();
     eprintln!(
@@ -338,6 +317,30 @@ pub async fn coop_gemm_matches_reference() {
     let (a, w) = ((&qa[..], &sa[..]), (&qw[..], &sw[..]));
     let bound = AnyOrder::horner(k, group);
     assert_within_bound(&y, &want, a, w, &gs, k, None, bound, "overflowing scales");
+}
+
+/// The GEMM of `a` and `w` (packed words, row scales, tensor) with group scales `gs`, and
+/// the reference's output.
+async fn scaled_gemm(
+    ctx: &Context,
+    (qa, sa, a): (&[u32], &[f32], &Quantized),
+    (qw, sw, w): (&[u32], &[f32], &Quantized),
+    group: usize,
+    gs: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let gt = Tensor::from_slice(ctx, gs, &[gs.len()]).unwrap();
+    let opts = GemmOptions {
+        group,
+        group_scales: Some(&gt),
+        ..GemmOptions::plain(ctx)
+    };
+    let y = gemm::gemm(ctx, a, w, opts)
+        .unwrap()
+        .to_vec_async(ctx)
+        .await
+        .unwrap();
+    let want = gemm::reference(qa, sa, qw, sw, a.k, group, Some(gs), None);
+    (y, want)
 }
 
 /// The decode kernel that reads the weights through a permutation (dynamic reorder at
