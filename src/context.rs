@@ -322,26 +322,22 @@ impl Context {
         use crate::gemm::{self, GemmOptions};
         let (n, k, group) = (24, 256, 128);
         let mut rng = crate::workload::Rng::new(5);
-        let mut words = |rows: usize| -> Vec<u32> {
-            (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect()
+        // `rows` random packed rows with unit row scales: the words and the operand.
+        let mut operand = |rows: usize| -> Result<(Vec<u32>, crate::Quantized)> {
+            let words: Vec<u32> = (0..rows * k / 8).map(|_| rng.next_u64() as u32).collect();
+            let q = crate::Quantized {
+                packed: Tensor::from_slice(self, &words, &[rows, k / 8])?,
+                scales: Tensor::from_slice(self, &vec![1f32; rows], &[rows])?,
+                rows,
+                k,
+            };
+            Ok((words, q))
         };
-        let qw = words(n);
-        let w = crate::Quantized {
-            packed: Tensor::from_slice(self, &qw, &[n, k / 8])?,
-            scales: Tensor::from_slice(self, &vec![1f32; n], &[n])?,
-            rows: n,
-            k,
-        };
+        let (qw, w) = operand(n)?;
         let scales = [0.25, 8.0];
         let group_scales = Tensor::from_slice(self, &scales, &[k / group])?;
         for m in [48, 16] {
-            let qa = words(m);
-            let a = crate::Quantized {
-                packed: Tensor::from_slice(self, &qa, &[m, k / 8])?,
-                scales: Tensor::from_slice(self, &vec![1f32; m], &[m])?,
-                rows: m,
-                k,
-            };
+            let (qa, a) = operand(m)?;
             let plain = GemmOptions {
                 group,
                 ..GemmOptions::plain(self)
