@@ -505,10 +505,10 @@ pub(crate) fn record(
         Some(_) if opts.tile.is_none() => gather_kernel(ctx, m, k, scaled_group, opts.dot),
         _ => None,
     };
-    let coop_decode = decode && decode_on_tensor_cores(ctx, m, k, scaled_group);
-    let coop_tiles = opts.tile.is_none()
+    let coop = opts.tile.is_none()
         && opts.weight_perm.is_none()
-        && prefill_on_tensor_cores(ctx, m, k, scaled_group);
+        && on_tensor_cores(ctx, m, k, scaled_group);
+    let (coop_decode, coop_tiles) = (coop && m <= DECODE_MAX_M, coop && m > DECODE_MAX_M);
     let (kernel, grid) = if let Some(g) = gather {
         (g.kernel, grid_1d(n.div_ceil(g.columns) as u32))
     } else if coop_tiles {
