@@ -210,6 +210,12 @@ fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     (module, info)
 }
 
+/// Shader `name` of [`SHADERS`], validated.
+fn validated(name: &str) -> (naga::Module, naga::valid::ModuleInfo) {
+    let (_, src) = SHADERS.iter().find(|(n, _)| *n == name).unwrap();
+    validate(name, src)
+}
+
 #[test]
 fn every_shader_validates() {
     for (name, src) in SHADERS {
@@ -239,8 +245,7 @@ fn every_shader_file_is_covered() {
 /// The opcodes of shader `name`'s SPIR-V as naga writes it for Vulkan (with index clamping,
 /// as wgpu compiles the kernels).
 fn spirv_opcodes(name: &str) -> Vec<u32> {
-    let (_, src) = SHADERS.iter().find(|(n, _)| *n == name).unwrap();
-    let (module, info) = validate(name, src);
+    let (module, info) = validated(name);
     let options = naga::back::spv::Options {
         lang_version: (1, 6),
         ..Default::default()
@@ -318,8 +323,7 @@ fn host_constants_match_the_shaders() {
 
 /// Bytes of workgroup memory shader `name` declares.
 fn workgroup_bytes(name: &str) -> u32 {
-    let (_, src) = SHADERS.iter().find(|(n, _)| *n == name).unwrap();
-    let (module, _) = validate(name, src);
+    let (module, _) = validated(name);
     module
         .global_variables
         .iter()
