@@ -3,7 +3,8 @@
 // f32, or f16 (IEEE half, converted to f32 on load; the f32 result rounded to nearest once, on
 // store): fwht_<LOGN> f32 → f32, fwht_h_<LOGN> f16 → f16, fwht_hf_<LOGN> f16 → f32 (the first
 // pass of an m·2^n size in f16, whose cross pass then rounds).
-// n = 2^12 … 2^14 run `fwht_two_pass` (below); the other sizes `fwht_body`:
+// n = 2^12 … 2^14 run `fwht_two_pass` (below), 2^15 on sm_90 and newer `fwht_stream`
+// (below; one block per SM streaming its vectors); the other sizes `fwht_body`:
 // thread t loads V consecutive elements at a time (f32: V = 1, 2 or 4 by size, see F32_V;
 // f16: V = 4, one 8-byte load)
 // and holds elements V·(t + T·i) + b (i < E, b < V) in registers, T = fwht_threads(n / V):
@@ -271,6 +272,122 @@ __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __r
 #pragma unroll
   for (int i = 0; i < R; ++i) store_f32(out + t + T * i, r[i] * scale);
 }
+
+// 2^15 elements, streamed (`fwht_stream`, `fwht_h_stream`; the host takes them on sm_90 and
+// newer, where a block may have STREAM_SMEM(In) bytes of shared memory, and launches one
+// block per SM, each taking vectors blockIdx.x, + gridDim.x, …).
+// Why: `fwht_body` holds a row of 2^15 in shared memory, 128 KiB of f32, so an SM runs one
+// block, whose load, transform and store do not overlap. Here a block keeps its row in
+// registers while the next row streams into shared memory (`cp.async`, staged as
+// `fwht_two_pass` stages a row), so that the transform overlaps the loads. 512 threads, 64
+// registers of elements each, in three layouts (t: thread, i: register):
+//   A: e = 64·t + i                             bits 0 … 5 in registers
+//   B: e = (t % 64) + 64·i + 4096·(t / 64)      bits 6 … 11
+//   C: e = t + 512·i                            bits 9 … 14 (12 … 14 left to do)
+// so the butterflies still run bit by bit in ascending order, as the CPU reference runs them,
+// and the results are bit-identical. A → B puts element e at e + e / 64 (A's lanes write 64
+// words apart; the padding spreads them over the banks), B → C at e; every other access is
+// consecutive across lanes, so none has bank conflicts. Beside a staged row of f16 the
+// exchange buffer holds a whole row of f32; beside one of f32 (128 KiB) only half, so each
+// exchange takes two rounds, split on an element bit that is a thread bit in both layouts
+// (so that each thread reads only after writing all it holds) and dropped from the
+// address: bit 14 for A → B (threads t / 256 = round), bit 5 for B → C (warps of that
+// parity).
+// H200, M = 4096, ms (torch copy of the same tensor in the same command): f32 0.359 →
+// 0.292 (0.256), f16 0.270 → 0.186 (0.129); f16 in two rounds as f32: 0.225. f32 with
+// whole-row exchanges (three quarters of the next row staged, the last quarter copied into
+// the buffer after the second exchange): 0.292, no faster.
+#define STREAM_T 512
+#define STREAM_ROUNDS(In) (sizeof(In) == 4 ? 2 : 1)
+#define STREAM_XWORDS(In) ((32768 + 512) / STREAM_ROUNDS(In))  // exchange buffer, floats
+#define STREAM_SMEM(In) ((1 << 15) * (int)sizeof(In) + STREAM_XWORDS(In) * 4)
+template <typename In, typename Out>
+__device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __restrict__ src,
+                                            unsigned long long vectors, float scale) {
+  constexpr int N = 1 << 15, T = STREAM_T, R = 64, ROUNDS = STREAM_ROUNDS(In);
+  constexpr int PER_CHUNK = 16 / sizeof(In);  // elements per 16-byte chunk
+  constexpr int CHUNKS = R / PER_CHUNK;        // chunks of a thread's layout-A elements
+  static_assert(N == T * R && CHUNKS >= 8, "sizes of this path");
+  extern __shared__ float s[];
+  In* stage = reinterpret_cast<In*>(s);
+  float* xb = s + N * sizeof(In) / 4;
+  const int t = threadIdx.x;
+  const In* base = src ? src : reinterpret_cast<const In*>(x);
+  // Vector v into the stage as it is, thread t's layout-A chunk j at chunk j ^ (t % 8) of its
+  // slice (as in `fwht_two_pass`).
+  auto stage_vector = [&](unsigned long long v) {
+    const In* in = base + v * N;
+#pragma unroll
+    for (int c = 0; c < N / PER_CHUNK / T; ++c) {
+      const int g = t + T * c, owner = g / CHUNKS, j = g % CHUNKS;
+      copy16(stage + (owner * CHUNKS + (j ^ (owner & 7))) * PER_CHUNK, in + g * PER_CHUNK);
+    }
+    async_commit();
+  };
+  unsigned long long v = blockIdx.x;
+  if (v >= vectors) return;
+  stage_vector(v);
+  // Each exchange's writes and reads (register i at base + stride · i); with two rounds the
+  // round's bit is dropped from the element's address.
+  const int ab_round = ROUNDS == 2 ? t >> 8 : 0, bc_round = ROUNDS == 2 ? (t >> 5) & 1 : 0;
+  const int a_write = 65 * (ROUNDS == 2 ? t & 255 : t);
+  const int b_read = (t & 63) + 65 * 64 * (ROUNDS == 2 ? (t >> 6) & 3 : t >> 6);
+  const int b_write = ROUNDS == 2 ? (t & 31) + 2048 * (t >> 6) : (t & 63) + 4096 * (t >> 6);
+  const int c_read = ROUNDS == 2 ? (t & 31) + 32 * (t >> 6) : t;
+  constexpr int B_WRITE_STRIDE = 64 / ROUNDS, C_READ_STRIDE = 512 / ROUNDS;
+  for (; v < vectors; v += gridDim.x) {
+    async_wait<0>();
+    __syncthreads();  // vector v staged (every thread's copies)
+    float r[R];
+#pragma unroll
+    for (int j = 0; j < CHUNKS; ++j)
+      load_chunk(stage + (t * CHUNKS + (j ^ (t & 7))) * PER_CHUNK, r + j * PER_CHUNK);
+    __syncthreads();  // the stage read: the next vector may land in it
+    if (v + gridDim.x < vectors) stage_vector(v + gridDim.x);
+    butterflies<1, R>(r);  // bits 0 … 5
+#pragma unroll
+    for (int round = 0; round < ROUNDS; ++round) {
+      if (ab_round == round) {
+#pragma unroll
+        for (int i = 0; i < R; ++i) xb[a_write + i] = r[i];
+      }
+      __syncthreads();
+      if (ab_round == round) {
+#pragma unroll
+        for (int i = 0; i < R; ++i) r[i] = xb[b_read + 65 * i];
+      }
+      __syncthreads();
+    }
+    butterflies<1, R>(r);  // bits 6 … 11
+#pragma unroll
+    for (int round = 0; round < ROUNDS; ++round) {
+      if (bc_round == round) {
+#pragma unroll
+        for (int i = 0; i < R; ++i) xb[b_write + B_WRITE_STRIDE * i] = r[i];
+      }
+      __syncthreads();
+      if (bc_round == round) {
+#pragma unroll
+        for (int i = 0; i < R; ++i) r[i] = xb[c_read + C_READ_STRIDE * i];
+      }
+      __syncthreads();
+    }
+    butterflies<8, R>(r);  // bits 12 … 14 (9 … 11 were B's)
+    Out* out = x + v * N;
+#pragma unroll
+    for (int i = 0; i < R; ++i) store_f32(out + t + T * i, r[i] * scale);
+  }
+}
+#define STREAM_ENTRY(NAME, IN, OUT)                                                       \
+  extern "C" __global__ void __launch_bounds__(STREAM_T, 1)                               \
+      NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {              \
+    fwht_stream<IN, OUT>(x, src, vectors, scale);                                         \
+  }
+STREAM_ENTRY(fwht_stream, float, float)
+STREAM_ENTRY(fwht_h_stream, f16, f16)
+RRS_HOST_CHECK(RRS_HOST_FWHT_STREAM_SMEM_F32 == STREAM_SMEM(float) &&
+                   RRS_HOST_FWHT_STREAM_SMEM_F16 == STREAM_SMEM(f16),
+               "fwht_stream_smem");
 
 // f16 loads four elements at a time (V = 4, 8 bytes) where a vector has four, else pairs.
 // f32 loads one element at a time below 2^12 (not measured otherwise); from 2^12 two or four

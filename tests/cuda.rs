@@ -218,14 +218,40 @@ fn hadamard_is_bit_exact_with_reference() {
         (2, 4096),
         (2, 20 * 256),
         (1, 32768),
+        // More vectors than SMs: 2^15 runs one streaming block per SM on sm_90 and newer,
+        // each block taking every SM-count-th vector.
+        (301, 32768),
         (4, 28 * 64),
     ] {
         let x = rng.normals(m * k, 1.0);
+        let want = rrs::hadamard::reference(&x, k).unwrap();
         let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
         let y: Vec<f32> = rrs::hadamard::hadamard(&ctx, &xt)
             .unwrap()
             .to_vec(&ctx)
             .unwrap();
-        assert_eq!(y, rrs::hadamard::reference(&x, k).unwrap(), "m={m} k={k}");
+        assert!(y == want, "m={m} k={k}");
+        rrs::hadamard::hadamard_inplace(&ctx, &xt).unwrap();
+        assert!(
+            xt.to_vec::<f32>(&ctx).unwrap() == want,
+            "in place, m={m} k={k}"
+        );
     }
+    // f16 (converted on load, rounded once on store), the streaming kernel's other entry.
+    let (m, k) = (301, 32768);
+    let x: Vec<half::f16> = rng
+        .normals(m * k, 1.0)
+        .into_iter()
+        .map(half::f16::from_f32)
+        .collect();
+    let bits = |v: Vec<half::f16>| v.into_iter().map(half::f16::to_bits).collect::<Vec<_>>();
+    let want = bits(rrs::hadamard::reference_f16(&x, k).unwrap());
+    let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
+    let y = rrs::hadamard::hadamard(&ctx, &xt).unwrap();
+    assert!(bits(y.to_vec(&ctx).unwrap()) == want, "f16 m={m} k={k}");
+    rrs::hadamard::hadamard_inplace(&ctx, &xt).unwrap();
+    assert!(
+        bits(xt.to_vec(&ctx).unwrap()) == want,
+        "f16 in place m={m} k={k}"
+    );
 }

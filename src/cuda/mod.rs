@@ -188,6 +188,10 @@ pub(crate) struct Device {
     pub cc: (i32, i32),
     /// The GEMM path in use.
     pub gemm: CudaGemm,
+    /// Streaming multiprocessors.
+    pub sms: usize,
+    /// The most dynamic shared memory a block may be given (bytes).
+    pub smem_optin: u32,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
@@ -251,6 +255,11 @@ impl Device {
                 cc.0, cc.1
             )));
         }
+        let attribute = |a| ctx.attribute(a).map_err(driver);
+        use cudarc::driver::sys::CUdevice_attribute as A;
+        let sms = attribute(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?.max(1) as usize;
+        let smem_optin =
+            attribute(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?.max(0) as u32;
         // SAFETY: rrs launches everything on one stream, so cudarc's per-buffer events
         // (for ordering across streams) are not needed.
         unsafe { ctx.disable_event_tracking() };
@@ -260,6 +269,8 @@ impl Device {
             name,
             cc,
             gemm,
+            sms,
+            smem_optin,
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),

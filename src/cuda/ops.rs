@@ -41,6 +41,15 @@ fn fwht_smem(chunk: usize, cc: (i32, i32)) -> u32 {
     (chunk * 4 + if two_pass { chunk / 16 } else { 0 }) as u32
 }
 
+/// Dynamic shared memory of the streamed FWHT of 2^15 elements of `elem_bytes` each
+/// (`STREAM_SMEM` in `cuda/hadamard.cu`): the next vector as it is, and an exchange buffer
+/// of a vector of f32 plus a word of padding per 64 (half that beside a vector of f32, whose
+/// exchanges then take two rounds).
+fn fwht_stream_smem(elem_bytes: usize) -> u32 {
+    let rounds = if elem_bytes == 4 { 2 } else { 1 };
+    ((1 << 15) * elem_bytes + (32768 + 512) / rounds * 4) as u32
+}
+
 /// Output columns per block of the decode kernels `gemv_mma` (`DEC_COLS`) and `gemv`
 /// (`GEMV_WARPS · GEMV_COLS`) in `cuda/gemm.cu`.
 const DECODE_COLUMNS: usize = 32;
@@ -54,6 +63,10 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
     match source {
         "hadamard" => (12..=14)
             .map(|l| format!("-DRRS_HOST_FWHT_SMEM_{l}={}", fwht_smem(1 << l, cc)))
+            .chain([
+                format!("-DRRS_HOST_FWHT_STREAM_SMEM_F32={}", fwht_stream_smem(4)),
+                format!("-DRRS_HOST_FWHT_STREAM_SMEM_F16={}", fwht_stream_smem(2)),
+            ])
             .collect(),
         "gemm" => vec![
             format!("-DRRS_HOST_GEMM_STAGES={}", gemm_stages(cc)),
@@ -136,13 +149,24 @@ impl Device {
         // 1/sqrt(k) once, at the end, as the CPU reference applies it.
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
-        let smem = fwht_smem(chunk, self.cc);
         let log2 = chunk.trailing_zeros();
+        // 2^15 on sm_90 and newer: the streamed kernel, one block per SM (`fwht_stream` in
+        // hadamard.cu), where the device lets a block have its shared memory.
+        let stream_smem = fwht_stream_smem(if half { 2 } else { 4 });
+        let stream = chunk == 1 << 15
+            && signs.is_none()
+            && self.cc >= (9, 0)
+            && self.smem_optin >= stream_smem;
+        let (kind, smem) = if stream {
+            ("stream".to_string(), stream_smem)
+        } else {
+            (log2.to_string(), fwht_smem(chunk, self.cc))
+        };
         let staged = staged.filter(|_| half && signs.is_some());
         let (entry, dst) = match (staged, half) {
-            (Some(t), _) => (format!("fwht_hf_{log2}"), t),
-            (None, true) => (format!("fwht_h_{log2}"), x),
-            (None, false) => (format!("fwht_{log2}"), x),
+            (Some(t), _) => (format!("fwht_hf_{kind}"), t),
+            (None, true) => (format!("fwht_h_{kind}"), x),
+            (None, false) => (format!("fwht_{kind}"), x),
         };
         // The block size is the kernel's own (`__launch_bounds__(fwht_threads(…))` in
         // hadamard.cu: its registers are laid out for exactly that many threads), read back
@@ -151,7 +175,12 @@ impl Device {
             .function(HADAMARD, &entry, smem)?
             .max_threads_per_block()
             .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
-        let cfg = config(grid(rows * outer)?, threads as u32, smem);
+        let blocks = if stream {
+            (rows * outer).min(self.sms)
+        } else {
+            rows * outer
+        };
+        let cfg = config(grid(blocks)?, threads as u32, smem);
         let (dp, sp) = (self.p(dst), self.p_opt(src.or(staged.map(|_| x))));
         launch!(self, HADAMARD, &entry, cfg, [&dp, &sp, &vectors, &scale])?;
         if let Some(signs) = signs {
