@@ -429,9 +429,11 @@ __device__ __forceinline__ void cross_body(Out* y, const float* x, const float* 
   for (int b = 0; b < M; ++b) v[b] = x[base + (unsigned long long)b * chunk];
 #pragma unroll
   for (int a = 0; a < M; ++a) {
-    float acc = 0.0f;
+    // From the first product, not from 0: the reference's sum starts at -0.0, which keeps a
+    // sum of negative zeros negative (0.0f + -0.0f is +0.0f).
+    float acc = signs[a * M] * v[0];
 #pragma unroll
-    for (int b = 0; b < M; ++b) acc += signs[a * M + b] * v[b];  // exact products: ±v
+    for (int b = 1; b < M; ++b) acc += signs[a * M + b] * v[b];  // exact products: ±v
     store_f32(y + base + (unsigned long long)a * chunk, acc * scale);
   }
 }
@@ -448,4 +450,4 @@ __device__ __forceinline__ void cross_body(Out* y, const float* x, const float* 
                                                float scale) {                              \
     cross_body<M, f16>(y, x, signs, rows, chunk, scale);                                   \
   }
-CROSS(12) CROSS(20) CROSS(28) CROSS(36)
+CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^14

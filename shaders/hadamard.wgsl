@@ -78,8 +78,10 @@ fn cross(
         v[a] = x[base + a * p.chunk];
     }
     for (var a = 0u; a < p.outer; a++) {
-        var acc = 0.0;
-        for (var b = 0u; b < p.outer; b++) {
+        // From the first product, not from 0: the reference's sum starts at -0.0, which
+        // keeps a sum of negative zeros negative (0.0 + -0.0 is +0.0).
+        var acc = signs[a * p.outer] * v[0];
+        for (var b = 1u; b < p.outer; b++) {
             acc += signs[a * p.outer + b] * v[b];
         }
         x[base + a * p.chunk] = acc * p.scale;

@@ -141,7 +141,11 @@ pub struct ContextOptions {
     /// DX12 and WebGPU.
     pub backends: Option<wgpu::Backends>,
     /// Cap on the workgroup memory kernels may use, in bytes (e.g. 16384, WebGPU's
-    /// default, to exercise the small tiles); default: the adapter's limit.
+    /// default, to exercise the small tiles); default: the adapter's limit. On CUDA, the
+    /// shared memory a block may have, below the device's opt-in maximum (e.g. 101376, an
+    /// sm_86 or sm_89 GPU's, or 65536, sm_75's): the FWHT of 2^15 and the staged quantize
+    /// then take their smaller variants as on such a GPU, and a kernel that needs more than
+    /// the cap is an [`Error::Unsupported`] naming both.
     pub max_workgroup_storage: Option<u32>,
     /// CUDA device ordinal (the `cuda` feature); default 0.
     pub cuda_ordinal: usize,
@@ -242,8 +246,12 @@ impl Context {
     pub async fn with_options_async(options: ContextOptions) -> Result<Self> {
         if options.backend == Backend::Cuda {
             #[cfg(feature = "cuda")]
-            return crate::cuda::Device::open(options.cuda_ordinal, options.cuda_gemm)
-                .map(|d| Self::on_cuda(Arc::new(d)));
+            return crate::cuda::Device::open(
+                options.cuda_ordinal,
+                options.cuda_gemm,
+                options.max_workgroup_storage,
+            )
+            .map(|d| Self::on_cuda(Arc::new(d)));
             #[cfg(not(feature = "cuda"))]
             return Err(Error::Unsupported(
                 "the CUDA backend is not in this build of rrs: build with `--features cuda` \

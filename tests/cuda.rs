@@ -255,3 +255,83 @@ fn hadamard_is_bit_exact_with_reference() {
         "f16 in place m={m} k={k}"
     );
 }
+
+/// A GPU whose blocks have less shared memory than the H100's (sm_86 and sm_89: 99 KiB),
+/// mimicked with `max_workgroup_storage` (99 KiB, and 65 KiB, just above what the FWHT of
+/// 2^14 takes here): the FWHT of 2^15 runs as two chunks of 2^14 and a cross pass, and the
+/// quantize of permuted rows of 32768 reads them without staging, both still bit-exact; a
+/// cap below what a kernel needs is a clear error.
+#[test]
+fn smaller_shared_memory_takes_the_smaller_kernels() {
+    if cuda(CudaGemm::Int8).is_none() {
+        return;
+    }
+    let capped = |bytes: u32| {
+        Context::with_options(ContextOptions {
+            backend: Backend::Cuda,
+            cuda_gemm: Some(CudaGemm::Int8),
+            max_workgroup_storage: Some(bytes),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let mut rng = Rng::new(32);
+    let (m, k) = (3, 32768);
+    let x = rng.normals(m * k, 1.0);
+    let want = rrs::hadamard::reference(&x, k).unwrap();
+    let xh: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
+    let bits = |v: Vec<half::f16>| v.into_iter().map(half::f16::to_bits).collect::<Vec<_>>();
+    let want_h = bits(rrs::hadamard::reference_f16(&xh, k).unwrap());
+    let perm: Vec<u32> = {
+        let mut p: Vec<u32> = (0..k as u32).collect();
+        for i in (1..k).rev() {
+            p.swap(i, rng.below(i + 1));
+        }
+        p
+    };
+    let (want_q, want_s) = rrs::quantize::reference(&x, k, Some(&perm), None).unwrap();
+    for cap in [101376, 66560] {
+        let ctx = capped(cap);
+        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
+        let y: Vec<f32> = rrs::hadamard::hadamard(&ctx, &xt)
+            .unwrap()
+            .to_vec(&ctx)
+            .unwrap();
+        assert!(y == want, "cap {cap}: f32");
+        rrs::hadamard::hadamard_inplace(&ctx, &xt).unwrap();
+        assert!(
+            xt.to_vec::<f32>(&ctx).unwrap() == want,
+            "cap {cap}: f32 in place"
+        );
+        let xt = Tensor::from_slice(&ctx, &xh, &[m, k]).unwrap();
+        let y = rrs::hadamard::hadamard(&ctx, &xt).unwrap();
+        assert!(bits(y.to_vec(&ctx).unwrap()) == want_h, "cap {cap}: f16");
+        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
+        let pt = Tensor::from_slice(&ctx, &perm, &[k]).unwrap();
+        let smooth = rrs::quantize::Smooth {
+            perm: Some(&pt),
+            multipliers: None,
+        };
+        let q = rrs::quantize::quantize(&ctx, &xt, smooth).unwrap();
+        assert_eq!(
+            q.packed.to_vec::<u32>(&ctx).unwrap(),
+            want_q,
+            "cap {cap}: codes"
+        );
+        assert_eq!(
+            q.scales.to_vec::<f32>(&ctx).unwrap(),
+            want_s,
+            "cap {cap}: scales"
+        );
+    }
+    // Below what the FWHT of 2^12 needs (16 KiB and its padding): an error that says so.
+    let ctx = capped(16384);
+    let xt = Tensor::from_slice(&ctx, &vec![1f32; 4096], &[1, 4096]).unwrap();
+    match rrs::hadamard::hadamard(&ctx, &xt) {
+        Err(Error::Unsupported(msg)) => assert!(msg.contains("shared memory"), "{msg}"),
+        other => panic!(
+            "a 16 KiB cap: expected Unsupported, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+}

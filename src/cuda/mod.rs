@@ -190,8 +190,9 @@ pub(crate) struct Device {
     pub gemm: CudaGemm,
     /// Streaming multiprocessors.
     pub sms: usize,
-    /// The most dynamic shared memory a block may be given (bytes).
-    pub smem_optin: u32,
+    /// The most dynamic shared memory a block may be given (bytes): the device's opt-in
+    /// maximum, or less under `ContextOptions::max_workgroup_storage`.
+    pub smem_limit: u32,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
@@ -201,8 +202,8 @@ pub(crate) struct Device {
 
 impl Device {
     /// Open device `ordinal`; `gemm` forces a GEMM path (else `RRS_CUDA_GEMM`, else by
-    /// compute capability).
-    pub fn open(ordinal: usize, gemm: Option<CudaGemm>) -> Result<Self> {
+    /// compute capability); `max_smem` caps the shared memory a block may have.
+    pub fn open(ordinal: usize, gemm: Option<CudaGemm>, max_smem: Option<u32>) -> Result<Self> {
         // SAFETY: only tries to dlopen the library names cudarc knows.
         if !unsafe { cudarc::driver::sys::is_culib_present() } {
             return Err(Error::NoAdapter(
@@ -260,6 +261,7 @@ impl Device {
         let sms = attribute(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?.max(1) as usize;
         let smem_optin =
             attribute(A::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?.max(0) as u32;
+        let smem_limit = smem_optin.min(max_smem.unwrap_or(u32::MAX));
         // SAFETY: rrs launches everything on one stream, so cudarc's per-buffer events
         // (for ordering across streams) are not needed.
         unsafe { ctx.disable_event_tracking() };
@@ -270,7 +272,7 @@ impl Device {
             cc,
             gemm,
             sms,
-            smem_optin,
+            smem_limit,
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),
@@ -289,8 +291,16 @@ impl Device {
     }
 
     /// Kernel `entry` of `source`, compiled and loaded on first use, allowed `dynamic_smem`
-    /// bytes of dynamic shared memory (the opt-in above 48 KiB is set once per size).
+    /// bytes of dynamic shared memory (the opt-in above 48 KiB is set once per size; more
+    /// than [`Device::smem_limit`] is an [`Error::Unsupported`]).
     pub fn function(&self, source: Source, entry: &str, dynamic_smem: u32) -> Result<CudaFunction> {
+        if dynamic_smem > self.smem_limit {
+            return Err(Error::Unsupported(format!(
+                "CUDA kernel {entry} needs {dynamic_smem} bytes of shared memory a block; {} \
+                 allows {} (its opt-in maximum, or ContextOptions::max_workgroup_storage)",
+                self.name, self.smem_limit
+            )));
+        }
         let mut functions = self.functions.lock().unwrap();
         let key = (source.name, entry.to_string());
         let (f, allowed) = match functions.get_mut(&key) {

@@ -130,6 +130,22 @@ impl Device {
         launch!(self, COPY, "copy_words", cfg, [&s, &d, &n])
     }
 
+    /// Whether the FWHT of `chunk` elements (f16 when `half`) runs the streamed kernel: 2^15
+    /// on sm_90 and newer (`fwht_stream` in hadamard.cu, one block per SM), where a block
+    /// may have its shared memory.
+    fn fwht_streams(&self, chunk: usize, half: bool) -> bool {
+        chunk == 1 << 15
+            && self.cc >= (9, 0)
+            && self.smem_limit >= fwht_stream_smem(if half { 2 } else { 4 })
+    }
+
+    /// Whether this device transforms chunks of `chunk` = 2^n elements in one pass (the
+    /// streamed kernel, or one block a chunk whose shared memory fits): else the op splits
+    /// them (2^15 as two chunks of 2^14 and a cross pass; `hadamard.rs`).
+    pub fn fwht_chunk_fits(&self, chunk: usize, half: bool) -> bool {
+        self.fwht_streams(chunk, half) || fwht_smem(chunk, self.cc) <= self.smem_limit
+    }
+
     /// FWHT of each row of `src` (or of `x` in place) into `x`: k = outer · chunk; f32 or
     /// f16 (both tensors the same dtype; f16 is converted to f32 on load and rounded once).
     /// An f16 m·2^n size (`signs` given) runs its first pass into `staged`, an f32 tensor of
@@ -150,13 +166,8 @@ impl Device {
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
         let log2 = chunk.trailing_zeros();
-        // 2^15 on sm_90 and newer: the streamed kernel, one block per SM (`fwht_stream` in
-        // hadamard.cu), where the device lets a block have its shared memory.
+        let stream = self.fwht_streams(chunk, half) && signs.is_none();
         let stream_smem = fwht_stream_smem(if half { 2 } else { 4 });
-        let stream = chunk == 1 << 15
-            && signs.is_none()
-            && self.cc >= (9, 0)
-            && self.smem_optin >= stream_smem;
         let (kind, smem) = if stream {
             ("stream".to_string(), stream_smem)
         } else {
@@ -275,8 +286,9 @@ impl Device {
             self.p_opt(smooth.multipliers.map(|(s, _)| s)),
         );
         let (qp, sp, stp) = (self.p(out[0]), self.p(out[1]), self.p(status));
-        // A permuted row is staged in shared memory where it fits (160 KiB).
-        let fits = smooth.perm.is_none() || k * 4 <= 160 * 1024;
+        // A permuted row is staged in shared memory where it fits (160 KiB, and what the
+        // device allows a block).
+        let fits = smooth.perm.is_none() || k * 4 <= (160 * 1024).min(self.smem_limit as usize);
         let stage = if smooth.perm.is_some() && fits {
             k as u32 * 4
         } else {

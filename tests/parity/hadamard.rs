@@ -225,6 +225,62 @@ pub async fn gpu_matches_reference_and_is_an_involution() {
     }
 }
 
+/// The dense H_a pass of a·2^n sizes keeps the reference's signed zeros: its sums start at
+/// -0.0 (Rust's float `sum`), so a sum whose every product is -0.0 is -0.0. Row r of the
+/// input holds -0.0 where H_a[r][b] = +1 and +0.0 where it is -1, so output r of that row is
+/// such a sum; compared bit for bit, in f32 and f16 (a kernel that starts its sums at +0.0
+/// writes +0.0 there).
+pub async fn signed_zeros_survive_the_dense_pass() {
+    let ctx = &ctx().await;
+    for a in [12, 20, 28, 36] {
+        for p in [1, 4] {
+            let k = a * p;
+            let h = small_hadamard(a);
+            let x: Vec<f32> = (0..a)
+                .flat_map(|r| {
+                    let h = &h;
+                    (0..k).map(move |j| if h[r][j / p] > 0 { -0.0 } else { 0.0 })
+                })
+                .collect();
+            let want: Vec<u32> = hadamard::reference(&x, k)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert!(
+                (0..a).all(|r| want[r * k + r * p] == (-0.0f32).to_bits()),
+                "a={a}"
+            );
+            let xt = Tensor::from_slice(ctx, &x, &[a, k]).unwrap();
+            let got = hadamard::hadamard(ctx, &xt).unwrap();
+            let got: Vec<u32> = got
+                .to_vec_async::<f32>(ctx)
+                .await
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert!(got == want, "f32 a={a} p={p}");
+            let xh: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+            let want: Vec<u16> = hadamard::reference_f16(&xh, k)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            let xt = Tensor::from_slice(ctx, &xh, &[a, k]).unwrap();
+            let got = hadamard::hadamard(ctx, &xt).unwrap();
+            let got: Vec<u16> = got
+                .to_vec_async::<f16>(ctx)
+                .await
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert!(got == want, "f16 a={a} p={p}");
+        }
+    }
+}
+
 pub async fn unsupported_sizes_are_errors_that_list_the_families() {
     let ctx = &ctx().await;
     for k in [3, 44, 100, 65536, 12 * 8192, 36 * 4096] {

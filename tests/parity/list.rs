@@ -29,6 +29,7 @@ parity_tests! {
         subgroup_pass_is_used_and_agrees,
         gpu_matches_reference_and_is_an_involution,
         unsupported_sizes_are_errors_that_list_the_families,
+        signed_zeros_survive_the_dense_pass,
         f16_rows_match_reference_on_every_backend,
         into_a_kept_buffer_matches_and_checks_shapes,
     ],
