@@ -201,6 +201,30 @@ fn kernels_compile_for_every_target_architecture() {
     }
 }
 
+/// The FWHT of the rows of `x` ([rows, k], f32 or f16) is `want` bit for bit, out of place
+/// and in place.
+fn assert_fwht_bits<T: rrs::tensor::Element>(
+    ctx: &Context,
+    x: &[T],
+    k: usize,
+    want: &[T],
+    bits: fn(T) -> u32,
+    what: &str,
+) {
+    let as_bits = |v: &[T]| v.iter().map(|&e| bits(e)).collect::<Vec<_>>();
+    let want = as_bits(want);
+    let xt = Tensor::from_slice(ctx, x, &[x.len() / k, k]).unwrap();
+    let y = rrs::hadamard::hadamard(ctx, &xt).unwrap();
+    assert!(as_bits(&y.to_vec::<T>(ctx).unwrap()) == want, "{what}");
+    rrs::hadamard::hadamard_inplace(ctx, &xt).unwrap();
+    assert!(
+        as_bits(&xt.to_vec::<T>(ctx).unwrap()) == want,
+        "in place, {what}"
+    );
+}
+const F32_BITS: fn(f32) -> u32 = f32::to_bits;
+const F16_BITS: fn(half::f16) -> u32 = |h| u32::from(h.to_bits());
+
 /// The CUDA FWHT runs its butterfly stages in the CPU reference's order (ascending bits,
 /// 1/sqrt(k) at the end), so its output is bit-identical: rotated methods then quantize to
 /// the same codes as the CPU fake-quant path.
@@ -225,17 +249,7 @@ fn hadamard_is_bit_exact_with_reference() {
     ] {
         let x = rng.normals(m * k, 1.0);
         let want = rrs::hadamard::reference(&x, k).unwrap();
-        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
-        let y: Vec<f32> = rrs::hadamard::hadamard(&ctx, &xt)
-            .unwrap()
-            .to_vec(&ctx)
-            .unwrap();
-        assert!(y == want, "m={m} k={k}");
-        rrs::hadamard::hadamard_inplace(&ctx, &xt).unwrap();
-        assert!(
-            xt.to_vec::<f32>(&ctx).unwrap() == want,
-            "in place, m={m} k={k}"
-        );
+        assert_fwht_bits(&ctx, &x, k, &want, F32_BITS, &format!("m={m} k={k}"));
     }
     // f16 (converted on load, rounded once on store), the streaming kernel's other entry.
     let (m, k) = (301, 32768);
@@ -244,16 +258,8 @@ fn hadamard_is_bit_exact_with_reference() {
         .into_iter()
         .map(half::f16::from_f32)
         .collect();
-    let bits = |v: Vec<half::f16>| v.into_iter().map(half::f16::to_bits).collect::<Vec<_>>();
-    let want = bits(rrs::hadamard::reference_f16(&x, k).unwrap());
-    let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
-    let y = rrs::hadamard::hadamard(&ctx, &xt).unwrap();
-    assert!(bits(y.to_vec(&ctx).unwrap()) == want, "f16 m={m} k={k}");
-    rrs::hadamard::hadamard_inplace(&ctx, &xt).unwrap();
-    assert!(
-        bits(xt.to_vec(&ctx).unwrap()) == want,
-        "f16 in place m={m} k={k}"
-    );
+    let want = rrs::hadamard::reference_f16(&x, k).unwrap();
+    assert_fwht_bits(&ctx, &x, k, &want, F16_BITS, &format!("f16 m={m} k={k}"));
 }
 
 /// A GPU whose blocks have less shared memory than the H100's (sm_86 and sm_89: 99 KiB),
@@ -280,32 +286,13 @@ fn smaller_shared_memory_takes_the_smaller_kernels() {
     let x = rng.normals(m * k, 1.0);
     let want = rrs::hadamard::reference(&x, k).unwrap();
     let xh: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
-    let bits = |v: Vec<half::f16>| v.into_iter().map(half::f16::to_bits).collect::<Vec<_>>();
-    let want_h = bits(rrs::hadamard::reference_f16(&xh, k).unwrap());
-    let perm: Vec<u32> = {
-        let mut p: Vec<u32> = (0..k as u32).collect();
-        for i in (1..k).rev() {
-            p.swap(i, rng.below(i + 1));
-        }
-        p
-    };
+    let want_h = rrs::hadamard::reference_f16(&xh, k).unwrap();
+    let perm = common::permutation(&mut rng, k);
     let (want_q, want_s) = rrs::quantize::reference(&x, k, Some(&perm), None).unwrap();
     for cap in [101376, 66560] {
         let ctx = capped(cap);
-        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
-        let y: Vec<f32> = rrs::hadamard::hadamard(&ctx, &xt)
-            .unwrap()
-            .to_vec(&ctx)
-            .unwrap();
-        assert!(y == want, "cap {cap}: f32");
-        rrs::hadamard::hadamard_inplace(&ctx, &xt).unwrap();
-        assert!(
-            xt.to_vec::<f32>(&ctx).unwrap() == want,
-            "cap {cap}: f32 in place"
-        );
-        let xt = Tensor::from_slice(&ctx, &xh, &[m, k]).unwrap();
-        let y = rrs::hadamard::hadamard(&ctx, &xt).unwrap();
-        assert!(bits(y.to_vec(&ctx).unwrap()) == want_h, "cap {cap}: f16");
+        assert_fwht_bits(&ctx, &x, k, &want, F32_BITS, &format!("cap {cap}: f32"));
+        assert_fwht_bits(&ctx, &xh, k, &want_h, F16_BITS, &format!("cap {cap}: f16"));
         let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
         let pt = Tensor::from_slice(&ctx, &perm, &[k]).unwrap();
         let smooth = rrs::quantize::Smooth {
