@@ -23,7 +23,11 @@
 // H200 (Vulkan), N = K = 8192: 0.056 ms at m = 16 against the dp4a kernel's 0.071, but
 // flat in m (0.051 at m = 2, where the dp4a kernel takes 0.022), so the host takes it from
 // m = `gemm::COOP_MIN_M`. Reading A from an f16 copy in device memory instead (cooperative
-// loads from a storage buffer) took 0.115 ms.
+// loads from a storage buffer) took 0.115 ms. What bounds it (timing-only builds, 2026-12-01):
+// without unpacking either operand it still takes 0.040 ms (the unpack is 29% of it), and
+// in workgroups of one subgroup with K split across workgroups (cheap barriers, twice the
+// warps) 0.056 ms, no faster; the rest is each step's cooperative loads and products,
+// whose code the driver generates (BENCHMARKS.md).
 
 @group(0) @binding(1) var<storage, read> qa: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> qb: array<vec4<u32>>;
