@@ -643,19 +643,24 @@ fn transform(
     #[cfg(feature = "cuda")]
     if let Rec::Cuda(cu) = rec {
         let (mut outer, mut chunk) = factor(k)?;
-        let mut h: Vec<f32> = (outer > 1)
-            .then(|| small_hadamard(outer).into_iter().flatten().map(f32::from))
-            .into_iter()
-            .flatten()
-            .collect();
         if outer == 1 && chunk == 1 << 15 && !cu.fwht_chunk_fits(chunk, x.dtype() == DType::F16) {
             // A GPU whose blocks cannot hold 2^15 (sm_75, sm_86, sm_89: 64 or 99 KiB): two
             // chunks of 2^14, then the last stage as a cross pass with H_2, which adds and
             // subtracts as the reference's last butterfly does (bit-identical).
-            (outer, chunk, h) = (2, 1 << 14, vec![1.0, 1.0, 1.0, -1.0]);
+            (outer, chunk) = (2, 1 << 14);
         }
         let signs = (outer > 1)
-            .then(|| Tensor::from_slice(ctx, &h, &[outer * outer]))
+            .then(|| {
+                let h: Vec<f32> = match outer {
+                    2 => vec![1.0, 1.0, 1.0, -1.0],
+                    a => small_hadamard(a)
+                        .into_iter()
+                        .flatten()
+                        .map(f32::from)
+                        .collect(),
+                };
+                Tensor::from_slice(ctx, &h, &[outer * outer])
+            })
             .transpose()?;
         let staged = (outer > 1 && x.dtype() == DType::F16)
             .then(|| Tensor::output(ctx, DType::F32, x.shape()))

@@ -130,20 +130,24 @@ impl Device {
         launch!(self, COPY, "copy_words", cfg, [&s, &d, &n])
     }
 
-    /// Whether the FWHT of `chunk` elements (f16 when `half`) runs the streamed kernel: 2^15
-    /// on sm_90 and newer (`fwht_stream` in hadamard.cu, one block per SM), where a block
-    /// may have its shared memory.
-    fn fwht_streams(&self, chunk: usize, half: bool) -> bool {
-        chunk == 1 << 15
-            && self.cc >= (9, 0)
-            && self.smem_limit >= fwht_stream_smem(if half { 2 } else { 4 })
+    /// The first-pass FWHT kernel for chunks of `chunk` elements (f16 when `half`; `cross`:
+    /// a cross pass follows, for which the streamed kernel has no entry), and its shared
+    /// memory: the streamed one (2^15 on sm_90 and newer, `fwht_stream` in hadamard.cu, one
+    /// block per SM) where a block may have its shared memory, else one block a chunk.
+    fn fwht_variant(&self, chunk: usize, half: bool, cross: bool) -> (bool, u32) {
+        let stream_smem = fwht_stream_smem(if half { 2 } else { 4 });
+        if chunk == 1 << 15 && !cross && self.cc >= (9, 0) && self.smem_limit >= stream_smem {
+            (true, stream_smem)
+        } else {
+            (false, fwht_smem(chunk, self.cc))
+        }
     }
 
     /// Whether this device transforms chunks of `chunk` = 2^n elements in one pass (the
     /// streamed kernel, or one block a chunk whose shared memory fits): else the op splits
     /// them (2^15 as two chunks of 2^14 and a cross pass; `hadamard.rs`).
     pub fn fwht_chunk_fits(&self, chunk: usize, half: bool) -> bool {
-        self.fwht_streams(chunk, half) || fwht_smem(chunk, self.cc) <= self.smem_limit
+        self.fwht_variant(chunk, half, false).1 <= self.smem_limit
     }
 
     /// FWHT of each row of `src` (or of `x` in place) into `x`: k = outer · chunk; f32 or
@@ -166,12 +170,11 @@ impl Device {
         let norm = 1.0 / (k as f32).sqrt();
         let scale = if signs.is_some() { 1.0 } else { norm };
         let log2 = chunk.trailing_zeros();
-        let stream = self.fwht_streams(chunk, half) && signs.is_none();
-        let stream_smem = fwht_stream_smem(if half { 2 } else { 4 });
-        let (kind, smem) = if stream {
-            ("stream".to_string(), stream_smem)
+        let (stream, smem) = self.fwht_variant(chunk, half, signs.is_some());
+        let kind = if stream {
+            "stream".to_string()
         } else {
-            (log2.to_string(), fwht_smem(chunk, self.cc))
+            log2.to_string()
         };
         let staged = staged.filter(|_| half && signs.is_some());
         let (entry, dst) = match (staged, half) {
