@@ -15,6 +15,7 @@ mod common;
 #[path = "parity/gemm.rs"]
 mod parity_gemm;
 
+use common::{F16_BITS, F32_BITS};
 use parity_gemm::{assert_within_bound, packed, AnyOrder};
 use rrs::workload::{rel_error, Rng, Workload, WorkloadConfig};
 use rrs::{gemm, Backend, Config, Context, ContextOptions, CudaGemm, Error, LinearReference};
@@ -211,7 +212,7 @@ fn assert_fwht_bits<T: rrs::tensor::Element>(
     bits: fn(T) -> u32,
     what: &str,
 ) {
-    let as_bits = |v: &[T]| v.iter().map(|&e| bits(e)).collect::<Vec<_>>();
+    let as_bits = |v: &[T]| common::bits(v, bits);
     let want = as_bits(want);
     let xt = Tensor::from_slice(ctx, x, &[x.len() / k, k]).unwrap();
     let y = rrs::hadamard::hadamard(ctx, &xt).unwrap();
@@ -222,8 +223,6 @@ fn assert_fwht_bits<T: rrs::tensor::Element>(
         "in place, {what}"
     );
 }
-const F32_BITS: fn(f32) -> u32 = f32::to_bits;
-const F16_BITS: fn(half::f16) -> u32 = |h| u32::from(h.to_bits());
 
 /// The CUDA FWHT runs its butterfly stages in the CPU reference's order (ascending bits,
 /// 1/sqrt(k) at the end), so its output is bit-identical: rotated methods then quantize to

@@ -81,6 +81,14 @@ pub fn scales(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| 0.5 + 1.5 * rng.uniform()).collect()
 }
 
+/// The bit patterns of `v` (f32 through [`F32_BITS`], f16 through [`F16_BITS`]), for
+/// bit-exact comparisons that tell -0.0 from 0.0.
+pub fn bits<T: Copy>(v: &[T], to_bits: fn(T) -> u32) -> Vec<u32> {
+    v.iter().map(|&e| to_bits(e)).collect()
+}
+pub const F32_BITS: fn(f32) -> u32 = f32::to_bits;
+pub const F16_BITS: fn(rrs::half::f16) -> u32 = |h| u32::from(h.to_bits());
+
 /// A random permutation of 0..k.
 pub fn permutation(rng: &mut Rng, k: usize) -> Vec<u32> {
     let mut p: Vec<u32> = (0..k as u32).collect();

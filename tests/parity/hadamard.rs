@@ -3,7 +3,7 @@ use rrs::half::f16;
 use rrs::workload::Rng;
 use rrs::{Error, Tensor};
 
-use crate::common::ctx;
+use crate::common::{bits, ctx, F16_BITS, F32_BITS};
 
 fn is_hadamard(h: &[Vec<i8>]) -> bool {
     let n = h.len();
@@ -232,11 +232,6 @@ pub async fn gpu_matches_reference_and_is_an_involution() {
 /// writes +0.0 there).
 pub async fn signed_zeros_survive_the_dense_pass() {
     let ctx = &ctx().await;
-    fn bits<T: Copy>(v: &[T], to_bits: fn(T) -> u32) -> Vec<u32> {
-        v.iter().map(|&e| to_bits(e)).collect()
-    }
-    let f32_bits: fn(f32) -> u32 = f32::to_bits;
-    let f16_bits: fn(f16) -> u32 = |h| u32::from(h.to_bits());
     for a in [12, 20, 28, 36] {
         for p in [1, 4] {
             let k = a * p;
@@ -244,20 +239,20 @@ pub async fn signed_zeros_survive_the_dense_pass() {
             let x: Vec<f32> = (0..a * k)
                 .map(|e| if h[e / k][e % k / p] > 0 { -0.0 } else { 0.0 })
                 .collect();
-            let want = bits(&hadamard::reference(&x, k).unwrap(), f32_bits);
+            let want = bits(&hadamard::reference(&x, k).unwrap(), F32_BITS);
             assert!(
                 (0..a).all(|r| want[r * k + r * p] == (-0.0f32).to_bits()),
                 "a={a}"
             );
             let xt = Tensor::from_slice(ctx, &x, &[a, k]).unwrap();
             let y = hadamard::hadamard(ctx, &xt).unwrap();
-            let got = bits(&y.to_vec_async::<f32>(ctx).await.unwrap(), f32_bits);
+            let got = bits(&y.to_vec_async::<f32>(ctx).await.unwrap(), F32_BITS);
             assert!(got == want, "f32 a={a} p={p}");
             let xh: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
-            let want = bits(&hadamard::reference_f16(&xh, k).unwrap(), f16_bits);
+            let want = bits(&hadamard::reference_f16(&xh, k).unwrap(), F16_BITS);
             let xt = Tensor::from_slice(ctx, &xh, &[a, k]).unwrap();
             let y = hadamard::hadamard(ctx, &xt).unwrap();
-            let got = bits(&y.to_vec_async::<f16>(ctx).await.unwrap(), f16_bits);
+            let got = bits(&y.to_vec_async::<f16>(ctx).await.unwrap(), F16_BITS);
             assert!(got == want, "f16 a={a} p={p}");
         }
     }
