@@ -143,6 +143,21 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, u32 parity) {
       "r"(parity)
       : "memory");
 }
+// Shared memory by 32-bit shared-window addresses (no generic-to-shared conversion in the
+// loops), and `cp.async` of 16 bytes into it.
+__device__ __forceinline__ uint4 lds128(u32 addr) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(addr));
+  return v;
+}
+__device__ __forceinline__ void sts32(u32 addr, u32 v) {
+  asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(addr), "r"(v));
+}
+__device__ __forceinline__ void cp_async16(u32 dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
+}
 // Hand registers from the producer warpgroup to the consumers (sm_90a).
 template <int N> __device__ __forceinline__ void regs_dec() {
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
@@ -165,7 +180,8 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   unsigned long long* full =
       reinterpret_cast<unsigned long long*>(smem + WG_BUFFERS * BUFFER);  // ready
   unsigned long long* empty = full + WG_BUFFERS;                                    // consumed
-  auto buffer = [&](unsigned s) { return smem + (s % WG_BUFFERS) * BUFFER; };
+  const u32 sbase = smem_addr(smem);  // the same buffers as shared-window addresses
+  auto sbuf = [&](unsigned s) { return sbase + (s % WG_BUFFERS) * BUFFER; };
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
   const unsigned i0 = blockIdx.y * WG_BM, j0 = blockIdx.x * BN;
   const unsigned row_bytes = k / 2, steps = k / 128;
@@ -180,29 +196,31 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   __syncthreads();
 
   if (wg == 0) {
-    // Producer. Its thread owns chunk t = lane % 4 (16 of a row's 64 bytes per step) of rows
-    // 8 · (warp + 4l) + lane / 4, l = 0 … 3, of both operands: a warp covers 8 whole rows
-    // (full sectors in global memory, 512 contiguous bytes in the packed buffer). Rows past
-    // m or n read the last row. Step s's copies land in buffer s % WG_BUFFERS once the
-    // consumers have released step s − WG_BUFFERS.
+    // Producer. A thread owns chunk t = lane % 4 (16 of a row's 64 bytes per
+    // step) of rows 8 · (warp + 4l) + lane / 4 of both operands (l < 4 for A, l < BN / 32
+    // for W): a warp covers 8 whole rows (full sectors in global memory, 512
+    // contiguous bytes in the packed buffer). Rows past m or n read the last row. Step s's
+    // copies land in buffer s % WG_BUFFERS once the consumers have released step
+    // s − WG_BUFFERS.
     // Registers: 168 per thread at launch (one block per SM) or 80 (two), moved to the
-    // consumers: 128 · 56 + 256 · 224 and 128 · 32 + 256 · 104 fit those totals.
-    if constexpr (BN == 128) regs_dec<56>(); else regs_dec<32>();
+    // consumers: 128 · 56 + 256 · 224 and 128 · 40 + 256 · 96 fit those totals.
+    if constexpr (BN == 128) regs_dec<56>(); else regs_dec<40>();
     const unsigned char* abase = reinterpret_cast<const unsigned char*>(a) + (size_t)i0 * row_bytes;
     const unsigned char* wbase = reinterpret_cast<const unsigned char*>(w) + (size_t)j0 * row_bytes;
     const unsigned t = lane & 3;
+    constexpr int WL = BN / 32;  // W rows per thread (A: 4)
     auto row_of = [&](int l) { return 8 * (warp + 4 * l) + (lane >> 2); };
     auto issue_copies = [&](unsigned s) {
       if (s < steps) {
         if (s >= WG_BUFFERS) mbar_wait(&empty[s % WG_BUFFERS], ((s / WG_BUFFERS) + 1) & 1);
-        unsigned char* bp = buffer(s);
+        const u32 bp = sbuf(s);
 #pragma unroll
         for (int l = 0; l < 4; ++l) {
           const unsigned row = row_of(l), src = s * 64 + t * 16;
-          copy16(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
-          if (l < BN / 32)
-            copy16(bp + WG_PACKED_BYTES + row * 64 + t * 16,
-                         wbase + min(row, n - 1 - j0) * row_bytes + src);
+          cp_async16(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
+          if (l < WL)
+            cp_async16(bp + WG_PACKED_BYTES + row * 64 + t * 16,
+                       wbase + min(row, n - 1 - j0) * row_bytes + src);
         }
       }
       async_commit();
@@ -214,18 +232,22 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       async_wait<WG_AHEAD>();  // step s's chunks (this thread's) have landed
       // W: word 4t + c of a row → even nibbles as word t of column chunk 2c, odd nibbles as
       // word t of chunk 2c + 1. Chunk c of 8-row group r / 8 sits at (c · 16 + r / 8) · 128,
-      // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes.
-      unsigned char* bp = buffer(s);
+      // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes. All
+      // of the thread's words are read before the first store (one shared-memory latency a
+      // step, not one per row).
+      const u32 bp = sbuf(s);
+      uint4 q[WL];
 #pragma unroll
-      for (int l = 0; l < BN / 32; ++l) {
+      for (int l = 0; l < WL; ++l) q[l] = lds128(bp + WG_PACKED_BYTES + row_of(l) * 64 + t * 16);
+#pragma unroll
+      for (int l = 0; l < WL; ++l) {
         const unsigned row = row_of(l);
-        const uint4 q = *reinterpret_cast<const uint4*>(bp + WG_PACKED_BYTES + row * 64 + t * 16);
-        const u32 word[4] = {q.x, q.y, q.z, q.w};
-        unsigned char* dst = bp + UNPACKED + (row / 8) * 128 + (row % 8) * 16 + t * 4;
+        const u32 word[4] = {q[l].x, q[l].y, q[l].z, q[l].w};
+        const u32 dst = bp + UNPACKED + (row / 8) * 128 + (row % 8) * 16 + t * 4;
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-          *reinterpret_cast<u32*>(dst + (2 * c) * (BN / 8) * 128) = even_nibbles_x16(word[c]);
-          *reinterpret_cast<u32*>(dst + (2 * c + 1) * (BN / 8) * 128) = odd_nibbles_x16(word[c]);
+          sts32(dst + (2 * c) * (BN / 8) * 128, even_nibbles_x16(word[c]));
+          sts32(dst + (2 * c + 1) * (BN / 8) * 128, odd_nibbles_x16(word[c]));
         }
       }
       fence_proxy_async();  // the unpacked W visible to wgmma, ...
@@ -237,15 +259,14 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 
   // Consumers: warpgroup 1 + cw owns rows 64 · cw … 64 · cw + 63; its warp w4 = warp % 4 the
   // 16 rows from 64 · cw + 16 · w4, of which thread (g, t4) holds rows g and g + 8.
-  if constexpr (BN == 128) regs_inc<224>(); else regs_inc<104>();
+  if constexpr (BN == 128) regs_inc<224>(); else regs_inc<96>();
   const int cw = wg - 1, g = lane >> 2, t4 = lane & 3;
   const unsigned arow = 64 * cw + 16 * (warp & 3) + g;
   // Step s's A fragments: words 4·t4 … 4·t4 + 3 of rows g and g + 8; k32 block c takes word c,
   // even nibbles (rows g, g + 8) then odd nibbles.
   auto load_a = [&](unsigned s, u32 (&af)[4][4]) {
-    const unsigned char* bp = buffer(s);
-    const uint4 q0 = *reinterpret_cast<const uint4*>(bp + arow * 64 + t4 * 16);
-    const uint4 q1 = *reinterpret_cast<const uint4*>(bp + (arow + 8) * 64 + t4 * 16);
+    const u32 bp = sbuf(s);
+    const uint4 q0 = lds128(bp + arow * 64 + t4 * 16), q1 = lds128(bp + (arow + 8) * 64 + t4 * 16);
     const u32 r0[4] = {q0.x, q0.y, q0.z, q0.w}, r1[4] = {q1.x, q1.y, q1.z, q1.w};
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
@@ -260,15 +281,18 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   float out[R];
 #pragma unroll
   for (int e = 0; e < R; ++e) acc[e] = 0, out[e] = 0.0f;
+  // W's descriptor in buffer 0 (column chunks 2c, 2c + 1 — LBO: BN / 8 groups · 128 B apart
+  // — and 8-row groups 128 B apart). The others differ only in the start address, whose
+  // field (bits 0 … 13, in 16-byte units) holds every shared-memory address, so an offset
+  // adds to the descriptor without a carry out of the field.
+  const unsigned long long desc0 = wg_desc(sbase + UNPACKED, (BN / 8) * 128, 128);
   // The 4 wgmmas (K = 4 × 32) of step s.
   auto issue_mma = [&](unsigned s, const u32 (&af)[4][4]) {
-    const u32 u = smem_addr(buffer(s) + UNPACKED);
+    const u32 b = (s % WG_BUFFERS) * (BUFFER / 16);
     wgmma_fence();
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
-      // Column chunks 2c, 2c + 1 (LBO: BN / 8 groups · 128 B apart), 8-row groups 128 B
-      // apart.
-      const unsigned long long db = wg_desc(u + (2 * c) * (BN / 8) * 128, (BN / 8) * 128, 128);
+      const unsigned long long db = desc0 + b + (2 * c) * (BN / 8) * 8;
       wgmma_rs<BN>(acc, af[c], db, SCALED == 2 ? c > 0 : (s > 0 || c > 0));
     }
     wgmma_commit();

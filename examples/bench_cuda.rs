@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8|wgmma]
-//!     [--only hadamard|gemm|decode|linear]
+//!     [--only hadamard|gemm|decode|linear] [--m 2048,8192] [--nk 8192]
 //! ```
+//!
+//! `--m` and `--nk` replace the GEMM section's lists of M and of N = K (for A/B runs of one
+//! shape).
 
 #[cfg(feature = "cuda")]
 mod common;
@@ -51,6 +54,19 @@ fn run() -> rrs::Result<()> {
         .position(|a| a == "--only")
         .map(|i| args[i + 1].clone());
     let section = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    // `--m 2048,8192`, `--nk 8192`: the GEMM section's sizes, else its defaults.
+    let sizes = |flag: &str| -> Option<Vec<usize>> {
+        let i = args.iter().position(|a| a == flag)?;
+        let list = args.get(i + 1).map(String::as_str).unwrap_or("");
+        Some(
+            list.split(',')
+                .map(|v| {
+                    v.parse()
+                        .unwrap_or_else(|_| panic!("{flag} takes numbers: {list:?}"))
+                })
+                .collect(),
+        )
+    };
     let ctx = Context::with_options(ContextOptions {
         backend: Backend::Cuda,
         cuda_gemm: gemm_path,
@@ -154,6 +170,10 @@ fn run() -> rrs::Result<()> {
     } else {
         (vec![1, 16, 2048, 8192], vec![4096, 8192])
     };
+    let (ms_list, nks) = (
+        sizes("--m").unwrap_or(ms_list),
+        sizes("--nk").unwrap_or(nks),
+    );
     // `--only decode`: the m ≤ 16 cases of this section alone.
     let decode_only = only.as_deref() == Some("decode");
     for &nk in nks.iter().filter(|_| section("gemm") || decode_only) {

@@ -414,16 +414,21 @@ impl Device {
                 k <= PLAIN_INT8_MAX_K
             }
         {
-            // A producer and two consumer warpgroups (gemm_wgmma.cu): 128 × 128 tiles with
-            // group scales; 128 × 64 tiles without, two blocks per SM.
+            // Producer and two consumer warpgroups (gemm_wgmma.cu): 128 × 128 tiles with
+            // group scales; 128 × 64 tiles without, two blocks per SM. The block size is the
+            // kernel's own (its warpgroups), read back from the loaded function.
             let (entry, bn) = if scaled {
                 ("gemm_wgmma_step", 128)
             } else {
                 ("gemm_wgmma_plain", 64)
             };
+            let threads = self
+                .function(GEMM_WGMMA, entry, wgmma_smem(bn))?
+                .max_threads_per_block()
+                .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
             let cfg = LaunchConfig {
                 grid_dim: (n.div_ceil(bn) as u32, m.div_ceil(128) as u32, 1),
-                block_dim: (384, 1, 1),
+                block_dim: (threads as u32, 1, 1),
                 shared_mem_bytes: wgmma_smem(bn),
             };
             (GEMM_WGMMA, entry.to_string(), cfg)
