@@ -23,8 +23,9 @@
 // 4t … 4t + 3. The products are 256× the true ones, exactly (2^-8 goes into the scale).
 // The fold adds gs[s] · 2^-8 · P to the f32 accumulator in one fused multiply-add: the CPU
 // reference's rounding, so the output is bit-identical.
-// Measured on the H200 at 8192³ (`gemm.cu`'s INT8 `mma.sync` kernel in the same command):
-// plain 1.25 ms (1.55), with group scales 1.60 ms (1.89). Tried and not kept: a separate
+// Measured on the H200 at 8192³ (`gemm.cu`'s INT8 `mma.sync` kernel in the same command),
+// before the producer change below: plain 1.25 ms (1.55), with group scales 1.60 ms (1.89).
+// Tried and not kept: a separate
 // multiply and add in the fold (1.76 ms); converting the sums first and folding them while
 // the next step multiplies (1.76 ms: 64 more registers per consumer thread); ordering the
 // two consumers' wgmma issue with an mbarrier pair, so that one folds while the other
@@ -36,6 +37,21 @@
 // the copies three steps ahead instead of four and two: 2–5% slower; loading the next
 // step's group scale before the waits (whose memory clobbers hold the load back until the
 // fold): within 1% (1.606–1.607 against 1.615–1.636 ms, interleaved in one command).
+// What bounds it (Nsight Compute, source-level stall samples at 8192³, `2fe0569`'s parent):
+// the producer. Its warps were never held by the consumers (3% of their samples on the
+// `empty` barrier, under 1% on `cp.async`) while the consumers spent 12% of all samples
+// waiting on `full`; the producer's loop re-derived the shared window's base (S2R
+// SR_CgaCtaId) and read each W row just before storing it (LDS → LOP3 → STS, four
+// shared-memory latencies a step). Reading its four rows first, by 32-bit shared addresses:
+// with group scales 1.61 → 1.46 ms (0.408 → 0.372 ms at 2048 × 8192²), plain 1.29 → 1.27
+// (`torch._int_mm` 1.19–1.23, in the same commands). Now the producer waits on `empty` too,
+// and the SM issues about one instruction every two cycles a scheduler; the fold's 64
+// conversions and 64 fused multiply-adds a thread a step are about half of the consumers'
+// instructions. Tried in the same commands and not kept: a second producer warpgroup
+// (1.461–1.466 against 1.460–1.473 ms); the group scale read a step ahead (ptxas then folds before
+// issuing the next wgmmas: 1.54–1.55 ms); alternating two sets of integer sums so that a
+// step's fold follows the next step's issue (1.51 ms with the descriptor change, 1.60–1.61
+// before the producer's: ptxas still places most of the fold between the wgmmas).
 #define WG_BM 128
 #define WG_PRODUCERS 128  // warpgroup 0: copies and unpacks W
 #define WG_CONSUMERS 256  // warpgroups 1 and 2: A fragments, wgmma and the fold
@@ -196,12 +212,11 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   __syncthreads();
 
   if (wg == 0) {
-    // Producer. A thread owns chunk t = lane % 4 (16 of a row's 64 bytes per
-    // step) of rows 8 · (warp + 4l) + lane / 4 of both operands (l < 4 for A, l < BN / 32
-    // for W): a warp covers 8 whole rows (full sectors in global memory, 512
-    // contiguous bytes in the packed buffer). Rows past m or n read the last row. Step s's
-    // copies land in buffer s % WG_BUFFERS once the consumers have released step
-    // s − WG_BUFFERS.
+    // Producer. A thread owns chunk t = lane % 4 (16 of a row's 64 bytes per step) of rows
+    // 8 · (warp + 4l) + lane / 4 of both operands (l < 4 for A, l < BN / 32 for W): a warp
+    // covers 8 whole rows (full sectors in global memory, 512 contiguous bytes in the packed
+    // buffer). Rows past m or n read the last row. Step s's copies land in buffer
+    // s % WG_BUFFERS once the consumers have released step s − WG_BUFFERS.
     // Registers: 168 per thread at launch (one block per SM) or 80 (two), moved to the
     // consumers: 128 · 56 + 256 · 224 and 128 · 40 + 256 · 96 fit those totals.
     if constexpr (BN == 128) regs_dec<56>(); else regs_dec<40>();
