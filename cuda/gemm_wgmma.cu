@@ -54,7 +54,10 @@
 // before the producer's: ptxas still places most of the fold between the wgmmas); the
 // consumers' loop unrolled by four, 13% fewer instructions (1.455–1.460 against
 // 1.455–1.464 ms): issue slots are not the bound, the latency of each consumer's chain from
-// its wgmmas' completion to the next issue is.
+// its wgmmas' completion to the next issue is; each step as two halves of 64 columns, one
+// folded while the other multiplies (`wgmma.wait_group 1`, two sets of A fragments, the
+// pipeline drained every fourth step, since ptxas serializes every wgmma (C7514) when one
+// is in flight where the loop's paths meet): correct, but 1.64 against 1.46 ms.
 #define WG_BM 128
 #define WG_PRODUCERS 128  // warpgroup 0: copies and unpacks W
 #define WG_CONSUMERS 256  // warpgroups 1 and 2: A fragments, wgmma and the fold

@@ -85,6 +85,12 @@ fn both_gemm_paths_match_reference() {
             (300, 260, 4096, 128),
             // One K step (the wgmma kernels' loop body never runs).
             (40, 72, 128, 128),
+            // 3, 5, 6 and 7 K steps: the scaled wgmma kernel runs four steps a loop
+            // iteration, then up to three more.
+            (64, 136, 384, 128),
+            (130, 120, 640, 128),
+            (70, 200, 768, 128),
+            (129, 64, 896, 128),
             (257, 129, 512, 256),
             (33, 65, 96, 32),
             // K steps of 64 (k = 9 · 64): plain, and groups of three steps.
