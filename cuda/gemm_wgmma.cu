@@ -46,7 +46,7 @@
 // with group scales 1.61 → 1.46 ms (0.408 → 0.372 ms at 2048 × 8192²), plain 1.29 → 1.27
 // (`torch._int_mm` 1.19–1.23, in the same commands). Now the producer waits on `empty` too,
 // and the SM issues about one instruction every two cycles a scheduler; the fold's 64
-// conversions and 64 fused multiply-adds a thread a step are about half of the consumers'
+// conversions and 64 fused multiply-adds a thread a step are two thirds of the consumers'
 // instructions. Tried in the same commands and not kept: a second producer warpgroup
 // (1.461–1.466 against 1.460–1.473 ms); the group scale read a step ahead (ptxas then folds before
 // issuing the next wgmmas: 1.54–1.55 ms); alternating two sets of integer sums so that a
