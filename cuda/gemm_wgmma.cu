@@ -25,18 +25,18 @@
 // reference's rounding, so the output is bit-identical.
 // Measured on the H200 at 8192³ (`gemm.cu`'s INT8 `mma.sync` kernel in the same command),
 // before the producer change below: plain 1.25 ms (1.55), with group scales 1.60 ms (1.89).
-// Tried and not kept: a separate
-// multiply and add in the fold (1.76 ms); converting the sums first and folding them while
-// the next step multiplies (1.76 ms: 64 more registers per consumer thread); ordering the
-// two consumers' wgmma issue with an mbarrier pair, so that one folds while the other
-// multiplies (under 1%); splitting each consumer's columns in two halves to fold one while
-// the other multiplies (ptxas serializes the wgmmas: it does not track which group
-// `wgmma.wait_group 1` completed); loading the next step's A fragments into a second
-// register set while the current step multiplies, and (without group scales) queueing the
-// next step's wgmmas behind the current ones: plain 1.45 against 1.31 ms; five buffers with
-// the copies three steps ahead instead of four and two: 2–5% slower; loading the next
-// step's group scale before the waits (whose memory clobbers hold the load back until the
-// fold): within 1% (1.606–1.607 against 1.615–1.636 ms, interleaved in one command).
+// Tried and not kept: a separate multiply and add in the fold (1.76 ms); converting the
+// sums first and folding them while the next step multiplies (1.76 ms: 64 more registers
+// per consumer thread); ordering the two consumers' wgmma issue with an mbarrier pair, so
+// that one folds while the other multiplies (under 1%); splitting each consumer's columns
+// in two halves to fold one while the other multiplies (ptxas serializes the wgmmas: it
+// does not track which group `wgmma.wait_group 1` completed); loading the next step's A
+// fragments into a second register set while the current step multiplies, and (without
+// group scales) queueing the next step's wgmmas behind the current ones: plain 1.45 against
+// 1.31 ms; five buffers with the copies three steps ahead instead of four and two: 2–5%
+// slower; loading the next step's group scale before the waits (whose memory clobbers hold
+// the load back until the fold): within 1% (1.606–1.607 against 1.615–1.636 ms, interleaved
+// in one command).
 // What bounds it (Nsight Compute, source-level stall samples at 8192³, `2fe0569`'s parent):
 // the producer. Its warps were never held by the consumers (3% of their samples on the
 // `empty` barrier, under 1% on `cp.async`) while the consumers spent 12% of all samples
@@ -48,11 +48,11 @@
 // and the SM issues about one instruction every two cycles a scheduler; the fold's 64
 // conversions and 64 fused multiply-adds a thread a step are two thirds of the consumers'
 // instructions. Tried in the same commands and not kept: a second producer warpgroup
-// (1.461–1.466 against 1.460–1.473 ms); the group scale read a step ahead (ptxas then folds before
-// issuing the next wgmmas: 1.54–1.55 ms); alternating two sets of integer sums so that a
-// step's fold follows the next step's issue (1.51 ms with the descriptor change, 1.60–1.61
-// before the producer's: ptxas still places most of the fold between the wgmmas); the
-// consumers' loop unrolled by four, 13% fewer instructions (1.455–1.460 against
+// (1.461–1.466 against 1.460–1.473 ms); the group scale read a step ahead (ptxas then folds
+// before issuing the next wgmmas: 1.54–1.55 ms); alternating two sets of integer sums so
+// that a step's fold follows the next step's issue (1.51 ms with the descriptor change,
+// 1.60–1.61 before the producer's: ptxas still places most of the fold between the wgmmas);
+// the consumers' loop unrolled by four, 13% fewer instructions (1.455–1.460 against
 // 1.455–1.464 ms): issue slots are not the bound, the latency of each consumer's chain from
 // its wgmmas' completion to the next issue is; each step as two halves of 64 columns, one
 // folded while the other multiplies (`wgmma.wait_group 1`, two sets of A fragments, the
@@ -74,6 +74,7 @@
 #define WG_SMEM(BN) (WG_BUFFERS * WG_BUFFER_BYTES(BN) + 2 * WG_BUFFERS * 8)
 RRS_HOST_CHECK(RRS_HOST_WGMMA_SMEM_64 == WG_SMEM(64), "wgmma_smem(64)");
 RRS_HOST_CHECK(RRS_HOST_WGMMA_SMEM_128 == WG_SMEM(128), "wgmma_smem(128)");
+RRS_HOST_CHECK(RRS_HOST_WGMMA_THREADS == WG_THREADS, "WGMMA_THREADS");
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define RRS_WGMMA 1

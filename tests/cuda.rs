@@ -85,8 +85,8 @@ fn both_gemm_paths_match_reference() {
             (300, 260, 4096, 128),
             // One K step (the wgmma kernels' loop body never runs).
             (40, 72, 128, 128),
-            // 3, 5, 6 and 7 K steps: the scaled wgmma kernel runs four steps a loop
-            // iteration, then up to three more.
+            // 3, 5, 6 and 7 K steps: step counts that are not multiples of the pipelines'
+            // depths (their loops' last, peeled steps and ragged tails).
             (64, 136, 384, 128),
             (130, 120, 640, 128),
             (70, 200, 768, 128),

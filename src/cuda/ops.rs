@@ -22,6 +22,10 @@ fn wgmma_smem(bn: usize) -> u32 {
     (4 * (128 * 64 + bn * 64 + bn * 128) + 2 * 4 * 8) as u32
 }
 
+/// Threads a block of the wgmma GEMM (`WG_THREADS` in `cuda/gemm_wgmma.cu`): a producer
+/// and two consumer warpgroups.
+const WGMMA_THREADS: u32 = 384;
+
 /// K steps the tensor-core GEMM keeps in flight on a GPU of compute capability `cc`
 /// (`GEMM_STAGES` in `cuda/gemm.cu`).
 fn gemm_stages(cc: (i32, i32)) -> usize {
@@ -74,7 +78,9 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
         ],
         "gemm_wgmma" => [64, 128]
             .map(|bn| format!("-DRRS_HOST_WGMMA_SMEM_{bn}={}", wgmma_smem(bn)))
-            .to_vec(),
+            .into_iter()
+            .chain([format!("-DRRS_HOST_WGMMA_THREADS={WGMMA_THREADS}")])
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -414,21 +420,16 @@ impl Device {
                 k <= PLAIN_INT8_MAX_K
             }
         {
-            // Producer and two consumer warpgroups (gemm_wgmma.cu): 128 × 128 tiles with
-            // group scales; 128 × 64 tiles without, two blocks per SM. The block size is the
-            // kernel's own (its warpgroups), read back from the loaded function.
+            // A producer and two consumer warpgroups (gemm_wgmma.cu): 128 × 128 tiles with
+            // group scales; 128 × 64 tiles without, two blocks per SM.
             let (entry, bn) = if scaled {
                 ("gemm_wgmma_step", 128)
             } else {
                 ("gemm_wgmma_plain", 64)
             };
-            let threads = self
-                .function(GEMM_WGMMA, entry, wgmma_smem(bn))?
-                .max_threads_per_block()
-                .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
             let cfg = LaunchConfig {
                 grid_dim: (n.div_ceil(bn) as u32, m.div_ceil(128) as u32, 1),
-                block_dim: (threads as u32, 1, 1),
+                block_dim: (WGMMA_THREADS, 1, 1),
                 shared_mem_bytes: wgmma_smem(bn),
             };
             (GEMM_WGMMA, entry.to_string(), cfg)
