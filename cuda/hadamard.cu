@@ -70,15 +70,24 @@ __device__ __forceinline__ void store_v(float* p, const float* v) {
     *p = v[0];
   }
 }
+// Two floats as f16, each rounded to nearest (lo in the lower half): one instruction on
+// sm_80 and newer.
+__device__ __forceinline__ u32 halves(float lo, float hi) {
+#if __CUDA_ARCH__ >= 800
+  u32 h;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(h) : "f"(hi), "f"(lo));
+  return h;
+#else
+  return (u32)float_to_half(lo) | ((u32)float_to_half(hi) << 16);
+#endif
+}
 template <int V>
 __device__ __forceinline__ void store_v(f16* p, const float* v) {
   static_assert(V == 1 || V == 2 || V == 4, "1, 2 or 4 elements");
   if constexpr (V == 4) {
-    *reinterpret_cast<uint2*>(p) =
-        make_uint2((u32)float_to_half(v[0]) | ((u32)float_to_half(v[1]) << 16),
-                   (u32)float_to_half(v[2]) | ((u32)float_to_half(v[3]) << 16));
+    *reinterpret_cast<uint2*>(p) = make_uint2(halves(v[0], v[1]), halves(v[2], v[3]));
   } else if constexpr (V == 2) {
-    *reinterpret_cast<u32*>(p) = (u32)float_to_half(v[0]) | ((u32)float_to_half(v[1]) << 16);
+    *reinterpret_cast<u32*>(p) = halves(v[0], v[1]);
   } else {
     store_f32(p, v[0]);
   }
@@ -192,24 +201,33 @@ __device__ __forceinline__ void load_chunk(const f16* p, float* d) {
 }
 
 // Two register passes with one exchange through shared memory, for n = 2^12 … 2^14
-// (R = 2^two_pass_logr(LOGN) registers a thread): thread t of T = n / R first holds the R
-// consecutive elements t·R … t·R + R − 1 and runs the butterflies over bits 0 … log2 R − 1,
-// then holds elements t + T·r (r < R) and runs those over bits log2 R … LOGN − 1 (its
-// register bits log2 R − log2 T and up; the bits below were done in the first pass),
-// ascending as the CPU reference runs them, so the results are bit-identical. The row
-// reaches shared memory by `cp.async` as it is (16-byte chunks, coalesced); thread t's chunk
-// j of its first-pass elements sits at chunk j ^ (t % 8) of its R-element slice, and the
-// exchange puts element e at e + e / R (one word of padding per R): both passes' accesses
-// are free of bank conflicts, and every exchange address is a register plus a constant.
-// Shared memory: n + n / R floats (the host gives every FWHT kernel n + n / 64).
-// Why: the f16 transforms were bound by instruction issue (f16 has half the bytes of f32 per
+// (R = 2^two_pass_logr(LOGN) registers a thread, T = n / R threads): thread t first holds the
+// R consecutive elements t·R … t·R + R − 1 and runs the butterflies over bits 0 … log2 R − 1,
+// then holds elements p + P·t + P·T·i (p < P, i < R / P; P = 2 where 2T ≤ R, else 1) in
+// register p + P·i and runs those over bits log2 R … LOGN − 1 (register bits log2(R / T)
+// and up; the bits below were done in the first pass), ascending as the CPU reference runs
+// them, so the results are bit-identical. The row reaches shared memory by `cp.async` as it
+// is (16-byte chunks, coalesced); thread t's chunk j of its first-pass elements sits at chunk
+// j ^ (t % 8) of its R-element slice, and the exchange puts element e at e + 4·(e / R) (four
+// words of padding per R): the first pass writes 16 bytes at a time (a quarter warp's eight
+// stores cover the 32 banks), the second reads P elements at a time (consecutive across
+// lanes), so neither has bank conflicts, and every address is a register plus a constant.
+// Shared memory: n + 4n / R floats (`fwht_smem_used`).
+// Why: the f16 transforms are bound by instruction issue (f16 has half the bytes of f32 per
 // element and the same arithmetic). `fwht_body` spends about 30 instructions an element at
-// n = 2^13 (five shuffle stages, an exchange there and back); this path about 20 (13 of them
-// the butterflies' adds). H200, M = 4096, f16 out of place (ms, `fwht_body` → this; torch
-// copy): 2^12 0.0276 → 0.0211 (0.0188), 2^13 0.0523 → 0.0427 (0.0356), 2^14 0.1048 → 0.0799
-// (0.0674); f32 2^14 0.1424 → 0.1364 (0.1301). Its registers (about 145 a thread at R = 128)
-// limit a block of 64 threads to 7 per SM; capping them at 128 spills.
-// sm_75 keeps `fwht_body` at 2^14: n + n / R floats exceed its 64 KiB a block.
+// n = 2^13 (five shuffle stages, an exchange there and back); two passes with one-element
+// accesses about 23 (13 of them the butterflies' adds), H200, M = 4096, f16 out of place
+// (ms, `fwht_body` → two passes; torch copy): 2^12 0.0276 → 0.0211 (0.0188), 2^13 0.0523 →
+// 0.0427 (0.0356), 2^14 0.1048 → 0.0799 (0.0674); f32 2^14 0.1424 → 0.1364 (0.1301). The
+// wide exchange stores, the pairs (one 4-byte f16x2 store for two elements at 2^13), the
+// scale kept in a register (ptxas otherwise reloads it from the constant bank for every
+// multiply) and addresses computed once bring 2^13 to about 18.6 (2944 → 2376 a thread);
+// f16 out of place, old → new in one command (torch copy): 2^12 0.0214 → 0.0209 (0.0191 –
+// 0.0194), 2^13 0.0426 → 0.0379 (0.0352), 2^14 0.0810 → 0.0751 (0.0663 – 0.0666); f32
+// within 1% of before.
+// Its registers (about 145 a thread at R = 128) limit a block of 64 threads to 7 per SM;
+// capping them at 128 spills.
+// sm_75 keeps `fwht_body` at 2^14: n + 4n / R floats exceed its 64 KiB a block.
 __host__ __device__ constexpr int two_pass_logr(int logn) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   if (logn == 14) return 0;
@@ -217,11 +235,11 @@ __host__ __device__ constexpr int two_pass_logr(int logn) {
   return logn == 12 ? 6 : (logn == 13 || logn == 14) ? 7 : 0;
 }
 
-// Shared memory the FWHT of 2^logn elements uses: n floats, and n / R more in two passes
-// (the exchange puts element e at e + e / R). The host gives at least that
+// Shared memory the FWHT of 2^logn elements uses: n floats, and 4n / R more in two passes
+// (the exchange puts element e at e + 4·(e / R)). The host gives at least that
 // (RRS_HOST_FWHT_SMEM_<logn>, `fwht_smem`), and pads exactly where this runs two passes.
 __host__ __device__ constexpr int fwht_smem_used(int logn) {
-  return ((1 << logn) + (two_pass_logr(logn) ? (1 << logn) >> two_pass_logr(logn) : 0)) * 4;
+  return ((1 << logn) + (two_pass_logr(logn) ? (4 << logn) >> two_pass_logr(logn) : 0)) * 4;
 }
 #define RRS_FWHT_SMEM_CHECK(L, HOST)                                                        \
   RRS_HOST_CHECK(HOST >= fwht_smem_used(L) && (HOST > (4 << L)) == (two_pass_logr(L) > 0), \
@@ -230,47 +248,65 @@ RRS_FWHT_SMEM_CHECK(12, RRS_HOST_FWHT_SMEM_12);
 RRS_FWHT_SMEM_CHECK(13, RRS_HOST_FWHT_SMEM_13);
 RRS_FWHT_SMEM_CHECK(14, RRS_HOST_FWHT_SMEM_14);
 
+// A float in a register that ptxas cannot trace back to the constant bank (it would reload
+// a kernel parameter there for each use when registers are scarce).
+__device__ __forceinline__ float in_register(float v) {
+  float r;
+  asm volatile("add.f32 %0, %1, 0f00000000;" : "=f"(r) : "f"(v));  // v + 0: v, or +0 for −0
+  return r;
+}
+
 template <int LOGN, typename In, typename Out>
 __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __restrict__ src,
                                               unsigned long long vectors, float scale) {
-  constexpr int LOGR = two_pass_logr(LOGN);
-  constexpr int R = 1 << LOGR, T = 1 << (LOGN - LOGR), N = 1 << LOGN;
-  constexpr int PER_CHUNK = 16 / sizeof(In);   // elements per 16-byte chunk
-  constexpr int CHUNKS = R / PER_CHUNK;         // chunks per thread's first-pass slice
-  static_assert(CHUNKS >= 8 && T <= R && T >= 32, "sizes of this path");
+  constexpr unsigned LOGR = two_pass_logr(LOGN);
+  constexpr unsigned R = 1u << LOGR, T = 1u << (LOGN - LOGR), N = 1u << LOGN;
+  constexpr unsigned P = 2 * T <= R ? 2 : 1;    // consecutive elements a thread holds at the end
+  constexpr unsigned PER_CHUNK = 16 / sizeof(In);  // elements per 16-byte chunk
+  constexpr unsigned CHUNKS = R / PER_CHUNK;       // chunks per thread's first-pass slice
+  constexpr unsigned ROW = R + 4;                  // an R-element slice and its padding
+  static_assert(CHUNKS >= 8 && T <= R && T >= 32 && T % CHUNKS == 0, "sizes of this path");
   extern __shared__ float s[];
   const unsigned long long v = global_block();
   if (v >= vectors) return;
-  const int t = threadIdx.x;
+  const unsigned t = threadIdx.x;
   const In* in = (src ? src : reinterpret_cast<const In*>(x)) + v * N;
-  // The row into shared memory as it is, chunk g of row slice g / CHUNKS swizzled.
+  // The row into shared memory as it is: chunk g = t + T·c belongs to slice g / CHUNKS, as
+  // its chunk t % CHUNKS, swizzled.
   In* raw = reinterpret_cast<In*>(s);
+  const In* in_t = in + t * PER_CHUNK;
 #pragma unroll
-  for (int c = 0; c < N / PER_CHUNK / T; ++c) {
-    const int g = t + T * c, owner = g / CHUNKS, j = g % CHUNKS;
-    copy16(raw + (owner * CHUNKS + (j ^ (owner & 7))) * PER_CHUNK, in + g * PER_CHUNK);
+  for (unsigned c = 0; c < N / PER_CHUNK / T; ++c) {
+    const unsigned owner = t / CHUNKS + c * (T / CHUNKS);
+    copy16(raw + (owner * CHUNKS + ((t % CHUNKS) ^ (owner & 7))) * PER_CHUNK,
+           in_t + c * T * PER_CHUNK);
   }
   async_commit();
   async_wait<0>();
   __syncthreads();
   float r[R];
 #pragma unroll
-  for (int j = 0; j < CHUNKS; ++j)
+  for (unsigned j = 0; j < CHUNKS; ++j)
     load_chunk(raw + (t * CHUNKS + (j ^ (t & 7))) * PER_CHUNK, r + j * PER_CHUNK);
   butterflies<1, R>(r);
   __syncthreads();  // every slice read before the exchange overwrites the buffer
-  // Element e at e + e / R (one word of padding per R): t·(R + 1) + i when thread t
-  // writes, t + T·i + T·i / R when it reads (T ≤ R: t does not carry into e / R), so every
-  // address is a register plus a constant.
+  float* slice = s + t * ROW;
 #pragma unroll
-  for (int i = 0; i < R; ++i) s[t * (R + 1) + i] = r[i];
+  for (unsigned i = 0; i < R; i += 4)
+    *reinterpret_cast<float4*>(slice + i) = make_float4(r[i], r[i + 1], r[i + 2], r[i + 3]);
   __syncthreads();
+  // Element e = P·t + P·T·i (+ p) sits at e + 4·(P·T·i / R): P·t + P < P·T ≤ R carries
+  // nothing into e / R.
+  const float* column = s + P * t;
 #pragma unroll
-  for (int i = 0; i < R; ++i) r[i] = s[t + T * i + T * i / R];
+  for (unsigned i = 0; i < R / P; ++i) load_v<P>(column + P * T * i + 4 * (P * T * i / R), r + P * i);
   butterflies<R / T, R>(r);
-  Out* out = x + v * N;
+  const float sc = in_register(scale);
 #pragma unroll
-  for (int i = 0; i < R; ++i) store_f32(out + t + T * i, r[i] * scale);
+  for (unsigned i = 0; i < R; ++i) r[i] *= sc;
+  Out* out = x + v * N + P * t;
+#pragma unroll
+  for (unsigned i = 0; i < R / P; ++i) store_v<P>(out + P * T * i, r + P * i);
 }
 
 // 2^15 elements, streamed (`fwht_stream`, `fwht_h_stream`; the host takes them on sm_90 and
@@ -280,47 +316,53 @@ __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __r
 // block, whose load, transform and store do not overlap. Here a block keeps its row in
 // registers while the next row streams into shared memory (`cp.async`, staged as
 // `fwht_two_pass` stages a row), so that the transform overlaps the loads. 512 threads, 64
-// registers of elements each, in three layouts (t: thread, i: register):
+// registers of elements each, in three layouts (t: thread, i: register, p < P):
 //   A: e = 64·t + i                             bits 0 … 5 in registers
 //   B: e = (t % 64) + 64·i + 4096·(t / 64)      bits 6 … 11
-//   C: e = t + 512·i                            bits 9 … 14 (12 … 14 left to do)
+//   C: e = p + P·t + 512·P·i (register p + P·i) bits 12 … 14 left to do (9 … 11 were B's)
 // so the butterflies still run bit by bit in ascending order, as the CPU reference runs them,
-// and the results are bit-identical. A → B puts element e at e + e / 64 (A's lanes write 64
-// words apart; the padding spreads them over the banks), B → C at e; every other access is
-// consecutive across lanes, so none has bank conflicts. Beside a staged row of f16 the
-// exchange buffer holds a whole row of f32; beside one of f32 (128 KiB) only half, so each
+// and the results are bit-identical. A → B puts element e at e + 4·(e / 64) (A writes 16
+// bytes at a time, 68 words apart: a quarter warp covers the 32 banks), B → C at e; every
+// other access is consecutive across lanes, so none has bank conflicts. Beside a staged row
+// of f16 the exchange buffer holds a whole row of f32, and C holds pairs (P = 2: 8-byte
+// reads, one f16x2 store for two elements); beside one of f32 (128 KiB) only half, so each
 // exchange takes two rounds, split on an element bit that is a thread bit in both layouts
 // (so that each thread reads only after writing all it holds) and dropped from the
 // address: bit 14 for A → B (threads t / 256 = round), bit 5 for B → C (warps of that
-// parity).
+// parity; C then holds single elements, P = 1, since with pairs bit 5 would be thread bit
+// 4 in C but thread bit 5 in B).
 // H200, M = 4096, ms (torch copy of the same tensor in the same command): f32 0.359 →
 // 0.292 (0.256), f16 0.270 → 0.186 (0.129); f16 in two rounds as f32: 0.225. f32 with
 // whole-row exchanges (three quarters of the next row staged, the last quarter copied into
-// the buffer after the second exchange): 0.292, no faster.
+// the buffer after the second exchange): 0.292, no faster. The 16-byte A → B stores, f16
+// pairs in C and the scale in a register: f16 0.186–0.189 → 0.170 (0.1295), f32 0.292–0.293
+// → 0.294–0.295 (within 1%).
 #define STREAM_T 512
 #define STREAM_ROUNDS(In) (sizeof(In) == 4 ? 2 : 1)
-#define STREAM_XWORDS(In) ((32768 + 512) / STREAM_ROUNDS(In))  // exchange buffer, floats
+#define STREAM_XWORDS(In) ((32768 + 2048) / STREAM_ROUNDS(In))  // exchange buffer, floats
 #define STREAM_SMEM(In) ((1 << 15) * (int)sizeof(In) + STREAM_XWORDS(In) * 4)
 template <typename In, typename Out>
 __device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __restrict__ src,
                                             unsigned long long vectors, float scale) {
-  constexpr int N = 1 << 15, T = STREAM_T, R = 64, ROUNDS = STREAM_ROUNDS(In);
-  constexpr int PER_CHUNK = 16 / sizeof(In);  // elements per 16-byte chunk
-  constexpr int CHUNKS = R / PER_CHUNK;        // chunks of a thread's layout-A elements
-  static_assert(N == T * R && CHUNKS >= 8, "sizes of this path");
+  constexpr unsigned N = 1 << 15, T = STREAM_T, R = 64, ROUNDS = STREAM_ROUNDS(In);
+  constexpr unsigned P = ROUNDS == 1 ? 2 : 1;    // consecutive elements a thread holds in C
+  constexpr unsigned PER_CHUNK = 16 / sizeof(In);  // elements per 16-byte chunk
+  constexpr unsigned CHUNKS = R / PER_CHUNK;       // chunks of a thread's layout-A elements
+  static_assert(N == T * R && CHUNKS >= 8 && T % CHUNKS == 0, "sizes of this path");
   extern __shared__ float s[];
   In* stage = reinterpret_cast<In*>(s);
   float* xb = s + N * sizeof(In) / 4;
-  const int t = threadIdx.x;
+  const unsigned t = threadIdx.x;
   const In* base = src ? src : reinterpret_cast<const In*>(x);
   // Vector v into the stage as it is, thread t's layout-A chunk j at chunk j ^ (t % 8) of its
   // slice (as in `fwht_two_pass`).
   auto stage_vector = [&](unsigned long long v) {
-    const In* in = base + v * N;
+    const In* in_t = base + v * N + t * PER_CHUNK;
 #pragma unroll
-    for (int c = 0; c < N / PER_CHUNK / T; ++c) {
-      const int g = t + T * c, owner = g / CHUNKS, j = g % CHUNKS;
-      copy16(stage + (owner * CHUNKS + (j ^ (owner & 7))) * PER_CHUNK, in + g * PER_CHUNK);
+    for (unsigned c = 0; c < N / PER_CHUNK / T; ++c) {
+      const unsigned owner = t / CHUNKS + c * (T / CHUNKS);
+      copy16(stage + (owner * CHUNKS + ((t % CHUNKS) ^ (owner & 7))) * PER_CHUNK,
+             in_t + c * T * PER_CHUNK);
     }
     async_commit();
   };
@@ -329,53 +371,58 @@ __device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __res
   stage_vector(v);
   // Each exchange's writes and reads (register i at base + stride · i); with two rounds the
   // round's bit is dropped from the element's address.
-  const int ab_round = ROUNDS == 2 ? t >> 8 : 0, bc_round = ROUNDS == 2 ? (t >> 5) & 1 : 0;
-  const int a_write = 65 * (ROUNDS == 2 ? t & 255 : t);
-  const int b_read = (t & 63) + 65 * 64 * (ROUNDS == 2 ? (t >> 6) & 3 : t >> 6);
-  const int b_write = ROUNDS == 2 ? (t & 31) + 2048 * (t >> 6) : (t & 63) + 4096 * (t >> 6);
-  const int c_read = ROUNDS == 2 ? (t & 31) + 32 * (t >> 6) : t;
-  constexpr int B_WRITE_STRIDE = 64 / ROUNDS, C_READ_STRIDE = 512 / ROUNDS;
+  const unsigned ab_round = ROUNDS == 2 ? t >> 8 : 0, bc_round = ROUNDS == 2 ? (t >> 5) & 1 : 0;
+  const unsigned a_write = 68 * (ROUNDS == 2 ? t & 255 : t);
+  const unsigned b_read = (t & 63) + 68 * 64 * (ROUNDS == 2 ? (t >> 6) & 3 : t >> 6);
+  const unsigned b_write = ROUNDS == 2 ? (t & 31) + 2048 * (t >> 6) : (t & 63) + 4096 * (t >> 6);
+  const unsigned c_read = ROUNDS == 2 ? (t & 31) + 32 * (t >> 6) : P * t;
+  constexpr unsigned B_WRITE_STRIDE = 64 / ROUNDS, C_READ_STRIDE = 512 * P / ROUNDS;
+  const float sc = in_register(scale);
   for (; v < vectors; v += gridDim.x) {
     async_wait<0>();
     __syncthreads();  // vector v staged (every thread's copies)
     float r[R];
 #pragma unroll
-    for (int j = 0; j < CHUNKS; ++j)
+    for (unsigned j = 0; j < CHUNKS; ++j)
       load_chunk(stage + (t * CHUNKS + (j ^ (t & 7))) * PER_CHUNK, r + j * PER_CHUNK);
     __syncthreads();  // the stage read: the next vector may land in it
     if (v + gridDim.x < vectors) stage_vector(v + gridDim.x);
     butterflies<1, R>(r);  // bits 0 … 5
 #pragma unroll
-    for (int round = 0; round < ROUNDS; ++round) {
+    for (unsigned round = 0; round < ROUNDS; ++round) {
       if (ab_round == round) {
 #pragma unroll
-        for (int i = 0; i < R; ++i) xb[a_write + i] = r[i];
+        for (unsigned i = 0; i < R; i += 4)
+          *reinterpret_cast<float4*>(xb + a_write + i) =
+              make_float4(r[i], r[i + 1], r[i + 2], r[i + 3]);
       }
       __syncthreads();
       if (ab_round == round) {
 #pragma unroll
-        for (int i = 0; i < R; ++i) r[i] = xb[b_read + 65 * i];
+        for (unsigned i = 0; i < R; ++i) r[i] = xb[b_read + 68 * i];
       }
       __syncthreads();
     }
     butterflies<1, R>(r);  // bits 6 … 11
 #pragma unroll
-    for (int round = 0; round < ROUNDS; ++round) {
+    for (unsigned round = 0; round < ROUNDS; ++round) {
       if (bc_round == round) {
 #pragma unroll
-        for (int i = 0; i < R; ++i) xb[b_write + B_WRITE_STRIDE * i] = r[i];
+        for (unsigned i = 0; i < R; ++i) xb[b_write + B_WRITE_STRIDE * i] = r[i];
       }
       __syncthreads();
       if (bc_round == round) {
 #pragma unroll
-        for (int i = 0; i < R; ++i) r[i] = xb[c_read + C_READ_STRIDE * i];
+        for (unsigned i = 0; i < R / P; ++i) load_v<P>(xb + c_read + C_READ_STRIDE * i, r + P * i);
       }
       __syncthreads();
     }
-    butterflies<8, R>(r);  // bits 12 … 14 (9 … 11 were B's)
-    Out* out = x + v * N;
+    butterflies<8, R>(r);  // bits 12 … 14
 #pragma unroll
-    for (int i = 0; i < R; ++i) store_f32(out + t + T * i, r[i] * scale);
+    for (unsigned i = 0; i < R; ++i) r[i] *= sc;
+    Out* out = x + v * N + P * t;
+#pragma unroll
+    for (unsigned i = 0; i < R / P; ++i) store_v<P>(out + 512 * P * i, r + P * i);
   }
 }
 #define STREAM_ENTRY(NAME, IN, OUT)                                                       \

@@ -245,6 +245,8 @@ fn hadamard_is_bit_exact_with_reference() {
         (5, 576),
         (3, 1536),
         (2, 4096),
+        (3, 8192),
+        (2, 16384),
         (2, 20 * 256),
         (1, 32768),
         // More vectors than SMs: 2^15 runs one streaming block per SM on sm_90 and newer,
@@ -256,20 +258,29 @@ fn hadamard_is_bit_exact_with_reference() {
         let want = rrs::hadamard::reference(&x, k).unwrap();
         assert_fwht_bits(&ctx, &x, k, &want, F32_BITS, &format!("m={m} k={k}"));
     }
-    // f16 (converted on load, rounded once on store), the streaming kernel's other entry.
-    let (m, k) = (301, 32768);
-    let x: Vec<half::f16> = rng
-        .normals(m * k, 1.0)
-        .into_iter()
-        .map(half::f16::from_f32)
-        .collect();
-    let want = rrs::hadamard::reference_f16(&x, k).unwrap();
-    assert_fwht_bits(&ctx, &x, k, &want, F16_BITS, &format!("f16 m={m} k={k}"));
+    // f16 (converted on load, rounded once on store): the two-pass kernels (2^12 … 2^14, the
+    // last two holding pairs at the end, 2^12 single elements), an m·2^n size (two-pass
+    // into f32, then the cross pass rounds), and the streaming kernel's other entry.
+    for (m, k) in [
+        (3, 4096),
+        (3, 8192),
+        (2, 16384),
+        (2, 12 * 4096),
+        (301, 32768),
+    ] {
+        let x: Vec<half::f16> = rng
+            .normals(m * k, 1.0)
+            .into_iter()
+            .map(half::f16::from_f32)
+            .collect();
+        let want = rrs::hadamard::reference_f16(&x, k).unwrap();
+        assert_fwht_bits(&ctx, &x, k, &want, F16_BITS, &format!("f16 m={m} k={k}"));
+    }
 }
 
 /// A GPU whose blocks have less shared memory than the H100's (sm_86 and sm_89: 99 KiB),
-/// mimicked with `max_workgroup_storage` (99 KiB, and 65 KiB, just above what the FWHT of
-/// 2^14 takes here): the FWHT of 2^15 runs as two chunks of 2^14 and a cross pass, and the
+/// mimicked with `max_workgroup_storage` (99 KiB, and 68 KiB, what the FWHT of 2^14 takes
+/// here): the FWHT of 2^15 runs as two chunks of 2^14 and a cross pass, and the
 /// quantize of permuted rows of 32768 reads them without staging, both still bit-exact; a
 /// cap below what a kernel needs is a clear error.
 #[test]
@@ -294,7 +305,7 @@ fn smaller_shared_memory_takes_the_smaller_kernels() {
     let want_h = rrs::hadamard::reference_f16(&xh, k).unwrap();
     let perm = common::permutation(&mut rng, k);
     let (want_q, want_s) = rrs::quantize::reference(&x, k, Some(&perm), None).unwrap();
-    for cap in [101376, 66560] {
+    for cap in [101376, 69632] {
         let ctx = capped(cap);
         assert_fwht_bits(&ctx, &x, k, &want, F32_BITS, &format!("cap {cap}: f32"));
         assert_fwht_bits(&ctx, &xh, k, &want_h, F16_BITS, &format!("cap {cap}: f16"));

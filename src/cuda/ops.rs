@@ -39,19 +39,19 @@ fn gemm_stages(cc: (i32, i32)) -> usize {
 /// Dynamic shared memory of the FWHT of `chunk` = 2^n elements (`cuda/hadamard.cu`): one
 /// f32 per element (unused by blocks of fewer than 64 threads), plus, for the two-pass
 /// kernels (2^12 … 2^14, but 2^14 not on sm_75, whose 64 KiB a block could not hold it;
-/// `two_pass_logr`), one word of padding per 64.
+/// `two_pass_logr`), four words of padding per 64 (enough for their slices of 64 or 128).
 fn fwht_smem(chunk: usize, cc: (i32, i32)) -> u32 {
     let two_pass = (4096..=16384).contains(&chunk) && (chunk < 16384 || cc >= (8, 0));
-    (chunk * 4 + if two_pass { chunk / 16 } else { 0 }) as u32
+    (chunk * 4 + if two_pass { chunk / 4 } else { 0 }) as u32
 }
 
 /// Dynamic shared memory of the streamed FWHT of 2^15 elements of `elem_bytes` each
 /// (`STREAM_SMEM` in `cuda/hadamard.cu`): the next vector as it is, and an exchange buffer
-/// of a vector of f32 plus a word of padding per 64 (half that beside a vector of f32, whose
+/// of a vector of f32 plus four words of padding per 64 (half that beside a vector of f32, whose
 /// exchanges then take two rounds).
 fn fwht_stream_smem(elem_bytes: usize) -> u32 {
     let rounds = if elem_bytes == 4 { 2 } else { 1 };
-    ((1 << 15) * elem_bytes + (32768 + 512) / rounds * 4) as u32
+    ((1 << 15) * elem_bytes + (32768 + 2048) / rounds * 4) as u32
 }
 
 /// Output columns per block of the decode kernels `gemv_mma` (`DEC_COLS`) and `gemv`
