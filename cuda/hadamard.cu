@@ -224,7 +224,9 @@ __device__ __forceinline__ void load_chunk(const f16* p, float* d) {
 // multiply) and addresses computed once bring 2^13 to about 18.6 (2944 → 2376 a thread);
 // f16 out of place, old → new in one command (torch copy): 2^12 0.0214 → 0.0209 (0.0191 –
 // 0.0194), 2^13 0.0426 → 0.0379 (0.0352), 2^14 0.0810 → 0.0751 (0.0663 – 0.0666); f32
-// within 1% of before.
+// within 1% of before. Tried for f16 2^14 and not kept: `fwht_stream`'s layouts at 256
+// threads, two persistent blocks an SM, each staging its next row while it transforms
+// (100 KiB of shared memory a block): 0.0786–0.0790 against 0.0749–0.0751 ms here.
 // Its registers (about 145 a thread at R = 128) limit a block of 64 threads to 7 per SM;
 // capping them at 128 spills.
 // sm_75 keeps `fwht_body` at 2^14: n + 4n / R floats exceed its 64 KiB a block.

@@ -258,9 +258,9 @@ fn hadamard_is_bit_exact_with_reference() {
         let want = rrs::hadamard::reference(&x, k).unwrap();
         assert_fwht_bits(&ctx, &x, k, &want, F32_BITS, &format!("m={m} k={k}"));
     }
-    // f16 (converted on load, rounded once on store): the two-pass kernels (2^12 … 2^14, the
-    // last two holding pairs at the end, 2^12 single elements), an m·2^n size (two-pass
-    // into f32, then the cross pass rounds), and the streaming kernel's other entry.
+    // f16 (converted on load, rounded once on store): the two-pass kernels (2^12 … 2^14;
+    // 2^13 holds pairs at the end), an m·2^n size (two-pass into f32, then the cross pass
+    // rounds), and the streaming kernel's other entry.
     for (m, k) in [
         (3, 4096),
         (3, 8192),
