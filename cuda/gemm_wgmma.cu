@@ -57,7 +57,12 @@
 // its wgmmas' completion to the next issue is; each step as two halves of 64 columns, one
 // folded while the other multiplies (`wgmma.wait_group 1`, two sets of A fragments, the
 // pipeline drained every fourth step, since ptxas serializes every wgmma (C7514) when one
-// is in flight where the loop's paths meet): correct, but 1.64 against 1.46 ms.
+// is in flight where the loop's paths meet): correct, but 1.64 against 1.46 ms. The
+// conversion's pipe is not the bound either: converting exactly without it (|P| ≤ 2^21, so
+// bits(P + 0x4B400000) as f32 is 1.5 · 2^23 + P; an integer add and a float subtract in
+// place of I2FP), or with the accumulators seeded with 0x4B400000 so that wgmma adds that
+// (a float subtract, and a move to reseed): both 1.61 against 1.46 ms (three rounds
+// interleaved in one command): one more instruction an element in the fold costs 10%.
 #define WG_BM 128
 #define WG_PRODUCERS 128  // warpgroup 0: copies and unpacks W
 #define WG_CONSUMERS 256  // warpgroups 1 and 2: A fragments, wgmma and the fold
