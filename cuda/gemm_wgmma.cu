@@ -63,23 +63,30 @@
 // place of I2FP), or with the accumulators seeded with 0x4B400000 so that wgmma adds that
 // (a float subtract, and a move to reseed): both 1.61 against 1.46 ms (three rounds
 // interleaved in one command): one more instruction an element in the fold costs 10%.
-#define WG_BM 128
 #define WG_PRODUCERS 128  // warpgroup 0: copies and unpacks W
-#define WG_CONSUMERS 256  // warpgroups 1 and 2: A fragments, wgmma and the fold
-#define WG_THREADS (WG_PRODUCERS + WG_CONSUMERS)
+// Warpgroups 1 … CONS: A fragments of 64 rows each, wgmma and the fold (tiles of 64 · CONS
+// rows).
+#define WG_THREADS(CONS) (WG_PRODUCERS + 128 * (CONS))
 #define WG_BUFFERS 4      // steps in shared memory (packed A and W, unpacked W)
 #define WG_AHEAD 2        // steps the producer's copies run ahead of its unpacking
 // At most WG_BUFFERS − 2: the producer waits for the release of step s + WG_AHEAD −
 // WG_BUFFERS before it signals step s, and a consumer releases step s − 1 only once step s
 // is ready (4 and 3 deadlocked on the H200). 6 or 5 buffers 3 ahead timed within the spread
 // of these (1.442 / 1.444 against 1.458–1.467 ms).
-#define WG_PACKED_BYTES (WG_BM * 64)  // A's packed step: 128 rows × 64 B
-// A buffer: packed A, packed W (BN rows × 64 B), unpacked W (BN rows × 128 B).
-#define WG_BUFFER_BYTES(BN) (WG_PACKED_BYTES + (BN) * 64 + (BN) * 128)
-#define WG_SMEM(BN) (WG_BUFFERS * WG_BUFFER_BYTES(BN) + 2 * WG_BUFFERS * 8)
-RRS_HOST_CHECK(RRS_HOST_WGMMA_SMEM_64 == WG_SMEM(64), "wgmma_smem(64)");
-RRS_HOST_CHECK(RRS_HOST_WGMMA_SMEM_128 == WG_SMEM(128), "wgmma_smem(128)");
-RRS_HOST_CHECK(RRS_HOST_WGMMA_THREADS == WG_THREADS, "WGMMA_THREADS");
+// A buffer: packed A (BM rows × 64 B), packed W (BN rows × 64 B), unpacked W (BN rows × 128 B).
+#define WG_BUFFER_BYTES(BM, BN) ((BM) * 64 + (BN) * 64 + (BN) * 128)
+#define WG_SMEM(BM, BN) (WG_BUFFERS * WG_BUFFER_BYTES(BM, BN) + 2 * WG_BUFFERS * 8)
+// The kernels' tiles (consumer warpgroups, columns), as the host launches them: with group
+// scales 192 × 96 (`_wide`) and 256 × 64 (`_tall`), the host taking the one with fewer
+// waves of blocks, weighted by the time of a wave; without, 128 × 64.
+#define WG_HOST_CHECK(KIND, CONS, BN)                                                     \
+  RRS_HOST_CHECK(RRS_HOST_WGMMA_##KIND##_TILE == (CONS) * 1000 + (BN) &&                  \
+                     RRS_HOST_WGMMA_##KIND##_THREADS == WG_THREADS(CONS) &&               \
+                     RRS_HOST_WGMMA_##KIND##_SMEM == WG_SMEM(64 * (CONS), BN),            \
+                 "wgmma " #KIND " tile")
+WG_HOST_CHECK(STEP_WIDE, 3, 96);
+WG_HOST_CHECK(STEP_TALL, 4, 64);
+WG_HOST_CHECK(PLAIN, 2, 64);
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define RRS_WGMMA 1
@@ -136,10 +143,31 @@ __device__ __forceinline__ void wgmma_m64n64k32(int (&d)[32], const u32 (&af)[4]
         "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
       : "r"(af[0]), "r"(af[1]), "r"(af[2]), "r"(af[3]), "l"(db), "r"(scale_d));
 }
-// The same for 64 columns.
+__device__ __forceinline__ void wgmma_m64n96k32(int (&d)[48], const u32 (&af)[4],
+                                                unsigned long long db, int scale_d) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %53, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n96k32.s32.s8.s8 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,  "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,  "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47}, "
+      "{%48, %49, %50, %51}, %52, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
+        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
+        "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]),
+        "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]),
+        "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]),
+        "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]),
+        "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]),
+        "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47])
+      : "r"(af[0]), "r"(af[1]), "r"(af[2]), "r"(af[3]), "l"(db), "r"(scale_d));
+}
+// The same for BN columns.
 template <int BN> __device__ __forceinline__ void wgmma_rs(int (&d)[BN / 2], const u32 (&af)[4],
                                                            unsigned long long db, int scale_d) {
+  static_assert(BN == 128 || BN == 96 || BN == 64, "tile columns");
   if constexpr (BN == 128) wgmma_m64n128k32(d, af, db, scale_d);
+  else if constexpr (BN == 96) wgmma_m64n96k32(d, af, db, scale_d);
   else wgmma_m64n64k32(d, af, db, scale_d);
 }
 
@@ -199,7 +227,7 @@ template <int N> __device__ __forceinline__ void regs_inc() {
 }
 #endif
 
-template <int SCALED, int BN>
+template <int SCALED, int BN, int CONS, int MINB>
 __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const u32* __restrict__ w,
                                                 const float* __restrict__ sa,
                                                 const float* __restrict__ sw,
@@ -208,19 +236,35 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #ifdef RRS_WGMMA
   // Buffer b: [packed A rows | packed W rows | unpacked W], then the mbarriers.
   extern __shared__ __align__(1024) unsigned char smem[];
-  constexpr int BUFFER = WG_BUFFER_BYTES(BN), UNPACKED = WG_PACKED_BYTES + BN * 64;
+  // Registers: a block gets LAUNCH_REGS a thread at launch (65536 / (MINB · threads), down
+  // to a multiple of 8); the producer gives some back (PRODUCER_REGS) and the consumers take
+  // them (CONSUMER_REGS), which must fit what the block got, or `setmaxnreg.inc` waits
+  // forever (two consumers, 128 columns: 128 · 56 + 256 · 224 = 384 · 168; 64 columns, two
+  // blocks: 128 · 40 + 256 · 96 ≤ 384 · 80; three, 96 columns: 128 · 56 + 384 · 152 =
+  // 512 · 128; 40 for the producer there spills two registers in its loop).
+  constexpr int LAUNCH_REGS = 65536 / (MINB * WG_THREADS(CONS)) / 8 * 8;
+  constexpr int PRODUCER_REGS = CONS == 2 && BN == 64 ? 40 : 56;
+  constexpr int CONSUMER_REGS =
+      CONS == 2 && BN == 128 ? 224
+      : CONS == 2 && BN == 64 ? 96
+                              : (WG_THREADS(CONS) * LAUNCH_REGS - 128 * PRODUCER_REGS) / (128 * CONS) / 8 * 8;
+  static_assert(128 * PRODUCER_REGS + 128 * CONS * CONSUMER_REGS <= WG_THREADS(CONS) * LAUNCH_REGS,
+                "registers");
+  constexpr int BM = 64 * CONS, PACKED_A = BM * 64;  // A's packed step: BM rows × 64 B
+  constexpr int BUFFER = WG_BUFFER_BYTES(BM, BN), UNPACKED = PACKED_A + BN * 64;
+  static_assert(BN % 32 == 0 && CONS >= 2, "the producer's rows: BN / 32 W rows a thread");
   unsigned long long* full =
       reinterpret_cast<unsigned long long*>(smem + WG_BUFFERS * BUFFER);  // ready
   unsigned long long* empty = full + WG_BUFFERS;                                    // consumed
   const u32 sbase = smem_addr(smem);  // the same buffers as shared-window addresses
   auto sbuf = [&](unsigned s) { return sbase + (s % WG_BUFFERS) * BUFFER; };
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-  const unsigned i0 = blockIdx.y * WG_BM, j0 = blockIdx.x * BN;
+  const unsigned i0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
   const unsigned row_bytes = k / 2, steps = k / 128;
   if (tid == 0) {
     for (int b = 0; b < WG_BUFFERS; ++b) {
       mbar_init(&full[b], WG_PRODUCERS);
-      mbar_init(&empty[b], WG_CONSUMERS);
+      mbar_init(&empty[b], 128 * CONS);
     }
 
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -233,24 +277,24 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
     // covers 8 whole rows (full sectors in global memory, 512 contiguous bytes in the packed
     // buffer). Rows past m or n read the last row. Step s's copies land in buffer
     // s % WG_BUFFERS once the consumers have released step s − WG_BUFFERS.
-    // Registers: 168 per thread at launch (one block per SM) or 80 (two), moved to the
-    // consumers: 128 · 56 + 256 · 224 and 128 · 40 + 256 · 96 fit those totals.
-    if constexpr (BN == 128) regs_dec<56>(); else regs_dec<40>();
+    // Registers (PRODUCER_REGS, CONSUMER_REGS below) moved to the consumers.
+    regs_dec<PRODUCER_REGS>();
     const unsigned char* abase = reinterpret_cast<const unsigned char*>(a) + (size_t)i0 * row_bytes;
     const unsigned char* wbase = reinterpret_cast<const unsigned char*>(w) + (size_t)j0 * row_bytes;
     const unsigned t = lane & 3;
-    constexpr int WL = BN / 32;  // W rows per thread (A: 4)
+    constexpr int AL = BM / 32, WL = BN / 32;  // A and W rows per thread
     auto row_of = [&](int l) { return 8 * (warp + 4 * l) + (lane >> 2); };
     auto issue_copies = [&](unsigned s) {
       if (s < steps) {
         if (s >= WG_BUFFERS) mbar_wait(&empty[s % WG_BUFFERS], ((s / WG_BUFFERS) + 1) & 1);
         const u32 bp = sbuf(s);
 #pragma unroll
-        for (int l = 0; l < 4; ++l) {
+        for (int l = 0; l < (AL > WL ? AL : WL); ++l) {
           const unsigned row = row_of(l), src = s * 64 + t * 16;
-          cp_async16(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
+          if (l < AL)
+            cp_async16(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
           if (l < WL)
-            cp_async16(bp + WG_PACKED_BYTES + row * 64 + t * 16,
+            cp_async16(bp + PACKED_A + row * 64 + t * 16,
                        wbase + min(row, n - 1 - j0) * row_bytes + src);
         }
       }
@@ -269,7 +313,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       const u32 bp = sbuf(s);
       uint4 q[WL];
 #pragma unroll
-      for (int l = 0; l < WL; ++l) q[l] = lds128(bp + WG_PACKED_BYTES + row_of(l) * 64 + t * 16);
+      for (int l = 0; l < WL; ++l) q[l] = lds128(bp + PACKED_A + row_of(l) * 64 + t * 16);
 #pragma unroll
       for (int l = 0; l < WL; ++l) {
         const unsigned row = row_of(l);
@@ -290,7 +334,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 
   // Consumers: warpgroup 1 + cw owns rows 64 · cw … 64 · cw + 63; its warp w4 = warp % 4 the
   // 16 rows from 64 · cw + 16 · w4, of which thread (g, t4) holds rows g and g + 8.
-  if constexpr (BN == 128) regs_inc<224>(); else regs_inc<96>();
+  regs_inc<CONSUMER_REGS>();
   const int cw = wg - 1, g = lane >> 2, t4 = lane & 3;
   const unsigned arow = 64 * cw + 16 * (warp & 3) + g;
   // Step s's A fragments: words 4·t4 … 4·t4 + 3 of rows g and g + 8; k32 block c takes word c,
@@ -381,16 +425,24 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #endif
 }
 
-// The entry points (the GEMM's signature; dynamic shared memory WG_SMEM(BN)).
-#define WGMMA_ENTRY(NAME, SCALED, BN, MINB)                                                  \
-  extern "C" __global__ void __launch_bounds__(WG_THREADS, MINB)                             \
+// The entry points (the GEMM's signature; dynamic shared memory WG_SMEM(64 · CONS, BN)).
+#define WGMMA_ENTRY(NAME, SCALED, BN, CONS, MINB)                                            \
+  extern "C" __global__ void __launch_bounds__(WG_THREADS(CONS), MINB)                       \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
            float* y, unsigned m, unsigned n, unsigned k, unsigned /* group: 128 or unused */) { \
-    gemm_wgmma_body<SCALED, BN>(a, w, sa, sw, gs, y, m, n, k);                               \
+    gemm_wgmma_body<SCALED, BN, CONS, MINB>(a, w, sa, sw, gs, y, m, n, k);                   \
   }
-// With group scales 128 × 128 tiles, one block per SM; without, 128 × 64 tiles, two blocks
-// per SM (8192³ on the H200: plain 1.25 against 1.31 ms; with group scales 1.58–1.60 against
-// 1.60 ms, and 0.411 against 0.407 ms at 2048 × 8192 × 8192, so the scaled kernel keeps the
-// wider tile).
-WGMMA_ENTRY(gemm_wgmma_step, 2, 128, 1)
-WGMMA_ENTRY(gemm_wgmma_plain, 0, 64, 2)
+// Without group scales 128 × 64 tiles, two blocks per SM (8192³ on the H200: 1.25 against
+// 1.31 ms with 128 × 128). With them, one block per SM of three or four consumers: each
+// consumer's fold sits between its wgmmas' completion and its next issue, so the more
+// consumers, the more of the others' multiplies cover it. H200, N = K = 8192, three rounds
+// interleaved in one command (ms; 128 × 128 with two consumers, as before → 192 × 96 →
+// 256 × 64): M = 8192 1.452–1.461 → 1.330–1.342 → 1.354–1.358; M = 4096 0.730–0.734 →
+// 0.710–0.714 → 0.687–0.702; M = 2048 0.371–0.374 → 0.373–0.377 → 0.350–0.351. Per block
+// and step 192 × 96 does more (a wave of 132 blocks at K = 8192: about 46 µs against 42.4);
+// which is faster follows the number of waves (M = 2048: 946 blocks, 8 waves, against 1024,
+// 8), so the host takes the tile of the lower waves × wave time. Without the fold (plain)
+// the three tilings ran within 3% of each other.
+WGMMA_ENTRY(gemm_wgmma_step_wide, 2, 96, 3, 1)
+WGMMA_ENTRY(gemm_wgmma_step_tall, 2, 64, 4, 1)
+WGMMA_ENTRY(gemm_wgmma_plain, 0, 64, 2, 2)

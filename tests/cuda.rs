@@ -81,8 +81,13 @@ fn both_gemm_paths_match_reference() {
             (17, 70, 256, 64),
             (128, 128, 1024, 128),
             (200, 300, 2048, 128),
-            // Several 128 × 128 tiles with ragged edges, many K steps (wgmma's pipeline).
+            // Several tiles with ragged edges, many K steps (wgmma's pipeline). Shapes this
+            // small take wgmma's 256 × 64 tile with group scales (one wave of blocks either
+            // way) ...
             (300, 260, 4096, 128),
+            // ... and this one its 192 × 96 tile, ragged too (114 blocks against 145: fewer
+            // waves on GPUs of 114 to 132 SMs).
+            (1100, 1800, 256, 128),
             // One K step (the wgmma kernels' loop body never runs).
             (40, 72, 128, 128),
             // 3, 5, 6 and 7 K steps: step counts that are not multiples of the pipelines'
@@ -201,8 +206,13 @@ fn kernels_compile_for_every_target_architecture() {
             .find(|s| s.name == "gemm_wgmma")
             .unwrap();
         let ptx = rrs::cuda::ptx(*source, arch).unwrap();
-        let wgmma = "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8";
-        assert_eq!(ptx.contains(wgmma), arch == "sm_90", "{arch}: {wgmma}");
+        // Its two kernels' tiles: 64 columns without group scales, 96 with.
+        for wgmma in [
+            "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8",
+            "wgmma.mma_async.sync.aligned.m64n96k32.s32.s8.s8",
+        ] {
+            assert_eq!(ptx.contains(wgmma), arch == "sm_90", "{arch}: {wgmma}");
+        }
         assert_eq!(ptx.contains(".target sm_90a"), arch == "sm_90", "{arch}");
         eprintln!("{arch}: every source compiles");
     }

@@ -15,16 +15,90 @@ use crate::tensor::{DType, Tensor};
 /// codes': 256 · 64 · k < 2^31).
 const PLAIN_INT8_MAX_K: usize = 65536;
 
-/// Dynamic shared memory of the wgmma GEMM with tiles of `bn` columns (`WG_SMEM(BN)` in
-/// `cuda/gemm_wgmma.cu`): four steps of 128 A rows packed, of `bn` W rows packed and
-/// unpacked, and eight mbarriers.
-fn wgmma_smem(bn: usize) -> u32 {
-    (4 * (128 * 64 + bn * 64 + bn * 128) + 2 * 4 * 8) as u32
+/// A tile of the wgmma GEMM (`WG_HOST_CHECK` in `cuda/gemm_wgmma.cu`): its entry, its
+/// consumer warpgroups (64 rows each), its columns, and the time of a wave of blocks, one
+/// per SM, relative to the others' (measured on the H200 at K = 8192).
+#[derive(Clone, Copy)]
+struct WgmmaTile {
+    entry: &'static str,
+    kind: &'static str,
+    consumers: usize,
+    cols: usize,
+    wave: f64,
 }
 
-/// Threads a block of the wgmma GEMM (`WG_THREADS` in `cuda/gemm_wgmma.cu`): a producer
-/// and two consumer warpgroups.
-const WGMMA_THREADS: u32 = 384;
+/// With group scales: 192 × 96 or 256 × 64 tiles, one block per SM, whichever has the
+/// lower waves × wave time for the shape (`wgmma_step_tile`).
+const WGMMA_STEP: [WgmmaTile; 2] = [
+    WgmmaTile {
+        entry: "gemm_wgmma_step_wide",
+        kind: "STEP_WIDE",
+        consumers: 3,
+        cols: 96,
+        wave: 46.0,
+    },
+    WgmmaTile {
+        entry: "gemm_wgmma_step_tall",
+        kind: "STEP_TALL",
+        consumers: 4,
+        cols: 64,
+        wave: 42.4,
+    },
+];
+/// Without: 128 × 64 tiles, two blocks per SM.
+const WGMMA_PLAIN: WgmmaTile = WgmmaTile {
+    entry: "gemm_wgmma_plain",
+    kind: "PLAIN",
+    consumers: 2,
+    cols: 64,
+    wave: 1.0,
+};
+
+/// The wgmma tile with group scales for an m × n output on `sms` SMs.
+fn wgmma_step_tile(m: usize, n: usize, sms: usize) -> WgmmaTile {
+    let time = |t: &WgmmaTile| t.blocks(m, n).div_ceil(sms.max(1)) as f64 * t.wave;
+    let [wide, tall] = WGMMA_STEP;
+    if time(&tall) < time(&wide) {
+        tall
+    } else {
+        wide
+    }
+}
+
+impl WgmmaTile {
+    fn rows(self) -> usize {
+        64 * self.consumers
+    }
+
+    /// A producer warpgroup and the consumers (`WG_THREADS`).
+    fn threads(self) -> u32 {
+        (128 * (1 + self.consumers)) as u32
+    }
+
+    /// Dynamic shared memory (`WG_SMEM`): four steps of packed A rows (64 B each), of W
+    /// rows packed and unpacked (64 + 128 B), and eight mbarriers.
+    fn smem(self) -> u32 {
+        (4 * (self.rows() * 64 + self.cols * 192) + 2 * 4 * 8) as u32
+    }
+
+    /// Blocks of an m × n output.
+    fn blocks(self, m: usize, n: usize) -> usize {
+        m.div_ceil(self.rows()) * n.div_ceil(self.cols)
+    }
+
+    /// The kernel's checks of this tile, as NVRTC definitions.
+    fn defines(self) -> [String; 3] {
+        let kind = self.kind;
+        [
+            format!(
+                "-DRRS_HOST_WGMMA_{kind}_TILE={}",
+                self.consumers * 1000 + self.cols
+            ),
+            format!("-DRRS_HOST_WGMMA_{kind}_THREADS={}", self.threads()),
+            format!("-DRRS_HOST_WGMMA_{kind}_SMEM={}", self.smem()),
+        ]
+    }
+}
 
 /// K steps the tensor-core GEMM keeps in flight on a GPU of compute capability `cc`
 /// (`GEMM_STAGES` in `cuda/gemm.cu`).
@@ -76,10 +150,10 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
             format!("-DRRS_HOST_GEMM_STAGES={}", gemm_stages(cc)),
             format!("-DRRS_HOST_DECODE_COLUMNS={DECODE_COLUMNS}"),
         ],
-        "gemm_wgmma" => [64, 128]
-            .map(|bn| format!("-DRRS_HOST_WGMMA_SMEM_{bn}={}", wgmma_smem(bn)))
-            .into_iter()
-            .chain([format!("-DRRS_HOST_WGMMA_THREADS={WGMMA_THREADS}")])
+        "gemm_wgmma" => WGMMA_STEP
+            .iter()
+            .chain([&WGMMA_PLAIN])
+            .flat_map(|t| t.defines())
             .collect(),
         _ => Vec::new(),
     }
@@ -420,17 +494,22 @@ impl Device {
                 k <= PLAIN_INT8_MAX_K
             }
         {
-            // A producer and two consumer warpgroups (gemm_wgmma.cu): 128 × 128 tiles with
-            // group scales; 128 × 64 tiles without, two blocks per SM.
-            let (entry, bn) = if scaled {
-                ("gemm_wgmma_step", 128)
+            // A producer and consumer warpgroups (gemm_wgmma.cu), a tile of WGMMA_STEP with
+            // group scales, WGMMA_PLAIN without.
+            let tile = if scaled {
+                wgmma_step_tile(m, n, self.sms)
             } else {
-                ("gemm_wgmma_plain", 64)
+                WGMMA_PLAIN
             };
+            let entry = tile.entry;
             let cfg = LaunchConfig {
-                grid_dim: (n.div_ceil(bn) as u32, m.div_ceil(128) as u32, 1),
-                block_dim: (WGMMA_THREADS, 1, 1),
-                shared_mem_bytes: wgmma_smem(bn),
+                grid_dim: (
+                    n.div_ceil(tile.cols) as u32,
+                    m.div_ceil(tile.rows()) as u32,
+                    1,
+                ),
+                block_dim: (tile.threads(), 1, 1),
+                shared_mem_bytes: tile.smem(),
             };
             (GEMM_WGMMA, entry.to_string(), cfg)
         } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
@@ -500,5 +579,26 @@ impl Device {
             cfg,
             [&ap, &wpp, &sap, &swp, &gp, &yp, &m32, &n32, &k32, &g32]
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wgmma tile with group scales follows the waves of blocks on the H100/H200's 132
+    /// SMs: 256 × 64 at M = 2048 and 4096 (N = 8192: 1024 and 2048 blocks, 8 and 16 waves,
+    /// against 946 and 1892 of 192 × 96, also 8 and 15 waves but longer ones), 192 × 96 at
+    /// 8192 (29 waves against 32) and for `tests/cuda.rs`'s shape chosen for it.
+    #[test]
+    fn wgmma_tile_follows_the_waves() {
+        let entry = |m, n, sms| wgmma_step_tile(m, n, sms).entry;
+        assert_eq!(entry(2048, 8192, 132), "gemm_wgmma_step_tall");
+        assert_eq!(entry(4096, 8192, 132), "gemm_wgmma_step_tall");
+        assert_eq!(entry(8192, 8192, 132), "gemm_wgmma_step_wide");
+        assert_eq!(entry(300, 260, 132), "gemm_wgmma_step_tall");
+        for sms in [114, 132] {
+            assert_eq!(entry(1100, 1800, sms), "gemm_wgmma_step_wide", "{sms} SMs");
+        }
     }
 }
