@@ -5,13 +5,13 @@
 // A4W4: one integer sum over all of k, k ≤ 65536). The host routes every other shape to
 // `gemm.cu`.
 //
-// A block owns a 128 × BN tile of y (BN = 128 or 64) and has three warpgroups (warp
-// specialization):
+// A block owns a 64·CONS × BN tile of y (plain: 128 × 64; with group scales 192 × 96 or
+// 256 × 64, see the entry points) and has 1 + CONS warpgroups (warp specialization):
 //  * the producer copies each 128-code step's packed words from global to shared memory as
 //    they are (`cp.async`, two steps ahead), then unpacks the W rows into wgmma's canonical
 //    K-major layout without swizzle (8 rows × 16 bytes per core matrix, 128 contiguous
 //    bytes) as 16 · code s8, and signals the step ready on an mbarrier;
-//  * two consumers, 64 rows each, unpack their A fragments from the packed words into
+//  * CONS consumers, 64 rows each, unpack their A fragments from the packed words into
 //    registers (16 · code, as `gemm.cu`'s INT8 path does), issue
 //    `wgmma.mma_async.m64nBNk32.s32.s8.s8` with A from registers and W from shared memory,
 //    fold each step's integer sums into f32 (Runtime Smooth's group scale), and signal the
@@ -24,6 +24,7 @@
 // The fold adds gs[s] · 2^-8 · P to the f32 accumulator in one fused multiply-add: the CPU
 // reference's rounding, so the output is bit-identical.
 // Measured on the H200 at 8192³ (`gemm.cu`'s INT8 `mma.sync` kernel in the same command),
+// with two consumers (128 × 128 tiles with group scales) until the entry points' note, and
 // before the producer change below: plain 1.25 ms (1.55), with group scales 1.60 ms (1.89).
 // Tried and not kept: a separate multiply and add in the fold (1.76 ms); converting the
 // sums first and folding them while the next step multiplies (1.76 ms: 64 more registers
