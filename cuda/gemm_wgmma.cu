@@ -442,8 +442,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 // 0.710–0.714 → 0.687–0.702; M = 2048 0.371–0.374 → 0.373–0.377 → 0.350–0.351. Per block
 // and step 192 × 96 does more (a wave of 132 blocks at K = 8192: about 46 µs against 42.4);
 // which is faster follows the number of waves (M = 2048: 946 blocks, 8 waves, against 1024,
-// 8), so the host takes the tile of the lower waves × wave time. Without the fold (plain)
-// the three tilings ran within 3% of each other.
+// 8), so the host takes the tile of the lower waves × wave time.
 WGMMA_ENTRY(gemm_wgmma_step_wide, 2, 96, 3, 1)
 WGMMA_ENTRY(gemm_wgmma_step_tall, 2, 64, 4, 1)
 WGMMA_ENTRY(gemm_wgmma_plain, 0, 64, 2, 2)
