@@ -239,16 +239,14 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   extern __shared__ __align__(1024) unsigned char smem[];
   // Registers: a block gets LAUNCH_REGS a thread at launch (65536 / (MINB · threads), down
   // to a multiple of 8); the producer gives some back (PRODUCER_REGS) and the consumers take
-  // them (CONSUMER_REGS), which must fit what the block got, or `setmaxnreg.inc` waits
-  // forever (two consumers, 128 columns: 128 · 56 + 256 · 224 = 384 · 168; 64 columns, two
-  // blocks: 128 · 40 + 256 · 96 ≤ 384 · 80; three, 96 columns: 128 · 56 + 384 · 152 =
-  // 512 · 128; 40 for the producer there spills two registers in its loop).
+  // what it gave (CONSUMER_REGS, down to a multiple of 8): more than the block got and
+  // `setmaxnreg.inc` waits forever. Plain, two blocks: 128 · 40 + 256 · 96 ≤ 384 · 80;
+  // three consumers: 128 · 56 + 384 · 152 = 512 · 128 (40 for the producer there spills
+  // two registers in its loop); four: 128 · 56 + 512 · 104 ≤ 640 · 96.
   constexpr int LAUNCH_REGS = 65536 / (MINB * WG_THREADS(CONS)) / 8 * 8;
-  constexpr int PRODUCER_REGS = CONS == 2 && BN == 64 ? 40 : 56;
+  constexpr int PRODUCER_REGS = MINB == 2 ? 40 : 56;
   constexpr int CONSUMER_REGS =
-      CONS == 2 && BN == 128 ? 224
-      : CONS == 2 && BN == 64 ? 96
-                              : (WG_THREADS(CONS) * LAUNCH_REGS - 128 * PRODUCER_REGS) / (128 * CONS) / 8 * 8;
+      (WG_THREADS(CONS) * LAUNCH_REGS - 128 * PRODUCER_REGS) / (128 * CONS) / 8 * 8;
   static_assert(128 * PRODUCER_REGS + 128 * CONS * CONSUMER_REGS <= WG_THREADS(CONS) * LAUNCH_REGS,
                 "registers");
   constexpr int BM = 64 * CONS, PACKED_A = BM * 64;  // A's packed step: BM rows × 64 B

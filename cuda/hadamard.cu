@@ -200,6 +200,43 @@ __device__ __forceinline__ void load_chunk(const f16* p, float* d) {
     d[2 * i] = half_to_float(words[i] & 0xFFFFu), d[2 * i + 1] = half_to_float(words[i] >> 16);
 }
 
+// A row of N elements into shared memory as it is, by T threads (16-byte `copy16`s,
+// coalesced; committed, not waited for), laid out for `load_slice`: thread t copies chunks
+// g = t + T·c, chunk g % CHUNKS of slice g / CHUNKS (R elements a slice), each to chunk
+// (g % CHUNKS) ^ (slice % 8) of its slice, so that `load_slice`'s 16-byte loads are free of
+// bank conflicts.
+template <unsigned N, unsigned R, unsigned T, typename In>
+__device__ __forceinline__ void stage_row(In* stage, const In* row, unsigned t) {
+  constexpr unsigned PER_CHUNK = 16 / sizeof(In), CHUNKS = R / PER_CHUNK;
+  static_assert(CHUNKS >= 8 && T % CHUNKS == 0, "a thread copies chunk t % CHUNKS of its slices");
+  const In* in_t = row + t * PER_CHUNK;
+#pragma unroll
+  for (unsigned c = 0; c < N / PER_CHUNK / T; ++c) {
+    const unsigned owner = t / CHUNKS + c * (T / CHUNKS);
+    copy16(stage + (owner * CHUNKS + ((t % CHUNKS) ^ (owner & 7))) * PER_CHUNK,
+           in_t + c * T * PER_CHUNK);
+  }
+  async_commit();
+}
+
+// Slice t (elements t·R … t·R + R − 1) of a row that `stage_row` staged, as floats.
+template <unsigned R, typename In>
+__device__ __forceinline__ void load_slice(const In* stage, unsigned t, float (&r)[R]) {
+  constexpr unsigned PER_CHUNK = 16 / sizeof(In), CHUNKS = R / PER_CHUNK;
+#pragma unroll
+  for (unsigned j = 0; j < CHUNKS; ++j)
+    load_chunk(stage + (t * CHUNKS + (j ^ (t & 7))) * PER_CHUNK, r + j * PER_CHUNK);
+}
+
+// A thread's R elements times `sc`, register p + P·i to out_t + p + P·T·i (T threads).
+template <unsigned P, unsigned T, unsigned R, typename Out>
+__device__ __forceinline__ void store_scaled(Out* out_t, float (&r)[R], float sc) {
+#pragma unroll
+  for (unsigned i = 0; i < R; ++i) r[i] *= sc;
+#pragma unroll
+  for (unsigned i = 0; i < R / P; ++i) store_v<P>(out_t + P * T * i, r + P * i);
+}
+
 // Two register passes with one exchange through shared memory, for n = 2^12 … 2^14
 // (R = 2^two_pass_logr(LOGN) registers a thread, T = n / R threads): thread t first holds the
 // R consecutive elements t·R … t·R + R − 1 and runs the butterflies over bits 0 … log2 R − 1,
@@ -264,38 +301,25 @@ __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __r
   constexpr unsigned LOGR = two_pass_logr(LOGN);
   constexpr unsigned R = 1u << LOGR, T = 1u << (LOGN - LOGR), N = 1u << LOGN;
   constexpr unsigned P = 2 * T <= R ? 2 : 1;    // consecutive elements a thread holds at the end
-  constexpr unsigned PER_CHUNK = 16 / sizeof(In);  // elements per 16-byte chunk
-  constexpr unsigned CHUNKS = R / PER_CHUNK;       // chunks per thread's first-pass slice
   constexpr unsigned ROW = R + 4;                  // an R-element slice and its padding
-  static_assert(CHUNKS >= 8 && T <= R && T >= 32 && T % CHUNKS == 0, "sizes of this path");
+  static_assert(T <= R && T >= 32, "sizes of this path");
   extern __shared__ float s[];
   const unsigned long long v = global_block();
   if (v >= vectors) return;
   const unsigned t = threadIdx.x;
   const In* in = (src ? src : reinterpret_cast<const In*>(x)) + v * N;
-  // The row into shared memory as it is: chunk g = t + T·c belongs to slice g / CHUNKS, as
-  // its chunk t % CHUNKS, swizzled.
+  // The row into shared memory as it is, then thread t's slice of R into registers.
   In* raw = reinterpret_cast<In*>(s);
-  const In* in_t = in + t * PER_CHUNK;
-#pragma unroll
-  for (unsigned c = 0; c < N / PER_CHUNK / T; ++c) {
-    const unsigned owner = t / CHUNKS + c * (T / CHUNKS);
-    copy16(raw + (owner * CHUNKS + ((t % CHUNKS) ^ (owner & 7))) * PER_CHUNK,
-           in_t + c * T * PER_CHUNK);
-  }
-  async_commit();
+  stage_row<N, R, T>(raw, in, t);
   async_wait<0>();
   __syncthreads();
   float r[R];
-#pragma unroll
-  for (unsigned j = 0; j < CHUNKS; ++j)
-    load_chunk(raw + (t * CHUNKS + (j ^ (t & 7))) * PER_CHUNK, r + j * PER_CHUNK);
+  load_slice(raw, t, r);
   butterflies<1, R>(r);
   __syncthreads();  // every slice read before the exchange overwrites the buffer
   float* slice = s + t * ROW;
 #pragma unroll
-  for (unsigned i = 0; i < R; i += 4)
-    *reinterpret_cast<float4*>(slice + i) = make_float4(r[i], r[i + 1], r[i + 2], r[i + 3]);
+  for (unsigned i = 0; i < R; i += 4) store_v<4>(slice + i, r + i);
   __syncthreads();
   // Element e = P·t + P·T·i (+ p) sits at e + 4·(P·T·i / R): P·t + P < P·T ≤ R carries
   // nothing into e / R.
@@ -303,12 +327,7 @@ __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __r
 #pragma unroll
   for (unsigned i = 0; i < R / P; ++i) load_v<P>(column + P * T * i + 4 * (P * T * i / R), r + P * i);
   butterflies<R / T, R>(r);
-  const float sc = in_register(scale);
-#pragma unroll
-  for (unsigned i = 0; i < R; ++i) r[i] *= sc;
-  Out* out = x + v * N + P * t;
-#pragma unroll
-  for (unsigned i = 0; i < R / P; ++i) store_v<P>(out + P * T * i, r + P * i);
+  store_scaled<P, T>(x + v * N + P * t, r, in_register(scale));
 }
 
 // 2^15 elements, streamed (`fwht_stream`, `fwht_h_stream`; the host takes them on sm_90 and
@@ -348,26 +367,14 @@ __device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __res
                                             unsigned long long vectors, float scale) {
   constexpr unsigned N = 1 << 15, T = STREAM_T, R = 64, ROUNDS = STREAM_ROUNDS(In);
   constexpr unsigned P = ROUNDS == 1 ? 2 : 1;    // consecutive elements a thread holds in C
-  constexpr unsigned PER_CHUNK = 16 / sizeof(In);  // elements per 16-byte chunk
-  constexpr unsigned CHUNKS = R / PER_CHUNK;       // chunks of a thread's layout-A elements
-  static_assert(N == T * R && CHUNKS >= 8 && T % CHUNKS == 0, "sizes of this path");
+  static_assert(N == T * R, "sizes of this path");
   extern __shared__ float s[];
   In* stage = reinterpret_cast<In*>(s);
   float* xb = s + N * sizeof(In) / 4;
   const unsigned t = threadIdx.x;
   const In* base = src ? src : reinterpret_cast<const In*>(x);
-  // Vector v into the stage as it is, thread t's layout-A chunk j at chunk j ^ (t % 8) of its
-  // slice (as in `fwht_two_pass`).
-  auto stage_vector = [&](unsigned long long v) {
-    const In* in_t = base + v * N + t * PER_CHUNK;
-#pragma unroll
-    for (unsigned c = 0; c < N / PER_CHUNK / T; ++c) {
-      const unsigned owner = t / CHUNKS + c * (T / CHUNKS);
-      copy16(stage + (owner * CHUNKS + ((t % CHUNKS) ^ (owner & 7))) * PER_CHUNK,
-             in_t + c * T * PER_CHUNK);
-    }
-    async_commit();
-  };
+  // Vector v into the stage as it is (layout A's slices, as in `fwht_two_pass`).
+  auto stage_vector = [&](unsigned long long v) { stage_row<N, R, T>(stage, base + v * N, t); };
   unsigned long long v = blockIdx.x;
   if (v >= vectors) return;
   stage_vector(v);
@@ -384,9 +391,7 @@ __device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __res
     async_wait<0>();
     __syncthreads();  // vector v staged (every thread's copies)
     float r[R];
-#pragma unroll
-    for (unsigned j = 0; j < CHUNKS; ++j)
-      load_chunk(stage + (t * CHUNKS + (j ^ (t & 7))) * PER_CHUNK, r + j * PER_CHUNK);
+    load_slice(stage, t, r);
     __syncthreads();  // the stage read: the next vector may land in it
     if (v + gridDim.x < vectors) stage_vector(v + gridDim.x);
     butterflies<1, R>(r);  // bits 0 … 5
@@ -394,9 +399,7 @@ __device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __res
     for (unsigned round = 0; round < ROUNDS; ++round) {
       if (ab_round == round) {
 #pragma unroll
-        for (unsigned i = 0; i < R; i += 4)
-          *reinterpret_cast<float4*>(xb + a_write + i) =
-              make_float4(r[i], r[i + 1], r[i + 2], r[i + 3]);
+        for (unsigned i = 0; i < R; i += 4) store_v<4>(xb + a_write + i, r + i);
       }
       __syncthreads();
       if (ab_round == round) {
@@ -420,11 +423,7 @@ __device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __res
       __syncthreads();
     }
     butterflies<8, R>(r);  // bits 12 … 14
-#pragma unroll
-    for (unsigned i = 0; i < R; ++i) r[i] *= sc;
-    Out* out = x + v * N + P * t;
-#pragma unroll
-    for (unsigned i = 0; i < R / P; ++i) store_v<P>(out + 512 * P * i, r + P * i);
+    store_scaled<P, T>(x + v * N + P * t, r, sc);
   }
 }
 #define STREAM_ENTRY(NAME, IN, OUT)                                                       \

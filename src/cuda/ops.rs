@@ -16,52 +16,50 @@ use crate::tensor::{DType, Tensor};
 const PLAIN_INT8_MAX_K: usize = 65536;
 
 /// A tile of the wgmma GEMM (`WG_HOST_CHECK` in `cuda/gemm_wgmma.cu`): its entry, its
-/// consumer warpgroups (64 rows each), its columns, and the time of a wave of blocks, one
-/// per SM, relative to the others' (measured on the H200 at K = 8192).
+/// consumer warpgroups (64 rows each) and its columns.
 #[derive(Clone, Copy)]
 struct WgmmaTile {
     entry: &'static str,
-    kind: &'static str,
     consumers: usize,
     cols: usize,
-    wave: f64,
 }
 
 /// With group scales: 192 × 96 or 256 × 64 tiles, one block per SM, whichever has the
-/// lower waves × wave time for the shape (`wgmma_step_tile`).
-const WGMMA_STEP: [WgmmaTile; 2] = [
-    WgmmaTile {
-        entry: "gemm_wgmma_step_wide",
-        kind: "STEP_WIDE",
-        consumers: 3,
-        cols: 96,
-        wave: 46.0,
-    },
-    WgmmaTile {
-        entry: "gemm_wgmma_step_tall",
-        kind: "STEP_TALL",
-        consumers: 4,
-        cols: 64,
-        wave: 42.4,
-    },
+/// lower waves × wave time for the shape (`wgmma_step_tile`); each with the time of a wave
+/// of blocks, µs, measured on the H200 at K = 8192 (only their ratio matters).
+const WGMMA_STEP: [(WgmmaTile, f64); 2] = [
+    (
+        WgmmaTile {
+            entry: "gemm_wgmma_step_wide",
+            consumers: 3,
+            cols: 96,
+        },
+        46.0,
+    ),
+    (
+        WgmmaTile {
+            entry: "gemm_wgmma_step_tall",
+            consumers: 4,
+            cols: 64,
+        },
+        42.4,
+    ),
 ];
 /// Without: 128 × 64 tiles, two blocks per SM.
 const WGMMA_PLAIN: WgmmaTile = WgmmaTile {
     entry: "gemm_wgmma_plain",
-    kind: "PLAIN",
     consumers: 2,
     cols: 64,
-    wave: 1.0,
 };
 
 /// The wgmma tile with group scales for an m × n output on `sms` SMs.
 fn wgmma_step_tile(m: usize, n: usize, sms: usize) -> WgmmaTile {
-    let time = |t: &WgmmaTile| t.blocks(m, n).div_ceil(sms.max(1)) as f64 * t.wave;
+    let time = |(t, wave): (WgmmaTile, f64)| t.blocks(m, n).div_ceil(sms.max(1)) as f64 * wave;
     let [wide, tall] = WGMMA_STEP;
-    if time(&tall) < time(&wide) {
-        tall
+    if time(tall) < time(wide) {
+        tall.0
     } else {
-        wide
+        wide.0
     }
 }
 
@@ -86,9 +84,10 @@ impl WgmmaTile {
         m.div_ceil(self.rows()) * n.div_ceil(self.cols)
     }
 
-    /// The kernel's checks of this tile, as NVRTC definitions.
+    /// The kernel's checks of this tile, as NVRTC definitions (`gemm_wgmma_step_wide`:
+    /// `RRS_HOST_WGMMA_STEP_WIDE_TILE`, …).
     fn defines(self) -> [String; 3] {
-        let kind = self.kind;
+        let kind = self.entry["gemm_wgmma_".len()..].to_uppercase();
         [
             format!(
                 "-DRRS_HOST_WGMMA_{kind}_TILE={}",
@@ -152,8 +151,9 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
         ],
         "gemm_wgmma" => WGMMA_STEP
             .iter()
-            .chain([&WGMMA_PLAIN])
-            .flat_map(|t| t.defines())
+            .map(|&(t, _)| t)
+            .chain([WGMMA_PLAIN])
+            .flat_map(WgmmaTile::defines)
             .collect(),
         _ => Vec::new(),
     }
