@@ -1,9 +1,5 @@
-// Smooth + per-token symmetric INT4 quantization + packing, one block per row:
-// v[q] = x[row, perm[q]] · mult[q / group] (each optional), amax = max |v|,
-// scale = amax / 7, code = clamp(rint(v · (7 / amax)), -8, 7) packed 8 per u32.
-// Bit-exact with the CPU reference: one correctly rounded multiply per element, IEEE
-// divisions once per row. Rows with amax < 2^-123 (or non-finite) give zeros; a
-// non-finite amax sets status bit 1.
+// Smooth + per-token symmetric INT4 quantization + packing, one block per row (the arithmetic
+// and its rounding: quantize.cuh, prepended to this source).
 #define QUANT_THREADS 256
 
 // With a permutation and `staged`, the row is first copied into shared memory (dynamic,
@@ -15,50 +11,9 @@ __device__ __forceinline__ float smoothed(const float* __restrict__ row, const u
   return mult ? __fmul_rn(v, mult[q / group]) : v;
 }
 
-// max over the block of every thread's m (every thread gets it).
-template <int THREADS>
-__device__ __forceinline__ u32 block_max(u32 m) {
-  __shared__ u32 partial[THREADS / 32];
-  for (int h = 16; h > 0; h >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, h));
-  if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = m;
-  __syncthreads();
-  m = 0;
-#pragma unroll
-  for (int w = 0; w < THREADS / 32; ++w) m = max(m, partial[w]);
-  return m;
-}
-
-// The row's scale from the bits m of its max |v|: writes scales[r] (and status bit 1 when not
-// finite) and returns 7 / amax, or 0 for a zero row.
-__device__ __forceinline__ float row_scale(u32 m, unsigned long long r, float* __restrict__ scales,
-                                           u32* __restrict__ status) {
-  const float amax = __uint_as_float(m);
-  const bool ok = m >= 0x02000000u && m < 0x7f800000u;  // 2^-123 <= amax <= FLT_MAX
-  if (threadIdx.x == 0) {
-    scales[r] = ok ? __fdiv_rn(amax, 7.0f) : 0.0f;
-    if (m >= 0x7f800000u) atomicOr(status, 2u);
-  }
-  return ok ? __fdiv_rn(7.0f, amax) : 0.0f;
-}
-
-// One packed word: code i = clamp(rint(v[i] · inv), -8, 7) in nibble i (inv = 0: zeros,
-// whatever v holds).
-__device__ __forceinline__ u32 pack_word(const float (&v)[8], float inv) {
-  if (inv == 0.0f) return 0;
-  u32 word = 0;
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const float c = rintf(__fmul_rn(v[i], inv));
-    word |= ((u32)(int)fminf(fmaxf(c, -8.0f), 7.0f) & 0xFu) << (4 * i);
-  }
-  return word;
-}
-
-// Rows of up to 8 · THREADS · NW codes (k ≤ 32768 with the entries below), read once:
-// thread t owns words t + THREADS · j (j < NW) and keeps their 8 smoothed values in
-// registers between the row maximum and the packing. With a permutation the row is first staged in shared memory (k floats, 16-byte
-// copies); the thread reads its 8 permutation entries with two 16-byte loads, and one
-// multiplier a word where the group is a multiple of 8.
+// Rows of up to 8 · THREADS · NW codes (k ≤ 32768 with the entries below), read once
+// (`quantize_row`). With a permutation the row is first staged in shared memory (k floats,
+// 16-byte copies), for the gather.
 template <int THREADS, int NW>
 __device__ __forceinline__ void quantize_regs(const float* __restrict__ x, const u32* __restrict__ perm,
                                               const float* __restrict__ mult, u32* __restrict__ packed,
@@ -68,47 +23,12 @@ __device__ __forceinline__ void quantize_regs(const float* __restrict__ x, const
   const unsigned long long r = global_block();
   if (r >= rows) return;
   const float* row = x + r * k;
-  const unsigned kw = k / 8, t = threadIdx.x;
   if (perm) {
-    for (unsigned q = t; q < k / 4; q += THREADS)
+    for (unsigned q = threadIdx.x; q < k / 4; q += THREADS)
       reinterpret_cast<float4*>(srow)[q] = reinterpret_cast<const float4*>(row)[q];
     __syncthreads();
   }
-  float v[NW][8];
-  u32 m = 0;
-#pragma unroll
-  for (int j = 0; j < NW; ++j) {
-    const unsigned w = t + THREADS * j;
-    if (w >= kw) break;
-    if (perm) {
-      const uint4 p0 = reinterpret_cast<const uint4*>(perm)[2 * w];
-      const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
-      const u32 idx[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
-#pragma unroll
-      for (int i = 0; i < 8; ++i) v[j][i] = srow[idx[i]];
-    } else {
-      const float4 a = reinterpret_cast<const float4*>(row)[2 * w];
-      const float4 b = reinterpret_cast<const float4*>(row)[2 * w + 1];
-      v[j][0] = a.x, v[j][1] = a.y, v[j][2] = a.z, v[j][3] = a.w;
-      v[j][4] = b.x, v[j][5] = b.y, v[j][6] = b.z, v[j][7] = b.w;
-    }
-    if (mult) {
-      const float s = mult[8 * w / group];
-#pragma unroll
-      for (int i = 0; i < 8; ++i)
-        v[j][i] = __fmul_rn(v[j][i], group % 8 == 0 ? s : mult[(8 * w + i) / group]);
-    }
-#pragma unroll
-    for (int i = 0; i < 8; ++i) m = max(m, __float_as_uint(v[j][i]) & 0x7fffffffu);
-  }
-  const float inv = row_scale(block_max<THREADS>(m), r, scales, status);
-  u32* out = packed + r * kw;
-#pragma unroll
-  for (int j = 0; j < NW; ++j) {
-    const unsigned w = t + THREADS * j;
-    if (w >= kw) break;
-    out[w] = pack_word(v[j], inv);
-  }
+  quantize_row<THREADS, NW>(row, srow, perm, mult, packed + r * (k / 8), scales, status, r, k, group);
 }
 #define QUANTIZE_REGS(THREADS, NW)                                                          \
   extern "C" __global__ void __launch_bounds__(THREADS) quantize_regs_##THREADS##_##NW(    \

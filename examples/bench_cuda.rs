@@ -263,8 +263,24 @@ fn run() -> rrs::Result<()> {
             rrs::permute::permute(&ctx, &w.packed, &perm).map(|_| ())
         })?;
         report("permute", "weights", 0, n, k, ms, (n * k) as f64, 0.0);
-        for (variant, reorder) in [("static", Reorder::Static), ("dynamic", Reorder::Dynamic)] {
-            let cfg = Config::new(Method::Rrs)
+        // The codes of the rotated rows, the rotation fused into the quantize where
+        // `cuda/rotate.cu` has kernels for k (`RRS_CUDA_FUSE_ROTATION=0`: written first).
+        let tag = if rrs::hadamard::fuses_rotation(&ctx, k) {
+            "rotated_fused"
+        } else {
+            "rotated_unfused"
+        };
+        let ms = ctx.cuda_time_ms(samples, 10, || {
+            rrs::quantize::quantize_rotated(&ctx, &x, Default::default()).map(|_| ())
+        })?;
+        let bytes = (m * k * 4 + m * k / 2) as f64;
+        report("quantize", tag, m, 0, k, ms, bytes, 0.0);
+        for (variant, method, reorder) in [
+            ("static", Method::Rrs, Reorder::Static),
+            ("dynamic", Method::Rrs, Reorder::Dynamic),
+            ("quarot", Method::QuaRot, Reorder::None),
+        ] {
+            let cfg = Config::new(method)
                 .reorder(reorder)
                 .calibration(calib.clone());
             let layer = RrsLinear::new(&ctx, &weights, n, k, cfg)?;

@@ -580,6 +580,18 @@ pub(crate) fn record_into(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<
     Ok(out)
 }
 
+/// Whether [`crate::quantize::quantize_rotated`] computes the rotation of f32 rows of `k`
+/// inside its kernel on this context instead of writing it first: on CUDA, where
+/// `cuda/rotate.cu` has kernels for k (2^12 … 2^14), unless `RRS_CUDA_FUSE_ROTATION=0`.
+pub fn fuses_rotation(ctx: &Context, k: usize) -> bool {
+    #[cfg(feature = "cuda")]
+    if let Some(cu) = &ctx.cuda {
+        return cu.rotation_fuses(k);
+    }
+    let _ = (ctx, k);
+    false
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {

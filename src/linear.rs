@@ -503,8 +503,14 @@ impl RrsLinear {
         let ctx = &self.ctx;
         let plan = &self.plan;
         plan.check_x(x.shape())?;
+        // QuaRot-style (rotation, no Runtime Smooth): the quantize rotates its rows itself,
+        // without writing them where the backend fuses the two (`quantize_rotated`); the
+        // channel maxima of Runtime Smooth need the whole batch rotated first.
+        let rotate_in_quantize = plan.method.rotates()
+            && !plan.method.runtime_smooth()
+            && matches!(self.weights, Weights::Int4(_));
         let rotated;
-        let xin = if plan.method.rotates() {
+        let xin = if plan.method.rotates() && !rotate_in_quantize {
             rotated = hadamard::record_into(ctx, rec, x)?;
             &rotated
         } else {
@@ -542,7 +548,11 @@ impl RrsLinear {
                 perm: None,
                 multipliers: self.sq_multipliers.as_ref().map(|d| (d, 1)),
             };
-            quantize::record(ctx, rec, xin, smooth, status, None)?
+            if rotate_in_quantize {
+                quantize::record_rotated(ctx, rec, x, smooth, status)?
+            } else {
+                quantize::record(ctx, rec, xin, smooth, status, None)?
+            }
         };
         if !plan.method.runtime_smooth() {
             // Plain A4W4: unit scales; keep the 128-wide flush when it divides k.

@@ -196,6 +196,56 @@ pub(crate) fn record(
     status: &Tensor,
     stage: Option<usize>,
 ) -> Result<Quantized> {
+    quantize_rows(ctx, rec, x, smooth, status, stage, false)
+}
+
+/// [`quantize`] of the rotated rows of `x` (its normalized FWHT, as [`crate::hadamard`]
+/// computes it), without writing them where the backend fuses the two (CUDA, k = 2^12 …
+/// 2^14, `cuda/rotate.cu`); elsewhere the rotation is written and read back. Blocks for
+/// the check.
+pub fn quantize_rotated(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> {
+    block_on(quantize_rotated_async(ctx, x, smooth))
+}
+
+/// [`quantize_rotated`], without blocking.
+pub async fn quantize_rotated_async(
+    ctx: &Context,
+    x: &Tensor,
+    smooth: Smooth<'_>,
+) -> Result<Quantized> {
+    let status = status::new(ctx)?;
+    let q = ctx.run(|rec| record_rotated(ctx, rec, x, smooth, &status))?;
+    status::check_async(ctx, &status, "quantize_rotated").await?;
+    Ok(q)
+}
+
+/// [`quantize_rotated`] into a recording.
+pub(crate) fn record_rotated(
+    ctx: &Context,
+    rec: &mut Rec,
+    x: &Tensor,
+    smooth: Smooth,
+    status: &Tensor,
+) -> Result<Quantized> {
+    x.expect(ctx, "quantize input", DType::F32, 2)?;
+    if crate::hadamard::fuses_rotation(ctx, x.rows_cols().1) {
+        return quantize_rows(ctx, rec, x, smooth, status, None, true);
+    }
+    let rotated = crate::hadamard::record_into(ctx, rec, x)?;
+    record(ctx, rec, &rotated, smooth, status, None)
+}
+
+/// The codes of `x`, or of its rotation computed on the fly (`rotated`; only where
+/// [`crate::hadamard::fuses_rotation`]).
+fn quantize_rows(
+    ctx: &Context,
+    rec: &mut Rec,
+    x: &Tensor,
+    smooth: Smooth,
+    status: &Tensor,
+    stage: Option<usize>,
+    rotated: bool,
+) -> Result<Quantized> {
     x.expect(ctx, "quantize input", DType::F32, 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
@@ -233,7 +283,7 @@ pub(crate) fn record(
     let scales = Tensor::output(ctx, DType::F32, &[m])?;
     #[cfg(feature = "cuda")]
     if let Rec::Cuda(cu) = rec {
-        cu.quantize(x, smooth, group, [&packed, &scales], status)?;
+        cu.quantize(x, smooth, group, [&packed, &scales], status, rotated)?;
         return Ok(Quantized {
             packed,
             scales,
@@ -241,6 +291,7 @@ pub(crate) fn record(
             k,
         });
     }
+    debug_assert!(!rotated, "no fused rotation on wgpu");
     let perm = smooth.perm.map_or(&ctx.gpu()?.dummy, |p| p.buffer());
     let mults = smooth
         .multipliers

@@ -135,16 +135,23 @@ fn both_gemm_paths_match_reference() {
 /// The whole layer on CUDA against its CPU reference, every path, every method.
 #[test]
 fn layer_matches_reference_on_both_paths() {
-    let wl = Workload::new(&WorkloadConfig {
-        tokens: 256,
-        channels: 2048,
-        out_features: 256,
-        ..WorkloadConfig::default()
+    // k = 2048: rotation written, then read; k = 4096: QuaRot's rotation fused into its
+    // quantize (`cuda/rotate.cu`).
+    let workloads = [2048, 4096].map(|channels| {
+        Workload::new(&WorkloadConfig {
+            tokens: 256,
+            channels,
+            out_features: 256,
+            ..WorkloadConfig::default()
+        })
     });
-    let (n, k) = (wl.config.out_features, wl.config.channels);
     for path in PATHS {
         let Some(ctx) = cuda(path) else { return };
-        for method in Method::ALL {
+        for (wl, method) in workloads
+            .iter()
+            .flat_map(|wl| Method::ALL.map(|method| (wl, method)))
+        {
+            let (n, k) = (wl.config.out_features, wl.config.channels);
             let cfg = Config::new(method)
                 .reorder(Reorder::Dynamic)
                 .calibration(wl.calibration.clone());
@@ -156,8 +163,11 @@ fn layer_matches_reference_on_both_paths() {
                 .unwrap();
             let tol = if method.rotates() { 1e-3 } else { 1e-5 };
             let e = rel_error(&y, &want);
-            eprintln!("{path:?} {}: GPU vs CPU rel error {e:.2e}", method.name());
-            assert!(e <= tol, "{path:?} {method:?}: rel error {e}");
+            eprintln!(
+                "{path:?} k={k} {}: GPU vs CPU rel error {e:.2e}",
+                method.name()
+            );
+            assert!(e <= tol, "{path:?} k={k} {method:?}: rel error {e}");
         }
     }
 }
@@ -285,6 +295,63 @@ fn hadamard_is_bit_exact_with_reference() {
             .collect();
         let want = rrs::hadamard::reference_f16(&x, k).unwrap();
         assert_fwht_bits(&ctx, &x, k, &want, F16_BITS, &format!("f16 m={m} k={k}"));
+    }
+}
+
+/// The FWHT fused with the quantize (`cuda/rotate.cu`, k = 2^12 … 2^14): codes and row
+/// scales bit-identical to the CPU reference of the rotation followed by the quantize, with a
+/// permutation and group multipliers (the statistics of the rotated rows) and without
+/// either (QuaRot), with channel outliers, a spike and a zero row.
+#[test]
+fn fused_rotation_is_bit_exact_with_reference() {
+    use rrs::channel_max;
+    use rrs::quantize::{self, Smooth};
+    let Some(ctx) = cuda(CudaGemm::Int8) else {
+        return;
+    };
+    let mut rng = Rng::new(33);
+    let group = 128;
+    for (m, k) in [(3, 4096), (300, 4096), (5, 8192), (2, 16384), (100, 16384)] {
+        assert!(
+            rrs::hadamard::fuses_rotation(&ctx, k),
+            "k = {k}: not fused on {}",
+            ctx.describe()
+        );
+        let mut x = rng.normals(m * k, 1.0);
+        for row in x.chunks_mut(k) {
+            for j in (0..k).step_by(97) {
+                row[j] *= 30.0;
+            }
+        }
+        x[k / 2 + 7] = 5000.0;
+        x[(m - 1) * k..].fill(0.0);
+        let rotated = rrs::hadamard::reference(&x, k).unwrap();
+        let (_, perm, scales) = channel_max::reference(&rotated, k, group, true, None).unwrap();
+        let inv = channel_max::inverse(&scales);
+        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
+        let pt = Tensor::from_slice(&ctx, &perm, &[k]).unwrap();
+        let it = Tensor::from_slice(&ctx, &inv, &[k / group]).unwrap();
+        for smoothed in [true, false] {
+            let smooth = Smooth {
+                perm: smoothed.then_some(&pt),
+                multipliers: smoothed.then_some((&it, group)),
+            };
+            let q = quantize::quantize_rotated(&ctx, &xt, smooth).unwrap();
+            let (want_q, want_s) = quantize::reference(
+                &rotated,
+                k,
+                smoothed.then_some(&perm[..]),
+                smoothed.then_some((&inv[..], group)),
+            )
+            .unwrap();
+            let what = format!("m={m} k={k} smoothed={smoothed}");
+            assert!(
+                q.packed.to_vec::<u32>(&ctx).unwrap() == want_q,
+                "codes, {what}"
+            );
+            let got = common::bits(&q.scales.to_vec::<f32>(&ctx).unwrap(), F32_BITS);
+            assert!(got == common::bits(&want_s, F32_BITS), "row scales, {what}");
+        }
     }
 }
 

@@ -28,11 +28,14 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStrea
 use crate::context::CudaGemm;
 use crate::error::{Error, Result};
 
-/// A CUDA C source of rrs (`cuda/<name>.cu`; `cuda/common.cuh` is prepended).
+/// A CUDA C source of rrs (`cuda/<name>.cu`; `cuda/common.cuh` and the source's headers,
+/// the device code it shares with other sources, are prepended).
 #[derive(Clone, Copy, Debug)]
 pub struct Source {
     /// File stem, e.g. `"gemm"`.
     pub name: &'static str,
+    /// Texts of the `cuda/*.cuh` headers it uses, in order.
+    headers: &'static [&'static str],
     text: &'static str,
     /// Uses architecture-specific instructions (Hopper's `wgmma`): compiled for `sm_90a`
     /// rather than `sm_90` (see [`Source::target`]).
@@ -55,30 +58,36 @@ impl Source {
 const COMMON: &str = include_str!("../../cuda/common.cuh");
 
 macro_rules! source {
-    ($name:literal) => {
-        source!($name, false)
+    ($name:literal $(, $header:literal)*) => {
+        source!(@ $name, false $(, $header)*)
     };
-    ($name:literal, $arch_specific:literal) => {
+    (arch_specific $name:literal) => {
+        source!(@ $name, true)
+    };
+    (@ $name:literal, $arch_specific:literal $(, $header:literal)*) => {
         Source {
             name: $name,
+            headers: &[$(include_str!(concat!("../../cuda/", $header, ".cuh"))),*],
             text: include_str!(concat!("../../cuda/", $name, ".cu")),
             arch_specific: $arch_specific,
         }
     };
 }
 
-pub(crate) const HADAMARD: Source = source!("hadamard");
+pub(crate) const HADAMARD: Source = source!("hadamard", "fwht");
+pub(crate) const ROTATE: Source = source!("rotate", "fwht", "quantize");
 pub(crate) const CHANNEL_MAX: Source = source!("channel_max");
-pub(crate) const QUANTIZE: Source = source!("quantize");
+pub(crate) const QUANTIZE: Source = source!("quantize", "quantize");
 pub(crate) const PERMUTE: Source = source!("permute");
 pub(crate) const GEMM: Source = source!("gemm");
-pub(crate) const GEMM_WGMMA: Source = source!("gemm_wgmma", true);
+pub(crate) const GEMM_WGMMA: Source = source!(arch_specific "gemm_wgmma");
 pub(crate) const MATMUL: Source = source!("matmul");
 pub(crate) const COPY: Source = source!("copy");
 
 /// Every CUDA source, for [`ptx`].
-pub const SOURCES: [Source; 8] = [
+pub const SOURCES: [Source; 9] = [
     HADAMARD,
+    ROTATE,
     CHANNEL_MAX,
     QUANTIZE,
     PERMUTE,
@@ -134,7 +143,11 @@ pub fn ptx(source: Source, arch: &str) -> Result<String> {
         return Ok(p.clone());
     }
     nvrtc_present()?;
-    let text = format!("{COMMON}\n{}", source.text);
+    let text = [COMMON]
+        .iter()
+        .chain(source.headers)
+        .chain([&source.text])
+        .fold(String::new(), |t, part| t + part + "\n");
     let mut options = vec![format!("--gpu-architecture={arch}"), "-std=c++17".into()];
     options.extend(ops::host_defines(source.name, compute_capability(&arch)?));
     let opts = cudarc::nvrtc::CompileOptions {
@@ -193,6 +206,9 @@ pub(crate) struct Device {
     /// The most dynamic shared memory a block may be given (bytes): the device's opt-in
     /// maximum, or less under `ContextOptions::max_workgroup_storage`.
     pub smem_limit: u32,
+    /// Whether the FWHT is fused with the quantize where `cuda/rotate.cu` has kernels for k
+    /// (`RRS_CUDA_FUSE_ROTATION=0` turns it off, for A/B runs).
+    pub fuse_rotation: bool,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
@@ -273,6 +289,7 @@ impl Device {
             gemm,
             sms,
             smem_limit,
+            fuse_rotation: std::env::var("RRS_CUDA_FUSE_ROTATION").as_deref() != Ok("0"),
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),

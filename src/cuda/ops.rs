@@ -3,7 +3,9 @@
 
 use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
 
-use super::{Device, CHANNEL_MAX, COPY, GEMM, GEMM_WGMMA, HADAMARD, MATMUL, PERMUTE, QUANTIZE};
+use super::{
+    Device, CHANNEL_MAX, COPY, GEMM, GEMM_WGMMA, HADAMARD, MATMUL, PERMUTE, QUANTIZE, ROTATE,
+};
 use crate::channel_max::{MAX_SCALE, MIN_SCALE};
 use crate::context::CudaGemm;
 use crate::error::{Error, Result};
@@ -114,8 +116,13 @@ fn gemm_stages(cc: (i32, i32)) -> usize {
 /// kernels (2^12 … 2^14, but 2^14 not on sm_75, whose 64 KiB a block could not hold it;
 /// `two_pass_logr`), four words of padding per 64 (enough for their slices of 64 or 128).
 fn fwht_smem(chunk: usize, cc: (i32, i32)) -> u32 {
-    let two_pass = (4096..=16384).contains(&chunk) && (chunk < 16384 || cc >= (8, 0));
-    (chunk * 4 + if two_pass { chunk / 4 } else { 0 }) as u32
+    (chunk * 4 + if two_pass(chunk, cc) { chunk / 4 } else { 0 }) as u32
+}
+
+/// Whether the FWHT of `chunk` = 2^n elements runs two passes (`two_pass_logr` in
+/// `cuda/fwht.cuh`): 2^12 … 2^14, but 2^14 not on sm_75.
+fn two_pass(chunk: usize, cc: (i32, i32)) -> bool {
+    (4096..=16384).contains(&chunk) && (chunk < 16384 || cc >= (8, 0))
 }
 
 /// Dynamic shared memory of the streamed FWHT of 2^15 elements of `elem_bytes` each
@@ -138,7 +145,7 @@ const DECODE_COLUMNS: usize = 32;
 /// shared memory or grid.
 pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
     match source {
-        "hadamard" => (12..=14)
+        "hadamard" | "rotate" => (12..=14)
             .map(|l| format!("-DRRS_HOST_FWHT_SMEM_{l}={}", fwht_smem(1 << l, cc)))
             .chain([
                 format!("-DRRS_HOST_FWHT_STREAM_SMEM_F32={}", fwht_stream_smem(4)),
@@ -303,6 +310,16 @@ impl Device {
         Ok(())
     }
 
+    /// Whether `cuda/rotate.cu` fuses the normalized FWHT of rows of `k` with the quantize
+    /// on this GPU: k = 2^12 … 2^14 (the two-pass sizes; its shared memory is theirs), and
+    /// `RRS_CUDA_FUSE_ROTATION` is not `0`.
+    pub fn rotation_fuses(&self, k: usize) -> bool {
+        self.fuse_rotation
+            && k.is_power_of_two()
+            && two_pass(k, self.cc)
+            && fwht_smem(k, self.cc) <= self.smem_limit
+    }
+
     /// Channel maxima, the permutation (sorted, or as `stats[1]` already holds when not
     /// `sorted`) and the group scales into `stats` = [absmax, perm, scales, inv_scales].
     pub fn channel_max(
@@ -315,8 +332,9 @@ impl Device {
     ) -> Result<()> {
         let [absmax, perm, scales, inv] = stats;
         let (m, k) = x.rows_cols();
-        let rows_per_block = m.div_ceil(m.div_ceil(64).min(1024)) as u32;
         let (m32, k32, g32) = (m as u32, k as u32, group as u32);
+        let rows_per_block = m.div_ceil(m.div_ceil(64).min(1024)) as u32;
+        let (xp, ap, pp) = (self.p(x), self.p(absmax), self.p(perm));
         let cfg = LaunchConfig {
             grid_dim: (
                 k.div_ceil(256) as u32,
@@ -326,7 +344,6 @@ impl Device {
             block_dim: (256, 1, 1),
             shared_mem_bytes: 0,
         };
-        let (xp, ap, pp) = (self.p(x), self.p(absmax), self.p(perm));
         launch!(
             self,
             CHANNEL_MAX,
@@ -352,7 +369,9 @@ impl Device {
         )
     }
 
-    /// Smooth, quantize and pack `x` into `out` = [packed, scales].
+    /// Smooth, quantize and pack `x` into `out` = [packed, scales]; `rotated`: the
+    /// normalized FWHT of `x`'s rows, which the kernel computes (`fwht_quantize`; see
+    /// [`Device::rotation_fuses`]).
     pub fn quantize(
         &self,
         x: &Tensor,
@@ -360,6 +379,7 @@ impl Device {
         group: usize,
         out: [&Tensor; 2],
         status: &Tensor,
+        rotated: bool,
     ) -> Result<()> {
         let (m, k) = x.rows_cols();
         let (rows, k32, g32) = (m as u64, k as u32, group as u32);
@@ -369,6 +389,26 @@ impl Device {
             self.p_opt(smooth.multipliers.map(|(s, _)| s)),
         );
         let (qp, sp, stp) = (self.p(out[0]), self.p(out[1]), self.p(status));
+        if rotated {
+            // 1/sqrt(k), the scale `hadamard` gives a power of two.
+            let (entry, scale) = (
+                format!("fwht_quantize_{}", k.trailing_zeros()),
+                1.0 / (k as f32).sqrt(),
+            );
+            let smem = fwht_smem(k, self.cc);
+            let threads = self
+                .function(ROTATE, &entry, smem)?
+                .max_threads_per_block()
+                .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
+            let cfg = config(grid(m)?, threads as u32, smem);
+            return launch!(
+                self,
+                ROTATE,
+                &entry,
+                cfg,
+                [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &g32, &scale]
+            );
+        }
         // A permuted row is staged in shared memory where it fits (160 KiB, and what the
         // device allows a block).
         let fits = smooth.perm.is_none() || k * 4 <= (160 * 1024).min(self.smem_limit as usize);

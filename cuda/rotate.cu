@@ -1,0 +1,53 @@
+// The FWHT fused with the quantize that follows it (`quantize_rotated`: QuaRot-style layers,
+// rotation then per-token RTN), so that the rotated rows never reach device memory. For the
+// two-pass sizes n = 2^12 … 2^14 (2^14 not on sm_75; `two_pass_logr` in fwht.cuh), x f32:
+// fwht_quantize_<L> computes y = FWHT(x) · scale row by row exactly as fwht_<L> does
+// (`two_pass_row`, then one multiply), then the row's codes and scale as `quantize_regs` in
+// quantize.cu makes them from y (`quantize_row`).
+// H200, M = 2048, k = 8192 (Nsight Compute, kernel time): 58 µs, against 33 µs for fwht_13
+// and 38 µs for quantize_regs_256_4 on its output. Not used with Runtime Smooth, whose
+// channel maxima need the whole batch rotated before any row is quantized: a kernel that
+// rotated the rows and kept its channels' running maxima in shared memory (persistent
+// blocks, 32 KiB more a block: half the occupancy) took 56 µs where fwht_13 and `absmax`
+// take 33 + 18.5; one that added each element to the maxima with `red.global.max` took
+// 132 µs.
+
+RRS_FWHT_SMEM_CHECK(12, RRS_HOST_FWHT_SMEM_12);
+RRS_FWHT_SMEM_CHECK(13, RRS_HOST_FWHT_SMEM_13);
+RRS_FWHT_SMEM_CHECK(14, RRS_HOST_FWHT_SMEM_14);
+
+// One block a row: the row's y into shared memory (n floats, over the transform's buffer),
+// then `quantize_row` of it with thread t owning words t + T·j (j < R / 8).
+template <int LOGN, typename In>
+__device__ __forceinline__ void fwht_quantize(const In* __restrict__ x, const u32* __restrict__ perm,
+                                              const float* __restrict__ mult, u32* __restrict__ packed,
+                                              float* __restrict__ scales, u32* __restrict__ status,
+                                              unsigned long long rows, unsigned group, float scale) {
+  using L = TwoPass<LOGN>;
+  constexpr unsigned R = L::R, T = L::T, P = L::P, N = L::N;
+  extern __shared__ float s[];
+  const unsigned long long v = global_block();
+  if (v >= rows) return;
+  const unsigned t = threadIdx.x;
+  float r[R];
+  two_pass_row<LOGN>(x + v * N, s, t, r);
+  const float sc = in_register(scale);
+#pragma unroll
+  for (unsigned i = 0; i < R; ++i) r[i] *= sc;
+  __syncthreads();  // every thread's reads of the exchange done before y overwrites it
+#pragma unroll
+  for (unsigned i = 0; i < R / P; ++i) store_v<P>(s + P * t + P * T * i, r + P * i);
+  __syncthreads();
+  quantize_row<T, R / 8>(s, s, perm, mult, packed + v * (N / 8), scales, status, v, N, group);
+}
+
+#define ROTATE(LOGN)                                                                           \
+  extern "C" __global__ void __launch_bounds__(TwoPass<LOGN>::T) fwht_quantize_##LOGN(          \
+      const float* x, const u32* perm, const float* mult, u32* packed, float* scales,            \
+      u32* status, unsigned long long rows, unsigned group, float scale) {                      \
+    fwht_quantize<LOGN, float>(x, perm, mult, packed, scales, status, rows, group, scale);      \
+  }
+ROTATE(12) ROTATE(13)
+#if __CUDA_ARCH__ >= 800
+ROTATE(14)
+#endif
