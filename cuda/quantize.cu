@@ -24,8 +24,11 @@ __device__ __forceinline__ void quantize_regs(const float* __restrict__ x, const
   if (r >= rows) return;
   const float* row = x + r * k;
   if (perm) {
-    for (unsigned q = threadIdx.x; q < k / 4; q += THREADS)
-      reinterpret_cast<float4*>(srow)[q] = reinterpret_cast<const float4*>(row)[q];
+    // All of a thread's copies in flight at once (`cp.async`): a load-then-store loop waited
+    // for each load in turn.
+    for (unsigned q = threadIdx.x; q < k / 4; q += THREADS) copy16(srow + 4 * q, row + 4 * q);
+    async_commit();
+    async_wait<0>();
     __syncthreads();
   }
   quantize_row<THREADS, NW>(row, srow, perm, mult, packed + r * (k / 8), scales, status, r, k, group);
