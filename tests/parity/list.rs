@@ -40,6 +40,7 @@ parity_tests! {
     ],
     quantize: [
         matches_reference_bit_exactly,
+        rotated_matches_reference,
         row_scales_are_correctly_rounded,
         outputs_reuse_freed_buffers,
         buffers_dropped_while_recording_wait_for_its_submission,

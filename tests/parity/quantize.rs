@@ -70,6 +70,52 @@ async fn matches_reference_on(ctx: &rrs::Context) {
     }
 }
 
+/// The quantize of rotated rows (`quantize_rotated`: on CUDA one kernel for k = 2^12 … 2^14,
+/// elsewhere the FWHT written first) is bit-exact with the reference of the rotation followed
+/// by the quantize, plain and smoothed (permuted, group multipliers).
+pub async fn rotated_matches_reference() {
+    for ctx in &contexts().await {
+        let mut rng = Rng::new(6);
+        for (m, k, group) in [(3, 768, 64), (5, 4096, 128), (2, 8192, 128)] {
+            let mut x = activations(&mut rng, m, k);
+            x[(m - 1) * k..].fill(0.0); // a row of zeros
+            let rotated = rrs::hadamard::reference(&x, k).unwrap();
+            let p = permutation(&mut rng, k);
+            let s = scales(&mut rng, k / group);
+            let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+            let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+            let st = Tensor::from_slice(ctx, &s, &[k / group]).unwrap();
+            for smoothed in [false, true] {
+                let smooth = Smooth {
+                    perm: smoothed.then_some(&pt),
+                    multipliers: smoothed.then_some((&st, group)),
+                };
+                let q = quantize::quantize_rotated_async(ctx, &xt, smooth)
+                    .await
+                    .unwrap();
+                let (rp, rs) = quantize::reference(
+                    &rotated,
+                    k,
+                    smoothed.then_some(p.as_slice()),
+                    smoothed.then_some((s.as_slice(), group)),
+                )
+                .unwrap();
+                let what = format!("m={m} k={k} smoothed={smoothed}");
+                assert_eq!(
+                    q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
+                    rp,
+                    "{what}"
+                );
+                assert_eq!(
+                    q.scales.to_vec_async::<f32>(ctx).await.unwrap(),
+                    rs,
+                    "{what}"
+                );
+            }
+        }
+    }
+}
+
 /// Both per-row divisions (7 / amax for the codes, amax / 7 for the row scale) are IEEE
 /// correctly rounded on the GPU (`shaders/div_rn.wgsl`): 16384 rows whose maxima span the
 /// whole range the kernel divides (2^-123 … f32::MAX), with random significands, plus
