@@ -116,10 +116,10 @@ pub async fn channel_max_async(
     group: usize,
     order: Order<'_>,
 ) -> Result<ChannelStats> {
-    let status = status::new(ctx)?;
-    let stats = ctx.run(|rec| record(ctx, rec, x, group, order, &status))?;
-    status::check_async(ctx, &status, "channel_max").await?;
-    Ok(stats)
+    status::run_checked(ctx, "channel_max", |rec, st| {
+        record(ctx, rec, x, group, order, st)
+    })
+    .await
 }
 
 /// Record [`channel_max`] into `enc`; NaN/Inf set bit 0 of `status`.

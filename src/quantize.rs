@@ -148,10 +148,10 @@ pub fn quantize(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> 
 
 /// [`quantize`], without blocking.
 pub async fn quantize_async(ctx: &Context, x: &Tensor, smooth: Smooth<'_>) -> Result<Quantized> {
-    let status = status::new(ctx)?;
-    let q = ctx.run(|rec| record(ctx, rec, x, smooth, &status, None))?;
-    status::check_async(ctx, &status, "quantize").await?;
-    Ok(q)
+    status::run_checked(ctx, "quantize", |rec, st| {
+        record(ctx, rec, x, smooth, st, None)
+    })
+    .await
 }
 
 pub(crate) fn check_k(k: usize) -> Result<()> {
@@ -213,10 +213,10 @@ pub async fn quantize_rotated_async(
     x: &Tensor,
     smooth: Smooth<'_>,
 ) -> Result<Quantized> {
-    let status = status::new(ctx)?;
-    let q = ctx.run(|rec| record_rotated(ctx, rec, x, smooth, &status))?;
-    status::check_async(ctx, &status, "quantize_rotated").await?;
-    Ok(q)
+    status::run_checked(ctx, "quantize_rotated", |rec, st| {
+        record_rotated(ctx, rec, x, smooth, st)
+    })
+    .await
 }
 
 /// [`quantize_rotated`] into a recording.

@@ -375,6 +375,19 @@ pub mod status {
         Tensor::zeros(ctx, DType::U32, &[1])
     }
 
+    /// Run `f` on `ctx` with a fresh status word, then check it (a synchronization): the
+    /// checked entry points of the ops that set it. `what` names the op in the error.
+    pub(crate) async fn run_checked<T>(
+        ctx: &Context,
+        what: &str,
+        f: impl FnOnce(&mut crate::context::Rec, &Tensor) -> Result<T>,
+    ) -> Result<T> {
+        let status = new(ctx)?;
+        let out = ctx.run(|rec| f(rec, &status))?;
+        check_async(ctx, &status, what).await?;
+        Ok(out)
+    }
+
     /// Read the status word back (a synchronization) and turn set bits into an error,
     /// blocking.
     pub fn check(ctx: &Context, status: &Tensor, what: &str) -> Result<()> {
