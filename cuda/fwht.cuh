@@ -282,6 +282,10 @@ __host__ __device__ constexpr int fwht_smem_used(int logn) {
 #define RRS_FWHT_SMEM_CHECK(L, HOST)                                                        \
   RRS_HOST_CHECK(HOST >= fwht_smem_used(L) && (HOST > (4 << L)) == (two_pass_logr(L) > 0), \
                  "fwht_smem(2^" #L ")")
+// Every source that includes this header gets RRS_HOST_FWHT_SMEM_<L> (`host_defines`).
+RRS_FWHT_SMEM_CHECK(12, RRS_HOST_FWHT_SMEM_12);
+RRS_FWHT_SMEM_CHECK(13, RRS_HOST_FWHT_SMEM_13);
+RRS_FWHT_SMEM_CHECK(14, RRS_HOST_FWHT_SMEM_14);
 
 // A float in a register that ptxas cannot trace back to the constant bank (it would reload
 // a kernel parameter there for each use when registers are scarce).

@@ -6,10 +6,6 @@
 // The transforms themselves are in fwht.cuh (prepended to this source).
 // The cross pass applies the dense ±1 matrix of an m·2^n size across the m chunks.
 
-RRS_FWHT_SMEM_CHECK(12, RRS_HOST_FWHT_SMEM_12);
-RRS_FWHT_SMEM_CHECK(13, RRS_HOST_FWHT_SMEM_13);
-RRS_FWHT_SMEM_CHECK(14, RRS_HOST_FWHT_SMEM_14);
-
 #define STREAM_ENTRY(NAME, IN, OUT)                                                       \
   extern "C" __global__ void __launch_bounds__(STREAM_T, 1)                               \
       NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {              \

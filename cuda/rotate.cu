@@ -4,17 +4,13 @@
 // fwht_quantize_<L> computes y = FWHT(x) · scale row by row exactly as fwht_<L> does
 // (`two_pass_row`, then one multiply), then the row's codes and scale as `quantize_regs` in
 // quantize.cu makes them from y (`quantize_row`).
-// H200, M = 2048, k = 8192 (Nsight Compute, kernel time): 58 µs, against 33 µs for fwht_13
-// and 38 µs for quantize_regs_256_4 on its output. Not used with Runtime Smooth, whose
-// channel maxima need the whole batch rotated before any row is quantized: a kernel that
-// rotated the rows and kept its channels' running maxima in shared memory (persistent
-// blocks, 32 KiB more a block: half the occupancy) took 56 µs where fwht_13 and `absmax`
-// take 33 + 18.5; one that added each element to the maxima with `red.global.max` took
-// 132 µs.
-
-RRS_FWHT_SMEM_CHECK(12, RRS_HOST_FWHT_SMEM_12);
-RRS_FWHT_SMEM_CHECK(13, RRS_HOST_FWHT_SMEM_13);
-RRS_FWHT_SMEM_CHECK(14, RRS_HOST_FWHT_SMEM_14);
+// H200, N = K = 8192, the QuaRot-style layer (ms, fused against RRS_CUDA_FUSE_ROTATION=0):
+// M = 2048 0.363 against 0.384, M = 4096 0.715 against 0.754. Not used with Runtime
+// Smooth, whose channel maxima need the whole batch rotated before any row is quantized: a
+// maxima kernel that rotated its rows and kept its channels' running maxima in shared memory
+// (persistent blocks, 32 KiB more a block: half the occupancy) took 56 µs where fwht_13 and
+// `absmax` take 33 + 18.5 (M = 2048, Nsight Compute); one that added each element to the
+// maxima with `red.global.max` took 132 µs (BENCHMARKS.md).
 
 // One block a row: the row's y into shared memory (n floats, over the transform's buffer),
 // then `quantize_row` of it with thread t owning words t + T·j (j < R / 8).

@@ -119,6 +119,12 @@ fn fwht_smem(chunk: usize, cc: (i32, i32)) -> u32 {
     (chunk * 4 + if two_pass(chunk, cc) { chunk / 4 } else { 0 }) as u32
 }
 
+/// The FWHT's normalization 1/sqrt(k), applied once at the end as the CPU reference
+/// applies it: by the FWHT kernels and by the quantize that rotates its rows.
+fn fwht_norm(k: usize) -> f32 {
+    1.0 / (k as f32).sqrt()
+}
+
 /// Whether the FWHT of `chunk` = 2^n elements runs two passes (`two_pass_logr` in
 /// `cuda/fwht.cuh`): 2^12 … 2^14, but 2^14 not on sm_75.
 fn two_pass(chunk: usize, cc: (i32, i32)) -> bool {
@@ -253,8 +259,7 @@ impl Device {
         let (rows, k) = x.rows_cols();
         let half = x.dtype() == DType::F16;
         let vectors = (rows * outer) as u64;
-        // 1/sqrt(k) once, at the end, as the CPU reference applies it.
-        let norm = 1.0 / (k as f32).sqrt();
+        let norm = fwht_norm(k);
         let scale = if signs.is_some() { 1.0 } else { norm };
         let log2 = chunk.trailing_zeros();
         let (stream, smem) = self.fwht_variant(chunk, half, signs.is_some());
@@ -269,19 +274,13 @@ impl Device {
             (None, true) => (format!("fwht_h_{kind}"), x),
             (None, false) => (format!("fwht_{kind}"), x),
         };
-        // The block size is the kernel's own (`__launch_bounds__(fwht_threads(…))` in
-        // hadamard.cu: its registers are laid out for exactly that many threads), read back
-        // from the loaded function rather than the rule repeated here.
-        let threads = self
-            .function(HADAMARD, &entry, smem)?
-            .max_threads_per_block()
-            .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
+        let threads = self.block_size(HADAMARD, &entry, smem)?;
         let blocks = if stream {
             (rows * outer).min(self.sms)
         } else {
             rows * outer
         };
-        let cfg = config(grid(blocks)?, threads as u32, smem);
+        let cfg = config(grid(blocks)?, threads, smem);
         let (dp, sp) = (self.p(dst), self.p_opt(src.or(staged.map(|_| x))));
         launch!(self, HADAMARD, &entry, cfg, [&dp, &sp, &vectors, &scale])?;
         if let Some(signs) = signs {
@@ -310,6 +309,16 @@ impl Device {
         Ok(())
     }
 
+    /// The block size of `entry`, the kernel's own (the FWHT kernels'
+    /// `__launch_bounds__(…)`: their registers are laid out for exactly that many threads),
+    /// read back from the loaded function rather than the rule repeated here.
+    fn block_size(&self, source: super::Source, entry: &str, smem: u32) -> Result<u32> {
+        self.function(source, entry, smem)?
+            .max_threads_per_block()
+            .map(|t| t as u32)
+            .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))
+    }
+
     /// Whether `cuda/rotate.cu` fuses the normalized FWHT of rows of `k` with the quantize
     /// on this GPU: k = 2^12 … 2^14 (the two-pass sizes; its shared memory is theirs), and
     /// `RRS_CUDA_FUSE_ROTATION` is not `0`.
@@ -332,9 +341,8 @@ impl Device {
     ) -> Result<()> {
         let [absmax, perm, scales, inv] = stats;
         let (m, k) = x.rows_cols();
-        let (m32, k32, g32) = (m as u32, k as u32, group as u32);
         let rows_per_block = m.div_ceil(m.div_ceil(64).min(1024)) as u32;
-        let (xp, ap, pp) = (self.p(x), self.p(absmax), self.p(perm));
+        let (m32, k32, g32) = (m as u32, k as u32, group as u32);
         let cfg = LaunchConfig {
             grid_dim: (
                 k.div_ceil(256) as u32,
@@ -344,6 +352,7 @@ impl Device {
             block_dim: (256, 1, 1),
             shared_mem_bytes: 0,
         };
+        let (xp, ap, pp) = (self.p(x), self.p(absmax), self.p(perm));
         launch!(
             self,
             CHANNEL_MAX,
@@ -390,17 +399,12 @@ impl Device {
         );
         let (qp, sp, stp) = (self.p(out[0]), self.p(out[1]), self.p(status));
         if rotated {
-            // 1/sqrt(k), the scale `hadamard` gives a power of two.
             let (entry, scale) = (
                 format!("fwht_quantize_{}", k.trailing_zeros()),
-                1.0 / (k as f32).sqrt(),
+                fwht_norm(k),
             );
             let smem = fwht_smem(k, self.cc);
-            let threads = self
-                .function(ROTATE, &entry, smem)?
-                .max_threads_per_block()
-                .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?;
-            let cfg = config(grid(m)?, threads as u32, smem);
+            let cfg = config(grid(m)?, self.block_size(ROTATE, &entry, smem)?, smem);
             return launch!(
                 self,
                 ROTATE,
