@@ -1,6 +1,6 @@
 // Runtime Smooth's statistics: per-channel max |x| over the tokens, the channel order by that
 // max (descending, ties by index: a rank sort, the same permutation as the CPU reference), and
-// one scale per group of `group` reordered channels.
+// one scale per group of `group` reordered channels. x is f32 (`absmax`) or f16 (`absmax_h`).
 
 // bits[j] = max over rows of the bits of |x[i, j]| (max of the bits = max of the floats for
 // non-negative values; NaN has the largest bits and propagates). grid: (k / 256, row blocks).
@@ -13,6 +13,21 @@ extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__
   u32 m = 0;
   for (unsigned r = r0; r < r1; ++r) m = max(m, __float_as_uint(x[(size_t)r * k + j]) & 0x7fffffffu);
   atomicMax(&bits[j], m);
+}
+
+// absmax of f16 x: thread j2 takes channels 2·j2 and 2·j2 + 1 (one 4-byte load a row; the
+// per-half max of the bits of |x| is the max of the values, as above), then widens the two
+// maxima exactly. k even. grid: (k / 512, row blocks).
+extern "C" __global__ void absmax_h(const u32* __restrict__ x, u32* __restrict__ bits,
+                                    unsigned rows, unsigned k, unsigned rows_per_block) {
+  const unsigned j2 = blockIdx.x * blockDim.x + threadIdx.x, k2 = k / 2;
+  if (j2 >= k2) return;
+  const unsigned r0 = blockIdx.y * rows_per_block;
+  const unsigned r1 = min(rows, r0 + rows_per_block);
+  u32 m = 0;
+  for (unsigned r = r0; r < r1; ++r) m = __vmaxu2(m, x[(size_t)r * k2 + j2] & 0x7fff7fffu);
+  atomicMax(&bits[2 * j2], __float_as_uint(half_to_float(m & 0xFFFFu)));
+  atomicMax(&bits[2 * j2 + 1], __float_as_uint(half_to_float(m >> 16)));
 }
 
 // perm[rank(j)] = j with rank(j) = #{i : key_i > key_j} + #{i < j : key_i == key_j}.

@@ -11,24 +11,7 @@
 // the butterflies over b and over the bits of i run in registers, those over the lane bits
 // through warp shuffles, and those over the warp bits after one exchange through shared
 // memory (n floats). The stages run in ascending bit order, as the CPU reference runs them,
-// so the results are bit-identical.
-
-typedef unsigned short f16;  // IEEE half bits (no header needed)
-
-__device__ __forceinline__ float half_to_float(unsigned short h) {
-  float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-  return f;
-}
-__device__ __forceinline__ unsigned short float_to_half(float v) {
-  unsigned short h;
-  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-  return h;
-}
-__device__ __forceinline__ float load_f32(const float* p) { return *p; }
-__device__ __forceinline__ float load_f32(const f16* p) { return half_to_float(*p); }
-__device__ __forceinline__ void store_f32(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store_f32(f16* p, float v) { *p = float_to_half(v); }
+// so the results are bit-identical. (f16 elements: f16.cuh, prepended before this header.)
 
 // V consecutive elements as floats, and back (f16 pairs in one 4-byte access).
 template <int V>

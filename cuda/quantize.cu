@@ -1,57 +1,67 @@
 // Smooth + per-token symmetric INT4 quantization + packing, one block per row (the arithmetic
-// and its rounding: quantize.cuh, prepended to this source).
+// and its rounding: quantize.cuh, prepended to this source). Rows are f32 (`quantize…`) or
+// f16 (`quantize_h…`, each element widened exactly: the same codes as its f32 widening).
 #define QUANT_THREADS 256
 
 // With a permutation and `staged`, the row is first copied into shared memory (dynamic,
-// k floats) with coalesced loads, and the gather reads it there: a gather from device memory
-// touches a different 32-byte sector for nearly every code.
-__device__ __forceinline__ float smoothed(const float* __restrict__ row, const u32* __restrict__ perm,
+// k elements) with coalesced loads, and the gather reads it there: a gather from device
+// memory touches a different 32-byte sector for nearly every code.
+template <typename In>
+__device__ __forceinline__ float smoothed(const In* __restrict__ row, const u32* __restrict__ perm,
                                           const float* __restrict__ mult, unsigned q, unsigned group) {
-  float v = row[perm ? perm[q] : q];
+  float v = load_f32(row + (perm ? perm[q] : q));
   return mult ? __fmul_rn(v, mult[q / group]) : v;
 }
 
 // Rows of up to 8 · THREADS · NW codes (k ≤ 32768 with the entries below), read once
-// (`quantize_row`). With a permutation the row is first staged in shared memory (k floats,
+// (`quantize_row`). With a permutation the row is first staged in shared memory (k elements,
 // 16-byte copies), for the gather.
-template <int THREADS, int NW>
-__device__ __forceinline__ void quantize_regs(const float* __restrict__ x, const u32* __restrict__ perm,
+template <int THREADS, int NW, typename In>
+__device__ __forceinline__ void quantize_regs(const In* __restrict__ x, const u32* __restrict__ perm,
                                               const float* __restrict__ mult, u32* __restrict__ packed,
                                               float* __restrict__ scales, u32* __restrict__ status,
                                               unsigned long long rows, unsigned k, unsigned group) {
-  extern __shared__ float srow[];
+  extern __shared__ float4 stage[];
+  In* srow = reinterpret_cast<In*>(stage);
   const unsigned long long r = global_block();
   if (r >= rows) return;
-  const float* row = x + r * k;
+  const In* row = x + r * k;
   if (perm) {
     // All of a thread's copies in flight at once (`cp.async`): a load-then-store loop waited
     // for each load in turn.
-    for (unsigned q = threadIdx.x; q < k / 4; q += THREADS) copy16(srow + 4 * q, row + 4 * q);
+    const float4* src = reinterpret_cast<const float4*>(row);
+    for (unsigned q = threadIdx.x; q < k / (16 / sizeof(In)); q += THREADS) copy16(stage + q, src + q);
     async_commit();
     async_wait<0>();
     __syncthreads();
   }
   quantize_row<THREADS, NW>(row, srow, perm, mult, packed + r * (k / 8), scales, status, r, k, group);
 }
-#define QUANTIZE_REGS(THREADS, NW)                                                          \
-  extern "C" __global__ void __launch_bounds__(THREADS) quantize_regs_##THREADS##_##NW(    \
-      const float* x, const u32* perm, const float* mult, u32* packed, float* scales,        \
+#define QUANTIZE_REGS_ENTRY(NAME, IN, THREADS, NW)                                          \
+  extern "C" __global__ void __launch_bounds__(THREADS) NAME##_##THREADS##_##NW(            \
+      const IN* x, const u32* perm, const float* mult, u32* packed, float* scales,           \
       u32* status, unsigned long long rows, unsigned k, unsigned group) {                    \
-    quantize_regs<THREADS, NW>(x, perm, mult, packed, scales, status, rows, k, group);       \
+    quantize_regs<THREADS, NW, IN>(x, perm, mult, packed, scales, status, rows, k, group);   \
   }
+#define QUANTIZE_REGS(THREADS, NW)                                                          \
+  QUANTIZE_REGS_ENTRY(quantize_regs, float, THREADS, NW)                                    \
+  QUANTIZE_REGS_ENTRY(quantize_regs_h, f16, THREADS, NW)
 QUANTIZE_REGS(256, 1) QUANTIZE_REGS(256, 2) QUANTIZE_REGS(256, 4) QUANTIZE_REGS(256, 8)
 QUANTIZE_REGS(1024, 4)  // (1024, 8) spills
 
 // Any k (rows longer than quantize_regs takes): each value is read twice, for the row
 // maximum and for its code.
-extern "C" __global__ void __launch_bounds__(QUANT_THREADS)
-    quantize(const float* __restrict__ x, const u32* __restrict__ perm, const float* __restrict__ mult,
-             u32* __restrict__ packed, float* __restrict__ scales, u32* __restrict__ status,
-             unsigned long long rows, unsigned k, unsigned group, unsigned staged) {
-  extern __shared__ float srow[];
+template <typename In>
+__device__ __forceinline__ void quantize_any(const In* __restrict__ x, const u32* __restrict__ perm,
+                                             const float* __restrict__ mult, u32* __restrict__ packed,
+                                             float* __restrict__ scales, u32* __restrict__ status,
+                                             unsigned long long rows, unsigned k, unsigned group,
+                                             unsigned staged) {
+  extern __shared__ float4 stage[];
+  In* srow = reinterpret_cast<In*>(stage);
   const unsigned long long r = global_block();
   if (r >= rows) return;
-  const float* row = x + r * k;
+  const In* row = x + r * k;
   if (staged) {
     for (unsigned q = threadIdx.x; q < k; q += QUANT_THREADS) srow[q] = row[q];
     __syncthreads();
@@ -69,3 +79,11 @@ extern "C" __global__ void __launch_bounds__(QUANT_THREADS)
     out[w] = pack_word(v, inv);
   }
 }
+#define QUANTIZE_ANY(NAME, IN)                                                                \
+  extern "C" __global__ void __launch_bounds__(QUANT_THREADS)                                 \
+      NAME(const IN* x, const u32* perm, const float* mult, u32* packed, float* scales,       \
+           u32* status, unsigned long long rows, unsigned k, unsigned group, unsigned staged) { \
+    quantize_any<IN>(x, perm, mult, packed, scales, status, rows, k, group, staged);          \
+  }
+QUANTIZE_ANY(quantize, float)
+QUANTIZE_ANY(quantize_h, f16)

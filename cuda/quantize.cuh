@@ -1,5 +1,5 @@
 // Per-token symmetric INT4 quantization of one row a block (device code; the entries are in
-// quantize.cu, and rotate.cu runs them on rows it has just rotated):
+// quantize.cu, and rotate.cu runs them on rows it has just rotated; f16.cuh comes first):
 // v[q] = row[perm[q]] · mult[q / group] (each optional), amax = max |v|, scale = amax / 7,
 // code = clamp(rint(v · (7 / amax)), -8, 7) packed 8 per u32. Bit-exact with the CPU
 // reference: one correctly rounded multiply per element, IEEE divisions once per row. Rows
@@ -49,9 +49,10 @@ __device__ __forceinline__ u32 pack_word(const float (&v)[8], float inv) {
 // maximum and the packing. With a permutation the values are gathered from `srow` (the row in
 // shared memory; the thread reads its 8 permutation entries with two 16-byte loads), else
 // read from `row` 16 bytes at a time; one multiplier a word where the group is a multiple
-// of 8. Writes the row's kw = k / 8 words to `out` and its scale to scales[r].
-template <int THREADS, int NW>
-__device__ __forceinline__ void quantize_row(const float* __restrict__ row, const float* srow,
+// of 8. Writes the row's kw = k / 8 words to `out` and its scale to scales[r]. Elements E:
+// f32 or f16 (widened exactly).
+template <int THREADS, int NW, typename E>
+__device__ __forceinline__ void quantize_row(const E* __restrict__ row, const E* srow,
                                              const u32* __restrict__ perm, const float* __restrict__ mult,
                                              u32* __restrict__ out, float* __restrict__ scales,
                                              u32* __restrict__ status, unsigned long long r, unsigned k,
@@ -68,12 +69,9 @@ __device__ __forceinline__ void quantize_row(const float* __restrict__ row, cons
       const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
       const u32 idx[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
 #pragma unroll
-      for (int i = 0; i < 8; ++i) v[j][i] = srow[idx[i]];
+      for (int i = 0; i < 8; ++i) v[j][i] = load_f32(srow + idx[i]);
     } else {
-      const float4 a = reinterpret_cast<const float4*>(row)[2 * w];
-      const float4 b = reinterpret_cast<const float4*>(row)[2 * w + 1];
-      v[j][0] = a.x, v[j][1] = a.y, v[j][2] = a.z, v[j][3] = a.w;
-      v[j][4] = b.x, v[j][5] = b.y, v[j][6] = b.z, v[j][7] = b.w;
+      load8(row + 8 * w, v[j]);
     }
     if (mult) {
       const float s = mult[8 * w / group];

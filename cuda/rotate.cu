@@ -1,9 +1,10 @@
 // The FWHT fused with the quantize that follows it (`quantize_rotated`: QuaRot-style layers,
 // rotation then per-token RTN), so that the rotated rows never reach device memory. For the
-// two-pass sizes n = 2^12 … 2^14 (2^14 not on sm_75; `two_pass_logr` in fwht.cuh), x f32:
-// fwht_quantize_<L> computes y = FWHT(x) · scale row by row exactly as fwht_<L> does
+// two-pass sizes n = 2^12 … 2^14 (2^14 not on sm_75; `two_pass_logr` in fwht.cuh):
+// fwht_quantize_<L> (x f32) computes y = FWHT(x) · scale row by row exactly as fwht_<L> does
 // (`two_pass_row`, then one multiply), then the row's codes and scale as `quantize_regs` in
-// quantize.cu makes them from y (`quantize_row`).
+// quantize.cu makes them from y (`quantize_row`); fwht_quantize_h_<L> (x f16) rounds y to f16
+// first, as fwht_h_<L> stores it, so that its codes are those of the unfused pair.
 // H200, N = K = 8192, the QuaRot-style layer (ms, fused against RRS_CUDA_FUSE_ROTATION=0):
 // M = 2048 0.363 against 0.384, M = 4096 0.715 against 0.754. Not used with Runtime
 // Smooth, whose channel maxima need the whole batch rotated before any row is quantized: a
@@ -29,7 +30,10 @@ __device__ __forceinline__ void fwht_quantize(const In* __restrict__ x, const u3
   two_pass_row<LOGN>(x + v * N, s, t, r);
   const float sc = in_register(scale);
 #pragma unroll
-  for (unsigned i = 0; i < R; ++i) r[i] *= sc;
+  for (unsigned i = 0; i < R; ++i) {
+    r[i] *= sc;
+    if constexpr (sizeof(In) == 2) r[i] = half_to_float(float_to_half(r[i]));
+  }
   __syncthreads();  // every thread's reads of the exchange done before y overwrites it
 #pragma unroll
   for (unsigned i = 0; i < R / P; ++i) store_v<P>(s + P * t + P * T * i, r + P * i);
@@ -37,12 +41,13 @@ __device__ __forceinline__ void fwht_quantize(const In* __restrict__ x, const u3
   quantize_row<T, R / 8>(s, s, perm, mult, packed + v * (N / 8), scales, status, v, N, group);
 }
 
-#define ROTATE(LOGN)                                                                           \
-  extern "C" __global__ void __launch_bounds__(TwoPass<LOGN>::T) fwht_quantize_##LOGN(          \
-      const float* x, const u32* perm, const float* mult, u32* packed, float* scales,            \
-      u32* status, unsigned long long rows, unsigned group, float scale) {                      \
-    fwht_quantize<LOGN, float>(x, perm, mult, packed, scales, status, rows, group, scale);      \
+#define ROTATE_ENTRY(NAME, LOGN, IN)                                                           \
+  extern "C" __global__ void __launch_bounds__(TwoPass<LOGN>::T) NAME##_##LOGN(                 \
+      const IN* x, const u32* perm, const float* mult, u32* packed, float* scales, u32* status, \
+      unsigned long long rows, unsigned group, float scale) {                                   \
+    fwht_quantize<LOGN, IN>(x, perm, mult, packed, scales, status, rows, group, scale);         \
   }
+#define ROTATE(LOGN) ROTATE_ENTRY(fwht_quantize, LOGN, float) ROTATE_ENTRY(fwht_quantize_h, LOGN, f16)
 ROTATE(12) ROTATE(13)
 #if __CUDA_ARCH__ >= 800
 ROTATE(14)

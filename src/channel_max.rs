@@ -1,6 +1,7 @@
 //! `channel_max`: the Runtime Smooth statistics of an activation matrix, on the GPU.
 //!
-//! For x: [m, k] f32 (row-major):
+//! For x: [m, k] f32 or f16 (row-major; f16 with k even, each element widened exactly, so
+//! the statistics are those of its f32 widening):
 //! * `absmax[j] = max_i |x[i, j]|` (bit-exact: a max is order independent);
 //! * `perm`: the channel order by `absmax` descending, ties by lower index first
 //!   (`perm[r]` = channel of rank r; bit-exact, a deterministic stable sort);
@@ -102,7 +103,7 @@ struct Params {
     rows_per_wg: u32,
 }
 
-/// Compute [`ChannelStats`] of `x` ([m, k] f32) on the GPU, then check that no channel
+/// Compute [`ChannelStats`] of `x` ([m, k] f32 or f16) on the GPU, then check that no channel
 /// maximum is NaN or Inf (this check reads one word back).
 /// Blocks for the check.
 pub fn channel_max(ctx: &Context, x: &Tensor, group: usize, order: Order) -> Result<ChannelStats> {
@@ -143,7 +144,7 @@ pub(crate) fn record(
     order: Order,
     status: &Tensor,
 ) -> Result<ChannelStats> {
-    x.expect(ctx, "channel_max input", DType::F32, 2)?;
+    x.expect_activations(ctx, "channel_max input", 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
         return Err(Error::Shape(
@@ -151,6 +152,11 @@ pub(crate) fn record(
         ));
     }
     check_group(k, group)?;
+    if x.dtype() == DType::F16 && !k.is_multiple_of(2) {
+        return Err(Error::Unsupported(format!(
+            "channel_max of f16 rows needs an even k (two channels a 4-byte word), got k = {k}"
+        )));
+    }
     let absmax = Tensor::zeros(ctx, DType::F32, &[k])?;
     let scales = Tensor::output(ctx, DType::F32, &[k / group])?;
     let inv_scales = Tensor::output(ctx, DType::F32, &[k / group])?;
@@ -169,6 +175,7 @@ pub(crate) fn record(
         Order::Identity => Tensor::from_slice(ctx, &(0..k as u32).collect::<Vec<_>>(), &[k])?,
         Order::Sorted => Tensor::output(ctx, DType::U32, &[k])?,
     };
+    let x = &*crate::convert::for_ops(ctx, rec, x)?;
     #[cfg(feature = "cuda")]
     if let Rec::Cuda(cu) = rec {
         let sorted = matches!(order, Order::Sorted);

@@ -574,7 +574,7 @@ pub fn encode_into(ctx: &Context, enc: &mut wgpu::CommandEncoder, src: &Tensor) 
 
 /// [`encode_into`] on either backend.
 pub(crate) fn record_into(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
-    src.expect(ctx, "hadamard input", supported_dtype(src.dtype()), 2)?;
+    src.expect_activations(ctx, "hadamard input", 2)?;
     let out = Tensor::output(ctx, src.dtype(), src.shape())?;
     transform(ctx, rec, Some(src), &out, None)?;
     Ok(out)
@@ -639,7 +639,7 @@ fn transform(
     x: &Tensor,
     pass: Option<FirstPass>,
 ) -> Result<()> {
-    x.expect(ctx, "hadamard input", supported_dtype(x.dtype()), 2)?;
+    x.expect_activations(ctx, "hadamard input", 2)?;
     let (rows, k) = x.rows_cols();
     if let Some(s) = src {
         s.expect_on(ctx, "hadamard source")?;
@@ -780,15 +780,6 @@ fn transform(
         ctx.dispatch(rec, cross_kernel, &p, &bufs, groups)?;
     }
     Ok(())
-}
-
-/// The dtype a transform of a `dtype` tensor runs in: f16 stays f16, anything else must be
-/// f32.
-fn supported_dtype(dtype: DType) -> DType {
-    match dtype {
-        DType::F16 => DType::F16,
-        _ => DType::F32,
-    }
 }
 
 /// CPU reference for f16 rows: each element as f32, [`reference()`], then rounded to the

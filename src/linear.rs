@@ -17,13 +17,14 @@
 
 use crate::channel_max::{self, Order};
 use crate::context::{block_on, Context, DotKernel, Rec};
+use crate::convert;
 use crate::error::{Error, Result};
 use crate::gemm::{self, GemmOptions};
 use crate::hadamard;
 use crate::matmul;
 use crate::pack_weights::{self, WeightPrep};
 use crate::quantize::{self, Quantized, Smooth};
-use crate::tensor::{status, DType, Tensor};
+use crate::tensor::{status, Activation, Tensor};
 
 /// The quantization method of a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -349,8 +350,8 @@ impl Plan {
     }
 }
 
-fn check_finite(what: &str, v: &[f32]) -> Result<()> {
-    match v.iter().position(|a| !a.is_finite()) {
+fn check_finite<T: Activation>(what: &str, v: &[T]) -> Result<()> {
+    match v.iter().position(|a| !a.to_f32().is_finite()) {
         Some(i) => Err(Error::NonFinite(format!("{what}: element {i} is {}", v[i]))),
         None => Ok(()),
     }
@@ -437,8 +438,11 @@ impl RrsLinear {
         self.plan.static_perm.as_deref()
     }
 
-    /// Run the forward pass on `x` ([m, k] f32) and return y ([m, n] f32). Submits the work
-    /// and returns without waiting. Non-finite inputs give non-finite outputs; use
+    /// Run the forward pass on `x` ([m, k] f32 or f16) and return y ([m, n] f32). Submits
+    /// the work and returns without waiting. f16 activations are read as they are by the CUDA
+    /// kernels (half the bytes of f32 in every pass over them) and widened once on wgpu;
+    /// where the method rotates, they are rotated into f16 (one rounding), as
+    /// [`hadamard`] does, before the statistics and codes are taken. Non-finite inputs give non-finite outputs; use
     /// [`RrsLinear::forward_checked`] or [`RrsLinear::run`] to get an error instead.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let status = status::new(&self.ctx)?;
@@ -462,13 +466,14 @@ impl RrsLinear {
         Ok(y)
     }
 
-    /// Upload `x` ([m, k] row-major), run, and read y ([m, n]) back, blocking.
-    pub fn run(&self, x: &[f32]) -> Result<Vec<f32>> {
+    /// Upload `x` ([m, k] row-major, f32 or f16), run, and read y ([m, n] f32) back,
+    /// blocking.
+    pub fn run<T: Activation>(&self, x: &[T]) -> Result<Vec<f32>> {
         block_on(self.run_async(x))
     }
 
-    /// Upload `x` ([m, k] row-major), run, and read y ([m, n]) back.
-    pub async fn run_async(&self, x: &[f32]) -> Result<Vec<f32>> {
+    /// Upload `x` ([m, k] row-major, f32 or f16), run, and read y ([m, n] f32) back.
+    pub async fn run_async<T: Activation>(&self, x: &[T]) -> Result<Vec<f32>> {
         let k = self.plan.k;
         if !x.len().is_multiple_of(k) {
             return Err(Error::Shape(format!(
@@ -499,7 +504,7 @@ impl RrsLinear {
 
     /// [`RrsLinear::encode`] on either backend.
     fn record(&self, rec: &mut Rec, x: &Tensor, status: &Tensor) -> Result<Tensor> {
-        x.expect(&self.ctx, "layer input", DType::F32, 2)?;
+        x.expect_activations(&self.ctx, "layer input", 2)?;
         let ctx = &self.ctx;
         let plan = &self.plan;
         plan.check_x(x.shape())?;
@@ -517,9 +522,15 @@ impl RrsLinear {
             x
         };
         let w = match &self.weights {
-            Weights::F32(w) => return matmul::record(ctx, rec, xin, w),
+            Weights::F32(w) => {
+                let xin = convert::to_f32(ctx, rec, xin)?;
+                return matmul::record(ctx, rec, &xin, w);
+            }
             Weights::Int4(w) => w,
         };
+        // f16 activations (rotated into f16 where the method rotates): read as they are by
+        // the CUDA kernels, widened once on wgpu.
+        let xin = &*convert::for_ops(ctx, rec, xin)?;
         let mut opts = GemmOptions {
             group: plan.group,
             group_scales: None,
@@ -658,6 +669,34 @@ impl LinearReference {
         } else {
             x.to_vec()
         };
+        self.forward_rotated(x, quantize_weights)
+    }
+
+    /// [`LinearReference::forward`] of f16 activations, as [`RrsLinear`] computes it: the
+    /// rotation (where the method rotates) rounded to f16 once
+    /// ([`hadamard::reference_f16`]), everything after it on the exact f32 widening.
+    pub fn forward_f16(&self, x: &[half::f16], quantize_weights: bool) -> Result<Vec<f32>> {
+        let plan = &self.plan;
+        let k = plan.k;
+        plan.check_x(&[x.len() / k, if x.len().is_multiple_of(k) { k } else { 0 }])?;
+        let rotated;
+        let x = if plan.method.rotates() {
+            rotated = hadamard::reference_f16(x, k)?;
+            &rotated
+        } else {
+            x
+        };
+        let wide: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+        if plan.method == Method::Fp32 {
+            return Ok(matmul::reference(&wide, &self.weights, k));
+        }
+        self.forward_rotated(wide, quantize_weights)
+    }
+
+    /// The layer after the rotation: `x` is rotated already where the method rotates.
+    fn forward_rotated(&self, x: Vec<f32>, quantize_weights: bool) -> Result<Vec<f32>> {
+        let plan = &self.plan;
+        let k = plan.k;
         // (codes, row scales), the divisor of each position, and the weight gather.
         let (qa, sa, divisor, gather): (Vec<u32>, Vec<f32>, Vec<f32>, Option<Vec<u32>>) =
             if plan.method.runtime_smooth() {

@@ -1,6 +1,7 @@
 //! `quantize`: smooth, then per-row symmetric INT4 quantization and packing.
 //!
-//! For x: [m, k] f32 and output position q of a row (0 ≤ q < k):
+//! For x: [m, k] f32 or f16 (each f16 element widened exactly: the codes of its f32
+//! widening) and output position q of a row (0 ≤ q < k):
 //! * `v = x[row, perm[q]] · mult[q / group]` (the gather only with a permutation, the
 //!   multiplier only with smoothing: Runtime Smooth passes 1 / scale, see
 //!   [`crate::channel_max::ChannelStats::inv_scales`]);
@@ -139,7 +140,7 @@ struct Params {
     flags: u32,
 }
 
-/// Quantize `x` ([m, k] f32, k a multiple of 8) on the GPU, then check that no row
+/// Quantize `x` ([m, k] f32 or f16, k a multiple of 8) on the GPU, then check that no row
 /// maximum is NaN or Inf (this check reads one word back).
 /// Blocks for the check.
 pub fn quantize(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> {
@@ -200,9 +201,9 @@ pub(crate) fn record(
 }
 
 /// [`quantize`] of the rotated rows of `x` (its normalized FWHT, as [`crate::hadamard`]
-/// computes it), without writing them where the backend fuses the two (CUDA, k = 2^12 …
-/// 2^14, `cuda/rotate.cu`); elsewhere the rotation is written and read back. Blocks for
-/// the check.
+/// computes it: f16 rows are rotated into f16), without writing them where the backend
+/// fuses the two (CUDA, k = 2^12 … 2^14, `cuda/rotate.cu`); elsewhere the rotation is
+/// written and read back. Blocks for the check.
 pub fn quantize_rotated(ctx: &Context, x: &Tensor, smooth: Smooth) -> Result<Quantized> {
     block_on(quantize_rotated_async(ctx, x, smooth))
 }
@@ -227,7 +228,7 @@ pub(crate) fn record_rotated(
     smooth: Smooth,
     status: &Tensor,
 ) -> Result<Quantized> {
-    x.expect(ctx, "quantize input", DType::F32, 2)?;
+    x.expect_activations(ctx, "quantize input", 2)?;
     if crate::hadamard::fuses_rotation(ctx, x.rows_cols().1) {
         return quantize_rows(ctx, rec, x, smooth, status, None, true);
     }
@@ -246,7 +247,7 @@ fn quantize_rows(
     stage: Option<usize>,
     rotated: bool,
 ) -> Result<Quantized> {
-    x.expect(ctx, "quantize input", DType::F32, 2)?;
+    x.expect_activations(ctx, "quantize input", 2)?;
     let (m, k) = x.rows_cols();
     if m == 0 {
         return Err(Error::Shape(
@@ -292,6 +293,7 @@ fn quantize_rows(
         });
     }
     debug_assert!(!rotated, "no fused rotation on wgpu");
+    let x = &*crate::convert::for_ops(ctx, rec, x)?;
     let perm = smooth.perm.map_or(&ctx.gpu()?.dummy, |p| p.buffer());
     let mults = smooth
         .multipliers

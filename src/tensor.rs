@@ -45,6 +45,22 @@ impl Element for half::f16 {
     const DTYPE: DType = DType::F16;
 }
 
+/// An element type of activations: f32 or f16 (the layer's and the activation ops' inputs).
+pub trait Activation: Element + Copy + std::fmt::Display {
+    /// The value as f32 (exact).
+    fn to_f32(self) -> f32;
+}
+impl Activation for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+impl Activation for half::f16 {
+    fn to_f32(self) -> f32 {
+        half::f16::to_f32(self)
+    }
+}
+
 /// A row-major tensor in GPU memory (a wgpu storage buffer, or CUDA device memory on the
 /// CUDA backend). `clone` is cheap and shares the memory.
 #[derive(Clone, Debug)]
@@ -264,6 +280,19 @@ impl Tensor {
         if self.dtype != dtype || self.shape.len() != ndim {
             return Err(Error::Shape(format!(
                 "{what} must be a {ndim}-D {dtype:?} tensor, got {:?} {:?}",
+                self.dtype, self.shape
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fail unless the tensor lives on `ctx`'s device and is activations: f32 or f16 with
+    /// `ndim` dimensions.
+    pub(crate) fn expect_activations(&self, ctx: &Context, what: &str, ndim: usize) -> Result<()> {
+        self.expect_on(ctx, what)?;
+        if !matches!(self.dtype, DType::F32 | DType::F16) || self.shape.len() != ndim {
+            return Err(Error::Shape(format!(
+                "{what} must be a {ndim}-D F32 or F16 tensor, got {:?} {:?}",
                 self.dtype, self.shape
             )));
         }

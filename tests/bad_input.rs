@@ -69,7 +69,11 @@ fn weights_that_are_not_n_by_k() {
 #[test]
 fn no_tokens() {
     let l = layer(Method::Rrs, 16, 256);
-    expect_err(l.run(&[]), |e| matches!(e, Error::Shape(_)), &["m = 0"]);
+    expect_err(
+        l.run::<f32>(&[]),
+        |e| matches!(e, Error::Shape(_)),
+        &["m = 0"],
+    );
     let x = Tensor::zeros(ctx(), DType::F32, &[0, 256]).unwrap();
     expect_err(l.forward(&x), |e| matches!(e, Error::Shape(_)), &["m = 0"]);
 }

@@ -301,7 +301,8 @@ fn hadamard_is_bit_exact_with_reference() {
 /// The FWHT fused with the quantize (`cuda/rotate.cu`, k = 2^12 … 2^14): codes and row
 /// scales bit-identical to the CPU reference of the rotation followed by the quantize, with a
 /// permutation and group multipliers (the statistics of the rotated rows) and without
-/// either (QuaRot), with channel outliers, a spike and a zero row.
+/// either (QuaRot), with channel outliers, a spike and a zero row; for f32 rows and for f16
+/// rows (rotated into f16 before the codes, as the unfused FWHT stores them).
 #[test]
 fn fused_rotation_is_bit_exact_with_reference() {
     use rrs::channel_max;
@@ -325,26 +326,39 @@ fn fused_rotation_is_bit_exact_with_reference() {
         }
         x[k / 2 + 7] = 5000.0;
         x[(m - 1) * k..].fill(0.0);
-        let rotated = rrs::hadamard::reference(&x, k).unwrap();
-        let (_, perm, scales) = channel_max::reference(&rotated, k, group, true, None).unwrap();
-        let inv = channel_max::inverse(&scales);
-        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
-        let pt = Tensor::from_slice(&ctx, &perm, &[k]).unwrap();
-        let it = Tensor::from_slice(&ctx, &inv, &[k / group]).unwrap();
-        for smoothed in [true, false] {
+        // f16 rows: rotated into f16 (one rounding) before the codes, as the unfused
+        // kernels store them.
+        let x16: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let rotated16: Vec<f32> = rrs::hadamard::reference_f16(&x16, k)
+            .unwrap()
+            .iter()
+            .map(|v| v.to_f32())
+            .collect();
+        let rotated32 = rrs::hadamard::reference(&x, k).unwrap();
+        for (smoothed, f16) in [(true, false), (false, false), (true, true), (false, true)] {
+            let rotated = if f16 { &rotated16 } else { &rotated32 };
+            let (_, perm, scales) = channel_max::reference(rotated, k, group, true, None).unwrap();
+            let inv = channel_max::inverse(&scales);
+            let xt = if f16 {
+                Tensor::from_slice(&ctx, &x16, &[m, k]).unwrap()
+            } else {
+                Tensor::from_slice(&ctx, &x, &[m, k]).unwrap()
+            };
+            let pt = Tensor::from_slice(&ctx, &perm, &[k]).unwrap();
+            let it = Tensor::from_slice(&ctx, &inv, &[k / group]).unwrap();
             let smooth = Smooth {
                 perm: smoothed.then_some(&pt),
                 multipliers: smoothed.then_some((&it, group)),
             };
             let q = quantize::quantize_rotated(&ctx, &xt, smooth).unwrap();
             let (want_q, want_s) = quantize::reference(
-                &rotated,
+                rotated,
                 k,
                 smoothed.then_some(&perm[..]),
                 smoothed.then_some((&inv[..], group)),
             )
             .unwrap();
-            let what = format!("m={m} k={k} smoothed={smoothed}");
+            let what = format!("m={m} k={k} f16={f16} smoothed={smoothed}");
             assert!(
                 q.packed.to_vec::<u32>(&ctx).unwrap() == want_q,
                 "codes, {what}"

@@ -74,15 +74,15 @@ macro_rules! source {
     };
 }
 
-pub(crate) const HADAMARD: Source = source!("hadamard", "fwht");
-pub(crate) const ROTATE: Source = source!("rotate", "fwht", "quantize");
-pub(crate) const CHANNEL_MAX: Source = source!("channel_max");
-pub(crate) const QUANTIZE: Source = source!("quantize", "quantize");
+pub(crate) const HADAMARD: Source = source!("hadamard", "f16", "fwht");
+pub(crate) const ROTATE: Source = source!("rotate", "f16", "fwht", "quantize");
+pub(crate) const CHANNEL_MAX: Source = source!("channel_max", "f16");
+pub(crate) const QUANTIZE: Source = source!("quantize", "f16", "quantize");
 pub(crate) const PERMUTE: Source = source!("permute");
 pub(crate) const GEMM: Source = source!("gemm");
 pub(crate) const GEMM_WGMMA: Source = source!(arch_specific "gemm_wgmma");
 pub(crate) const MATMUL: Source = source!("matmul");
-pub(crate) const COPY: Source = source!("copy");
+pub(crate) const COPY: Source = source!("copy", "f16");
 
 /// Every CUDA source, for [`ptx`].
 pub const SOURCES: [Source; 9] = [

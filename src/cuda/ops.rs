@@ -223,6 +223,13 @@ impl Device {
         launch!(self, COPY, "copy_words", cfg, [&s, &d, &n])
     }
 
+    /// dst (f32) = src (f16, same shape), exactly.
+    pub fn widen(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
+        let (s, d, n) = (self.p(src), self.p(dst), src.numel() as u64);
+        let cfg = config(grid(src.numel().div_ceil(256))?, 256, 0);
+        launch!(self, COPY, "widen_h", cfg, [&s, &d, &n])
+    }
+
     /// The first-pass FWHT kernel for chunks of `chunk` elements (f16 when `half`; `cross`:
     /// a cross pass follows, for which the streamed kernel has no entry), and its shared
     /// memory: the streamed one (2^15 on sm_90 and newer, `fwht_stream` in hadamard.cu, one
@@ -343,9 +350,14 @@ impl Device {
         let (m, k) = x.rows_cols();
         let rows_per_block = m.div_ceil(m.div_ceil(64).min(1024)) as u32;
         let (m32, k32, g32) = (m as u32, k as u32, group as u32);
+        // f16: a thread takes two channels (`absmax_h`; the op checked that k is even).
+        let (entry, per_thread) = match x.dtype() {
+            DType::F16 => ("absmax_h", 2),
+            _ => ("absmax", 1),
+        };
         let cfg = LaunchConfig {
             grid_dim: (
-                k.div_ceil(256) as u32,
+                k.div_ceil(256 * per_thread) as u32,
                 m.div_ceil(rows_per_block as usize) as u32,
                 1,
             ),
@@ -356,7 +368,7 @@ impl Device {
         launch!(
             self,
             CHANNEL_MAX,
-            "absmax",
+            entry,
             cfg,
             [&xp, &ap, &m32, &k32, &rows_per_block]
         )?;
@@ -378,9 +390,9 @@ impl Device {
         )
     }
 
-    /// Smooth, quantize and pack `x` into `out` = [packed, scales]; `rotated`: the
-    /// normalized FWHT of `x`'s rows, which the kernel computes (`fwht_quantize`; see
-    /// [`Device::rotation_fuses`]).
+    /// Smooth, quantize and pack `x` (f32 or f16) into `out` = [packed, scales]; `rotated`:
+    /// the normalized FWHT of `x`'s rows, which the kernel computes (`fwht_quantize`; see
+    /// [`Device::rotation_fuses`]; f16 rows rounded to f16 after it, as the FWHT stores them).
     pub fn quantize(
         &self,
         x: &Tensor,
@@ -398,9 +410,14 @@ impl Device {
             self.p_opt(smooth.multipliers.map(|(s, _)| s)),
         );
         let (qp, sp, stp) = (self.p(out[0]), self.p(out[1]), self.p(status));
+        // The f16 entries carry `_h` after the kernel's name.
+        let (h, elem) = match x.dtype() {
+            DType::F16 => ("_h", 2),
+            _ => ("", 4),
+        };
         if rotated {
             let (entry, scale) = (
-                format!("fwht_quantize_{}", k.trailing_zeros()),
+                format!("fwht_quantize{h}_{}", k.trailing_zeros()),
                 fwht_norm(k),
             );
             let smem = fwht_smem(k, self.cc);
@@ -415,9 +432,9 @@ impl Device {
         }
         // A permuted row is staged in shared memory where it fits (160 KiB, and what the
         // device allows a block).
-        let fits = smooth.perm.is_none() || k * 4 <= (160 * 1024).min(self.smem_limit as usize);
+        let fits = smooth.perm.is_none() || k * elem <= (160 * 1024).min(self.smem_limit as usize);
         let stage = if smooth.perm.is_some() && fits {
-            k as u32 * 4
+            (k * elem) as u32
         } else {
             0
         };
@@ -430,7 +447,7 @@ impl Device {
                 w @ 0..=8 => (256, w.next_power_of_two().max(1)),
                 _ => (1024, 4),
             };
-            let entry = format!("quantize_regs_{threads}_{per_thread}");
+            let entry = format!("quantize_regs{h}_{threads}_{per_thread}");
             let cfg = config(grid(m)?, threads as u32, stage);
             return launch!(
                 self,
@@ -442,10 +459,11 @@ impl Device {
         }
         let staged = u32::from(stage > 0);
         let cfg = config(grid(m)?, 256, stage);
+        let entry = format!("quantize{h}");
         launch!(
             self,
             QUANTIZE,
-            "quantize",
+            &entry,
             cfg,
             [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &k32, &g32, &staged]
         )

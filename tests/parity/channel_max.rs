@@ -2,7 +2,7 @@ use rrs::channel_max::{self, Order, MIN_SCALE};
 use rrs::workload::Rng;
 use rrs::{Error, Tensor};
 
-use crate::common::{activations, ctx, permutation};
+use crate::common::{activations, ctx, permutation, to_f16};
 
 async fn run(
     x: &[f32],
@@ -130,4 +130,51 @@ pub async fn group_must_divide_k() {
             .contains("group size 128 must divide k = 200"),
         "{err}"
     );
+}
+
+/// f16 rows give the statistics of their exact f32 widening, bit for bit (CUDA reads two
+/// channels a word, `absmax_h`; wgpu widens first), in every order; an odd k is a clear error.
+pub async fn f16_rows_match_reference() {
+    let ctx = &ctx().await;
+    let mut rng = Rng::new(21);
+    for (m, k, group) in [(1, 8, 8), (65, 512, 64), (130, 4096, 128), (3, 12288, 128)] {
+        let mut x = activations(&mut rng, m, k);
+        for row in x.chunks_mut(k) {
+            row[k / 2] = 0.0; // a channel of zeros
+            row[1] = 2.5; // and a tie
+            row[k - 1] = -2.5;
+        }
+        let (h, wide) = to_f16(&x);
+        let xt = Tensor::from_slice(ctx, &h, &[m, k]).unwrap();
+        let p = permutation(&mut rng, k);
+        let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+        for (order, sort, fixed) in [
+            (Order::Sorted, true, None),
+            (Order::Identity, false, None),
+            (Order::Fixed(&pt), false, Some(p.as_slice())),
+        ] {
+            let s = channel_max::channel_max_async(ctx, &xt, group, order)
+                .await
+                .unwrap();
+            let (ra, rp, rs) = channel_max::reference(&wide, k, group, sort, fixed).unwrap();
+            let what = format!("f16 m={m} k={k} {order:?}");
+            assert_eq!(
+                s.absmax.to_vec_async::<f32>(ctx).await.unwrap(),
+                ra,
+                "{what}"
+            );
+            assert_eq!(s.perm.to_vec_async::<u32>(ctx).await.unwrap(), rp, "{what}");
+            assert_eq!(
+                s.scales.to_vec_async::<f32>(ctx).await.unwrap(),
+                rs,
+                "{what}"
+            );
+        }
+    }
+    let odd = Tensor::from_slice(ctx, &[half::f16::ONE; 2 * 9], &[2, 9]).unwrap();
+    let err = channel_max::channel_max_async(ctx, &odd, 3, Order::Sorted)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    assert!(err.to_string().contains("even k"), "{err}");
 }

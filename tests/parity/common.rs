@@ -97,3 +97,10 @@ pub fn permutation(rng: &mut Rng, k: usize) -> Vec<u32> {
     }
     p
 }
+
+/// `x` rounded to f16, and the exact f32 widening of that (what the f16 paths must match).
+pub fn to_f16(x: &[f32]) -> (Vec<half::f16>, Vec<f32>) {
+    let h: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
+    let wide = h.iter().map(|v| v.to_f32()).collect();
+    (h, wide)
+}

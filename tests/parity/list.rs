@@ -10,6 +10,7 @@ parity_tests! {
         zero_input_gives_clamped_scales,
         non_finite_inputs_are_errors,
         group_must_divide_k,
+        f16_rows_match_reference,
     ],
     gemm: [
         integer_sums_are_bit_exact,
@@ -37,10 +38,12 @@ parity_tests! {
         gpu_layer_matches_cpu_reference,
         rrs_beats_rtn_and_quarot_on_outliers,
         bad_inputs_are_clear_errors,
+        f16_activations_match_cpu_reference,
     ],
     quantize: [
         matches_reference_bit_exactly,
         rotated_matches_reference,
+        f16_rows_match_reference,
         row_scales_are_correctly_rounded,
         outputs_reuse_freed_buffers,
         buffers_dropped_while_recording_wait_for_its_submission,

@@ -2,7 +2,7 @@ use rrs::quantize::{self, Smooth};
 use rrs::workload::Rng;
 use rrs::{Context, Tensor};
 
-use crate::common::{activations, contexts, ctx, permutation, scales};
+use crate::common::{activations, contexts, ctx, permutation, scales, to_f16};
 
 /// Codes and row scales are bit-exact on every adapter: per element the kernel only
 /// multiplies (correctly rounded in WGSL), and its two divisions per row are exact.
@@ -70,19 +70,82 @@ async fn matches_reference_on(ctx: &rrs::Context) {
     }
 }
 
+/// f16 rows give the codes and row scales of their exact f32 widening, bit for bit, with and
+/// without the gather and the multipliers; on CUDA through the f16 kernels (rows kept in
+/// registers, staged for the gather, and past both at k = 40960), on wgpu widened first.
+pub async fn f16_rows_match_reference() {
+    let ctx = &ctx().await;
+    let mut rng = Rng::new(15);
+    for (m, k, group) in [
+        (3, 64, 32),
+        (5, 4096, 128),
+        (2, 32768, 128),
+        (1, 40960, 128),
+    ] {
+        let mut x = activations(&mut rng, m, k);
+        x[..k].fill(0.0); // a row of zeros
+        let (h, wide) = to_f16(&x);
+        let p = permutation(&mut rng, k);
+        let s = scales(&mut rng, k / group);
+        let xt = Tensor::from_slice(ctx, &h, &[m, k]).unwrap();
+        let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+        let st = Tensor::from_slice(ctx, &s, &[k / group]).unwrap();
+        for (perm, mult) in [(false, false), (true, false), (false, true), (true, true)] {
+            let smooth = Smooth {
+                perm: perm.then_some(&pt),
+                multipliers: mult.then_some((&st, group)),
+            };
+            let q = quantize::quantize_async(ctx, &xt, smooth).await.unwrap();
+            let (rp, rs) = quantize::reference(
+                &wide,
+                k,
+                perm.then_some(p.as_slice()),
+                mult.then_some((s.as_slice(), group)),
+            )
+            .unwrap();
+            let what = format!("f16 m={m} k={k} perm={perm} smooth={mult}");
+            assert_eq!(
+                q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
+                rp,
+                "{what}"
+            );
+            assert_eq!(
+                q.scales.to_vec_async::<f32>(ctx).await.unwrap(),
+                rs,
+                "{what}"
+            );
+        }
+    }
+}
+
 /// The quantize of rotated rows (`quantize_rotated`: on CUDA one kernel for k = 2^12 … 2^14,
 /// elsewhere the FWHT written first) is bit-exact with the reference of the rotation followed
-/// by the quantize, plain and smoothed (permuted, group multipliers).
+/// by the quantize, plain and smoothed (permuted, group multipliers); f16 rows are rotated
+/// into f16 (one rounding) first, fused or not.
 pub async fn rotated_matches_reference() {
     for ctx in &contexts().await {
         let mut rng = Rng::new(6);
-        for (m, k, group) in [(3, 768, 64), (5, 4096, 128), (2, 8192, 128)] {
+        for (m, k, group, f16) in [
+            (3, 768, 64, false),
+            (5, 4096, 128, false),
+            (2, 8192, 128, false),
+            (3, 768, 64, true),
+            (5, 4096, 128, true),
+            (2, 8192, 128, true),
+        ] {
             let mut x = activations(&mut rng, m, k);
             x[(m - 1) * k..].fill(0.0); // a row of zeros
-            let rotated = rrs::hadamard::reference(&x, k).unwrap();
+            let (h, _) = to_f16(&x);
+            let (xt, rotated) = if f16 {
+                let r = rrs::hadamard::reference_f16(&h, k).unwrap();
+                let r = r.iter().map(|v| v.to_f32()).collect();
+                (Tensor::from_slice(ctx, &h, &[m, k]).unwrap(), r)
+            } else {
+                let r = rrs::hadamard::reference(&x, k).unwrap();
+                (Tensor::from_slice(ctx, &x, &[m, k]).unwrap(), r)
+            };
             let p = permutation(&mut rng, k);
             let s = scales(&mut rng, k / group);
-            let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
             let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
             let st = Tensor::from_slice(ctx, &s, &[k / group]).unwrap();
             for smoothed in [false, true] {
@@ -100,7 +163,7 @@ pub async fn rotated_matches_reference() {
                     smoothed.then_some((s.as_slice(), group)),
                 )
                 .unwrap();
-                let what = format!("m={m} k={k} smoothed={smoothed}");
+                let what = format!("m={m} k={k} f16={f16} smoothed={smoothed}");
                 assert_eq!(
                     q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
                     rp,
