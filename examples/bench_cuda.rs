@@ -229,6 +229,8 @@ fn run() -> rrs::Result<()> {
         let weights = rng.normals(n * k, 1.0 / (k as f32).sqrt());
         let xv = rng.normals(m * k, 1.0);
         let x = Tensor::from_slice(&ctx, &xv, &[m, k])?;
+        let x16: Vec<half::f16> = xv.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let x16 = Tensor::from_slice(&ctx, &x16, &[m, k])?;
         let calib = xv[..k * 64].to_vec();
         let reps = 3;
         let w = common::packed(&ctx, &mut rng, n, k)?;
@@ -253,10 +255,22 @@ fn run() -> rrs::Result<()> {
         // What the dynamic reorder adds to the layer: the channel sort (against the same
         // statistics without it) and the per-call permutation of the packed weights.
         for (variant, order) in [("sorted", Order::Sorted), ("identity", Order::Identity)] {
-            let ms = ctx.cuda_time_ms(samples, 10, || {
-                channel_max::channel_max(&ctx, &x, 128, order).map(|_| ())
-            })?;
-            report("channel_max", variant, m, 0, k, ms, (m * k * 4) as f64, 0.0);
+            for (input, dtype) in [(&x, ""), (&x16, "_f16")] {
+                let ms = ctx.cuda_time_ms(samples, 10, || {
+                    channel_max::channel_max(&ctx, input, 128, order).map(|_| ())
+                })?;
+                let bytes = (m * k * input.dtype().size()) as f64;
+                report(
+                    "channel_max",
+                    &format!("{variant}{dtype}"),
+                    m,
+                    0,
+                    k,
+                    ms,
+                    bytes,
+                    0.0,
+                );
+            }
         }
         let perm = channel_max::channel_max(&ctx, &x, 128, Order::Sorted)?.perm;
         let ms = ctx.cuda_time_ms(samples, 10, || {
@@ -270,11 +284,22 @@ fn run() -> rrs::Result<()> {
         } else {
             "rotated_unfused"
         };
-        let ms = ctx.cuda_time_ms(samples, 10, || {
-            rrs::quantize::quantize_rotated(&ctx, &x, Default::default()).map(|_| ())
-        })?;
-        let bytes = (m * k * 4 + m * k / 2) as f64;
-        report("quantize", tag, m, 0, k, ms, bytes, 0.0);
+        for (input, dtype) in [(&x, ""), (&x16, "_f16")] {
+            let ms = ctx.cuda_time_ms(samples, 10, || {
+                rrs::quantize::quantize_rotated(&ctx, input, Default::default()).map(|_| ())
+            })?;
+            let bytes = (m * k * input.dtype().size() + m * k / 2) as f64;
+            report(
+                "quantize",
+                &format!("{tag}{dtype}"),
+                m,
+                0,
+                k,
+                ms,
+                bytes,
+                0.0,
+            );
+        }
         for (variant, method, reorder) in [
             ("static", Method::Rrs, Reorder::Static),
             ("dynamic", Method::Rrs, Reorder::Dynamic),
@@ -284,17 +309,20 @@ fn run() -> rrs::Result<()> {
                 .reorder(reorder)
                 .calibration(calib.clone());
             let layer = RrsLinear::new(&ctx, &weights, n, k, cfg)?;
-            let ms = ctx.cuda_time_ms(samples, reps, || layer.forward(&x).map(|_| ()))?;
-            report(
-                "rrs_linear",
-                variant,
-                m,
-                n,
-                k,
-                ms,
-                0.0,
-                2.0 * (m * n * k) as f64,
-            );
+            // f32 activations, and f16 ones (`_f16`: half the bytes in each pass over them).
+            for (input, dtype) in [(&x, ""), (&x16, "_f16")] {
+                let ms = ctx.cuda_time_ms(samples, reps, || layer.forward(input).map(|_| ()))?;
+                report(
+                    "rrs_linear",
+                    &format!("{variant}{dtype}"),
+                    m,
+                    n,
+                    k,
+                    ms,
+                    0.0,
+                    2.0 * (m * n * k) as f64,
+                );
+            }
         }
     }
     Ok(())
