@@ -49,7 +49,7 @@ def dp4a_twin(o):
 for i, o in enumerate(ours):
     b, m, n, k = o["bench"], o["m"], o["n"], o["k"]
     if b in ("hadamard", "quantize", "channel_max"):
-        if o["variant"].startswith("f16"):
+        if o["variant"].startswith("f16") or o["variant"].endswith("_f16"):
             # f16 rows: peer the torch copy of the same f16 tensor (2·m·k·2 bytes moved).
             tcopy = find(torch, peer="copy_f16", m=m, k=k)
             if tcopy:
