@@ -222,6 +222,26 @@ pub async fn bad_inputs_are_clear_errors() {
         layer.run_async(&x).await,
         Err(Error::NonFinite(_))
     ));
+    // f16 input: NaN on the host, Inf in a GPU tensor (caught by the channel maxima of RRS
+    // and by the row maxima of QuaRot's quantize), and a tensor of another dtype.
+    let mut x16 = vec![half::f16::ONE; 2 * 256];
+    x16[5] = half::f16::NAN;
+    assert!(matches!(
+        layer.run_async(&x16).await,
+        Err(Error::NonFinite(_))
+    ));
+    x16[5] = half::f16::INFINITY;
+    let xt = rrs::Tensor::from_slice(ctx, &x16, &[2, 256]).unwrap();
+    let quarot = RrsLinear::new_async(ctx, &w, 16, 256, Config::new(Method::QuaRot))
+        .await
+        .unwrap();
+    for l in [&layer, &quarot] {
+        let err = l.forward_checked_async(&xt).await.unwrap_err();
+        assert!(matches!(err, Error::NonFinite(_)), "{:?}: {err}", l.method());
+    }
+    let words = rrs::Tensor::from_slice(ctx, &[1u32; 2 * 256], &[2, 256]).unwrap();
+    let err = layer.forward(&words).unwrap_err();
+    assert!(err.to_string().contains("F32 or F16"), "{err}");
     // Group size that does not divide k.
     let err = RrsLinear::new_async(ctx, &w, 16, 256, Config::new(Method::Rs).group(96))
         .await
