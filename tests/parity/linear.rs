@@ -237,7 +237,11 @@ pub async fn bad_inputs_are_clear_errors() {
         .unwrap();
     for l in [&layer, &quarot] {
         let err = l.forward_checked_async(&xt).await.unwrap_err();
-        assert!(matches!(err, Error::NonFinite(_)), "{:?}: {err}", l.method());
+        assert!(
+            matches!(err, Error::NonFinite(_)),
+            "{:?}: {err}",
+            l.method()
+        );
     }
     let words = rrs::Tensor::from_slice(ctx, &[1u32; 2 * 256], &[2, 256]).unwrap();
     let err = layer.forward(&words).unwrap_err();
