@@ -1,5 +1,5 @@
-//! The smallest use: one RRS linear layer, weights packed once, a forward pass, and the
-//! error against full precision.
+//! The smallest use: one RRS linear layer, weights packed once, a forward pass on f32 and
+//! on f16 activations, and the error against full precision.
 //!
 //! `cargo run --release --example layer` (wgpu), or on NVIDIA GPUs through CUDA:
 //! `cargo run --release --features cuda --example layer -- --cuda`
@@ -33,6 +33,14 @@ fn main() -> rrs::Result<()> {
     println!(
         "RRS A4W4 output [{m}, {n}], relative error vs f32: {:.4}",
         rel_error(&y, &exact)
+    );
+    // The same activations in f16, as a model running in half precision holds them: read as
+    // they are by the CUDA kernels (half the bytes), widened once on wgpu; y stays f32.
+    let x16: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
+    let y16 = layer.run(&x16)?;
+    println!(
+        "the same with f16 activations: relative error vs f32 {:.4}",
+        rel_error(&y16, &exact)
     );
     Ok(())
 }
