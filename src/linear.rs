@@ -439,11 +439,12 @@ impl RrsLinear {
     }
 
     /// Run the forward pass on `x` ([m, k] f32 or f16) and return y ([m, n] f32). Submits
-    /// the work and returns without waiting. f16 activations are read as they are by the CUDA
-    /// kernels (half the bytes of f32 in every pass over them) and widened once on wgpu;
-    /// where the method rotates, they are rotated into f16 (one rounding), as
-    /// [`hadamard`] does, before the statistics and codes are taken. Non-finite inputs give non-finite outputs; use
-    /// [`RrsLinear::forward_checked`] or [`RrsLinear::run`] to get an error instead.
+    /// the work and returns without waiting. f16 activations are read as they are by the
+    /// CUDA kernels (half the bytes of f32 in every pass over them) and widened once on
+    /// wgpu; where the method rotates, they are rotated into f16 (one rounding), as
+    /// [`hadamard`] does, before the statistics and codes are taken. Non-finite inputs give
+    /// non-finite outputs; use [`RrsLinear::forward_checked`] or [`RrsLinear::run`] to get an
+    /// error instead.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let status = status::new(&self.ctx)?;
         self.forward_with_status(x, &status)
@@ -529,8 +530,12 @@ impl RrsLinear {
             Weights::Int4(w) => w,
         };
         // f16 activations (rotated into f16 where the method rotates): read as they are by
-        // the CUDA kernels, widened once on wgpu.
-        let xin = &*convert::for_ops(ctx, rec, xin)?;
+        // the CUDA kernels, widened once on wgpu (where the quantize rotates, it takes x).
+        let xin = &*if rotate_in_quantize {
+            std::borrow::Cow::Borrowed(xin)
+        } else {
+            convert::for_ops(ctx, rec, xin)?
+        };
         let mut opts = GemmOptions {
             group: plan.group,
             group_scales: None,
