@@ -1,4 +1,4 @@
-use rrs::quantize::{self, Smooth};
+use rrs::quantize::{self, Quantized, Smooth};
 use rrs::workload::Rng;
 use rrs::{Context, Tensor};
 
@@ -70,6 +70,24 @@ async fn matches_reference_on(ctx: &rrs::Context) {
     }
 }
 
+/// The permutation and multipliers the reference applies.
+type Applied<'a> = (Option<&'a [u32]>, Option<(&'a [f32], usize)>);
+
+/// `q`'s codes and row scales equal the reference's of `x` (f32 rows of q's k), bit for bit.
+async fn assert_matches(
+    ctx: &Context,
+    q: &Quantized,
+    x: &[f32],
+    (perm, mult): Applied<'_>,
+    what: &str,
+) {
+    let (rp, rs) = quantize::reference(x, q.k, perm, mult).unwrap();
+    let packed = q.packed.to_vec_async::<u32>(ctx).await.unwrap();
+    assert_eq!(packed, rp, "codes, {what}");
+    let scales = q.scales.to_vec_async::<f32>(ctx).await.unwrap();
+    assert_eq!(scales, rs, "row scales, {what}");
+}
+
 /// f16 rows give the codes and row scales of their exact f32 widening, bit for bit, with and
 /// without the gather and the multipliers; on CUDA through the f16 kernels (rows kept in
 /// registers, staged for the gather, and past both at k = 40960), on wgpu widened first.
@@ -96,24 +114,12 @@ pub async fn f16_rows_match_reference() {
                 multipliers: mult.then_some((&st, group)),
             };
             let q = quantize::quantize_async(ctx, &xt, smooth).await.unwrap();
-            let (rp, rs) = quantize::reference(
-                &wide,
-                k,
+            let reference = (
                 perm.then_some(p.as_slice()),
                 mult.then_some((s.as_slice(), group)),
-            )
-            .unwrap();
+            );
             let what = format!("f16 m={m} k={k} perm={perm} smooth={mult}");
-            assert_eq!(
-                q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
-                rp,
-                "{what}"
-            );
-            assert_eq!(
-                q.scales.to_vec_async::<f32>(ctx).await.unwrap(),
-                rs,
-                "{what}"
-            );
+            assert_matches(ctx, &q, &wide, reference, &what).await;
         }
     }
 }
@@ -156,24 +162,12 @@ pub async fn rotated_matches_reference() {
                 let q = quantize::quantize_rotated_async(ctx, &xt, smooth)
                     .await
                     .unwrap();
-                let (rp, rs) = quantize::reference(
-                    &rotated,
-                    k,
+                let reference = (
                     smoothed.then_some(p.as_slice()),
                     smoothed.then_some((s.as_slice(), group)),
-                )
-                .unwrap();
+                );
                 let what = format!("m={m} k={k} f16={f16} smoothed={smoothed}");
-                assert_eq!(
-                    q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
-                    rp,
-                    "{what}"
-                );
-                assert_eq!(
-                    q.scales.to_vec_async::<f32>(ctx).await.unwrap(),
-                    rs,
-                    "{what}"
-                );
+                assert_matches(ctx, &q, &rotated, reference, &what).await;
             }
         }
     }
