@@ -2,7 +2,8 @@
 //! whole quantized forward pass on the GPU, with a [`Method`] switch for RRS and its
 //! baselines, and [`LinearReference`], the same layer on the CPU (the oracle).
 //!
-//! Forward pass of each method (x: [m, k] f32 → y: [m, n] f32):
+//! Forward pass of each method (x: [m, k] f32 or f16 → y: [m, n] f32; f16 rows are
+//! rotated into f16, and everything after the rotation works on their exact f32 values):
 //!
 //! | method | rotate x | smoothing | quantize | GEMM |
 //! |---|---|---|---|---|
