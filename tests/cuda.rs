@@ -372,8 +372,9 @@ fn fused_rotation_is_bit_exact_with_reference() {
 /// A GPU whose blocks have less shared memory than the H100's (sm_86 and sm_89: 99 KiB),
 /// mimicked with `max_workgroup_storage` (99 KiB, and 68 KiB, what the FWHT of 2^14 takes
 /// here): the FWHT of 2^15 runs as two chunks of 2^14 and a cross pass, and the
-/// quantize of permuted rows of 32768 reads them without staging, both still bit-exact; a
-/// cap below what a kernel needs is a clear error.
+/// quantize of permuted rows of 32768 reads them without staging, and the channel sort
+/// reads its keys from device memory, all still bit-exact; a cap below what a kernel needs
+/// is a clear error.
 #[test]
 fn smaller_shared_memory_takes_the_smaller_kernels() {
     if cuda(CudaGemm::Int8).is_none() {
@@ -396,6 +397,17 @@ fn smaller_shared_memory_takes_the_smaller_kernels() {
     let want_h = rrs::hadamard::reference_f16(&xh, k).unwrap();
     let perm = common::permutation(&mut rng, k);
     let (want_q, want_s) = rrs::quantize::reference(&x, k, Some(&perm), None).unwrap();
+    let (_, want_perm, _) = rrs::channel_max::reference(&x, k, 128, true, None).unwrap();
+    // The channel sort stages its k keys (128 KiB here) where they fit, else reads them from
+    // device memory: the same permutation either way.
+    for cap in [None, Some(101376), Some(69632)] {
+        let ctx = cap.map_or_else(|| cuda(CudaGemm::Int8).unwrap(), capped);
+        let xt = Tensor::from_slice(&ctx, &x, &[m, k]).unwrap();
+        let order = rrs::channel_max::Order::Sorted;
+        let stats = rrs::channel_max::channel_max(&ctx, &xt, 128, order).unwrap();
+        let perm_got = stats.perm.to_vec::<u32>(&ctx).unwrap();
+        assert!(perm_got == want_perm, "cap {cap:?}: channel order");
+    }
     for cap in [101376, 69632] {
         let ctx = capped(cap);
         assert_fwht_bits(&ctx, &x, k, &want, F32_BITS, &format!("cap {cap}: f32"));

@@ -158,6 +158,10 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
                 format!("-DRRS_HOST_FWHT_STREAM_SMEM_F16={}", fwht_stream_smem(2)),
             ])
             .collect(),
+        "channel_max" => vec![
+            format!("-DRRS_HOST_RANK_CHANNELS={RANK_CHANNELS}"),
+            format!("-DRRS_HOST_RANK_THREADS={RANK_THREADS}"),
+        ],
         "gemm" => vec![
             format!("-DRRS_HOST_GEMM_STAGES={}", gemm_stages(cc)),
             format!("-DRRS_HOST_DECODE_COLUMNS={DECODE_COLUMNS}"),
@@ -171,6 +175,10 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// Channels a `rank_sort` block ranks, and its threads (`cuda/channel_max.cu`).
+const RANK_CHANNELS: usize = 64;
+const RANK_THREADS: u32 = 1024;
 
 /// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
 fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
@@ -373,9 +381,16 @@ impl Device {
             [&xp, &ap, &m32, &k32, &rows_per_block]
         )?;
         if sorted {
-            // 32 channels a block (RANK_THREADS in channel_max.cu).
-            let cfg = config(grid(k.div_ceil(32))?, 256, 0);
-            launch!(self, CHANNEL_MAX, "rank_sort", cfg, [&ap, &pp, &k32])?;
+            // RANK_CHANNELS channels a block; the keys staged in shared memory where they fit
+            // beside the warps' counts (channel_max.cu).
+            let counts = RANK_THREADS as usize / 32 * RANK_CHANNELS * 4;
+            let (entry, smem) = if counts + k * 4 <= self.smem_limit as usize {
+                ("rank_sort", counts + k * 4)
+            } else {
+                ("rank_sort_global", counts)
+            };
+            let cfg = config(grid(k.div_ceil(RANK_CHANNELS))?, RANK_THREADS, smem as u32);
+            launch!(self, CHANNEL_MAX, entry, cfg, [&ap, &pp, &k32])?;
         }
         let (lo, hi) = (MIN_SCALE, MAX_SCALE);
         let (sp, ip, stp) = (self.p(scales), self.p(inv), self.p(status));
