@@ -46,9 +46,15 @@ impl Element for half::f16 {
 }
 
 /// An element type of activations: f32 or f16 (the layer's and the activation ops' inputs).
-pub trait Activation: Element + Copy + std::fmt::Display {
+/// Sealed: the kernels exist for these two only.
+pub trait Activation: Element + Copy + std::fmt::Display + sealed::Sealed {
     /// The value as f32 (exact).
     fn to_f32(self) -> f32;
+}
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
 }
 impl Activation for f32 {
     fn to_f32(self) -> f32 {
