@@ -18,17 +18,22 @@ __device__ __forceinline__ float load_f32(const f16* p) { return half_to_float(*
 __device__ __forceinline__ void store_f32(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store_f32(f16* p, float v) { *p = float_to_half(v); }
 
-// Eight consecutive elements (16-byte aligned) as floats: two 16-byte loads of f32, one of f16.
-__device__ __forceinline__ void load8(const float* p, float (&d)[8]) {
-  const float4 a = reinterpret_cast<const float4*>(p)[0];
-  const float4 b = reinterpret_cast<const float4*>(p)[1];
-  d[0] = a.x, d[1] = a.y, d[2] = a.z, d[3] = a.w;
-  d[4] = b.x, d[5] = b.y, d[6] = b.z, d[7] = b.w;
+// One 16-byte chunk (16-byte aligned) as floats: 4 f32 or 8 f16.
+__device__ __forceinline__ void load_chunk(const float* p, float* d) {
+  const float4 v = *reinterpret_cast<const float4*>(p);
+  d[0] = v.x, d[1] = v.y, d[2] = v.z, d[3] = v.w;
 }
-__device__ __forceinline__ void load8(const f16* p, float (&d)[8]) {
+__device__ __forceinline__ void load_chunk(const f16* p, float* d) {
   const uint4 w = *reinterpret_cast<const uint4*>(p);
   const u32 words[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
   for (int i = 0; i < 4; ++i)
     d[2 * i] = half_to_float(words[i] & 0xFFFFu), d[2 * i + 1] = half_to_float(words[i] >> 16);
 }
+
+// Eight consecutive elements (16-byte aligned) as floats: two chunks of f32, one of f16.
+__device__ __forceinline__ void load8(const float* p, float (&d)[8]) {
+  load_chunk(p, d);
+  load_chunk(p + 4, d + 4);
+}
+__device__ __forceinline__ void load8(const f16* p, float (&d)[8]) { load_chunk(p, d); }

@@ -172,16 +172,6 @@ __device__ __forceinline__ void fwht_body(Out* __restrict__ x, const In* __restr
   for (int i = 0; i < E; ++i) store_v<V>(out + V * (t + T * i), r + V * i);
 }
 
-// One 16-byte chunk of shared memory as floats: 4 f32 or 8 f16.
-__device__ __forceinline__ void load_chunk(const float* p, float* d) { load_v<4>(p, d); }
-__device__ __forceinline__ void load_chunk(const f16* p, float* d) {
-  const uint4 w = *reinterpret_cast<const uint4*>(p);
-  const u32 words[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-    d[2 * i] = half_to_float(words[i] & 0xFFFFu), d[2 * i + 1] = half_to_float(words[i] >> 16);
-}
-
 // A row of N elements into shared memory as it is, by T threads (16-byte `copy16`s,
 // coalesced; committed, not waited for), laid out for `load_slice`: thread t copies chunks
 // g = t + T·c, chunk g % CHUNKS of slice g / CHUNKS (R elements a slice), each to chunk

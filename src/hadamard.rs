@@ -681,8 +681,7 @@ fn transform(
     }
     if x.dtype() == DType::F16 {
         // Widen to f32, transform there, narrow once (`convert`): the reference's rounding.
-        let wide = Tensor::output(ctx, DType::F32, x.shape())?;
-        crate::convert::widen(ctx, rec, src.unwrap_or(x), &wide)?;
+        let wide = crate::convert::to_f32(ctx, rec, src.unwrap_or(x))?;
         transform(ctx, rec, None, &wide, pass)?;
         return crate::convert::narrow(ctx, rec, &wide, x);
     }

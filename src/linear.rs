@@ -349,6 +349,16 @@ impl Plan {
             ))),
         }
     }
+
+    /// [`Plan::check_x`] for `len` elements of row-major rows.
+    fn check_len(&self, len: usize) -> Result<usize> {
+        let k = if len.is_multiple_of(self.k) {
+            self.k
+        } else {
+            0
+        };
+        self.check_x(&[len / self.k, k])
+    }
 }
 
 fn check_finite<T: Activation>(what: &str, v: &[T]) -> Result<()> {
@@ -666,7 +676,7 @@ impl LinearReference {
     pub fn forward(&self, x: &[f32], quantize_weights: bool) -> Result<Vec<f32>> {
         let plan = &self.plan;
         let k = plan.k;
-        plan.check_x(&[x.len() / k, if x.len().is_multiple_of(k) { k } else { 0 }])?;
+        plan.check_len(x.len())?;
         if plan.method == Method::Fp32 {
             return Ok(matmul::reference(x, &self.weights, k));
         }
@@ -684,7 +694,7 @@ impl LinearReference {
     pub fn forward_f16(&self, x: &[half::f16], quantize_weights: bool) -> Result<Vec<f32>> {
         let plan = &self.plan;
         let k = plan.k;
-        plan.check_x(&[x.len() / k, if x.len().is_multiple_of(k) { k } else { 0 }])?;
+        plan.check_len(x.len())?;
         let rotated;
         let x = if plan.method.rotates() {
             rotated = hadamard::reference_f16(x, k)?;

@@ -426,10 +426,8 @@ impl Device {
         );
         let (qp, sp, stp) = (self.p(out[0]), self.p(out[1]), self.p(status));
         // The f16 entries carry `_h` after the kernel's name.
-        let (h, elem) = match x.dtype() {
-            DType::F16 => ("_h", 2),
-            _ => ("", 4),
-        };
+        let h = if x.dtype() == DType::F16 { "_h" } else { "" };
+        let elem = x.dtype().size();
         if rotated {
             let (entry, scale) = (
                 format!("fwht_quantize{h}_{}", k.trailing_zeros()),
