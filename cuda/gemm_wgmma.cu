@@ -5,8 +5,10 @@
 // A4W4: one integer sum over all of k, k ≤ 65536). The host routes every other shape to
 // `gemm.cu`.
 //
-// A block owns a 64·CONS × BN tile of y (plain: 128 × 64; with group scales 192 × 96 or
-// 256 × 64, see the entry points) and has 1 + CONS warpgroups (warp specialization):
+// The blocks are persistent (the host launches as many as the SMs hold): a block takes the
+// 64·CONS × BN tiles of y (plain: 128 × 64; with group scales 192 × 96 or 256 × 64, see
+// the entry points) blockIdx.x, + gridDim.x, … in turn, and has 1 + CONS warpgroups (warp
+// specialization):
 //  * the producer copies each 128-code step's packed words from global to shared memory as
 //    they are (`cp.async`, two steps ahead), then unpacks the W rows into wgmma's canonical
 //    K-major layout without swizzle (8 rows × 16 bytes per core matrix, 128 contiguous
@@ -258,7 +260,6 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   const u32 sbase = smem_addr(smem);  // the same buffers as shared-window addresses
   auto sbuf = [&](unsigned s) { return sbase + (s % WG_BUFFERS) * BUFFER; };
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-  const unsigned i0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
   const unsigned row_bytes = k / 2, steps = k / 128;
   if (tid == 0) {
     for (int b = 0; b < WG_BUFFERS; ++b) {
@@ -270,46 +271,70 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   }
   __syncthreads();
 
+  // Tiles: a block takes tiles blockIdx.x, + gridDim.x, … (persistent: the host launches
+  // at most MINB blocks an SM), tile t covering rows (t / tiles_n) · BM and columns
+  // (t % tiles_n) · BN. Both roles walk the block's steps as one sequence (g: the step's
+  // index in it; buffer g % WG_BUFFERS), so that the producer copies and unpacks the next
+  // tile's first steps while the consumers finish a tile and write it out.
+  const unsigned tiles_n = (n + BN - 1) / BN, tiles = tiles_n * ((m + BM - 1) / BM);
+  const unsigned my_tiles = blockIdx.x < tiles ? (tiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
+  const unsigned total = my_tiles * steps;
+
   if (wg == 0) {
     // Producer. A thread owns chunk t = lane % 4 (16 of a row's 64 bytes per step) of rows
     // 8 · (warp + 4l) + lane / 4 of both operands (l < 4 for A, l < BN / 32 for W): a warp
     // covers 8 whole rows (full sectors in global memory, 512 contiguous bytes in the packed
-    // buffer). Rows past m or n read the last row. Step s's copies land in buffer
-    // s % WG_BUFFERS once the consumers have released step s − WG_BUFFERS.
+    // buffer). Rows past m or n read the last row. Step g's copies land in buffer
+    // g % WG_BUFFERS once the consumers have released step g − WG_BUFFERS.
     // Registers (PRODUCER_REGS, CONSUMER_REGS below) moved to the consumers.
     regs_dec<PRODUCER_REGS>();
-    const unsigned char* abase = reinterpret_cast<const unsigned char*>(a) + (size_t)i0 * row_bytes;
-    const unsigned char* wbase = reinterpret_cast<const unsigned char*>(w) + (size_t)j0 * row_bytes;
     const unsigned t = lane & 3;
     constexpr int AL = BM / 32, WL = BN / 32;  // A and W rows per thread
     auto row_of = [&](int l) { return 8 * (warp + 4 * l) + (lane >> 2); };
-    auto issue_copies = [&](unsigned s) {
-      if (s < steps) {
-        if (s >= WG_BUFFERS) mbar_wait(&empty[s % WG_BUFFERS], ((s / WG_BUFFERS) + 1) & 1);
-        const u32 bp = sbuf(s);
+    // The copies' cursor: tile ct, the byte offset of its step in a packed row, and the
+    // thread's rows of the tile (set once a tile, so that a step's copies only add).
+    unsigned ct = blockIdx.x, offset = 0;
+    const unsigned char* arow[AL];
+    const unsigned char* wrow[WL];
+    auto start_tile = [&]() {
+      const unsigned i0 = (ct / tiles_n) * BM, j0 = (ct % tiles_n) * BN;
+      const unsigned char* ab = reinterpret_cast<const unsigned char*>(a) + t * 16;
+      const unsigned char* wb = reinterpret_cast<const unsigned char*>(w) + t * 16;
+#pragma unroll
+      for (int l = 0; l < AL; ++l) arow[l] = ab + (size_t)min(i0 + row_of(l), m - 1) * row_bytes;
+#pragma unroll
+      for (int l = 0; l < WL; ++l) wrow[l] = wb + (size_t)min(j0 + row_of(l), n - 1) * row_bytes;
+    };
+    if (ct < tiles) start_tile();
+    auto issue_copies = [&](unsigned g) {
+      if (g < total) {
+        if (g >= WG_BUFFERS) mbar_wait(&empty[g % WG_BUFFERS], ((g / WG_BUFFERS) + 1) & 1);
+        const u32 bp = sbuf(g);
 #pragma unroll
         for (int l = 0; l < (AL > WL ? AL : WL); ++l) {
-          const unsigned row = row_of(l), src = s * 64 + t * 16;
-          if (l < AL)
-            cp_async16(bp + row * 64 + t * 16, abase + min(row, m - 1 - i0) * row_bytes + src);
-          if (l < WL)
-            cp_async16(bp + PACKED_A + row * 64 + t * 16,
-                       wbase + min(row, n - 1 - j0) * row_bytes + src);
+          const unsigned row = row_of(l);
+          if (l < AL) cp_async16(bp + row * 64 + t * 16, arow[l] + offset);
+          if (l < WL) cp_async16(bp + PACKED_A + row * 64 + t * 16, wrow[l] + offset);
+        }
+        offset += 64;
+        if (offset == row_bytes) {
+          offset = 0, ct += gridDim.x;
+          if (ct < tiles) start_tile();
         }
       }
       async_commit();
     };
 #pragma unroll
-    for (int s = 0; s < WG_AHEAD; ++s) issue_copies(s);
-    for (unsigned s = 0; s < steps; ++s) {
-      issue_copies(s + WG_AHEAD);
-      async_wait<WG_AHEAD>();  // step s's chunks (this thread's) have landed
+    for (int g = 0; g < WG_AHEAD; ++g) issue_copies(g);
+    for (unsigned g = 0; g < total; ++g) {
+      issue_copies(g + WG_AHEAD);
+      async_wait<WG_AHEAD>();  // step g's chunks (this thread's) have landed
       // W: word 4t + c of a row → even nibbles as word t of column chunk 2c, odd nibbles as
       // word t of chunk 2c + 1. Chunk c of 8-row group r / 8 sits at (c · 16 + r / 8) · 128,
       // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes. All
       // of the thread's words are read before the first store (one shared-memory latency a
       // step, not one per row).
-      const u32 bp = sbuf(s);
+      const u32 bp = sbuf(g);
       uint4 q[WL];
 #pragma unroll
       for (int l = 0; l < WL; ++l) q[l] = lds128(bp + PACKED_A + row_of(l) * 64 + t * 16);
@@ -325,7 +350,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
         }
       }
       fence_proxy_async();  // the unpacked W visible to wgmma, ...
-      mbar_arrive(&full[s % WG_BUFFERS]);  // ... and A and W to the consumers
+      mbar_arrive(&full[g % WG_BUFFERS]);  // ... and A and W to the consumers
     }
     async_wait<0>();
     return;
@@ -360,19 +385,21 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   // field (bits 0 … 13, in 16-byte units) holds every shared-memory address, so an offset
   // adds to the descriptor without a carry out of the field.
   const unsigned long long desc0 = wg_desc(sbase + UNPACKED, (BN / 8) * 128, 128);
-  // The 4 wgmmas (K = 4 × 32) of step s.
-  auto issue_mma = [&](unsigned s, const u32 (&af)[4][4]) {
-    const u32 b = (s % WG_BUFFERS) * (BUFFER / 16);
+  // The 4 wgmmas (K = 4 × 32) of the block's step q, a tile's first when `first` (a fresh
+  // sum; with group scales every step's is).
+  auto issue_mma = [&](unsigned q, bool first, const u32 (&af)[4][4]) {
+    const u32 b = (q % WG_BUFFERS) * (BUFFER / 16);
     wgmma_fence();
 #pragma unroll
     for (int c = 0; c < 4; ++c) {
       const unsigned long long db = desc0 + b + (2 * c) * (BN / 8) * 8;
-      wgmma_rs<BN>(acc, af[c], db, SCALED == 2 ? c > 0 : (s > 0 || c > 0));
+      wgmma_rs<BN>(acc, af[c], db, SCALED == 2 || first ? c > 0 : 1);
     }
     wgmma_commit();
   };
-  auto ready = [&](unsigned s) { mbar_wait(&full[s % WG_BUFFERS], (s / WG_BUFFERS) & 1); };
-  auto release = [&](unsigned s) { mbar_arrive(&empty[s % WG_BUFFERS]); };
+  auto ready = [&](unsigned q) { mbar_wait(&full[q % WG_BUFFERS], (q / WG_BUFFERS) & 1); };
+  auto release = [&](unsigned q) { mbar_arrive(&empty[q % WG_BUFFERS]); };
+  // Step s (of its tile) into the f32 sums.
   auto fold = [&](unsigned s) {
     if (SCALED == 2) {
       const float sc = gs[s] * (1.0f / 256.0f);
@@ -382,42 +409,48 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
     }
   };
 
-  // The last step is peeled off the loop, so that no branch inside it decides whether a
-  // wgmma is issued (ptxas then keeps the wgmmas asynchronous).
   u32 af[4][4];
   const unsigned last = steps - 1;
-  ready(0);
-  load_a(0, af);
-  issue_mma(0, af);
-  for (unsigned s = 0; s < last; ++s) {
-    ready(s + 1);
-    wgmma_wait<0>();  // step s is done: its buffer, A registers and sums are free
-    release(s);
-    load_a(s + 1, af);
-    fold(s);
-    issue_mma(s + 1, af);
-  }
-  wgmma_wait<0>();
-  release(last);
-  fold(last);
-  pin(acc);
-  // d[e]: row g + 8 · ((e / 2) % 2) of the warp's 16, column 8 · (e / 4) + 2 · t4 + e % 2.
-#pragma unroll
-  for (int e = 0; e < R; e += 2) {
-    const unsigned i = i0 + arow + 8 * ((e >> 1) & 1);
-    const unsigned j = j0 + 8 * (e >> 2) + 2 * t4;  // even
-    if (i >= m || j >= n) continue;
-    float v[2];
-#pragma unroll
-    for (int c = 0; c < 2; ++c) v[c] = SCALED ? out[e + c] : (float)(acc[e + c] >> 8);
-    float* dst = y + (size_t)i * n + j;
-    const float y0 = sa[i] * sw[j] * v[0];
-    if (j + 1 < n && n % 2 == 0) {
-      *reinterpret_cast<float2*>(dst) = make_float2(y0, sa[i] * sw[j + 1] * v[1]);
-    } else {
-      dst[0] = y0;
-      if (j + 1 < n) dst[1] = sa[i] * sw[j + 1] * v[1];
+  unsigned q0 = 0;  // the block's index of the tile's first step
+  for (unsigned tile = blockIdx.x; tile < tiles; tile += gridDim.x, q0 += steps) {
+    const unsigned i0 = (tile / tiles_n) * BM, j0 = (tile % tiles_n) * BN;
+    // The last step is peeled off the loop, so that no branch inside it decides whether a
+    // wgmma is issued (ptxas then keeps the wgmmas asynchronous).
+    ready(q0);
+    load_a(q0, af);
+    issue_mma(q0, true, af);
+    for (unsigned s = 0; s < last; ++s) {
+      ready(q0 + s + 1);
+      wgmma_wait<0>();  // step s is done: its buffer, A registers and sums are free
+      release(q0 + s);
+      load_a(q0 + s + 1, af);
+      fold(s);
+      issue_mma(q0 + s + 1, false, af);
     }
+    wgmma_wait<0>();
+    release(q0 + last);
+    fold(last);
+    pin(acc);
+    // d[e]: row g + 8 · ((e / 2) % 2) of the warp's 16, column 8 · (e / 4) + 2 · t4 + e % 2.
+#pragma unroll
+    for (int e = 0; e < R; e += 2) {
+      const unsigned i = i0 + arow + 8 * ((e >> 1) & 1);
+      const unsigned j = j0 + 8 * (e >> 2) + 2 * t4;  // even
+      if (i >= m || j >= n) continue;
+      float v[2];
+#pragma unroll
+      for (int c = 0; c < 2; ++c) v[c] = SCALED ? out[e + c] : (float)(acc[e + c] >> 8);
+      float* dst = y + (size_t)i * n + j;
+      const float y0 = sa[i] * sw[j] * v[0];
+      if (j + 1 < n && n % 2 == 0) {
+        *reinterpret_cast<float2*>(dst) = make_float2(y0, sa[i] * sw[j + 1] * v[1]);
+      } else {
+        dst[0] = y0;
+        if (j + 1 < n) dst[1] = sa[i] * sw[j + 1] * v[1];
+      }
+    }
+#pragma unroll
+    for (int e = 0; e < R; ++e) out[e] = 0.0f;
   }
 #else
   __trap();  // compiled for sm_90a only (the host never launches it elsewhere)
@@ -441,6 +474,16 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 // and step 192 × 96 does more (a wave of 132 blocks at K = 8192: about 46 µs against 42.4);
 // which is faster follows the number of waves (M = 2048: 946 blocks, 8 waves, against 1024,
 // 8), so the host takes the tile of the lower waves × wave time.
+// Persistent blocks (the same tiles, each block walking its tiles as one sequence of steps,
+// so that the producer fills the next tile's buffers while the consumers write a tile out),
+// against one block a tile, two rounds interleaved in one command (H200, N = K = 8192, ms):
+// plain M = 8192 1.252–1.253 → 1.228 / 1.231, M = 4096 0.637–0.640 → 0.631–0.632, M = 2048
+// 0.318–0.322 → 0.319–0.323; with group scales M = 8192 1.326–1.331 → 1.324, M = 2048
+// 0.347–0.348 → 0.346. A first build that re-derived each row's address from the tile at
+// every step was 5–8% slower with group scales (1.394 / 0.376 ms): the producer's loop is
+// on the critical path, so it keeps one pointer a row, set when a tile starts.
+// Nsight Compute at M = 2048 with group scales: the SMs' active cycles range from 538 k to
+// 618 k (1024 tiles on 132 SMs: 7 or 8 each), so 3% of the time is the last wave's.
 WGMMA_ENTRY(gemm_wgmma_step_wide, 2, 96, 3, 1)
 WGMMA_ENTRY(gemm_wgmma_step_tall, 2, 64, 4, 1)
 WGMMA_ENTRY(gemm_wgmma_plain, 0, 64, 2, 2)

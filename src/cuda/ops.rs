@@ -24,6 +24,8 @@ struct WgmmaTile {
     entry: &'static str,
     consumers: usize,
     cols: usize,
+    /// Blocks an SM holds (the kernel's `__launch_bounds__` minimum).
+    per_sm: usize,
 }
 
 /// With group scales: 192 × 96 or 256 × 64 tiles, one block per SM, whichever has the
@@ -35,6 +37,7 @@ const WGMMA_STEP: [(WgmmaTile, f64); 2] = [
             entry: "gemm_wgmma_step_wide",
             consumers: 3,
             cols: 96,
+            per_sm: 1,
         },
         46.0,
     ),
@@ -43,6 +46,7 @@ const WGMMA_STEP: [(WgmmaTile, f64); 2] = [
             entry: "gemm_wgmma_step_tall",
             consumers: 4,
             cols: 64,
+            per_sm: 1,
         },
         42.4,
     ),
@@ -52,6 +56,7 @@ const WGMMA_PLAIN: WgmmaTile = WgmmaTile {
     entry: "gemm_wgmma_plain",
     consumers: 2,
     cols: 64,
+    per_sm: 2,
 };
 
 /// The wgmma tile with group scales for an m × n output on `sms` SMs.
@@ -577,12 +582,10 @@ impl Device {
                 WGMMA_PLAIN
             };
             let entry = tile.entry;
+            // Persistent blocks, as many as the SMs hold, each taking every grid-th tile.
+            let blocks = tile.blocks(m, n).min(tile.per_sm * self.sms.max(1));
             let cfg = LaunchConfig {
-                grid_dim: (
-                    n.div_ceil(tile.cols) as u32,
-                    m.div_ceil(tile.rows()) as u32,
-                    1,
-                ),
+                grid_dim: (blocks as u32, 1, 1),
                 block_dim: (tile.threads(), 1, 1),
                 shared_mem_bytes: tile.smem(),
             };
