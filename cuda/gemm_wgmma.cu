@@ -72,10 +72,17 @@
 #define WG_THREADS(CONS) (WG_PRODUCERS + 128 * (CONS))
 #define WG_BUFFERS 4      // steps in shared memory (packed A and W, unpacked W)
 #define WG_AHEAD 2        // steps the producer's copies run ahead of its unpacking
-// At most WG_BUFFERS − 2: the producer waits for the release of step s + WG_AHEAD −
-// WG_BUFFERS before it signals step s, and a consumer releases step s − 1 only once step s
-// is ready (4 and 3 deadlocked on the H200). 6 or 5 buffers 3 ahead timed within the spread
-// of these (1.442 / 1.444 against 1.458–1.467 ms).
+// At most WG_BUFFERS − 1: the producer signals step s, then waits for the release of step
+// s + WG_AHEAD − WG_BUFFERS before it copies step s + WG_AHEAD, and a consumer releases
+// step s − 1 once step s is ready. (Waiting before it signals, as the producer did until
+// the persistent blocks, deadlocked at 4 buffers 3 ahead and put the release of step s − 2
+// on the path to step s: the consumers waited for the producer in 14% of their stall
+// samples. H200, N = K = 8192, ms, two rounds interleaved in one command, wait-then-signal
+// → signal-then-wait: with group scales M = 2048 0.346 / 0.352 → 0.327 / 0.328, M = 8192
+// 1.331 / 1.314 → 1.278 / 1.310; 3 ahead, signal-then-wait, with the epilogue's loads
+// below: 0.339 / 0.342 and 1.260 / 1.253 against 0.319 / 0.322 and 1.224 / 1.226 2 ahead.)
+// 6 or 5 buffers 3 ahead (wait-then-signal) timed within the spread of 4 buffers 2 ahead
+// (1.442 / 1.444 against 1.458–1.467 ms, two consumers a block).
 // A buffer: packed A (BM rows × 64 B), packed W (BN rows × 64 B), unpacked W (BN rows × 128 B).
 #define WG_BUFFER_BYTES(BM, BN) ((BM) * 64 + (BN) * 64 + (BN) * 128)
 #define WG_SMEM(BM, BN) (WG_BUFFERS * WG_BUFFER_BYTES(BM, BN) + 2 * WG_BUFFERS * 8)
@@ -327,8 +334,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #pragma unroll
     for (int g = 0; g < WG_AHEAD; ++g) issue_copies(g);
     for (unsigned g = 0; g < total; ++g) {
-      issue_copies(g + WG_AHEAD);
-      async_wait<WG_AHEAD>();  // step g's chunks (this thread's) have landed
+      async_wait<WG_AHEAD - 1>();  // step g's chunks (this thread's) have landed
       // W: word 4t + c of a row → even nibbles as word t of column chunk 2c, odd nibbles as
       // word t of chunk 2c + 1. Chunk c of 8-row group r / 8 sits at (c · 16 + r / 8) · 128,
       // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes. All
@@ -351,6 +357,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       }
       fence_proxy_async();  // the unpacked W visible to wgmma, ...
       mbar_arrive(&full[g % WG_BUFFERS]);  // ... and A and W to the consumers
+      issue_copies(g + WG_AHEAD);  // (after the signal: see WG_AHEAD)
     }
     async_wait<0>();
     return;
@@ -427,6 +434,20 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       fold(s);
       issue_mma(q0 + s + 1, false, af);
     }
+    // The epilogue's scales, loaded while the last step multiplies (read after its wait
+    // they cost the consumers 7% of their stall samples at M = 2048). Thread (g, t4) writes
+    // rows g, g + 8 and columns 8·c + 2·t4, + 1 of the tile.
+    float row_scale[2], col_scale[R / 2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const unsigned i = i0 + arow + 8 * r;
+      row_scale[r] = i < m ? sa[i] : 0.0f;
+    }
+#pragma unroll
+    for (int c = 0; c < R / 2; ++c) {
+      const unsigned j = j0 + 8 * (c / 2) + 2 * t4 + c % 2;
+      col_scale[c] = j < n ? sw[j] : 0.0f;
+    }
     wgmma_wait<0>();
     release(q0 + last);
     fold(last);
@@ -441,12 +462,13 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #pragma unroll
       for (int c = 0; c < 2; ++c) v[c] = SCALED ? out[e + c] : (float)(acc[e + c] >> 8);
       float* dst = y + (size_t)i * n + j;
-      const float y0 = sa[i] * sw[j] * v[0];
+      const float si = row_scale[(e >> 1) & 1], *sj = col_scale + (e >> 2) * 2;
+      const float y0 = si * sj[0] * v[0];
       if (j + 1 < n && n % 2 == 0) {
-        *reinterpret_cast<float2*>(dst) = make_float2(y0, sa[i] * sw[j + 1] * v[1]);
+        *reinterpret_cast<float2*>(dst) = make_float2(y0, si * sj[1] * v[1]);
       } else {
         dst[0] = y0;
-        if (j + 1 < n) dst[1] = sa[i] * sw[j + 1] * v[1];
+        if (j + 1 < n) dst[1] = si * sj[1] * v[1];
       }
     }
 #pragma unroll
