@@ -498,12 +498,12 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 // 8), so the host takes the tile of the lower waves × wave time.
 // Persistent blocks (the same tiles, each block walking its tiles as one sequence of steps,
 // so that the producer fills the next tile's buffers while the consumers write a tile out),
-// against one block a tile, two rounds interleaved in one command (H200, N = K = 8192, ms):
-// plain M = 8192 1.252–1.253 → 1.228 / 1.231, M = 4096 0.637–0.640 → 0.631–0.632, M = 2048
-// 0.318–0.322 → 0.319–0.323; with group scales M = 8192 1.326–1.331 → 1.324, M = 2048
-// 0.347–0.348 → 0.346. A first build that re-derived each row's address from the tile at
-// every step was 5–8% slower with group scales (1.394 / 0.376 ms): the producer's loop is
-// on the critical path, so it keeps one pointer a row, set when a tile starts.
+// against one block a tile (H200, N = K = 8192, ms, one command): plain M = 8192 1.258 →
+// 1.231, M = 2048 0.318 → 0.323; with group scales M = 8192 1.331 → 1.324, M = 2048 0.347
+// → 0.346. A first build that re-derived each row's address from the tile at every step
+// was 5–8% slower with group scales (1.394 / 0.376 against 1.326–1.331 / 0.348–0.353 ms):
+// the producer's loop is on the critical path, so it keeps one pointer a row, set when a
+// tile starts.
 // Nsight Compute at M = 2048 with group scales: the SMs' active cycles range from 538 k to
 // 618 k (1024 tiles on 132 SMs: 7 or 8 each), so 3% of the time is the last wave's.
 WGMMA_ENTRY(gemm_wgmma_step_wide, 2, 96, 3, 1)
