@@ -26,6 +26,8 @@ echo "demo smoke run: ok (rrs $(rel_error rrs) < rtn $(rel_error rtn))"
 # say they were skipped, and why, where there is no CUDA device.
 # NVRTC 12 and 13 from PyPI (no GPU needed) compile every kernel for sm_75 … sm_90 there.
 cargo build --release --features cuda --all-targets
+# The cuda feature's host-side unit tests (e.g. the wgmma tile choice), no device needed.
+cargo test --release --features cuda --lib
 for cuda in 12 13; do
   nvrtc=$(scripts/ensure-nvrtc.sh $cuda)
   LD_LIBRARY_PATH="$nvrtc${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
