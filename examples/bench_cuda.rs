@@ -5,11 +5,12 @@
 //!
 //! ```text
 //! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8|wgmma]
-//!     [--only hadamard|gemm|decode|linear] [--m 2048,8192] [--nk 8192]
+//!     [--only hadamard|gemm|decode|linear] [--m 2048,8192] [--nk 8192] [--layers static,quarot]
 //! ```
 //!
-//! `--m` and `--nk` replace the GEMM section's lists of M and of N = K (for A/B runs of one
-//! shape).
+//! `--m` and `--nk` replace the GEMM and linear sections' lists of M and of N = K (for A/B
+//! runs of one shape); `--layers` keeps only those layers of the linear section (static, dynamic,
+//! quarot) and drops its op benches (for A/B runs of the layer).
 
 #[cfg(feature = "cuda")]
 mod common;
@@ -67,6 +68,13 @@ fn run() -> rrs::Result<()> {
                 .collect(),
         )
     };
+    // `--layers static,quarot`: the linear section's layers to time, and none of its ops.
+    let layers: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--layers")
+        .map(|i| args[i + 1].split(',').map(str::to_string).collect());
+    let ops = layers.is_none();
+    let layer_wanted = |v: &str| layers.as_ref().is_none_or(|l| l.iter().any(|x| x == v));
     let ctx = Context::with_options(ContextOptions {
         backend: Backend::Cuda,
         cuda_gemm: gemm_path,
@@ -219,10 +227,14 @@ fn run() -> rrs::Result<()> {
     }
 
     // The whole RRS layer against the plain A4W4 GEMM on the same shapes.
-    let shapes: &[(usize, usize)] = if quick {
-        &[(64, 512)]
+    let shapes: Vec<(usize, usize)> = if quick {
+        vec![(64, 512)]
     } else {
-        &[(2048, 8192), (4096, 8192)]
+        let nks = sizes("--nk").unwrap_or(vec![8192]);
+        let ms = sizes("--m").unwrap_or(vec![2048, 4096]);
+        ms.iter()
+            .flat_map(|&m| nks.iter().map(move |&nk| (m, nk)))
+            .collect()
     };
     for &(m, nk) in shapes.iter().filter(|_| section("linear")) {
         let (n, k) = (nk, nk);
@@ -254,7 +266,10 @@ fn run() -> rrs::Result<()> {
         );
         // What the dynamic reorder adds to the layer: the channel sort (against the same
         // statistics without it) and the per-call permutation of the packed weights.
-        for (variant, order) in [("sorted", Order::Sorted), ("identity", Order::Identity)] {
+        for (variant, order) in [("sorted", Order::Sorted), ("identity", Order::Identity)]
+            .into_iter()
+            .filter(|_| ops)
+        {
             for (input, dtype) in [(&x, ""), (&x16, "_f16")] {
                 let ms = ctx.cuda_time_ms(samples, 10, || {
                     channel_max::channel_max(&ctx, input, 128, order).map(|_| ())
@@ -272,11 +287,13 @@ fn run() -> rrs::Result<()> {
                 );
             }
         }
-        let perm = channel_max::channel_max(&ctx, &x, 128, Order::Sorted)?.perm;
-        let ms = ctx.cuda_time_ms(samples, 10, || {
-            rrs::permute::permute(&ctx, &w.packed, &perm).map(|_| ())
-        })?;
-        report("permute", "weights", 0, n, k, ms, (n * k) as f64, 0.0);
+        if ops {
+            let perm = channel_max::channel_max(&ctx, &x, 128, Order::Sorted)?.perm;
+            let ms = ctx.cuda_time_ms(samples, 10, || {
+                rrs::permute::permute(&ctx, &w.packed, &perm).map(|_| ())
+            })?;
+            report("permute", "weights", 0, n, k, ms, (n * k) as f64, 0.0);
+        }
         // The codes of the rotated rows, the rotation fused into the quantize where
         // `cuda/rotate.cu` has kernels for k (`RRS_CUDA_FUSE_ROTATION=0`: written first).
         let tag = if rrs::hadamard::fuses_rotation(&ctx, k) {
@@ -284,7 +301,7 @@ fn run() -> rrs::Result<()> {
         } else {
             "rotated_unfused"
         };
-        for (input, dtype) in [(&x, ""), (&x16, "_f16")] {
+        for (input, dtype) in [(&x, ""), (&x16, "_f16")].into_iter().filter(|_| ops) {
             let ms = ctx.cuda_time_ms(samples, 10, || {
                 rrs::quantize::quantize_rotated(&ctx, input, Default::default()).map(|_| ())
             })?;
@@ -304,7 +321,10 @@ fn run() -> rrs::Result<()> {
             ("static", Method::Rrs, Reorder::Static),
             ("dynamic", Method::Rrs, Reorder::Dynamic),
             ("quarot", Method::QuaRot, Reorder::None),
-        ] {
+        ]
+        .into_iter()
+        .filter(|(v, ..)| layer_wanted(v))
+        {
             let cfg = Config::new(method)
                 .reorder(reorder)
                 .calibration(calib.clone());
