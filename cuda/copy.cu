@@ -1,11 +1,5 @@
-// Copies: dst = src, one word per thread (the fixed-order copy of channel_max); and f16 → f32,
-// one element per thread, exactly (`convert::widen`, for the ops without f16 kernels).
-extern "C" __global__ void copy_words(const u32* __restrict__ src, u32* __restrict__ dst,
-                                      unsigned long long n) {
-  const unsigned long long i = global_block() * blockDim.x + threadIdx.x;
-  if (i < n) dst[i] = src[i];
-}
-
+// f16 → f32, one element per thread, exactly (`convert::widen`, for the ops without f16
+// kernels).
 extern "C" __global__ void widen_h(const f16* __restrict__ src, float* __restrict__ dst,
                                    unsigned long long n) {
   const unsigned long long i = global_block() * blockDim.x + threadIdx.x;

@@ -74,7 +74,8 @@ pub enum Order<'a> {
 pub struct ChannelStats {
     /// `[k]` f32: max |x| per channel.
     pub absmax: Tensor,
-    /// `[k]` u32: `perm[r]` is the channel placed at position r.
+    /// `[k]` u32: `perm[r]` is the channel placed at position r (with [`Order::Fixed`], the
+    /// given tensor itself: a handle that shares its memory, not a copy).
     pub perm: Tensor,
     /// [k / group] f32: one smoothing scale per group of reordered channels.
     pub scales: Tensor,
@@ -170,7 +171,7 @@ pub(crate) fn record(
                     p.shape()
                 )));
             }
-            crate::copy::record(ctx, rec, p)?
+            p.clone()
         }
         Order::Identity => Tensor::from_slice(ctx, &(0..k as u32).collect::<Vec<_>>(), &[k])?,
         Order::Sorted => Tensor::output(ctx, DType::U32, &[k])?,

@@ -48,19 +48,3 @@ pub fn encode(
         grid_1d(n.div_ceil(256)),
     )
 }
-
-/// A copy of `src` in a new tensor of the same dtype and shape, on either backend.
-pub(crate) fn record(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<Tensor> {
-    src.expect_on(ctx, "the copy source")?;
-    let dst = Tensor::output(ctx, src.dtype(), src.shape())?;
-    match rec {
-        Rec::Wgpu(r) => {
-            let bytes = (src.words() * 4) as u64;
-            r.encoder()
-                .copy_buffer_to_buffer(src.buffer(), 0, dst.buffer(), 0, bytes);
-        }
-        #[cfg(feature = "cuda")]
-        Rec::Cuda(cu) => cu.copy(src, &dst)?,
-    }
-    Ok(dst)
-}

@@ -262,11 +262,6 @@ impl Tensor {
         self.numel() * self.dtype.size()
     }
 
-    /// The 4-byte words that hold it (the last one padded).
-    pub(crate) fn words(&self) -> usize {
-        words(&self.shape, self.dtype)
-    }
-
     /// Size of the last dimension, and the product of the others: (rows, cols).
     pub fn rows_cols(&self) -> (usize, usize) {
         let cols = *self.shape.last().unwrap_or(&1);

@@ -233,13 +233,6 @@ impl Device {
         t.map_or(0, |t| self.p(t))
     }
 
-    /// dst = src (same number of words).
-    pub fn copy(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
-        let (s, d, n) = (self.p(src), self.p(dst), src.words() as u64);
-        let cfg = config(grid(src.words().div_ceil(256))?, 256, 0);
-        launch!(self, COPY, "copy_words", cfg, [&s, &d, &n])
-    }
-
     /// dst (f32) = src (f16, same shape), exactly.
     pub fn widen(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
         let (s, d, n) = (self.p(src), self.p(dst), src.numel() as u64);
