@@ -2,13 +2,21 @@
 // max (descending, ties by index: a rank sort, the same permutation as the CPU reference), and
 // one scale per group of `group` reordered channels. x is f32 (`absmax`) or f16 (`absmax_h`).
 
+// The row block of this block, the last rows first: the kernel before (the FWHT, or the
+// caller's) wrote them last, so they are the ones still in the L2, and the quantize after
+// reads the rows in ascending order, so that it finds the first rows there.
+// H200, M = 4096, k = 8192, f16, in the static RRS layer (Nsight Compute): `absmax_h`
+// 22.0–23.0 → 18.5–18.8 µs (54.5 → 44 MB read from DRAM), and the quantize after it reads
+// 44 MB instead of 62.
+__device__ __forceinline__ unsigned last_rows_first() { return gridDim.y - 1 - blockIdx.y; }
+
 // bits[j] = max over rows of the bits of |x[i, j]| (max of the bits = max of the floats for
 // non-negative values; NaN has the largest bits and propagates). grid: (k / 256, row blocks).
 extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__ bits,
                                   unsigned rows, unsigned k, unsigned rows_per_block) {
   const unsigned j = blockIdx.x * blockDim.x + threadIdx.x;
   if (j >= k) return;
-  const unsigned r0 = blockIdx.y * rows_per_block;
+  const unsigned r0 = last_rows_first() * rows_per_block;
   const unsigned r1 = min(rows, r0 + rows_per_block);
   u32 m = 0;
   for (unsigned r = r0; r < r1; ++r) m = max(m, __float_as_uint(x[(size_t)r * k + j]) & 0x7fffffffu);
@@ -22,7 +30,7 @@ extern "C" __global__ void absmax_h(const u32* __restrict__ x, u32* __restrict__
                                     unsigned rows, unsigned k, unsigned rows_per_block) {
   const unsigned j2 = blockIdx.x * blockDim.x + threadIdx.x, k2 = k / 2;
   if (j2 >= k2) return;
-  const unsigned r0 = blockIdx.y * rows_per_block;
+  const unsigned r0 = last_rows_first() * rows_per_block;
   const unsigned r1 = min(rows, r0 + rows_per_block);
   u32 m = 0;
   for (unsigned r = r0; r < r1; ++r) m = __vmaxu2(m, x[(size_t)r * k2 + j2] & 0x7fff7fffu);
