@@ -53,6 +53,99 @@ QUANTIZE_REGS(1024, 4)  // (1024, 8) spills
 // against 28.5 µs, f16 25.1 against 22 µs (Nsight Compute), and the layers 0.5–1.5% slower:
 // occupancy does not bound it.
 
+// Permuted rows of k ≤ 8 · THREADS · NW codes with one multiplier a word (group a multiple
+// of 8): Runtime Smooth with reorder. Persistent blocks (as many as the SMs hold, the host's
+// grid), block b taking rows b, b + G, … (G = gridDim.x). A thread loads its words'
+// permutation entries and multipliers once and keeps them in registers for all its rows,
+// and the next STAGES − 1 rows stream into shared memory (`cp.async`, STAGES · k elements)
+// while it quantizes one (`quantize_row`'s arithmetic: the same codes and scales).
+// Why: `quantize_regs` runs one row a block, its copy, its gather (with the permutation
+// read again for every row) and its stores in sequence, and is bound by their latency.
+// H200, M = 4096, k = 8192, f16, in the static RRS layer (Nsight Compute): 39.3–39.9 µs
+// → 35.7–36.6 (with `absmax` reversed: 62 → 44 MB read from DRAM), and 30.5 with `pack_word`'s rounding by addition. The layer, N = K = 8192
+// (ms, two rounds in one command, `absmax` reversed in both): f32 rows 0.794 / 0.788 →
+// 0.778 / 0.777; f16 rows 0.722 / 0.727 → 0.722 / 0.724. What bounds it now: the gather's
+// bank conflicts (2.7 M of its 3.9 M shared-load wavefronts; the shared-memory pipe 59%
+// busy), with issue slots 53% busy and 22 of 64 warps active.
+template <int THREADS, int NW, int STAGES, typename In>
+__device__ __forceinline__ void quantize_stream(const In* __restrict__ x, const u32* __restrict__ perm,
+                                                const float* __restrict__ mult, u32* __restrict__ packed,
+                                                float* __restrict__ scales, u32* __restrict__ status,
+                                                unsigned long long rows, unsigned k, unsigned group) {
+  extern __shared__ float4 stage[];
+  const unsigned t = threadIdx.x, kw = k / 8, chunks = k / (16 / sizeof(In));
+  u32 idx[NW][8];
+  float s[NW];
+#pragma unroll
+  for (int j = 0; j < NW; ++j) {
+    const unsigned w = min(t + THREADS * j, kw - 1);  // past kw: loaded, never used
+    const uint4 p0 = reinterpret_cast<const uint4*>(perm)[2 * w];
+    const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
+    idx[j][0] = p0.x, idx[j][1] = p0.y, idx[j][2] = p0.z, idx[j][3] = p0.w;
+    idx[j][4] = p1.x, idx[j][5] = p1.y, idx[j][6] = p1.z, idx[j][7] = p1.w;
+    s[j] = mult ? mult[8 * w / group] : 1.0f;
+  }
+  // Row r into buffer b (16-byte copies, coalesced), committed as one group (empty past the
+  // last row, so that every iteration commits one).
+  auto stage_row = [&](unsigned long long r, unsigned b) {
+    if (r < rows) {
+      const float4* src = reinterpret_cast<const float4*>(x + r * k);
+      float4* dst = stage + (size_t)b * chunks;
+      for (unsigned q = t; q < chunks; q += THREADS) copy16(dst + q, src + q);
+    }
+    async_commit();
+  };
+  const unsigned long long first = blockIdx.x, step = gridDim.x;
+#pragma unroll
+  for (int b = 0; b < STAGES - 1; ++b) stage_row(first + b * step, b);
+  unsigned b = 0;
+  for (unsigned long long r = first; r < rows; r += step) {
+    // The buffer read one row ago (every thread past the sync at its end) takes the row
+    // STAGES − 1 ahead.
+    stage_row(r + (STAGES - 1) * step, b == 0 ? STAGES - 1 : b - 1);
+    async_wait<STAGES - 1>();
+    __syncthreads();  // row r staged (every thread's copies)
+    const In* srow = reinterpret_cast<const In*>(stage + (size_t)b * chunks);
+    float v[NW][8];
+    u32 m = 0;
+#pragma unroll
+    for (int j = 0; j < NW; ++j) {
+      if (t + THREADS * j >= kw) break;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        v[j][i] = load_f32(srow + idx[j][i]);
+        if (mult) v[j][i] = __fmul_rn(v[j][i], s[j]);
+        m = max(m, __float_as_uint(v[j][i]) & 0x7fffffffu);
+      }
+    }
+    const float inv = row_scale(block_max<THREADS>(m), r, scales, status);
+    u32* out = packed + r * kw;
+#pragma unroll
+    for (int j = 0; j < NW; ++j) {
+      const unsigned w = t + THREADS * j;
+      if (w >= kw) break;
+      out[w] = pack_word(v[j], inv);
+    }
+    b = b + 1 == STAGES ? 0 : b + 1;
+    __syncthreads();  // row r's buffer and block_max's partials read: free for the next rows
+  }
+  async_wait<0>();  // the empty groups committed past the last row
+}
+#define QUANT_STREAM_STAGES 2
+#define QUANT_STREAM_MIN_BLOCKS 3  // 80 registers; 2 (96 registers) measured the same
+RRS_HOST_CHECK(RRS_HOST_QUANT_STREAM_STAGES == QUANT_STREAM_STAGES, "quantize_stream's stages");
+#define QUANTIZE_STREAM_ENTRY(NAME, IN, THREADS, NW)                                              \
+  extern "C" __global__ void __launch_bounds__(THREADS, QUANT_STREAM_MIN_BLOCKS) NAME##_##THREADS##_##NW( \
+      const IN* x, const u32* perm, const float* mult, u32* packed, float* scales,                 \
+      u32* status, unsigned long long rows, unsigned k, unsigned group) {                          \
+    quantize_stream<THREADS, NW, QUANT_STREAM_STAGES, IN>(x, perm, mult, packed, scales, status,   \
+                                                          rows, k, group);                         \
+  }
+#define QUANTIZE_STREAM(THREADS, NW)                                                              \
+  QUANTIZE_STREAM_ENTRY(quantize_stream, float, THREADS, NW)                                      \
+  QUANTIZE_STREAM_ENTRY(quantize_stream_h, f16, THREADS, NW)
+QUANTIZE_STREAM(256, 1) QUANTIZE_STREAM(256, 2) QUANTIZE_STREAM(256, 4)
+
 // Any k (rows longer than quantize_regs takes): each value is read twice, for the row
 // maximum and for its code.
 template <typename In>

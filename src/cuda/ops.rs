@@ -167,6 +167,9 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
                 format!("-DRRS_HOST_FWHT_STREAM_SMEM_F16={}", fwht_stream_smem(2)),
             ])
             .collect(),
+        "quantize" => vec![format!(
+            "-DRRS_HOST_QUANT_STREAM_STAGES={QUANT_STREAM_STAGES}"
+        )],
         "channel_max" => vec![
             format!("-DRRS_HOST_RANK_CHANNELS={RANK_CHANNELS}"),
             format!("-DRRS_HOST_RANK_THREADS={RANK_THREADS}"),
@@ -184,6 +187,9 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// Rows of shared memory a `quantize_stream` block streams through (`cuda/quantize.cu`).
+const QUANT_STREAM_STAGES: usize = 2;
 
 /// Channels a `rank_sort` block ranks, and its threads (`cuda/channel_max.cu`).
 const RANK_CHANNELS: usize = 64;
@@ -453,10 +459,35 @@ impl Device {
         } else {
             0
         };
+        // Permuted rows of up to 8192 codes with one multiplier a word: `quantize_stream`,
+        // persistent blocks that keep their permutation entries in registers and stage the
+        // next row while they quantize one (QUANT_STREAM_STAGES rows of shared memory).
+        let words = k / 8;
+        let stream_smem = QUANT_STREAM_STAGES * k * elem;
+        if smooth.perm.is_some()
+            && smooth.multipliers.is_none_or(|_| group.is_multiple_of(8))
+            && words <= 256 * 4
+            && stream_smem <= self.smem_limit as usize
+        {
+            let per_thread = words.div_ceil(256).next_power_of_two().max(1);
+            let entry = format!("quantize_stream{h}_256_{per_thread}");
+            let f = self.function(QUANTIZE, &entry, stream_smem as u32)?;
+            let per_sm = f
+                .occupancy_max_active_blocks_per_multiprocessor(256, stream_smem, None)
+                .map_err(|e| Error::Device(format!("{entry}: occupancy: {e}")))?
+                .max(1) as usize;
+            let cfg = config(grid(m.min(per_sm * self.sms))?, 256, stream_smem as u32);
+            return launch!(
+                self,
+                QUANTIZE,
+                &entry,
+                cfg,
+                [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &k32, &g32]
+            );
+        }
         // Rows of up to 32768 codes: `quantize_regs`, each value read once and kept in
         // registers (8 · words-per-thread of them); its entries are 256 threads × 1, 2, 4 or
         // 8 words, and 1024 × 4.
-        let words = k / 8;
         if fits && words <= 1024 * 4 {
             let (threads, per_thread) = match words.div_ceil(256) {
                 w @ 0..=8 => (256, w.next_power_of_two().max(1)),

@@ -23,6 +23,11 @@ async fn matches_reference_on(ctx: &rrs::Context) {
         (2, 16384, 64),
         (2, 32768, 128),
         (33, 768, 1),
+        // More rows than CUDA's persistent quantize of permuted rows (`quantize_stream`)
+        // has blocks on an H100 (about 1056 at k = 1024, 396 at 8192): each block streams
+        // several rows.
+        (1500, 1024, 128),
+        (700, 8192, 128),
         // Past the CUDA kernel that keeps a row in registers (32768 codes), and past the
         // rows it stages in shared memory for a permutation (40960).
         (1, 40960, 128),
@@ -90,13 +95,15 @@ async fn assert_matches(
 
 /// f16 rows give the codes and row scales of their exact f32 widening, bit for bit, with and
 /// without the gather and the multipliers; on CUDA through the f16 kernels (rows kept in
-/// registers, staged for the gather, and past both at k = 40960), on wgpu widened first.
+/// registers, staged for the gather, streamed by persistent blocks at m = 700, and past
+/// them at k = 40960), on wgpu widened first.
 pub async fn f16_rows_match_reference() {
     let ctx = &ctx().await;
     let mut rng = Rng::new(15);
     for (m, k, group) in [
         (3, 64, 32),
         (5, 4096, 128),
+        (700, 8192, 128),
         (2, 32768, 128),
         (1, 40960, 128),
     ] {
