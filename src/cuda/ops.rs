@@ -462,9 +462,12 @@ impl Device {
         // Permuted rows of up to 8192 codes with one multiplier a word: `quantize_stream`,
         // persistent blocks that keep their permutation entries in registers and stage the
         // next row while they quantize one (QUANT_STREAM_STAGES rows of shared memory).
+        // Other rows of up to 32768 codes: `quantize_regs`, one block a row, each value read
+        // once and kept in registers (8 · words-per-thread of them); its entries are 256
+        // threads × 1, 2, 4 or 8 words, and 1024 × 4. Both take the same arguments.
         let words = k / 8;
         let stream_smem = QUANT_STREAM_STAGES * k * elem;
-        if smooth.perm.is_some()
+        let in_registers = if smooth.perm.is_some()
             && smooth.multipliers.is_none_or(|_| group.is_multiple_of(8))
             && words <= 256 * 4
             && stream_smem <= self.smem_limit as usize
@@ -476,25 +479,19 @@ impl Device {
                 .occupancy_max_active_blocks_per_multiprocessor(256, stream_smem, None)
                 .map_err(|e| Error::Device(format!("{entry}: occupancy: {e}")))?
                 .max(1) as usize;
-            let cfg = config(grid(m.min(per_sm * self.sms))?, 256, stream_smem as u32);
-            return launch!(
-                self,
-                QUANTIZE,
-                &entry,
-                cfg,
-                [&xp, &pp, &mp, &qp, &sp, &stp, &rows, &k32, &g32]
-            );
-        }
-        // Rows of up to 32768 codes: `quantize_regs`, each value read once and kept in
-        // registers (8 · words-per-thread of them); its entries are 256 threads × 1, 2, 4 or
-        // 8 words, and 1024 × 4.
-        if fits && words <= 1024 * 4 {
+            let blocks = m.min(per_sm * self.sms);
+            Some((entry, config(grid(blocks)?, 256, stream_smem as u32)))
+        } else if fits && words <= 1024 * 4 {
             let (threads, per_thread) = match words.div_ceil(256) {
                 w @ 0..=8 => (256, w.next_power_of_two().max(1)),
                 _ => (1024, 4),
             };
             let entry = format!("quantize_regs{h}_{threads}_{per_thread}");
-            let cfg = config(grid(m)?, threads as u32, stage);
+            Some((entry, config(grid(m)?, threads as u32, stage)))
+        } else {
+            None
+        };
+        if let Some((entry, cfg)) = in_registers {
             return launch!(
                 self,
                 QUANTIZE,
