@@ -3,7 +3,7 @@
 //! `half::f16::from_f32` does, on every adapter (no shader-f16 feature needed). The wgpu
 //! FWHT of f16 rows runs through these: widen, transform in f32, narrow (one rounding); and
 //! so do f16 activations on their way to the wgpu ops that read f32 only ([`for_ops`]).
-//! On CUDA, [`widen`] runs `widen_h` (`cuda/copy.cu`), whose kernels read f16 themselves.
+//! On CUDA, [`widen`] runs `widen_h` (`cuda/widen.cu`), whose kernels read f16 themselves.
 
 use std::borrow::Cow;
 

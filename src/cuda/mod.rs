@@ -82,7 +82,7 @@ pub(crate) const PERMUTE: Source = source!("permute");
 pub(crate) const GEMM: Source = source!("gemm");
 pub(crate) const GEMM_WGMMA: Source = source!(arch_specific "gemm_wgmma");
 pub(crate) const MATMUL: Source = source!("matmul");
-pub(crate) const COPY: Source = source!("copy", "f16");
+pub(crate) const WIDEN: Source = source!("widen", "f16");
 
 /// Every CUDA source, for [`ptx`].
 pub const SOURCES: [Source; 9] = [
@@ -94,7 +94,7 @@ pub const SOURCES: [Source; 9] = [
     GEMM,
     GEMM_WGMMA,
     MATMUL,
-    COPY,
+    WIDEN,
 ];
 
 /// PTX by (source, architecture), shared by every context of the process.

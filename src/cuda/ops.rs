@@ -4,7 +4,7 @@
 use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
 
 use super::{
-    Device, CHANNEL_MAX, COPY, GEMM, GEMM_WGMMA, HADAMARD, MATMUL, PERMUTE, QUANTIZE, ROTATE,
+    Device, CHANNEL_MAX, GEMM, GEMM_WGMMA, HADAMARD, MATMUL, PERMUTE, QUANTIZE, ROTATE, WIDEN,
 };
 use crate::channel_max::{MAX_SCALE, MIN_SCALE};
 use crate::context::CudaGemm;
@@ -243,7 +243,7 @@ impl Device {
     pub fn widen(&self, src: &Tensor, dst: &Tensor) -> Result<()> {
         let (s, d, n) = (self.p(src), self.p(dst), src.numel() as u64);
         let cfg = config(grid(src.numel().div_ceil(256))?, 256, 0);
-        launch!(self, COPY, "widen_h", cfg, [&s, &d, &n])
+        launch!(self, WIDEN, "widen_h", cfg, [&s, &d, &n])
     }
 
     /// The first-pass FWHT kernel for chunks of `chunk` elements (f16 when `half`; `cross`:
