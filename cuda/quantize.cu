@@ -62,11 +62,12 @@ QUANTIZE_REGS(1024, 4)  // (1024, 8) spills
 // Why: `quantize_regs` runs one row a block, its copy, its gather (with the permutation
 // read again for every row) and its stores in sequence, and is bound by their latency.
 // H200, M = 4096, k = 8192, f16, in the static RRS layer (Nsight Compute): 39.3–39.9 µs
-// → 35.7–36.6 (with `absmax` reversed: 62 → 44 MB read from DRAM), and 30.5 with `pack_word`'s rounding by addition. The layer, N = K = 8192
-// (ms, two rounds in one command, `absmax` reversed in both): f32 rows 0.794 / 0.788 →
-// 0.778 / 0.777; f16 rows 0.722 / 0.727 → 0.722 / 0.724. What bounds it now: the gather's
-// bank conflicts (2.7 M of its 3.9 M shared-load wavefronts; the shared-memory pipe 59%
-// busy), with issue slots 53% busy and 22 of 64 warps active.
+// → 35.7–36.6 (with `absmax` reversed: 62 → 44 MB read from DRAM), and 30.5 with
+// `pack_word`'s rounding by addition. The layer, N = K = 8192 (ms, two rounds in one
+// command, `absmax` reversed in both): f32 rows 0.794 / 0.788 → 0.778 / 0.777; f16 rows
+// 0.722 / 0.727 → 0.722 / 0.724. What bounds it now: the gather's bank conflicts (2.7 M of
+// its 3.9 M shared-load wavefronts; the shared-memory pipe 59% busy), with issue slots 53%
+// busy and 22 of 64 warps active.
 template <int THREADS, int NW, int STAGES, typename In>
 __device__ __forceinline__ void quantize_stream(const In* __restrict__ x, const u32* __restrict__ perm,
                                                 const float* __restrict__ mult, u32* __restrict__ packed,
@@ -118,14 +119,7 @@ __device__ __forceinline__ void quantize_stream(const In* __restrict__ x, const 
         m = max(m, __float_as_uint(v[j][i]) & 0x7fffffffu);
       }
     }
-    const float inv = row_scale(block_max<THREADS>(m), r, scales, status);
-    u32* out = packed + r * kw;
-#pragma unroll
-    for (int j = 0; j < NW; ++j) {
-      const unsigned w = t + THREADS * j;
-      if (w >= kw) break;
-      out[w] = pack_word(v[j], inv);
-    }
+    pack_row<THREADS, NW>(v, m, packed + r * kw, scales, status, r, kw);
     b = b + 1 == STAGES ? 0 : b + 1;
     __syncthreads();  // row r's buffer and block_max's partials read: free for the next rows
   }

@@ -51,6 +51,22 @@ __device__ __forceinline__ u32 pack_word(const float (&v)[8], float inv) {
   return word;
 }
 
+// A row's scale and codes from its smoothed values: m is this thread's max of their bits
+// (of |v|), v[j] the 8 values of its word t + THREADS · j (j < NW, words below kw), packed
+// into out[t + THREADS · j]; the scale goes to scales[r] (`row_scale`).
+template <int THREADS, int NW>
+__device__ __forceinline__ void pack_row(const float (&v)[NW][8], u32 m, u32* __restrict__ out,
+                                         float* __restrict__ scales, u32* __restrict__ status,
+                                         unsigned long long r, unsigned kw) {
+  const float inv = row_scale(block_max<THREADS>(m), r, scales, status);
+#pragma unroll
+  for (int j = 0; j < NW; ++j) {
+    const unsigned w = threadIdx.x + THREADS * j;
+    if (w >= kw) break;
+    out[w] = pack_word(v[j], inv);
+  }
+}
+
 // A row of k ≤ 8 · THREADS · NW codes, each value read once: thread t owns words
 // t + THREADS · j (j < NW) and keeps their 8 smoothed values in registers between the row
 // maximum and the packing. With a permutation the values are gathered from `srow` (the row in
@@ -89,11 +105,5 @@ __device__ __forceinline__ void quantize_row(const E* __restrict__ row, const E*
 #pragma unroll
     for (int i = 0; i < 8; ++i) m = max(m, __float_as_uint(v[j][i]) & 0x7fffffffu);
   }
-  const float inv = row_scale(block_max<THREADS>(m), r, scales, status);
-#pragma unroll
-  for (int j = 0; j < NW; ++j) {
-    const unsigned w = t + THREADS * j;
-    if (w >= kw) break;
-    out[w] = pack_word(v[j], inv);
-  }
+  pack_row<THREADS, NW>(v, m, out, scales, status, r, kw);
 }

@@ -24,8 +24,8 @@ async fn matches_reference_on(ctx: &rrs::Context) {
         (2, 32768, 128),
         (33, 768, 1),
         // More rows than CUDA's persistent quantize of permuted rows (`quantize_stream`)
-        // has blocks on an H100 (about 1056 at k = 1024, 396 at 8192): each block streams
-        // several rows.
+        // has blocks on a GPU of 132 SMs (H100, H200: about 1056 at k = 1024, 396 at 8192),
+        // so that each block streams several rows.
         (1500, 1024, 128),
         (700, 8192, 128),
         // Past the CUDA kernel that keeps a row in registers (32768 codes), and past the
