@@ -75,7 +75,8 @@ pub struct ChannelStats {
     /// `[k]` f32: max |x| per channel.
     pub absmax: Tensor,
     /// `[k]` u32: `perm[r]` is the channel placed at position r (with [`Order::Fixed`], the
-    /// given tensor itself: a handle that shares its memory, not a copy).
+    /// given tensor itself: a handle that shares its memory, not a copy; with
+    /// [`Order::Identity`], the context's identity of length k, uploaded once).
     pub perm: Tensor,
     /// [k / group] f32: one smoothing scale per group of reordered channels.
     pub scales: Tensor,
@@ -173,7 +174,7 @@ pub(crate) fn record(
             }
             p.clone()
         }
-        Order::Identity => Tensor::from_slice(ctx, &(0..k as u32).collect::<Vec<_>>(), &[k])?,
+        Order::Identity => ctx.identity_perm(k)?,
         Order::Sorted => Tensor::output(ctx, DType::U32, &[k])?,
     };
     let x = &*crate::convert::for_ops(ctx, rec, x)?;

@@ -96,6 +96,8 @@ pub struct Context {
     /// The adapter offered cooperative matrices but the startup check failed.
     coop_failed: bool,
     checks: ShaderChecks,
+    /// Identity permutations by length, uploaded once ([`Context::identity_perm`]).
+    identities: Arc<Mutex<HashMap<usize, Tensor>>>,
     /// Unique per device (clones share it): tensors remember it, ops check it.
     pub(crate) id: u64,
 }
@@ -482,6 +484,7 @@ impl Context {
             coop,
             coop_failed: false,
             checks: ShaderChecks::from_env(),
+            identities: Arc::default(),
         };
         if ctx.subgroups.is_some() && !ctx.subgroups_are_full().await? {
             // Kernels that map invocations to lanes would read and write the wrong elements.
@@ -530,6 +533,7 @@ impl Context {
             coop: false,
             coop_failed: false,
             checks: ShaderChecks::from_env(),
+            identities: Arc::default(),
         }
     }
 
@@ -792,6 +796,18 @@ impl Context {
         pass.set_bind_group(0, &bind, &[]);
         pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
         Ok(())
+    }
+
+    /// The identity permutation `[k]` u32 (0, 1, …, k − 1), uploaded on first use and
+    /// shared after (the kernels only read it): what Runtime Smooth without reorder forms
+    /// its groups in, without an upload every forward.
+    pub(crate) fn identity_perm(&self, k: usize) -> Result<Tensor> {
+        if let Some(t) = self.identities.lock().unwrap().get(&k) {
+            return Ok(t.clone());
+        }
+        let t = Tensor::from_slice(self, &(0..k as u32).collect::<Vec<_>>(), &[k])?;
+        self.identities.lock().unwrap().insert(k, t.clone());
+        Ok(t)
     }
 
     /// A buffer of `usage` holding `bytes`, which no kernel writes: the cached one, or a new
