@@ -190,8 +190,16 @@ fn keep_freed_memory(ctx: &CudaContext) {
     }
 }
 
-/// A loaded kernel and the dynamic shared memory it has been allowed so far.
-type Loaded = (CudaFunction, u32);
+/// A loaded kernel, the dynamic shared memory it has been allowed so far, and what the
+/// driver said about it (asked once: launches reuse the answers).
+struct Loaded {
+    f: CudaFunction,
+    allowed: u32,
+    /// Its `__launch_bounds__` block size (`CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK`).
+    max_threads: Option<u32>,
+    /// Blocks an SM holds at (threads, dynamic shared memory), from the occupancy API.
+    resident: HashMap<(u32, u32), usize>,
+}
 
 /// A CUDA device, its stream, its loaded modules and kernels.
 pub(crate) struct Device {
@@ -311,6 +319,61 @@ impl Device {
     /// bytes of dynamic shared memory (the opt-in above 48 KiB is set once per size; more
     /// than [`Device::smem_limit`] is an [`Error::Unsupported`]).
     pub fn function(&self, source: Source, entry: &str, dynamic_smem: u32) -> Result<CudaFunction> {
+        self.with_loaded(source, entry, dynamic_smem, |l| Ok(l.f.clone()))
+    }
+
+    /// The block size `entry` was compiled for, asked once: the FWHT kernels'
+    /// `__launch_bounds__(…)` (their registers are laid out for exactly that many threads),
+    /// read back from the loaded function rather than the rule repeated on the host.
+    pub fn max_threads(&self, source: Source, entry: &str, dynamic_smem: u32) -> Result<u32> {
+        self.with_loaded(source, entry, dynamic_smem, |l| {
+            if let Some(t) = l.max_threads {
+                return Ok(t);
+            }
+            let t =
+                l.f.max_threads_per_block()
+                    .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))?
+                    as u32;
+            l.max_threads = Some(t);
+            Ok(t)
+        })
+    }
+
+    /// How many blocks of `threads` threads and `dynamic_smem` bytes of `entry` an SM holds
+    /// at once (at least 1; the occupancy API, asked once per shape).
+    pub fn blocks_per_sm(
+        &self,
+        source: Source,
+        entry: &str,
+        threads: u32,
+        dynamic_smem: u32,
+    ) -> Result<usize> {
+        self.with_loaded(source, entry, dynamic_smem, |l| {
+            if let Some(&n) = l.resident.get(&(threads, dynamic_smem)) {
+                return Ok(n);
+            }
+            let n =
+                l.f.occupancy_max_active_blocks_per_multiprocessor(
+                    threads,
+                    dynamic_smem as usize,
+                    None,
+                )
+                .map_err(|e| Error::Device(format!("{entry}: occupancy: {e}")))?
+                .max(1) as usize;
+            l.resident.insert((threads, dynamic_smem), n);
+            Ok(n)
+        })
+    }
+
+    /// `f` on the loaded kernel `entry` of `source` (loaded on first use), once it is
+    /// allowed `dynamic_smem` bytes of dynamic shared memory.
+    fn with_loaded<T>(
+        &self,
+        source: Source,
+        entry: &str,
+        dynamic_smem: u32,
+        f: impl FnOnce(&mut Loaded) -> Result<T>,
+    ) -> Result<T> {
         if dynamic_smem > self.smem_limit {
             return Err(Error::Unsupported(format!(
                 "CUDA kernel {entry} needs {dynamic_smem} bytes of shared memory a block; {} \
@@ -320,22 +383,29 @@ impl Device {
         }
         let mut functions = self.functions.lock().unwrap();
         let key = (source.name, entry.to_string());
-        let (f, allowed) = match functions.get_mut(&key) {
+        let loaded = match functions.get_mut(&key) {
             Some(loaded) => loaded,
             None => {
                 let f = self.load(source, entry)?;
-                functions.entry(key).or_insert((f, 48 * 1024))
+                functions.entry(key).or_insert(Loaded {
+                    f,
+                    allowed: 48 * 1024,
+                    max_threads: None,
+                    resident: HashMap::new(),
+                })
             }
         };
-        if dynamic_smem > *allowed {
-            f.set_attribute(
-                cudarc::driver::sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                dynamic_smem as i32,
-            )
-            .map_err(|e| Error::Device(format!("{entry}: shared memory: {e}")))?;
-            *allowed = dynamic_smem;
+        if dynamic_smem > loaded.allowed {
+            loaded
+                .f
+                .set_attribute(
+                    cudarc::driver::sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    dynamic_smem as i32,
+                )
+                .map_err(|e| Error::Device(format!("{entry}: shared memory: {e}")))?;
+            loaded.allowed = dynamic_smem;
         }
-        Ok(f.clone())
+        f(loaded)
     }
 
     /// Look kernel `entry` up in `source`'s module, compiling and loading the module first.

@@ -297,7 +297,7 @@ impl Device {
             (None, true) => (format!("fwht_h_{kind}"), x),
             (None, false) => (format!("fwht_{kind}"), x),
         };
-        let threads = self.block_size(HADAMARD, &entry, smem)?;
+        let threads = self.max_threads(HADAMARD, &entry, smem)?;
         let blocks = if stream {
             (rows * outer).min(self.sms)
         } else {
@@ -330,16 +330,6 @@ impl Device {
             }
         }
         Ok(())
-    }
-
-    /// The block size of `entry`, the kernel's own (the FWHT kernels'
-    /// `__launch_bounds__(…)`: their registers are laid out for exactly that many threads),
-    /// read back from the loaded function rather than the rule repeated here.
-    fn block_size(&self, source: super::Source, entry: &str, smem: u32) -> Result<u32> {
-        self.function(source, entry, smem)?
-            .max_threads_per_block()
-            .map(|t| t as u32)
-            .map_err(|e| Error::Device(format!("{entry}: block size: {e}")))
     }
 
     /// Whether `cuda/rotate.cu` fuses the normalized FWHT of rows of `k` with the quantize
@@ -442,7 +432,7 @@ impl Device {
                 fwht_norm(k),
             );
             let smem = fwht_smem(k, self.cc);
-            let cfg = config(grid(m)?, self.block_size(ROTATE, &entry, smem)?, smem);
+            let cfg = config(grid(m)?, self.max_threads(ROTATE, &entry, smem)?, smem);
             return launch!(
                 self,
                 ROTATE,
@@ -474,11 +464,7 @@ impl Device {
         {
             let per_thread = words.div_ceil(256).next_power_of_two().max(1);
             let entry = format!("quantize_stream{h}_256_{per_thread}");
-            let f = self.function(QUANTIZE, &entry, stream_smem as u32)?;
-            let per_sm = f
-                .occupancy_max_active_blocks_per_multiprocessor(256, stream_smem, None)
-                .map_err(|e| Error::Device(format!("{entry}: occupancy: {e}")))?
-                .max(1) as usize;
+            let per_sm = self.blocks_per_sm(QUANTIZE, &entry, 256, stream_smem as u32)?;
             let blocks = m.min(per_sm * self.sms);
             Some((entry, config(grid(blocks)?, 256, stream_smem as u32)))
         } else if fits && words <= 1024 * 4 {
