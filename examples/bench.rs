@@ -89,7 +89,8 @@ fn shuffled(rng: &mut Rng, k: usize) -> Vec<u32> {
 fn main() -> rrs::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     // `--only NAME`: run only the section NAME (memory, gemm or linear; decode: the gemm
-    // section's m ≤ 16 cases; fwht: the memory section's copy and FWHT, also at K = 2048).
+    // section's m ≤ 16 cases; fwht: the memory section's copy and FWHT, also at K = 2048;
+    // quantize: the memory section's copy and quantize).
     let only = std::env::args()
         .skip_while(|a| a != "--only")
         .nth(1)
@@ -130,7 +131,7 @@ fn main() -> rrs::Result<()> {
     for (round, &k) in [0, 1]
         .into_iter()
         .flat_map(|r| ks.iter().map(move |k| (r, k)))
-        .filter(|_| run("memory") || only == "fwht")
+        .filter(|_| run("memory") || only == "fwht" || only == "quantize")
     {
         b.quiet.set(round == 0);
         let m = m_mem;
@@ -142,7 +143,7 @@ fn main() -> rrs::Result<()> {
         b.report("copy", "f32", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
         let ms = ctx.time_ms(samples, 10, |enc| hadamard::encode(&ctx, enc, &y))?;
         b.report("hadamard", "inplace", m, 0, k, ms, 2.0 * f32_bytes, 0.0);
-        if tiles {
+        if tiles && only != "quantize" {
             // The subgroup kernels that run this size (Unsupported ones are skipped).
             let subgroup = [(16, false), (16, true), (32, true)]
                 .into_iter()
@@ -173,14 +174,16 @@ fn main() -> rrs::Result<()> {
             continue;
         }
         let st = status::new(&ctx)?;
-        let ms = ctx.time_ms(samples, 10, |enc| {
-            channel_max::encode(&ctx, enc, &x, 128, Order::Sorted, &st).map(|_| ())
-        })?;
-        b.report("channel_max", "sorted", m, 0, k, ms, f32_bytes, 0.0);
-        let ms = ctx.time_ms(samples, 10, |enc| {
-            channel_max::encode(&ctx, enc, &x, 128, Order::Identity, &st).map(|_| ())
-        })?;
-        b.report("channel_max", "identity", m, 0, k, ms, f32_bytes, 0.0);
+        if only != "quantize" {
+            let ms = ctx.time_ms(samples, 10, |enc| {
+                channel_max::encode(&ctx, enc, &x, 128, Order::Sorted, &st).map(|_| ())
+            })?;
+            b.report("channel_max", "sorted", m, 0, k, ms, f32_bytes, 0.0);
+            let ms = ctx.time_ms(samples, 10, |enc| {
+                channel_max::encode(&ctx, enc, &x, 128, Order::Identity, &st).map(|_| ())
+            })?;
+            b.report("channel_max", "identity", m, 0, k, ms, f32_bytes, 0.0);
+        }
         let stats = channel_max::channel_max(&ctx, &x, 128, Order::Sorted)?;
         let q_bytes = f32_bytes + (m * k / 2) as f64;
         for (variant, smooth) in [
