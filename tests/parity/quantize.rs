@@ -367,7 +367,9 @@ pub async fn k_must_be_a_multiple_of_8() {
     assert!(err.to_string().contains("k = 12"), "{err}");
 }
 
-/// Every row-stage variant that fits the adapter gives the reference's codes bit for bit.
+/// Every row-stage variant that fits the adapter gives the reference's codes bit for bit,
+/// with and without a gather (one row a subgroup, `SUBGROUP_ROWS`, runs without one on
+/// adapters with subgroups, m not a multiple of its rows a workgroup).
 pub async fn every_stage_matches_reference() {
     for ctx in &contexts().await {
         every_stage_on(ctx).await;
@@ -377,46 +379,44 @@ pub async fn every_stage_matches_reference() {
 async fn every_stage_on(ctx: &rrs::Context) {
     let mut rng = Rng::new(13);
     let limits = ctx.limits();
-    for (m, k) in [(3, 1024), (5, 4096), (2, 8192)] {
+    for (m, k) in [(3, 1024), (5, 4096), (2, 8192), (7, 2048)] {
         let x = activations(&mut rng, m, k);
         let p = permutation(&mut rng, k);
         let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
         let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
         let status = rrs::tensor::status::new(ctx).unwrap();
-        let (want, _) = quantize::reference(&x, k, Some(&p), None).unwrap();
-        if ctx.backend() == rrs::Backend::Cuda {
-            // One kernel on CUDA: the stages are WGSL's workgroup-memory variants.
+        for gather in [true, false] {
+            let (want, _) = quantize::reference(&x, k, gather.then_some(&p), None).unwrap();
             let smooth = Smooth {
-                perm: Some(&pt),
+                perm: gather.then_some(&pt),
                 multipliers: None,
             };
-            let q = quantize::quantize_async(ctx, &xt, smooth).await.unwrap();
-            let got = q.packed.to_vec_async::<u32>(ctx).await.unwrap();
-            assert_eq!(got, want, "m={m} k={k}");
-            continue;
-        }
-        for stage in quantize::STAGES {
-            let fits = stage * 9 / 8 * 4 + 4112
-                <= limits.max_compute_workgroup_storage_size as usize
-                && stage / 8 <= limits.max_compute_invocations_per_workgroup.max(256) as usize;
-            if !fits {
+            if ctx.backend() == rrs::Backend::Cuda {
+                // One kernel on CUDA: the stages are WGSL's workgroup-memory variants.
+                let q = quantize::quantize_async(ctx, &xt, smooth).await.unwrap();
+                let got = q.packed.to_vec_async::<u32>(ctx).await.unwrap();
+                assert_eq!(got, want, "m={m} k={k} gather={gather}");
                 continue;
             }
-            let smooth = Smooth {
-                perm: Some(&pt),
-                multipliers: None,
-            };
-            let q = ctx
-                .record(|enc| {
-                    quantize::encode_with_stage(ctx, enc, &xt, smooth, &status, Some(stage))
-                })
-                .unwrap();
-            assert_eq!(
-                q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
-                want,
-                "m={m} k={k} stage={stage} subgroups={:?}",
-                ctx.subgroup_sizes()
-            );
+            for stage in quantize::STAGES {
+                let fits = stage * 9 / 8 * 4 + 4112
+                    <= limits.max_compute_workgroup_storage_size as usize
+                    && stage / 8 <= limits.max_compute_invocations_per_workgroup.max(256) as usize;
+                if !fits {
+                    continue;
+                }
+                let q = ctx
+                    .record(|enc| {
+                        quantize::encode_with_stage(ctx, enc, &xt, smooth, &status, Some(stage))
+                    })
+                    .unwrap();
+                assert_eq!(
+                    q.packed.to_vec_async::<u32>(ctx).await.unwrap(),
+                    want,
+                    "m={m} k={k} gather={gather} stage={stage} subgroups={:?}",
+                    ctx.subgroup_sizes()
+                );
+            }
         }
     }
 }
