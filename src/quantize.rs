@@ -78,10 +78,16 @@ pub const STAGES: [usize; 4] = [8192, 4096, 2048, 1];
 /// pass instead of device memory, 0.996 ms against 6.60 ms unstaged. Rows longer than the
 /// stage are read from device memory; the stage's size still sets how much workgroup memory,
 /// and so how much L1, the kernel has.
+///
+/// Rows without a gather longer than 16384 take the 4096 stage's kernel too, unstaged: its
+/// 512 invocations keep half of a row of 32768 in registers where 256 keep a quarter (and
+/// read the rest twice). H200 (Vulkan, M = 4096, six runs of one command): k = 32768 plain
+/// 0.193 ms against 0.259–0.260 ms (1024 invocations: 0.242); at k ≤ 16384 the 512
+/// invocations are slower (0.109 against 0.108 ms at 16384, 0.069 against 0.062 at 8192).
 fn default_stage(k: usize, gather: bool) -> usize {
     match (gather, k) {
-        (false, _) | (true, ..=4096) => 1,
-        (true, ..=16384) => 4096,
+        (false, ..=16384) | (true, ..=4096) => 1,
+        (false, _) | (true, ..=16384) => 4096,
         (true, _) => 8192,
     }
 }
