@@ -75,9 +75,9 @@ pub const STAGES: [usize; 4] = [8192, 4096, 2048, 1];
 /// value once there, from registers the second time); with a gather (Runtime Smooth's
 /// reorder), none up to k = 4096 (8192 now, below), the 4096 stage (512 invocations) up to
 /// 16384 and the 8192 stage (1024 invocations) above: at k = 32768 the gather then reads a
-/// 36 KiB slice per pass instead of device memory, 0.996 ms against 6.60 ms unstaged. Rows longer than the
-/// stage are read from device memory; the stage's size still sets how much workgroup memory,
-/// and so how much L1, the kernel has.
+/// 36 KiB slice per pass instead of device memory, 0.996 ms against 6.60 ms unstaged. Rows
+/// longer than the stage are read from device memory; the stage's size still sets how much
+/// workgroup memory, and so how much L1, the kernel has.
 ///
 /// Rows without a gather longer than 16384 take the 4096 stage's kernel too, unstaged: its
 /// 512 invocations keep half of a row of 32768 in registers where 256 keep a quarter (and

@@ -368,8 +368,8 @@ pub async fn k_must_be_a_multiple_of_8() {
 }
 
 /// Every row-stage variant that fits the adapter gives the reference's codes bit for bit,
-/// with and without a gather (one row a subgroup, `SUBGROUP_ROWS`, runs without one on
-/// adapters with subgroups, m not a multiple of its rows a workgroup).
+/// with and without a gather, for rows staged whole (k up to the stage) and read from
+/// device memory (k past it).
 pub async fn every_stage_matches_reference() {
     for ctx in &contexts().await {
         every_stage_on(ctx).await;
