@@ -130,6 +130,33 @@ pub struct Quantized {
     pub k: usize,
 }
 
+impl Quantized {
+    /// Fail unless the parts agree and live on `ctx`: `packed` `[rows, k / 8]` u32, `scales`
+    /// `[rows]` f32, k a positive multiple of 8 (the fields are public, so a hand-built value
+    /// is checked before a kernel indexes by `rows` and `k`).
+    pub(crate) fn check(&self, ctx: &Context, what: &str) -> Result<()> {
+        self.packed
+            .expect(ctx, &format!("the packed {what}"), DType::U32, 2)?;
+        self.scales
+            .expect(ctx, &format!("the {what}' row scales"), DType::F32, 1)?;
+        check_k(self.k)?;
+        if self.packed.shape() != [self.rows, self.k / 8] || self.scales.numel() != self.rows {
+            return Err(Error::Shape(format!(
+                "quantized {what} of {} rows and k = {} need packed [{}, {}] and {} row scales, \
+                 got packed {:?} and {} row scales",
+                self.rows,
+                self.k,
+                self.rows,
+                self.k / 8,
+                self.rows,
+                self.packed.shape(),
+                self.scales.numel()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What to apply before quantizing: a gather along K and per-group multipliers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Smooth<'a> {

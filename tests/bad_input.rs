@@ -440,6 +440,25 @@ fn op_level_shape_and_argument_errors() {
         |e| matches!(e, Error::Shape(_)),
         &["k = 256", "16"],
     );
+    // A hand-built `Quantized` whose parts disagree (a row short, or k not in the words).
+    let short_rows = quantize::Quantized {
+        rows: a.rows + 1,
+        ..a.clone()
+    };
+    expect_err(
+        gemm::gemm(c, &short_rows, &a, GemmOptions::plain(c)),
+        |e| matches!(e, Error::Shape(_)),
+        &["activations", "3 rows", "[3, 32]", "[2, 32]"],
+    );
+    let wrong_k = quantize::Quantized {
+        k: 512,
+        ..a.clone()
+    };
+    expect_err(
+        gemm::gemm(c, &a, &wrong_k, GemmOptions::plain(c)),
+        |e| matches!(e, Error::Shape(_)),
+        &["weights", "k = 512", "[2, 64]", "[2, 32]"],
+    );
     let x = Tensor::from_slice(c, &[1.0f32; 8], &[8]).unwrap();
     expect_err(
         hadamard::hadamard(c, &x),
