@@ -69,6 +69,10 @@ type PipelineCache = HashMap<(&'static str, &'static str), Arc<Compiled>>;
 /// Constant buffers by (usage bits, contents).
 type ConstantCache = HashMap<(u32, Vec<u8>), wgpu::Buffer>;
 
+/// Most identity permutations a context keeps ([`Context::identity_perm`]; a model has a
+/// few layer widths); past it the cache starts over.
+const MAX_IDENTITIES: usize = 64;
+
 /// Most constant buffers a context keeps ([`Context::constant`]; a model's layers need a
 /// few dozen); past it the cache starts over.
 const MAX_CONSTANTS: usize = 4096;
@@ -806,7 +810,11 @@ impl Context {
             return Ok(t.clone());
         }
         let t = Tensor::from_slice(self, &(0..k as u32).collect::<Vec<_>>(), &[k])?;
-        self.identities.lock().unwrap().insert(k, t.clone());
+        let mut cache = self.identities.lock().unwrap();
+        if cache.len() >= MAX_IDENTITIES {
+            cache.clear();
+        }
+        cache.insert(k, t.clone());
         Ok(t)
     }
 
