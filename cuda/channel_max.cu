@@ -132,7 +132,7 @@ extern "C" __global__ void group_scales(const u32* __restrict__ bits, const u32*
   const unsigned g = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (g >= k / group) return;  // the whole warp
   u32 m = 0;
-  for (unsigned q = g * group + lane; q < (g + 1) * group; q += 32) m = max(m, bits[perm[q]]);
+  for (unsigned q = g * group + lane; q < (g + 1) * group; q += 32) m = max(m, bits[min(perm[q], k - 1)]);
   for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
   if (lane != 0) return;
   float s = __uint_as_float(m);

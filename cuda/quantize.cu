@@ -8,8 +8,9 @@
 // memory touches a different 32-byte sector for nearly every code.
 template <typename In>
 __device__ __forceinline__ float smoothed(const In* __restrict__ row, const u32* __restrict__ perm,
-                                          const float* __restrict__ mult, unsigned q, unsigned group) {
-  float v = load_f32(row + (perm ? perm[q] : q));
+                                          const float* __restrict__ mult, unsigned q, unsigned k,
+                                          unsigned group) {
+  float v = load_f32(row + (perm ? min(perm[q], k - 1) : q));
   return mult ? __fmul_rn(v, mult[q / group]) : v;
 }
 
@@ -84,6 +85,8 @@ __device__ __forceinline__ void quantize_stream(const In* __restrict__ x, const 
     const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
     idx[j][0] = p0.x, idx[j][1] = p0.y, idx[j][2] = p0.z, idx[j][3] = p0.w;
     idx[j][4] = p1.x, idx[j][5] = p1.y, idx[j][6] = p1.z, idx[j][7] = p1.w;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) idx[j][i] = min(idx[j][i], k - 1);  // in the row
     s[j] = mult ? mult[8 * w / group] : 1.0f;
   }
   // Row r into buffer b (16-byte copies, coalesced), committed as one group (empty past the
@@ -160,13 +163,13 @@ __device__ __forceinline__ void quantize_any(const In* __restrict__ x, const u32
   }
   u32 m = 0;
   for (unsigned q = threadIdx.x; q < k; q += QUANT_THREADS)
-    m = max(m, __float_as_uint(smoothed(row, perm, mult, q, group)) & 0x7fffffffu);
+    m = max(m, __float_as_uint(smoothed(row, perm, mult, q, k, group)) & 0x7fffffffu);
   const float inv = row_scale(block_max<QUANT_THREADS>(m), r, scales, status);
   u32* out = packed + r * (k / 8);
   for (unsigned w = threadIdx.x; w < k / 8; w += QUANT_THREADS) {
     float v[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i) v[i] = smoothed(row, perm, mult, 8 * w + i, group);
+    for (int i = 0; i < 8; ++i) v[i] = smoothed(row, perm, mult, 8 * w + i, k, group);
     out[w] = pack_word(v, inv);
   }
 }

@@ -73,7 +73,8 @@ __device__ __forceinline__ void pack_row(const float (&v)[NW][8], u32 m, u32* __
 // shared memory; the thread reads its 8 permutation entries with two 16-byte loads), else
 // read from `row` 16 bytes at a time; one multiplier a word where the group is a multiple
 // of 8. Writes the row's kw = k / 8 words to `out` and its scale to scales[r]. Elements E:
-// f32 or f16 (widened exactly).
+// f32 or f16 (widened exactly). Permutation entries past the row read its last element (a
+// bad permutation gives wrong codes, never a read outside the row).
 template <int THREADS, int NW, typename E>
 __device__ __forceinline__ void quantize_row(const E* __restrict__ row, const E* srow,
                                              const u32* __restrict__ perm, const float* __restrict__ mult,
@@ -92,7 +93,7 @@ __device__ __forceinline__ void quantize_row(const E* __restrict__ row, const E*
       const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
       const u32 idx[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
 #pragma unroll
-      for (int i = 0; i < 8; ++i) v[j][i] = load_f32(srow + idx[i]);
+      for (int i = 0; i < 8; ++i) v[j][i] = load_f32(srow + min(idx[i], k - 1));  // in the row
     } else {
       load8(row + 8 * w, v[j]);
     }

@@ -70,7 +70,8 @@ pub enum Order<'a> {
     Identity,
     /// Sort channels by their maximum, on the GPU (dynamic reorder).
     Sorted,
-    /// A fixed permutation (`[k]` u32), e.g. calibrated offline (static reorder).
+    /// A fixed permutation (`[k]` u32), e.g. calibrated offline (static reorder). Entries
+    /// past k give unspecified scales, never a read outside the maxima.
     Fixed(&'a Tensor),
 }
 

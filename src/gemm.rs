@@ -363,7 +363,9 @@ pub struct GemmOptions<'a> {
     pub group: usize,
     /// [k / group] f32 smoothing scales; `None` for plain A4W4 (all s_g = 1).
     pub group_scales: Option<&'a Tensor>,
-    /// `[k]` u32: dynamic reorder, read weight channel `weight_perm[q]` at position q.
+    /// `[k]` u32: dynamic reorder, read weight channel `weight_perm[q]` at position q. A
+    /// permutation of 0..k; entries past k give unspecified results, never a read outside
+    /// the weights (the kernels clamp them).
     pub weight_perm: Option<&'a Tensor>,
     /// Dot-product code to use.
     pub dot: DotKernel,

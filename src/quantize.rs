@@ -160,7 +160,9 @@ impl Quantized {
 /// What to apply before quantizing: a gather along K and per-group multipliers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Smooth<'a> {
-    /// `[k]` u32: position q reads channel `perm[q]`.
+    /// `[k]` u32: position q reads channel `perm[q]`. A permutation of 0..k (as
+    /// [`crate::channel_max`] returns); entries past k give unspecified codes, never a read
+    /// outside the input (the kernels clamp them).
     pub perm: Option<&'a Tensor>,
     /// ([k / group] f32, group): position q is multiplied by `multipliers[q / group]`.
     pub multipliers: Option<(&'a Tensor, usize)>,

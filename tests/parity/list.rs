@@ -50,5 +50,6 @@ parity_tests! {
         layout_lower_index_in_lower_nibble,
         k_must_be_a_multiple_of_8,
         every_stage_matches_reference,
+        entries_past_k_stay_inside_the_input,
     ],
 }

@@ -1,3 +1,4 @@
+use rrs::channel_max::{self, Order};
 use rrs::quantize::{self, Quantized, Smooth};
 use rrs::workload::Rng;
 use rrs::{Context, Tensor};
@@ -418,5 +419,34 @@ async fn every_stage_on(ctx: &rrs::Context) {
                 );
             }
         }
+    }
+}
+
+/// A "permutation" with entries past k gives unspecified codes but never a read outside the
+/// input (naga clamps the WGSL kernels' indices; the CUDA kernels clamp the entries to the
+/// row, where an out-of-bounds read would end the context): the calls return, and the next
+/// call on the same context is still right. Covers CUDA's streamed, register and any-k
+/// kernels and its group scales (`channel_max` with a fixed order).
+pub async fn entries_past_k_stay_inside_the_input() {
+    let ctx = &ctx().await;
+    let mut rng = Rng::new(21);
+    for (m, k) in [(3, 1024), (700, 8192), (2, 16384), (1, 40960)] {
+        let x = activations(&mut rng, m, k);
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let bad: Vec<u32> = (0..k as u32).map(|q| u32::MAX - q).collect();
+        let bt = Tensor::from_slice(ctx, &bad, &[k]).unwrap();
+        let smooth = Smooth {
+            perm: Some(&bt),
+            multipliers: None,
+        };
+        quantize::quantize_async(ctx, &xt, smooth).await.unwrap();
+        channel_max::channel_max_async(ctx, &xt, 128, Order::Fixed(&bt))
+            .await
+            .unwrap();
+        let q = quantize::quantize_async(ctx, &xt, Smooth::default())
+            .await
+            .unwrap();
+        let what = format!("m={m} k={k}, after entries past k");
+        assert_matches(ctx, &q, &x, (None, None), &what).await;
     }
 }
