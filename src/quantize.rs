@@ -133,24 +133,30 @@ pub struct Quantized {
 impl Quantized {
     /// Fail unless the parts agree and live on `ctx`: `packed` `[rows, k / 8]` u32, `scales`
     /// `[rows]` f32, k a positive multiple of 8 (the fields are public, so a hand-built value
-    /// is checked before a kernel indexes by `rows` and `k`).
+    /// is checked before a kernel indexes by `rows` and `k`). Allocates nothing unless it
+    /// fails (the GEMM calls it for both operands every time).
     pub(crate) fn check(&self, ctx: &Context, what: &str) -> Result<()> {
-        self.packed
-            .expect(ctx, &format!("the packed {what}"), DType::U32, 2)?;
-        self.scales
-            .expect(ctx, &format!("the {what}' row scales"), DType::F32, 1)?;
+        self.packed.expect_on(ctx, what)?;
+        self.scales.expect_on(ctx, what)?;
         check_k(self.k)?;
-        if self.packed.shape() != [self.rows, self.k / 8] || self.scales.numel() != self.rows {
+        let (packed, scales) = (&self.packed, &self.scales);
+        if packed.dtype() != DType::U32
+            || packed.shape() != [self.rows, self.k / 8]
+            || scales.dtype() != DType::F32
+            || scales.shape() != [self.rows]
+        {
             return Err(Error::Shape(format!(
-                "quantized {what} of {} rows and k = {} need packed [{}, {}] and {} row scales, \
-                 got packed {:?} and {} row scales",
+                "quantized {what} of {} rows and k = {} need packed [{}, {}] U32 and [{}] F32 \
+                 row scales, got packed {:?} {:?} and row scales {:?} {:?}",
                 self.rows,
                 self.k,
                 self.rows,
                 self.k / 8,
                 self.rows,
-                self.packed.shape(),
-                self.scales.numel()
+                packed.dtype(),
+                packed.shape(),
+                scales.dtype(),
+                scales.shape()
             )));
         }
         Ok(())
