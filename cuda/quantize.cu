@@ -81,12 +81,7 @@ __device__ __forceinline__ void quantize_stream(const In* __restrict__ x, const 
 #pragma unroll
   for (int j = 0; j < NW; ++j) {
     const unsigned w = min(t + THREADS * j, kw - 1);  // past kw: loaded, never used
-    const uint4 p0 = reinterpret_cast<const uint4*>(perm)[2 * w];
-    const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
-    idx[j][0] = p0.x, idx[j][1] = p0.y, idx[j][2] = p0.z, idx[j][3] = p0.w;
-    idx[j][4] = p1.x, idx[j][5] = p1.y, idx[j][6] = p1.z, idx[j][7] = p1.w;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) idx[j][i] = min(idx[j][i], k - 1);  // in the row
+    perm_word(perm, w, k, idx[j]);
     s[j] = mult ? mult[8 * w / group] : 1.0f;
   }
   // Row r into buffer b (16-byte copies, coalesced), committed as one group (empty past the
@@ -115,12 +110,12 @@ __device__ __forceinline__ void quantize_stream(const In* __restrict__ x, const 
 #pragma unroll
     for (int j = 0; j < NW; ++j) {
       if (t + THREADS * j >= kw) break;
+      gather8(srow, idx[j], v[j]);
+      if (mult) {
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        v[j][i] = load_f32(srow + idx[j][i]);
-        if (mult) v[j][i] = __fmul_rn(v[j][i], s[j]);
-        m = max(m, __float_as_uint(v[j][i]) & 0x7fffffffu);
+        for (int i = 0; i < 8; ++i) v[j][i] = __fmul_rn(v[j][i], s[j]);
       }
+      m = word_max(v[j], m);
     }
     pack_row<THREADS, NW>(v, m, packed + r * kw, scales, status, r, kw);
     b = b + 1 == STAGES ? 0 : b + 1;

@@ -67,14 +67,40 @@ __device__ __forceinline__ void pack_row(const float (&v)[NW][8], u32 m, u32* __
   }
 }
 
+// The permutation entries of word w (two 16-byte loads), each clamped to the row: an entry
+// past k reads the row's last element (a bad permutation gives wrong codes, never a read
+// outside the row).
+__device__ __forceinline__ void perm_word(const u32* __restrict__ perm, unsigned w, unsigned k,
+                                          u32 (&idx)[8]) {
+  const uint4 p0 = reinterpret_cast<const uint4*>(perm)[2 * w];
+  const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
+  idx[0] = p0.x, idx[1] = p0.y, idx[2] = p0.z, idx[3] = p0.w;
+  idx[4] = p1.x, idx[5] = p1.y, idx[6] = p1.z, idx[7] = p1.w;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) idx[i] = min(idx[i], k - 1);
+}
+
+// v = srow[idx] (a row staged in shared memory, gathered; elements widened exactly).
+template <typename E>
+__device__ __forceinline__ void gather8(const E* srow, const u32 (&idx)[8], float (&v)[8]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = load_f32(srow + idx[i]);
+}
+
+// m = max(m, bits of |v[i]|) over a word's 8 values.
+__device__ __forceinline__ u32 word_max(const float (&v)[8], u32 m) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) m = max(m, __float_as_uint(v[i]) & 0x7fffffffu);
+  return m;
+}
+
 // A row of k ≤ 8 · THREADS · NW codes, each value read once: thread t owns words
 // t + THREADS · j (j < NW) and keeps their 8 smoothed values in registers between the row
 // maximum and the packing. With a permutation the values are gathered from `srow` (the row in
 // shared memory; the thread reads its 8 permutation entries with two 16-byte loads), else
 // read from `row` 16 bytes at a time; one multiplier a word where the group is a multiple
 // of 8. Writes the row's kw = k / 8 words to `out` and its scale to scales[r]. Elements E:
-// f32 or f16 (widened exactly). Permutation entries past the row read its last element (a
-// bad permutation gives wrong codes, never a read outside the row).
+// f32 or f16 (widened exactly). Permutation entries are clamped to the row (`perm_word`).
 template <int THREADS, int NW, typename E>
 __device__ __forceinline__ void quantize_row(const E* __restrict__ row, const E* srow,
                                              const u32* __restrict__ perm, const float* __restrict__ mult,
@@ -89,11 +115,9 @@ __device__ __forceinline__ void quantize_row(const E* __restrict__ row, const E*
     const unsigned w = t + THREADS * j;
     if (w >= kw) break;
     if (perm) {
-      const uint4 p0 = reinterpret_cast<const uint4*>(perm)[2 * w];
-      const uint4 p1 = reinterpret_cast<const uint4*>(perm)[2 * w + 1];
-      const u32 idx[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
-#pragma unroll
-      for (int i = 0; i < 8; ++i) v[j][i] = load_f32(srow + min(idx[i], k - 1));  // in the row
+      u32 idx[8];
+      perm_word(perm, w, k, idx);
+      gather8(srow, idx, v[j]);
     } else {
       load8(row + 8 * w, v[j]);
     }
@@ -103,8 +127,7 @@ __device__ __forceinline__ void quantize_row(const E* __restrict__ row, const E*
       for (int i = 0; i < 8; ++i)
         v[j][i] = __fmul_rn(v[j][i], group % 8 == 0 ? s : mult[(8 * w + i) / group]);
     }
-#pragma unroll
-    for (int i = 0; i < 8; ++i) m = max(m, __float_as_uint(v[j][i]) & 0x7fffffffu);
+    m = word_max(v[j], m);
   }
   pack_row<THREADS, NW>(v, m, out, scales, status, r, kw);
 }
