@@ -94,23 +94,29 @@ fn default_stage(k: usize, gather: bool) -> usize {
     }
 }
 
-/// The kernel with row stage `stage` (the stage, padded by one word per 8, plus the
-/// reduction buffer of one word per invocation, and stage / 8 invocations must fit the
-/// adapter; else the next smaller).
+/// Whether the kernel of row stage `stage` (one of [`STAGES`]) fits an adapter's `limits`:
+/// the stage, padded by one word per 8, plus the reduction buffer of one word per
+/// invocation (4112 bytes) in workgroup memory, and stage / 8 invocations (at least 256).
+/// A stage that does not fit is replaced by the next smaller one that does.
+pub fn stage_fits(limits: &wgpu::Limits, stage: usize) -> bool {
+    stage * 9 / 8 * 4 + 4096 + 16 <= limits.max_compute_workgroup_storage_size as usize
+        && stage / 8 <= (limits.max_compute_invocations_per_workgroup as usize).max(256)
+}
+
+/// The kernel with row stage `stage`, or the next smaller one that fits ([`stage_fits`]).
 fn kernel(ctx: &Context, stage: usize) -> Result<Kernel> {
-    let max = ctx.limits().max_compute_workgroup_storage_size as usize;
-    let threads = ctx.limits().max_compute_invocations_per_workgroup as usize;
     let variants = match ctx.subgroup_sizes() {
         Some(_) => SUBGROUP_VARIANTS,
         None => VARIANTS,
     };
     variants
         .into_iter()
-        .find(|(s, _)| *s <= stage && s * 9 / 8 * 4 + 4096 + 16 <= max && s / 8 <= threads.max(256))
+        .find(|(s, _)| *s <= stage && stage_fits(ctx.limits(), *s))
         .map(|(_, k)| k)
         .ok_or_else(|| {
             Error::Unsupported(format!(
-                "the adapter allows {max} bytes of workgroup memory; quantize needs 10256"
+                "the adapter allows {} bytes of workgroup memory; quantize needs 10256",
+                ctx.limits().max_compute_workgroup_storage_size
             ))
         })
 }

@@ -400,10 +400,7 @@ async fn every_stage_on(ctx: &rrs::Context) {
                 continue;
             }
             for stage in quantize::STAGES {
-                let fits = stage * 9 / 8 * 4 + 4112
-                    <= limits.max_compute_workgroup_storage_size as usize
-                    && stage / 8 <= limits.max_compute_invocations_per_workgroup.max(256) as usize;
-                if !fits {
+                if !quantize::stage_fits(limits, stage) {
                     continue;
                 }
                 let q = ctx
