@@ -79,3 +79,133 @@ __device__ __forceinline__ void cross_body(Out* y, const float* x, const float* 
     cross_body<M, f16>(y, x, signs, rows, chunk, scale);                                   \
   }
 CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^14
+
+// An m·2^n size in one pass (M ∈ {12, 20, 28, 36}, p = 2^LOGP, LOGP 8 … 10): one block a row,
+// the row in shared memory as f32 (M · (p + 16) floats), three phases with a barrier between:
+//  1. a task takes 16 consecutive elements of a chunk from the input (f16 widened exactly),
+//     runs the butterflies over bits 0 … 3 in registers and stores them;
+//  2. a task takes the 2^(LOGP − 4) elements of one chunk that share bits 0 … 3 and runs the
+//     butterflies over bits 4 … LOGP − 1 (the chunk FWHT, stages ascending as the reference;
+//     from chunks of 1024, bits 4 … 8 and then bits 9 …, so that no task holds 64);
+//  3. a task takes columns j, j + 1 of every chunk and writes
+//     y[a·p + j] = norm · Σ_b H_M[a][b] · t[b·p + j], b ascending from the first product
+//     (the reference's sum, which starts at −0.0), each ±1 a constant-memory operand of the
+//     fused multiply-add (exact products: the same rounding as an add); f16 rounded once.
+// Bit-identical to the reference, as the two passes it replaces (`fwht_hf_*` into an f32
+// copy of the rows, then `fwht_cross_fh_*`), which read and wrote the rows twice, through
+// f32. Layout: chunk c at c · (p + 16) floats (a warp's second phase reads two chunks, 16
+// banks apart); within a chunk the float4 q of unit v (elements 16v + 4q …) sits at
+// 16v + 4 · (q ^ ((v >> 1) & 3)), so that the 8 units of a quarter warp's 16-byte stores
+// fall in distinct banks, and the second and third phases' reads are conflict-free too.
+// Reads the whole row before it writes any of it: in place is safe. Blocks of 128 threads
+// for chunks of 256, 256 for chunks of 512, and for chunks of 1024 512 (one column pair a
+// thread) where the row's shared memory leaves one block an SM (M = 28, 36), else 256.
+// H200, 4096 rows, f16, 256 → 512 threads (ms): 12·1024 0.108 → 0.169, 20·1024 0.233 →
+// 0.303, 28·1024 0.649 → 0.460, 36·1024 0.903 → 0.660.
+// Row a of H_M (constant memory; a is the same in every thread, so its entries come in by
+// uniform loads and feed the fused multiply-adds as uniform-register operands).
+template <int M>
+__device__ __forceinline__ const float* hadamard_row(int a) {
+  if constexpr (M == 12) return RRS_H12 + a * M;
+  else if constexpr (M == 20) return RRS_H20 + a * M;
+  else if constexpr (M == 28) return RRS_H28 + a * M;
+  else return RRS_H36 + a * M;
+}
+#define MIXED_PAD 16
+RRS_HOST_CHECK(RRS_HOST_FWHT_MIXED_PAD == MIXED_PAD, "fwht_mixed's chunk padding");
+#define MIXED_THREADS(M, LOGP) ((LOGP) == 8 ? 128 : (LOGP) == 10 && (M) >= 28 ? 512 : 256)
+#define MIXED_HI 9  // the second phase holds bits 4 … 8 (32 registers), a third bits 9 …
+// Offset of element e of a chunk (the swizzle above).
+__device__ __forceinline__ unsigned mixed_at(unsigned e) {
+  const unsigned v = e >> 4;
+  return 16 * v + 4 * (((e >> 2) & 3) ^ ((v >> 1) & 3)) + (e & 3);
+}
+template <int M, int LOGP, typename T>
+__device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
+  constexpr unsigned P = 1u << LOGP, CS = P + MIXED_PAD, THREADS = MIXED_THREADS(M, LOGP);
+  constexpr int HI = LOGP < MIXED_HI ? LOGP : MIXED_HI;
+  constexpr int R2 = 1 << (HI - 4), R3 = 1 << (LOGP - HI);  // elements a task in 2a, 2b
+  extern __shared__ float4 mixed_smem_f4[];
+  float* s = reinterpret_cast<float*>(mixed_smem_f4);
+  const unsigned long long row = global_block();
+  const unsigned t = threadIdx.x;
+  const T* in = (src ? src : x) + row * (M * P);
+  T* out = x + row * (M * P);
+  // 1. Bits 0 … 3.
+  for (unsigned u = t; u < M * P / 16; u += THREADS) {
+    float r[16];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) load_v<4>(in + 16 * u + 4 * q, r + 4 * q);
+    butterflies<1, 16, 16>(r);
+    const unsigned c = u / (P / 16), v = u % (P / 16);
+    float* d = s + c * CS + 16 * v;
+#pragma unroll
+    for (unsigned q = 0; q < 4; ++q)
+      *reinterpret_cast<float4*>(d + 4 * (q ^ ((v >> 1) & 3))) =
+          make_float4(r[4 * q], r[4 * q + 1], r[4 * q + 2], r[4 * q + 3]);
+  }
+  __syncthreads();
+  // 2a. Bits 4 … HI − 1.
+  // Task: bits 0 … 3 fastest, then the chunk (a warp's two halves 16 banks apart), then the
+  // bits from HI up.
+  for (unsigned task = t; task < M * 16 * R3; task += THREADS) {
+    const unsigned e0 = task % 16, c = task / 16 % M, high = task / (16 * M);
+    float* base = s + c * CS + (high << HI);
+    unsigned off[4];
+#pragma unroll
+    for (unsigned z = 0; z < 4; ++z) off[z] = 4 * (((e0 >> 2) & 3) ^ z) + (e0 & 3);
+    float r[R2];
+#pragma unroll
+    for (int i = 0; i < R2; ++i) r[i] = base[16 * i + off[(i >> 1) & 3]];
+    butterflies<1, R2, R2>(r);
+#pragma unroll
+    for (int i = 0; i < R2; ++i) base[16 * i + off[(i >> 1) & 3]] = r[i];
+  }
+  __syncthreads();
+  // 2b. Bits HI … LOGP − 1 (chunks of 1024): a task holds the R3 elements e + 2^HI · i of
+  // one chunk; a step of 2^HI leaves the swizzle's bits alone, and consecutive tasks read
+  // consecutive elements (conflict-free).
+  if constexpr (R3 > 1) {
+    for (unsigned task = t; task < M * (P / R3); task += THREADS) {
+      float* base = s + (task / (P / R3)) * CS + mixed_at(task % (P / R3));
+      float r[R3];
+#pragma unroll
+      for (int i = 0; i < R3; ++i) r[i] = base[i << HI];
+      butterflies<1, R3, R3>(r);
+#pragma unroll
+      for (int i = 0; i < R3; ++i) base[i << HI] = r[i];
+    }
+    __syncthreads();
+  }
+  // 3. H_M across the chunks, two columns a task.
+  for (unsigned j = 2 * t; j < P; j += 2 * THREADS) {
+    const unsigned at = mixed_at(j);
+    float v0[M], v1[M];
+#pragma unroll
+    for (int b = 0; b < M; ++b) {
+      const float2 w = *reinterpret_cast<const float2*>(s + b * CS + at);
+      v0[b] = w.x, v1[b] = w.y;
+    }
+    // Not unrolled over a: unrolled, the M² products made the source take minutes to compile.
+#pragma unroll 1
+    for (int a = 0; a < M; ++a) {
+      const float* h = hadamard_row<M>(a);
+      float y[2] = {h[0] * v0[0], h[0] * v1[0]};
+#pragma unroll
+      for (int b = 1; b < M; ++b) {
+        y[0] = __fmaf_rn(h[b], v0[b], y[0]);
+        y[1] = __fmaf_rn(h[b], v1[b], y[1]);
+      }
+      y[0] *= norm, y[1] *= norm;
+      store_v<2>(out + a * P + j, y);
+    }
+  }
+}
+#define MIXED_ENTRY(NAME, T, M, LOGP)                                                      \
+  extern "C" __global__ void __launch_bounds__(MIXED_THREADS(M, LOGP))                     \
+      NAME##_##M##_##LOGP(T* x, const T* src, float norm) {                                \
+    fwht_mixed<M, LOGP, T>(x, src, norm);                                                  \
+  }
+#define MIXED(M, LOGP) MIXED_ENTRY(fwht_mixed, float, M, LOGP) MIXED_ENTRY(fwht_mixed_h, f16, M, LOGP)
+#define MIXED_SIZES(M) MIXED(M, 8) MIXED(M, 9) MIXED(M, 10)
+MIXED_SIZES(12) MIXED_SIZES(20) MIXED_SIZES(28) MIXED_SIZES(36)

@@ -655,6 +655,9 @@ fn transform(
     #[cfg(feature = "cuda")]
     if let Rec::Cuda(cu) = rec {
         let (mut outer, mut chunk) = factor(k)?;
+        if outer > 1 && cu.fwht_fuses_cross(outer, chunk) {
+            return cu.fwht_mixed(src, x, outer, chunk);
+        }
         if outer == 1 && chunk == 1 << 15 && !cu.fwht_chunk_fits(chunk, x.dtype() == DType::F16) {
             // A GPU whose blocks cannot hold 2^15 (sm_75, sm_86, sm_89: 64 or 99 KiB): two
             // chunks of 2^14, then the last stage as a cross pass with H_2, which adds and

@@ -273,20 +273,32 @@ fn hadamard_is_bit_exact_with_reference() {
         // each block taking every SM-count-th vector.
         (301, 32768),
         (4, 28 * 64),
+        // m·2^n sizes in one pass (`fwht_mixed`: chunks of 256 … 1024), and past it.
+        (3, 12 * 256),
+        (2, 20 * 512),
+        (3, 28 * 512),
+        (2, 28 * 1024),
+        (1, 36 * 1024),
+        (2, 12 * 2048),
     ] {
         let x = rng.normals(m * k, 1.0);
         let want = rrs::hadamard::reference(&x, k).unwrap();
         assert_fwht_bits(&ctx, &x, k, &want, F32_BITS, &format!("m={m} k={k}"));
     }
     // f16 (converted on load, rounded once on store): the two-pass kernels (2^12 … 2^14;
-    // 2^13 holds pairs at the end), an m·2^n size (two-pass into f32, then the cross pass
-    // rounds), and the streaming kernel's other entry.
+    // 2^13 holds pairs at the end), an m·2^n size past the one-pass kernel (two-pass into
+    // f32, then the cross pass rounds), the streaming kernel's other entry, and m·2^n sizes
+    // in one pass.
     for (m, k) in [
         (3, 4096),
         (3, 8192),
         (2, 16384),
         (2, 12 * 4096),
         (301, 32768),
+        (3, 20 * 256),
+        (3, 28 * 512),
+        (2, 12 * 1024),
+        (1, 36 * 1024),
     ] {
         let x: Vec<half::f16> = rng
             .normals(m * k, 1.0)
@@ -439,5 +451,33 @@ fn smaller_shared_memory_takes_the_smaller_kernels() {
             "a 16 KiB cap: expected Unsupported, got {:?}",
             other.map(|_| ())
         ),
+    }
+}
+
+/// The constant-memory sign tables of the one-pass m·2^n FWHT (`cuda/hadamard_signs.cuh`)
+/// are the reference's H_12, H_20, H_28 and H_36 entry for entry (needs no GPU).
+#[test]
+fn fused_cross_signs_are_the_reference_matrices() {
+    let text = include_str!("../cuda/hadamard_signs.cuh");
+    for m in rrs::hadamard::FACTORS {
+        let head = format!("__constant__ float RRS_H{m}[{m} * {m}] = {{");
+        let body = text
+            .split_once(head.as_str())
+            .unwrap_or_else(|| panic!("no table for H_{m}"))
+            .1
+            .split_once("};")
+            .unwrap()
+            .0;
+        let got: Vec<i8> = body
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let want: Vec<i8> = rrs::hadamard::small_hadamard(m)
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(got, want, "H_{m}");
     }
 }

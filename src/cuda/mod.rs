@@ -74,7 +74,7 @@ macro_rules! source {
     };
 }
 
-pub(crate) const HADAMARD: Source = source!("hadamard", "f16", "fwht");
+pub(crate) const HADAMARD: Source = source!("hadamard", "f16", "fwht", "hadamard_signs");
 pub(crate) const ROTATE: Source = source!("rotate", "f16", "fwht", "quantize");
 pub(crate) const CHANNEL_MAX: Source = source!("channel_max", "f16");
 pub(crate) const QUANTIZE: Source = source!("quantize", "f16", "quantize");
@@ -217,6 +217,10 @@ pub(crate) struct Device {
     /// Whether the FWHT is fused with the quantize where `cuda/rotate.cu` has kernels for k
     /// (`RRS_CUDA_FUSE_ROTATION=0` turns it off, for A/B runs).
     pub fuse_rotation: bool,
+    /// Whether the FWHT of an m·2^n size runs in one pass where `cuda/hadamard.cu` has a
+    /// kernel for it (`fwht_mixed`; `RRS_CUDA_FUSE_CROSS=0` runs the chunk and cross passes
+    /// instead, for A/B runs).
+    pub fuse_cross: bool,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
@@ -298,6 +302,7 @@ impl Device {
             sms,
             smem_limit,
             fuse_rotation: std::env::var("RRS_CUDA_FUSE_ROTATION").as_deref() != Ok("0"),
+            fuse_cross: std::env::var("RRS_CUDA_FUSE_CROSS").as_deref() != Ok("0"),
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),

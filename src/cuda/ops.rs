@@ -149,6 +149,15 @@ fn fwht_stream_smem(elem_bytes: usize) -> u32 {
     ((1 << 15) * elem_bytes + (32768 + 2048) / rounds * 4) as u32
 }
 
+/// Padding of each chunk of the one-pass m·2^n FWHT (`MIXED_PAD` in `cuda/hadamard.cu`).
+const FWHT_MIXED_PAD: usize = 16;
+
+/// Dynamic shared memory of the one-pass FWHT of `outer` chunks of `chunk` elements
+/// (`fwht_mixed` in `cuda/hadamard.cu`): the row as f32, each chunk padded.
+fn fwht_mixed_smem(outer: usize, chunk: usize) -> u32 {
+    (outer * (chunk + FWHT_MIXED_PAD) * 4) as u32
+}
+
 /// Output columns per block of the decode kernels `gemv_mma` (`DEC_COLS`) and `gemv`
 /// (`GEMV_WARPS · GEMV_COLS`) in `cuda/gemm.cu`.
 const DECODE_COLUMNS: usize = 32;
@@ -165,6 +174,7 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
             .chain([
                 format!("-DRRS_HOST_FWHT_STREAM_SMEM_F32={}", fwht_stream_smem(4)),
                 format!("-DRRS_HOST_FWHT_STREAM_SMEM_F16={}", fwht_stream_smem(2)),
+                format!("-DRRS_HOST_FWHT_MIXED_PAD={FWHT_MIXED_PAD}"),
             ])
             .collect(),
         "quantize" => vec![format!(
@@ -330,6 +340,36 @@ impl Device {
             }
         }
         Ok(())
+    }
+
+    /// Whether the FWHT of rows of `outer` · `chunk` elements (an m·2^n size) runs in one
+    /// pass on this GPU (`fwht_mixed` in `cuda/hadamard.cu`): outer ∈ {12, 20, 28, 36},
+    /// chunk 256 … 1024, the row's f32 copy within the shared memory a block may have, and
+    /// `RRS_CUDA_FUSE_CROSS` not `0`.
+    pub fn fwht_fuses_cross(&self, outer: usize, chunk: usize) -> bool {
+        self.fuse_cross
+            && [12, 20, 28, 36].contains(&outer)
+            && (256..=1024).contains(&chunk)
+            && fwht_mixed_smem(outer, chunk) <= self.smem_limit
+    }
+
+    /// The FWHT of each row of `src` (or of `x` in place) into `x` in one pass, for an
+    /// m·2^n size that [`Device::fwht_fuses_cross`] takes: one block a row (f32 or f16, both
+    /// tensors the same dtype; f16 widened on load and rounded once).
+    pub fn fwht_mixed(
+        &self,
+        src: Option<&Tensor>,
+        x: &Tensor,
+        outer: usize,
+        chunk: usize,
+    ) -> Result<()> {
+        let (rows, k) = x.rows_cols();
+        let h = if x.dtype() == DType::F16 { "_h" } else { "" };
+        let entry = format!("fwht_mixed{h}_{outer}_{}", chunk.trailing_zeros());
+        let smem = fwht_mixed_smem(outer, chunk);
+        let cfg = config(grid(rows)?, self.max_threads(HADAMARD, &entry, smem)?, smem);
+        let (xp, sp, norm) = (self.p(x), self.p_opt(src), fwht_norm(k));
+        launch!(self, HADAMARD, &entry, cfg, [&xp, &sp, &norm])
     }
 
     /// Whether `cuda/rotate.cu` fuses the normalized FWHT of rows of `k` with the quantize
