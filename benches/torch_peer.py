@@ -14,6 +14,8 @@ import torch
 QUICK = "--quick" in sys.argv
 # `--only decode`: the f16 matmuls of the decode sizes (m <= 16) alone, as the benches' flag.
 DECODE_ONLY = "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1:][:1] == ["decode"]
+# `--only hadamard`: the copies alone.
+HADAMARD_ONLY = "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1:][:1] == ["hadamard"]
 dev = "cuda"
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -46,6 +48,9 @@ def emit(peer, m, n, k, ms):
 
 
 m_mem, ks = (64, [1024, 4096]) if QUICK else (4096, [4096, 8192, 16384, 32768])
+# `--fwht-k 14336,28672`: the copies of those row lengths instead (as bench_cuda's flag).
+if "--fwht-k" in sys.argv:
+    ks = [int(v) for v in sys.argv[sys.argv.index("--fwht-k") + 1].split(",")]
 for k in [] if DECODE_ONLY else ks:
     x = torch.randn(m_mem, k, device=dev)
     y = torch.empty_like(x)
@@ -55,7 +60,7 @@ for k in [] if DECODE_ONLY else ks:
     del x, y, xh, yh
 
 ms_list, nks = ([1, 16, 64], [512]) if QUICK else ([1, 16, 2048, 4096, 8192], [4096, 8192])
-for nk in nks:
+for nk in [] if HADAMARD_ONLY else nks:
     n = k = nk
     wb = torch.randint(0, 255, (n * k // 2,), dtype=torch.uint8, device=dev)
     wc = torch.empty_like(wb)

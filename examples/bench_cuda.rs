@@ -6,10 +6,12 @@
 //! ```text
 //! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8|wgmma]
 //!     [--only hadamard|gemm|decode|linear] [--m 2048,8192] [--nk 8192] [--layers static,quarot]
+//!     [--fwht-k 14336,28672]
 //! ```
 //!
 //! `--m` and `--nk` replace the GEMM and linear sections' lists of M and of N = K (for A/B
-//! runs of one shape); `--layers` keeps only those layers of the linear section (static, dynamic,
+//! runs of one shape); `--fwht-k` the FWHT section's row lengths (any supported size, e.g.
+//! the 12·2^n, 20·2^n and 28·2^n of real models' FFN widths); `--layers` keeps only those layers of the linear section (static, dynamic,
 //! quarot) and drops its op benches (for A/B runs of the layer).
 
 #[cfg(feature = "cuda")]
@@ -113,6 +115,7 @@ fn run() -> rrs::Result<()> {
     } else {
         (4096, vec![4096, 8192, 16384, 32768])
     };
+    let ks = sizes("--fwht-k").unwrap_or(ks);
     for &k in ks.iter().filter(|_| section("hadamard")) {
         let x = Tensor::from_slice(&ctx, &rng.normals(m_mem * k, 1.0), &[m_mem, k])?;
         let ms = ctx.cuda_time_ms(samples, 10, || {
