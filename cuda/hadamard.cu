@@ -4,7 +4,9 @@
 // store): fwht_<LOGN> f32 → f32, fwht_h_<LOGN> f16 → f16, fwht_hf_<LOGN> f16 → f32 (the first
 // pass of an m·2^n size in f16, whose cross pass then rounds).
 // The transforms themselves are in fwht.cuh (prepended to this source).
-// The cross pass applies the dense ±1 matrix of an m·2^n size across the m chunks.
+// The cross pass applies the dense ±1 matrix of an m·2^n size across the m chunks; where the
+// row fits a block's shared memory and its chunks are 256 … 1024, `fwht_mixed` (at the end)
+// does both in one pass instead.
 
 #define STREAM_ENTRY(NAME, IN, OUT)                                                       \
   extern "C" __global__ void __launch_bounds__(STREAM_T, 1)                               \
