@@ -11,8 +11,9 @@
 //!
 //! `--m` and `--nk` replace the GEMM and linear sections' lists of M and of N = K (for A/B
 //! runs of one shape); `--fwht-k` the FWHT section's row lengths (any supported size, e.g.
-//! the 12·2^n, 20·2^n and 28·2^n of real models' FFN widths); `--layers` keeps only those layers of the linear section (static, dynamic,
-//! quarot) and drops its op benches (for A/B runs of the layer).
+//! the 12·2^n, 20·2^n and 28·2^n of real models' FFN widths); `--layers` keeps only those
+//! layers of the linear section (static, dynamic, quarot) and drops its op benches (for A/B
+//! runs of the layer).
 
 #[cfg(feature = "cuda")]
 mod common;
