@@ -348,7 +348,7 @@ impl Device {
     /// `RRS_CUDA_FUSE_CROSS` not `0`.
     pub fn fwht_fuses_cross(&self, outer: usize, chunk: usize) -> bool {
         self.fuse_cross
-            && [12, 20, 28, 36].contains(&outer)
+            && crate::hadamard::FACTORS.contains(&outer)
             && (256..=1024).contains(&chunk)
             && fwht_mixed_smem(outer, chunk) <= self.smem_limit
     }
