@@ -99,8 +99,13 @@ fn default_stage(k: usize, gather: bool) -> usize {
 /// invocation (4112 bytes) in workgroup memory, and stage / 8 invocations (at least 256).
 /// A stage that does not fit is replaced by the next smaller one that does.
 pub fn stage_fits(limits: &wgpu::Limits, stage: usize) -> bool {
-    stage * 9 / 8 * 4 + 4096 + 16 <= limits.max_compute_workgroup_storage_size as usize
+    stage_bytes(stage) <= limits.max_compute_workgroup_storage_size as usize
         && stage / 8 <= (limits.max_compute_invocations_per_workgroup as usize).max(256)
+}
+
+/// Workgroup memory [`stage_fits`] counts for row stage `stage`.
+fn stage_bytes(stage: usize) -> usize {
+    stage * 9 / 8 * 4 + 4096 + 16
 }
 
 /// The kernel with row stage `stage`, or the next smaller one that fits ([`stage_fits`]).
@@ -115,8 +120,9 @@ fn kernel(ctx: &Context, stage: usize) -> Result<Kernel> {
         .map(|(_, k)| k)
         .ok_or_else(|| {
             Error::Unsupported(format!(
-                "the adapter allows {} bytes of workgroup memory; quantize needs 10256",
-                ctx.limits().max_compute_workgroup_storage_size
+                "the adapter allows {} bytes of workgroup memory; quantize needs {}",
+                ctx.limits().max_compute_workgroup_storage_size,
+                stage_bytes(1)
             ))
         })
 }
