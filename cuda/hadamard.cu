@@ -91,8 +91,9 @@ CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^
 //     from chunks of 1024, bits 4 … 8 and then bits 9 …, so that no task holds 64);
 //  3. a task takes columns j, j + 1 of every chunk and writes
 //     y[a·p + j] = norm · Σ_b H_M[a][b] · t[b·p + j], b ascending from the first product
-//     (the reference's sum, which starts at −0.0), each ±1 a constant-memory operand of the
-//     fused multiply-add (exact products: the same rounding as an add); f16 rounded once.
+//     (the reference's sum, which starts at −0.0), each ±1 read from constant memory (two
+//     an 8-byte load, one load for every four fused multiply-adds: exact products, the
+//     same rounding as an add); f16 rounded once.
 // Bit-identical to the reference, as the two passes it replaces (`fwht_hf_*` into an f32
 // copy of the rows, then `fwht_cross_fh_*`), which read and wrote the rows twice, through
 // f32. Layout: chunk c at c · (p + 16) floats (a warp's second phase reads two chunks, 16
@@ -104,8 +105,7 @@ CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^
 // thread) where the row's shared memory leaves one block an SM (M = 28, 36), else 256.
 // H200, 4096 rows, f16, 256 → 512 threads (ms): 12·1024 0.108 → 0.169, 20·1024 0.233 →
 // 0.303, 28·1024 0.649 → 0.460, 36·1024 0.903 → 0.660.
-// Row a of H_M (constant memory; a is the same in every thread, so its entries come in by
-// uniform loads and feed the fused multiply-adds as uniform-register operands).
+// Row a of H_M (constant memory: every thread of the block reads the same entry at once).
 template <int M>
 __device__ __forceinline__ const float* hadamard_row(int a) {
   if constexpr (M == 12) return RRS_H12 + a * M;

@@ -1,7 +1,7 @@
 // The dense ±1 Hadamard matrices H_12, H_20, H_28 and H_36 of `hadamard::small_hadamard`
 // (Paley construction II), row-major, for the fused m·2^n FWHT (`fwht_mixed` in
-// hadamard.cu), in constant memory: a row of H is the same in every thread, so its entries
-// reach the adds through uniform registers. Generated from the Rust reference;
+// hadamard.cu), in constant memory: every thread of a block reads the same entry at once.
+// Generated from the Rust reference;
 // `tests/cuda.rs` checks every entry against it.
 __constant__ float RRS_H12[12 * 12] = {
     1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
