@@ -44,13 +44,26 @@ RRS_HOST_CHECK(RRS_HOST_FWHT_STREAM_SMEM_F32 == STREAM_SMEM(float) &&
 FWHT(0) FWHT(1) FWHT(2) FWHT(3) FWHT(4) FWHT(5) FWHT(6) FWHT(7)
 FWHT(8) FWHT(9) FWHT(10) FWHT(11) FWHT(12) FWHT(13) FWHT(14) FWHT(15)
 
+// H_2 for 2^15 as two chunks of 2^14 (the reference's last butterfly: a + b, a − b).
+__constant__ float RRS_H2[2 * 2] = {1, 1, 1, -1};
+// Row a of H_M (constant memory, `hadamard_signs.cuh`: the threads of a warp read the same
+// entry at once).
+template <int M>
+__device__ __forceinline__ const float* hadamard_row(int a) {
+  if constexpr (M == 2) return RRS_H2 + a * M;
+  else if constexpr (M == 12) return RRS_H12 + a * M;
+  else if constexpr (M == 20) return RRS_H20 + a * M;
+  else if constexpr (M == 28) return RRS_H28 + a * M;
+  else return RRS_H36 + a * M;
+}
+
 // x: [rows, M · chunk] f32. For each row and j < chunk:
 // y[a·chunk + j] = scale · Σ_b H[a][b] x[b·chunk + j] (b ascending, as the CPU reference),
 // into y (f32: y may be x; f16: rounded once). A thread reads all of its column before it
 // writes any of it, so in place is safe.
 template <int M, typename Out>
-__device__ __forceinline__ void cross_body(Out* y, const float* x, const float* __restrict__ signs,
-                                           unsigned long long rows, unsigned chunk, float scale) {
+__device__ __forceinline__ void cross_body(Out* y, const float* x, unsigned long long rows,
+                                           unsigned chunk, float scale) {
   const unsigned long long id = global_block() * blockDim.x + threadIdx.x;
   if (id >= rows * chunk) return;
   const unsigned long long row = id / chunk, j = id % chunk, base = row * M * chunk + j;
@@ -61,24 +74,24 @@ __device__ __forceinline__ void cross_body(Out* y, const float* x, const float* 
   for (int a = 0; a < M; ++a) {
     // From the first product, not from 0: the reference's sum starts at -0.0, which keeps a
     // sum of negative zeros negative (0.0f + -0.0f is +0.0f).
-    float acc = signs[a * M] * v[0];
+    const float* h = hadamard_row<M>(a);
+    float acc = h[0] * v[0];
 #pragma unroll
-    for (int b = 1; b < M; ++b) acc += signs[a * M + b] * v[b];  // exact products: ±v
+    for (int b = 1; b < M; ++b) acc += h[b] * v[b];  // exact products: ±v
     store_f32(y + base + (unsigned long long)a * chunk, acc * scale);
   }
 }
 
 // fwht_cross_<M>: f32 in place; fwht_cross_fh_<M>: f32 → f16.
 #define CROSS(M)                                                                           \
-  extern "C" __global__ void fwht_cross_##M(float* x, const float* signs,                  \
-                                            unsigned long long rows, unsigned chunk,       \
-                                            float scale) {                                 \
-    cross_body<M, float>(x, x, signs, rows, chunk, scale);                                 \
+  extern "C" __global__ void fwht_cross_##M(float* x, unsigned long long rows,             \
+                                            unsigned chunk, float scale) {                 \
+    cross_body<M, float>(x, x, rows, chunk, scale);                                        \
   }                                                                                        \
-  extern "C" __global__ void fwht_cross_fh_##M(f16* y, const float* x, const float* signs, \
+  extern "C" __global__ void fwht_cross_fh_##M(f16* y, const float* x,                     \
                                                unsigned long long rows, unsigned chunk,    \
                                                float scale) {                              \
-    cross_body<M, f16>(y, x, signs, rows, chunk, scale);                                   \
+    cross_body<M, f16>(y, x, rows, chunk, scale);                                          \
   }
 CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^14
 
@@ -105,14 +118,6 @@ CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^
 // thread) where the row's shared memory leaves one block an SM (M = 28, 36), else 256.
 // H200, 4096 rows, f16, 256 → 512 threads (ms): 12·1024 0.108 → 0.169, 20·1024 0.233 →
 // 0.303, 28·1024 0.649 → 0.460, 36·1024 0.903 → 0.660.
-// Row a of H_M (constant memory: every thread of the block reads the same entry at once).
-template <int M>
-__device__ __forceinline__ const float* hadamard_row(int a) {
-  if constexpr (M == 12) return RRS_H12 + a * M;
-  else if constexpr (M == 20) return RRS_H20 + a * M;
-  else if constexpr (M == 28) return RRS_H28 + a * M;
-  else return RRS_H36 + a * M;
-}
 #define MIXED_PAD 16
 RRS_HOST_CHECK(RRS_HOST_FWHT_MIXED_PAD == MIXED_PAD, "fwht_mixed's chunk padding");
 #define MIXED_THREADS(M, LOGP) ((LOGP) == 8 ? 128 : (LOGP) == 10 && (M) >= 28 ? 512 : 256)

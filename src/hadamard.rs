@@ -666,23 +666,10 @@ fn transform(
             // subtracts as the reference's last butterfly does (bit-identical).
             (outer, chunk) = (2, 1 << 14);
         }
-        let signs = (outer > 1)
-            .then(|| {
-                let h: Vec<f32> = match outer {
-                    2 => vec![1.0, 1.0, 1.0, -1.0],
-                    a => small_hadamard(a)
-                        .into_iter()
-                        .flatten()
-                        .map(f32::from)
-                        .collect(),
-                };
-                Tensor::from_slice(ctx, &h, &[outer * outer])
-            })
-            .transpose()?;
         let staged = (outer > 1 && x.dtype() == DType::F16)
             .then(|| Tensor::output(ctx, DType::F32, x.shape()))
             .transpose()?;
-        return cu.hadamard(src, x, outer, chunk, signs.as_ref(), staged.as_ref());
+        return cu.hadamard(src, x, outer, chunk, staged.as_ref());
     }
     if x.dtype() == DType::F16 {
         // Widen to f32, transform there, narrow once (`convert`): the reference's rounding.

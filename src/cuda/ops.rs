@@ -278,30 +278,31 @@ impl Device {
 
     /// FWHT of each row of `src` (or of `x` in place) into `x`: k = outer · chunk; f32 or
     /// f16 (both tensors the same dtype; f16 is converted to f32 on load and rounded once).
-    /// An f16 m·2^n size (`signs` given) runs its first pass into `staged`, an f32 tensor of
-    /// x's shape, and the cross pass rounds.
+    /// An m·2^n size (`outer` = m > 1; or 2^15 split as two chunks of 2^14) runs a cross
+    /// pass after the chunks' FWHT, with H_m from constant memory (`hadamard.cu`); in f16 the
+    /// first pass writes `staged`, an f32 tensor of x's shape, and the cross pass rounds.
     pub fn hadamard(
         &self,
         src: Option<&Tensor>,
         x: &Tensor,
         outer: usize,
         chunk: usize,
-        signs: Option<&Tensor>,
         staged: Option<&Tensor>,
     ) -> Result<()> {
         let (rows, k) = x.rows_cols();
         let half = x.dtype() == DType::F16;
         let vectors = (rows * outer) as u64;
         let norm = fwht_norm(k);
-        let scale = if signs.is_some() { 1.0 } else { norm };
+        let cross = outer > 1;
+        let scale = if cross { 1.0 } else { norm };
         let log2 = chunk.trailing_zeros();
-        let (stream, smem) = self.fwht_variant(chunk, half, signs.is_some());
+        let (stream, smem) = self.fwht_variant(chunk, half, cross);
         let kind = if stream {
             "stream".to_string()
         } else {
             log2.to_string()
         };
-        let staged = staged.filter(|_| half && signs.is_some());
+        let staged = staged.filter(|_| half && cross);
         let (entry, dst) = match (staged, half) {
             (Some(t), _) => (format!("fwht_hf_{kind}"), t),
             (None, true) => (format!("fwht_h_{kind}"), x),
@@ -316,8 +317,8 @@ impl Device {
         let cfg = config(grid(blocks)?, threads, smem);
         let (dp, sp) = (self.p(dst), self.p_opt(src.or(staged.map(|_| x))));
         launch!(self, HADAMARD, &entry, cfg, [&dp, &sp, &vectors, &scale])?;
-        if let Some(signs) = signs {
-            let (hp, rows64, chunk32) = (self.p(signs), rows as u64, chunk as u32);
+        if cross {
+            let (rows64, chunk32) = (rows as u64, chunk as u32);
             let cfg = config(grid((rows * chunk).div_ceil(128))?, 128, 0);
             if staged.is_some() {
                 let (yp, entry) = (self.p(x), format!("fwht_cross_fh_{outer}"));
@@ -326,17 +327,11 @@ impl Device {
                     HADAMARD,
                     &entry,
                     cfg,
-                    [&yp, &dp, &hp, &rows64, &chunk32, &norm]
+                    [&yp, &dp, &rows64, &chunk32, &norm]
                 )?;
             } else {
                 let entry = format!("fwht_cross_{outer}");
-                launch!(
-                    self,
-                    HADAMARD,
-                    &entry,
-                    cfg,
-                    [&dp, &hp, &rows64, &chunk32, &norm]
-                )?;
+                launch!(self, HADAMARD, &entry, cfg, [&dp, &rows64, &chunk32, &norm])?;
             }
         }
         Ok(())
