@@ -14,6 +14,15 @@ __device__ __forceinline__ float smoothed(const In* __restrict__ row, const u32*
   return mult ? __fmul_rn(v, mult[q / group]) : v;
 }
 
+// A row of k elements into shared memory as it is: 16-byte `cp.async` copies by THREADS
+// threads (coalesced), all of a thread's in flight at once (a load-then-store loop waited for
+// each load in turn); not committed.
+template <int THREADS, typename In>
+__device__ __forceinline__ void copy_row_async(float4* dst, const In* row, unsigned k) {
+  const float4* src = reinterpret_cast<const float4*>(row);
+  for (unsigned q = threadIdx.x; q < k / (16 / sizeof(In)); q += THREADS) copy16(dst + q, src + q);
+}
+
 // Rows of up to 8 · THREADS · NW codes (k ≤ 32768 with the entries below), read once
 // (`quantize_row`). With a permutation the row is first staged in shared memory (k elements,
 // 16-byte copies), for the gather.
@@ -28,10 +37,7 @@ __device__ __forceinline__ void quantize_regs(const In* __restrict__ x, const u3
   if (r >= rows) return;
   const In* row = x + r * k;
   if (perm) {
-    // All of a thread's copies in flight at once (`cp.async`): a load-then-store loop waited
-    // for each load in turn.
-    const float4* src = reinterpret_cast<const float4*>(row);
-    for (unsigned q = threadIdx.x; q < k / (16 / sizeof(In)); q += THREADS) copy16(stage + q, src + q);
+    copy_row_async<THREADS>(stage, row, k);
     async_commit();
     async_wait<0>();
     __syncthreads();
@@ -87,11 +93,7 @@ __device__ __forceinline__ void quantize_stream(const In* __restrict__ x, const 
   // Row r into buffer b (16-byte copies, coalesced), committed as one group (empty past the
   // last row, so that every iteration commits one).
   auto stage_row = [&](unsigned long long r, unsigned b) {
-    if (r < rows) {
-      const float4* src = reinterpret_cast<const float4*>(x + r * k);
-      float4* dst = stage + (size_t)b * chunks;
-      for (unsigned q = t; q < chunks; q += THREADS) copy16(dst + q, src + q);
-    }
+    if (r < rows) copy_row_async<THREADS>(stage + (size_t)b * chunks, x + r * k, k);
     async_commit();
   };
   const unsigned long long first = blockIdx.x, step = gridDim.x;
