@@ -8,7 +8,8 @@
 //! warm-up, as the median of several runs. `--json` prints one object per line:
 //! `{"bench", "variant", "m", "n", "k", "ms", "bytes", "ops", "clock", "adapter"}`;
 //! `bytes` counts the memory a kernel must move at least, `ops` 2·m·n·k for GEMMs.
-//! `--quick` uses small sizes (for CPU adapters).
+//! `--quick` uses small sizes (for CPU adapters). `--only fwht --fwht-k 576,1536,5120` times
+//! the FWHT at the given row lengths (any supported size) instead of the powers of two.
 
 mod common;
 
@@ -120,9 +121,22 @@ fn main() -> rrs::Result<()> {
     let samples = 5;
     let mut rng = Rng::new(1);
 
+    // `--fwht-k LIST`: the FWHT section's sizes instead (comma-separated, e.g. real models'
+    // m·2^n widths 576,1536,2304,5120,14336).
+    let fwht_k: Option<Vec<usize>> =
+        std::env::args()
+            .skip_while(|a| a != "--fwht-k")
+            .nth(1)
+            .map(|list| {
+                list.split(',')
+                    .map(|k| k.parse().expect("--fwht-k: comma-separated sizes"))
+                    .collect()
+            });
     // Memory-bound ops at M = 4096 tokens, against a copy of the same bytes.
     let (m_mem, ks): (usize, &[usize]) = if quick {
         (64, &[1024, 4096])
+    } else if let (Some(list), "fwht") = (&fwht_k, only.as_str()) {
+        (4096, list)
     } else if only == "fwht" {
         (4096, &[2048, 4096, 8192, 16384, 32768])
     } else {
