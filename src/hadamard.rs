@@ -38,6 +38,9 @@ const REGS: &str = include_str!("../shaders/hadamard_regs.wgsl");
 /// The first pass with subgroup shuffles (`fwht_subgroup`).
 const SUBGROUP: &str = include_str!("../shaders/hadamard_subgroup.wgsl");
 
+/// The one-pass transform of m·2^n sizes (`fwht_mixed`).
+const MIXED: &str = include_str!("../shaders/hadamard_mixed.wgsl");
+
 /// The FWHT kernel `$entry` of `$body` for the `$tile` variant (tile constants and the
 /// parameters prepended).
 macro_rules! kernel {
@@ -129,6 +132,79 @@ const SUBGROUP_VARIANTS: [SubgroupVariant; 8] = [
     subgroup_kernel!(8192, 4096, 2),
     subgroup_kernel!(4096, 2048, 2),
 ];
+
+/// The one-pass kernel of m·2^n rows (`shaders/hadamard_mixed.wgsl`) for H_`$m` and rows of
+/// up to `$rows` elements in workgroup memory.
+macro_rules! mixed_kernel {
+    ($m:literal, $rows:literal) => {
+        (
+            $m,
+            $rows,
+            Kernel {
+                name: concat!("hadamard_mixed_", $m, "_", $rows),
+                sources: &[
+                    include_str!(concat!("../shaders/hadamard_dense_", $m, ".wgsl")),
+                    concat!("const BUF: u32 = ", $rows, "u;\n"),
+                    PARAMS,
+                    REGS,
+                    MIXED,
+                ],
+                entry: "fwht_mixed",
+                bounds_checks: false,
+            },
+        )
+    };
+}
+
+/// Rows (elements) the one-pass m·2^n kernels hold, smallest first: a row takes 4 bytes an
+/// element and one word per 16 of workgroup memory, so 6.5 KB (up to 1536 elements: 576,
+/// 896, 1536), 16 KB (up to 3840: browsers' default limit; 2304, 2560, 3072, 3584) and
+/// 48 KB (up to 11520: 5120, 6144, 7168, 9216, 10240); the smallest that holds a row is
+/// used, since workgroup memory bounds how many workgroups a GPU runs at once.
+pub const MIXED_ROWS: [usize; 3] = [1536, 3840, 11520];
+
+/// (m, rows, kernel) for each odd factor and each of [`MIXED_ROWS`].
+const MIXED_KERNELS: [(usize, usize, Kernel); 12] = [
+    mixed_kernel!(12, 1536),
+    mixed_kernel!(12, 3840),
+    mixed_kernel!(12, 11520),
+    mixed_kernel!(20, 1536),
+    mixed_kernel!(20, 3840),
+    mixed_kernel!(20, 11520),
+    mixed_kernel!(28, 1536),
+    mixed_kernel!(28, 3840),
+    mixed_kernel!(28, 11520),
+    mixed_kernel!(36, 1536),
+    mixed_kernel!(36, 3840),
+    mixed_kernel!(36, 11520),
+];
+
+/// Invocations of a workgroup of the one-pass kernel (`WG` in `hadamard_mixed.wgsl`).
+const MIXED_WG: usize = 256;
+
+/// The one-pass kernel for rows of k = a · p (a one of [`FACTORS`], p ≥ 16) on an adapter
+/// with `limits`: the smallest of [`MIXED_ROWS`] that holds k and whose workgroup memory
+/// fits; `None` sends the row through the chunk and cross passes.
+fn mixed_pass(limits: &wgpu::Limits, a: usize, p: usize) -> Option<Kernel> {
+    let memory = limits.max_compute_workgroup_storage_size as usize;
+    let k = a * p;
+    if a == 1 || p < MIN_CHUNK || MIXED_WG > limits.max_compute_invocations_per_workgroup as usize {
+        return None;
+    }
+    MIXED_KERNELS
+        .into_iter()
+        .find(|&(m, rows, _)| m == a && k <= rows && (rows + rows / 16) * 4 <= memory)
+        .map(|(_, _, kernel)| kernel)
+}
+
+/// Whether rows of size k take the one-pass m·2^n kernel on this context
+/// (`shaders/hadamard_mixed.wgsl`: an odd factor, a power-of-two part of at least 16, and the
+/// row in the adapter's workgroup memory; see [`MIXED_ROWS`]), rather than a chunk pass and
+/// a cross pass.
+pub fn uses_one_pass(ctx: &Context, k: usize) -> bool {
+    ctx.backend() == crate::Backend::Wgpu
+        && factor(k).is_ok_and(|(a, p)| mixed_pass(ctx.limits(), a, p).is_some())
+}
 
 /// The power-of-two parts the subgroup first pass takes, each in one pass. H200 (Vulkan,
 /// M = 4096, ms, against the exchange kernel's best tile): k = 4096 0.0493 against 0.0553,
@@ -677,9 +753,25 @@ fn transform(
         transform(ctx, rec, None, &wide, pass)?;
         return crate::convert::narrow(ctx, rec, &wide, x);
     }
+    let (a, p) = factor(k)?;
+    // An m·2^n row that fits workgroup memory: one pass (unless a first pass is asked for).
+    if let Some(kernel) = mixed_pass(ctx.limits(), a, p).filter(|_| pass.is_none()) {
+        let params = Params {
+            rows: rows as u32,
+            k: k as u32,
+            chunk: p as u32,
+            log2_chunk: p.trailing_zeros(),
+            outer: a as u32,
+            scale: 1.0 / (k as f32).sqrt(),
+            from_src: u32::from(src.is_some()),
+            quads: 0,
+        };
+        let source = src.map_or(&ctx.gpu()?.dummy, |s| s.buffer());
+        let bufs = [(1, x.buffer()), (3, source)];
+        return ctx.dispatch(rec, kernel, &params, &bufs, grid_1d(rows as u32));
+    }
     // The subgroup first pass where it fits (unless a tile is asked for), else the exchange
     // kernel of the tile.
-    let p = factor(k)?.1;
     let (subgroup, tile) = match pass {
         Some(FirstPass::Tile(t)) => (None, Some(t)),
         Some(FirstPass::Subgroup { elements, quads }) => {

@@ -178,6 +178,46 @@ const SHADERS: &[(&str, &str)] = &[
         ),
     ),
     (
+        "hadamard_mixed_12",
+        concat!(
+            include_str!("../shaders/hadamard_dense_12.wgsl"),
+            "const BUF: u32 = 1536u;\n",
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
+            include_str!("../shaders/hadamard_mixed.wgsl")
+        ),
+    ),
+    (
+        "hadamard_mixed_20",
+        concat!(
+            include_str!("../shaders/hadamard_dense_20.wgsl"),
+            "const BUF: u32 = 3840u;\n",
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
+            include_str!("../shaders/hadamard_mixed.wgsl")
+        ),
+    ),
+    (
+        "hadamard_mixed_28",
+        concat!(
+            include_str!("../shaders/hadamard_dense_28.wgsl"),
+            "const BUF: u32 = 11520u;\n",
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
+            include_str!("../shaders/hadamard_mixed.wgsl")
+        ),
+    ),
+    (
+        "hadamard_mixed_36",
+        concat!(
+            include_str!("../shaders/hadamard_dense_36.wgsl"),
+            "const BUF: u32 = 11520u;\n",
+            include_str!("../shaders/hadamard_params.wgsl"),
+            include_str!("../shaders/hadamard_regs.wgsl"),
+            include_str!("../shaders/hadamard_mixed.wgsl")
+        ),
+    ),
+    (
         "gemm_coop_plain",
         concat!(
             include_str!("../shaders/coop_enable.wgsl"),
@@ -347,4 +387,57 @@ fn coop_workgroup_memory_matches_the_shaders() {
         workgroup_bytes("gemm_coop_plain"),
         rrs::gemm::COOP_WORKGROUP_BYTES
     );
+}
+
+/// `shaders/hadamard_dense_<m>.wgsl` as generated from `hadamard::small_hadamard(m)`: the
+/// rows of H_m as sums with the signs in the code, each from its first term in ascending
+/// order (the reference's summation order; −v for a −1 entry, and x − v for x + (−v), are
+/// the same IEEE results).
+fn dense_source(m: usize) -> String {
+    let h = rrs::hadamard::small_hadamard(m);
+    let mut s = format!(
+        "// Row a of H_{m} applied to v: Σ_b H_{m}[a][b] · v[b], b ascending from the first \
+         term (the\n// CPU reference's order), the signs written into the code. Generated from\n\
+         // `hadamard::small_hadamard({m})` by `tests/shaders.rs` (`RRS_BLESS=1 cargo test --test\n\
+         // shaders` rewrites it), which checks it against the reference. For `hadamard_mixed.wgsl`.\n\
+         const M: u32 = {m}u;\n\nfn dense(a: u32, v: ptr<function, array<f32, M>>) -> f32 {{\n    switch a {{\n"
+    );
+    for (a, row) in h.iter().enumerate() {
+        let label = if a + 1 == m {
+            format!("{a}u, default")
+        } else {
+            format!("{a}u")
+        };
+        let mut sum = String::new();
+        for (b, &sign) in row.iter().enumerate() {
+            match (b, sign > 0) {
+                (0, true) => sum.push_str("(*v)[0]"),
+                (0, false) => sum.push_str("-(*v)[0]"),
+                (_, true) => sum.push_str(&format!(" + (*v)[{b}]")),
+                (_, false) => sum.push_str(&format!(" - (*v)[{b}]")),
+            }
+        }
+        s.push_str(&format!(
+            "        case {label}: {{\n            return {sum};\n        }}\n"
+        ));
+    }
+    s.push_str("    }\n}\n");
+    s
+}
+
+#[test]
+fn dense_sums_are_the_reference_matrices() {
+    for m in rrs::hadamard::FACTORS {
+        let path = shaders_dir().join(format!("hadamard_dense_{m}.wgsl"));
+        let want = dense_source(m);
+        if std::env::var_os("RRS_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let got = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            got == want,
+            "{} is not H_{m} as the reference builds it (RRS_BLESS=1 rewrites it)",
+            path.display()
+        );
+    }
 }

@@ -173,6 +173,66 @@ pub async fn subgroup_pass_is_used_and_agrees() {
     );
 }
 
+/// m·2^n rows that fit workgroup memory take the one-pass kernel on wgpu
+/// (`shaders/hadamard_mixed.wgsl`) and agree bit for bit with the reference and with the
+/// chunk and cross passes (a tile asked for), in place and out of place: real models' sizes
+/// (576 = 36·16, 896 = 28·32, 1536 = 12·128, 2304 = 36·64, 2560 = 20·128, 5120 = 20·256,
+/// 7168 = 28·256, 10240 = 20·512) and one row past the largest kernel's (12·1024).
+pub async fn one_pass_is_used_and_agrees() {
+    let ctx = &ctx().await;
+    let wgpu = ctx.backend() == rrs::Backend::Wgpu;
+    let memory = ctx.limits().max_compute_workgroup_storage_size as usize;
+    let mut rng = Rng::new(15);
+    let mut one_pass = 0;
+    for (m, k) in [
+        (3, 36 * 16),
+        (2, 28 * 32),
+        (5, 12 * 128),
+        (2, 36 * 64),
+        (2, 20 * 128),
+        (2, 20 * 256),
+        (2, 28 * 256),
+        (1, 20 * 512),
+        (1, 12 * 1024),
+    ] {
+        let fits = hadamard::MIXED_ROWS
+            .into_iter()
+            .any(|rows| k <= rows && (rows + rows / 16) * 4 <= memory);
+        assert_eq!(hadamard::uses_one_pass(ctx, k), wgpu && fits, "k={k}");
+        one_pass += usize::from(hadamard::uses_one_pass(ctx, k));
+        let x = rng.normals(m * k, 1.0);
+        let want = hadamard::reference(&x, k).unwrap();
+        let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+        let y = hadamard::hadamard(ctx, &xt).unwrap();
+        assert_eq!(
+            y.to_vec_async::<f32>(ctx).await.unwrap(),
+            want,
+            "m={m} k={k}"
+        );
+        hadamard::hadamard_inplace(ctx, &xt).unwrap();
+        assert_eq!(
+            xt.to_vec_async::<f32>(ctx).await.unwrap(),
+            want,
+            "in place, k={k}"
+        );
+        if wgpu {
+            let tile = hadamard::tile_for(ctx, k).unwrap();
+            let xt = Tensor::from_slice(ctx, &x, &[m, k]).unwrap();
+            hadamard::hadamard_inplace_with_tile(ctx, &xt, tile).unwrap();
+            assert_eq!(
+                xt.to_vec_async::<f32>(ctx).await.unwrap(),
+                want,
+                "tile, k={k}"
+            );
+        }
+    }
+    assert!(
+        !wgpu || one_pass > 0,
+        "no size took the one-pass kernel on {}",
+        ctx.describe()
+    );
+}
+
 /// The GPU transform against the reference, then applied twice.
 pub async fn gpu_matches_reference_and_is_an_involution() {
     let ctx = &ctx().await;
@@ -233,7 +293,8 @@ pub async fn gpu_matches_reference_and_is_an_involution() {
 pub async fn signed_zeros_survive_the_dense_pass() {
     let ctx = &ctx().await;
     for a in [12, 20, 28, 36] {
-        for p in [1, 4] {
+        // p = 16: the one-pass kernel where the adapter takes it (`one_pass_is_used_and_agrees`).
+        for p in [1, 4, 16] {
             let k = a * p;
             let h = small_hadamard(a);
             let x: Vec<f32> = (0..a * k)

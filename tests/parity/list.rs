@@ -28,6 +28,7 @@ parity_tests! {
         reference_matches_dense_matmul,
         every_tile_agrees,
         subgroup_pass_is_used_and_agrees,
+        one_pass_is_used_and_agrees,
         gpu_matches_reference_and_is_an_involution,
         unsupported_sizes_are_errors_that_list_the_families,
         signed_zeros_survive_the_dense_pass,

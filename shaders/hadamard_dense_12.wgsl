@@ -1,0 +1,46 @@
+// Row a of H_12 applied to v: Σ_b H_12[a][b] · v[b], b ascending from the first term (the
+// CPU reference's order), the signs written into the code. Generated from
+// `hadamard::small_hadamard(12)` by `tests/shaders.rs` (`RRS_BLESS=1 cargo test --test
+// shaders` rewrites it), which checks it against the reference. For `hadamard_mixed.wgsl`.
+const M: u32 = 12u;
+
+fn dense(a: u32, v: ptr<function, array<f32, M>>) -> f32 {
+    switch a {
+        case 0u: {
+            return (*v)[0] - (*v)[1] + (*v)[2] + (*v)[3] + (*v)[4] + (*v)[5] + (*v)[6] + (*v)[7] + (*v)[8] + (*v)[9] + (*v)[10] + (*v)[11];
+        }
+        case 1u: {
+            return -(*v)[0] - (*v)[1] + (*v)[2] - (*v)[3] + (*v)[4] - (*v)[5] + (*v)[6] - (*v)[7] + (*v)[8] - (*v)[9] + (*v)[10] - (*v)[11];
+        }
+        case 2u: {
+            return (*v)[0] + (*v)[1] + (*v)[2] - (*v)[3] + (*v)[4] + (*v)[5] - (*v)[6] - (*v)[7] - (*v)[8] - (*v)[9] + (*v)[10] + (*v)[11];
+        }
+        case 3u: {
+            return (*v)[0] - (*v)[1] - (*v)[2] - (*v)[3] + (*v)[4] - (*v)[5] - (*v)[6] + (*v)[7] - (*v)[8] + (*v)[9] + (*v)[10] - (*v)[11];
+        }
+        case 4u: {
+            return (*v)[0] + (*v)[1] + (*v)[2] + (*v)[3] + (*v)[4] - (*v)[5] + (*v)[6] + (*v)[7] - (*v)[8] - (*v)[9] - (*v)[10] - (*v)[11];
+        }
+        case 5u: {
+            return (*v)[0] - (*v)[1] + (*v)[2] - (*v)[3] - (*v)[4] - (*v)[5] + (*v)[6] - (*v)[7] - (*v)[8] + (*v)[9] - (*v)[10] + (*v)[11];
+        }
+        case 6u: {
+            return (*v)[0] + (*v)[1] - (*v)[2] - (*v)[3] + (*v)[4] + (*v)[5] + (*v)[6] - (*v)[7] + (*v)[8] + (*v)[9] - (*v)[10] - (*v)[11];
+        }
+        case 7u: {
+            return (*v)[0] - (*v)[1] - (*v)[2] + (*v)[3] + (*v)[4] - (*v)[5] - (*v)[6] - (*v)[7] + (*v)[8] - (*v)[9] - (*v)[10] + (*v)[11];
+        }
+        case 8u: {
+            return (*v)[0] + (*v)[1] - (*v)[2] - (*v)[3] - (*v)[4] - (*v)[5] + (*v)[6] + (*v)[7] + (*v)[8] - (*v)[9] + (*v)[10] + (*v)[11];
+        }
+        case 9u: {
+            return (*v)[0] - (*v)[1] - (*v)[2] + (*v)[3] - (*v)[4] + (*v)[5] + (*v)[6] - (*v)[7] - (*v)[8] - (*v)[9] + (*v)[10] - (*v)[11];
+        }
+        case 10u: {
+            return (*v)[0] + (*v)[1] + (*v)[2] + (*v)[3] - (*v)[4] - (*v)[5] - (*v)[6] - (*v)[7] + (*v)[8] + (*v)[9] + (*v)[10] - (*v)[11];
+        }
+        case 11u, default: {
+            return (*v)[0] - (*v)[1] + (*v)[2] - (*v)[3] - (*v)[4] + (*v)[5] - (*v)[6] + (*v)[7] + (*v)[8] - (*v)[9] - (*v)[10] - (*v)[11];
+        }
+    }
+}
