@@ -18,13 +18,12 @@
 // read consecutive elements across invocations. The whole row is read before any of it is
 // written: in place is safe.
 //
-// The host prepends `hadamard_dense_<M>.wgsl` (M and `dense`), `const BUF: u32 = ...;`,
+// The host prepends `hadamard_dense_<M>.wgsl` (M, `column` and `dense`), `const BUF: u32 = k;
+// const WG: u32 = ...;` (invocations a workgroup, `hadamard::mixed_workgroup_size`),
 // `hadamard_params.wgsl` and `hadamard_regs.wgsl`.
 
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> src: array<vec4<f32>>;
-
-const WG: u32 = 256u;
 
 var<workgroup> buf: array<f32, BUF + BUF / 16u>;
 
@@ -74,13 +73,10 @@ fn fwht_mixed(
     let out = row * k;
     for (var task = lid; task < pn * parts; task += WG) {
         let j = task % pn;
-        var v: array<f32, M>;
-        for (var b = 0u; b < M; b++) {
-            v[b] = buf[pad(b * pn + j)];
-        }
+        let v = column(j, pn);
         for (var a = task / pn; a < M; a += parts) {
             let i = out + a * pn + j;
-            x[i >> 2u][i & 3u] = dense(a, &v) * p.scale;
+            x[i >> 2u][i & 3u] = dense(a, v) * p.scale;
         }
     }
 }

@@ -134,17 +134,20 @@ const SUBGROUP_VARIANTS: [SubgroupVariant; 8] = [
 ];
 
 /// The one-pass kernel of m·2^n rows (`shaders/hadamard_mixed.wgsl`) for H_`$m` and rows of
-/// up to `$rows` elements in workgroup memory.
+/// `$m` · `$p` = `$k` elements, which its workgroup memory holds exactly, in workgroups of
+/// `$wg` invocations ([`mixed_workgroup_size`]).
 macro_rules! mixed_kernel {
-    ($m:literal, $rows:literal) => {
+    ($m:literal, $p:literal, $k:literal, $wg:literal) => {
         (
             $m,
-            $rows,
+            $p,
+            $k,
+            $wg,
             Kernel {
-                name: concat!("hadamard_mixed_", $m, "_", $rows),
+                name: concat!("hadamard_mixed_", $k),
                 sources: &[
                     include_str!(concat!("../shaders/hadamard_dense_", $m, ".wgsl")),
-                    concat!("const BUF: u32 = ", $rows, "u;\n"),
+                    concat!("const BUF: u32 = ", $k, "u;\nconst WG: u32 = ", $wg, "u;\n"),
                     PARAMS,
                     REGS,
                     MIXED,
@@ -156,51 +159,84 @@ macro_rules! mixed_kernel {
     };
 }
 
-/// Rows (elements) the one-pass m·2^n kernels hold, smallest first: a row takes 4 bytes an
-/// element and one word per 16 of workgroup memory, so 6.5 KB (up to 1536 elements: 576,
-/// 896, 1536), 16 KB (up to 3840: browsers' default limit; 2304, 2560, 3072, 3584) and
-/// 48 KB (up to 11520: 5120, 6144, 7168, 9216, 10240); the smallest that holds a row is
-/// used, since workgroup memory bounds how many workgroups a GPU runs at once.
-pub const MIXED_ROWS: [usize; 3] = [1536, 3840, 11520];
+/// Largest row (elements) of the one-pass m·2^n kernels: 48 KB of workgroup memory with
+/// one word of padding per 16 elements.
+pub const MIXED_MAX_K: usize = 11520;
 
-/// (m, rows, kernel) for each odd factor and each of [`MIXED_ROWS`].
-const MIXED_KERNELS: [(usize, usize, Kernel); 12] = [
-    mixed_kernel!(12, 1536),
-    mixed_kernel!(12, 3840),
-    mixed_kernel!(12, 11520),
-    mixed_kernel!(20, 1536),
-    mixed_kernel!(20, 3840),
-    mixed_kernel!(20, 11520),
-    mixed_kernel!(28, 1536),
-    mixed_kernel!(28, 3840),
-    mixed_kernel!(28, 11520),
-    mixed_kernel!(36, 1536),
-    mixed_kernel!(36, 3840),
-    mixed_kernel!(36, 11520),
+/// (m, p, k, invocations, kernel) for each m·2^n size with p ≥ 16 and k ≤ [`MIXED_MAX_K`]. Each kernel's
+/// workgroup memory is its row (4 bytes an element and a word per 16), no more: workgroup
+/// memory bounds how many workgroups the H200's Vulkan driver runs at once (`fwht_chunk`'s
+/// note). H200, M = 4096, 256 invocations, ms with the row in a buffer of 1536, 3840 or
+/// 11520 elements → exactly its own: 2304 0.061 → 0.052, 2560 0.054 → 0.049, 5120 0.190 →
+/// 0.120 (10240, already nearly exact, 0.358 → 0.348).
+const MIXED_KERNELS: [(usize, usize, usize, usize, Kernel); 22] = [
+    mixed_kernel!(12, 16, 192, 128),
+    mixed_kernel!(12, 32, 384, 128),
+    mixed_kernel!(12, 64, 768, 128),
+    mixed_kernel!(12, 128, 1536, 128),
+    mixed_kernel!(12, 256, 3072, 256),
+    mixed_kernel!(12, 512, 6144, 512),
+    mixed_kernel!(20, 16, 320, 128),
+    mixed_kernel!(20, 32, 640, 128),
+    mixed_kernel!(20, 64, 1280, 128),
+    mixed_kernel!(20, 128, 2560, 256),
+    mixed_kernel!(20, 256, 5120, 512),
+    mixed_kernel!(20, 512, 10240, 1024),
+    mixed_kernel!(28, 16, 448, 128),
+    mixed_kernel!(28, 32, 896, 128),
+    mixed_kernel!(28, 64, 1792, 256),
+    mixed_kernel!(28, 128, 3584, 256),
+    mixed_kernel!(28, 256, 7168, 512),
+    mixed_kernel!(36, 16, 576, 128),
+    mixed_kernel!(36, 32, 1152, 128),
+    mixed_kernel!(36, 64, 2304, 256),
+    mixed_kernel!(36, 128, 4608, 512),
+    mixed_kernel!(36, 256, 9216, 1024),
 ];
+// Every kernel's buffer is its row: k = m · p.
+const _: () = {
+    let mut i = 0;
+    while i < MIXED_KERNELS.len() {
+        let (m, p, k, wg, _) = MIXED_KERNELS[i];
+        assert!(m * p == k && p >= MIN_CHUNK && k <= MIXED_MAX_K && wg == mixed_workgroup_size(k));
+        i += 1;
+    }
+};
 
-/// Invocations of a workgroup of the one-pass kernel (`WG` in `hadamard_mixed.wgsl`).
-const MIXED_WG: usize = 256;
+/// Invocations of a workgroup of the one-pass kernel for rows of k elements: more for longer
+/// rows. H200 (Vulkan, M = 4096, ms at 128 / 256 / 512 / 1024 invocations): k = 576 0.023 /
+/// 0.029 / 0.046 / 0.077, 1536 0.026 / 0.029 / 0.042 / 0.073, 3072 0.078 / 0.056 / 0.064 /
+/// 0.099, 5120 0.169 / 0.120 / 0.093 / 0.138, 7168 0.434 / 0.257 / 0.181 / 0.179, 10240
+/// 0.566 / 0.347 / 0.249 / 0.222 (the one workgroup or two an SM that such rows' workgroup
+/// memory leaves need more invocations to hide their latency).
+pub const fn mixed_workgroup_size(k: usize) -> usize {
+    match k {
+        0..=1536 => 128,
+        1537..=3840 => 256,
+        3841..=7168 => 512,
+        _ => 1024,
+    }
+}
 
-/// The one-pass kernel for rows of k = a · p (a one of [`FACTORS`], p ≥ 16) on an adapter
-/// with `limits`: the smallest of [`MIXED_ROWS`] that holds k and whose workgroup memory
-/// fits; `None` sends the row through the chunk and cross passes.
+/// The one-pass kernel for rows of k = a · p (a one of [`FACTORS`], p ≥ 16, k ≤
+/// [`MIXED_MAX_K`]) on an adapter with `limits`, where the row fits its workgroup memory and
+/// its workgroup ([`mixed_workgroup_size`]) the adapter's; `None` sends the row through the
+/// chunk and cross passes.
 fn mixed_pass(limits: &wgpu::Limits, a: usize, p: usize) -> Option<Kernel> {
     let memory = limits.max_compute_workgroup_storage_size as usize;
-    let k = a * p;
-    if a == 1 || p < MIN_CHUNK || MIXED_WG > limits.max_compute_invocations_per_workgroup as usize {
-        return None;
-    }
+    let invocations = limits.max_compute_invocations_per_workgroup as usize;
     MIXED_KERNELS
         .into_iter()
-        .find(|&(m, rows, _)| m == a && k <= rows && (rows + rows / 16) * 4 <= memory)
-        .map(|(_, _, kernel)| kernel)
+        .find(|&(m, chunk, k, wg, _)| {
+            m == a && chunk == p && (k + k / 16) * 4 <= memory && wg <= invocations
+        })
+        .map(|(_, _, _, _, kernel)| kernel)
 }
 
 /// Whether rows of size k take the one-pass m·2^n kernel on this context
 /// (`shaders/hadamard_mixed.wgsl`: an odd factor, a power-of-two part of at least 16, and the
-/// row in the adapter's workgroup memory; see [`MIXED_ROWS`]), rather than a chunk pass and
-/// a cross pass.
+/// row in the adapter's workgroup memory, up to [`MIXED_MAX_K`]), rather than a chunk pass
+/// and a cross pass.
 pub fn uses_one_pass(ctx: &Context, k: usize) -> bool {
     ctx.backend() == crate::Backend::Wgpu
         && factor(k).is_ok_and(|(a, p)| mixed_pass(ctx.limits(), a, p).is_some())

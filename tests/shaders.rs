@@ -181,7 +181,7 @@ const SHADERS: &[(&str, &str)] = &[
         "hadamard_mixed_12",
         concat!(
             include_str!("../shaders/hadamard_dense_12.wgsl"),
-            "const BUF: u32 = 1536u;\n",
+            "const BUF: u32 = 1536u;\nconst WG: u32 = 128u;\n",
             include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_mixed.wgsl")
@@ -191,7 +191,7 @@ const SHADERS: &[(&str, &str)] = &[
         "hadamard_mixed_20",
         concat!(
             include_str!("../shaders/hadamard_dense_20.wgsl"),
-            "const BUF: u32 = 3840u;\n",
+            "const BUF: u32 = 5120u;\nconst WG: u32 = 512u;\n",
             include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_mixed.wgsl")
@@ -201,7 +201,7 @@ const SHADERS: &[(&str, &str)] = &[
         "hadamard_mixed_28",
         concat!(
             include_str!("../shaders/hadamard_dense_28.wgsl"),
-            "const BUF: u32 = 11520u;\n",
+            "const BUF: u32 = 7168u;\nconst WG: u32 = 512u;\n",
             include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_mixed.wgsl")
@@ -211,7 +211,7 @@ const SHADERS: &[(&str, &str)] = &[
         "hadamard_mixed_36",
         concat!(
             include_str!("../shaders/hadamard_dense_36.wgsl"),
-            "const BUF: u32 = 11520u;\n",
+            "const BUF: u32 = 9216u;\nconst WG: u32 = 1024u;\n",
             include_str!("../shaders/hadamard_params.wgsl"),
             include_str!("../shaders/hadamard_regs.wgsl"),
             include_str!("../shaders/hadamard_mixed.wgsl")
@@ -389,19 +389,31 @@ fn coop_workgroup_memory_matches_the_shaders() {
     );
 }
 
-/// `shaders/hadamard_dense_<m>.wgsl` as generated from `hadamard::small_hadamard(m)`: the
-/// rows of H_m as sums with the signs in the code, each from its first term in ascending
-/// order (the reference's summation order; −v for a −1 entry, and x − v for x + (−v), are
-/// the same IEEE results).
+/// `shaders/hadamard_dense_<m>.wgsl` as generated from `hadamard::small_hadamard(m)`: a
+/// column's m elements read from workgroup memory into a value (no array in memory to index),
+/// and the rows of H_m as sums with the signs in the code, each from its first term in
+/// ascending order (the reference's summation order; −v for a −1 entry, and x − v for
+/// x + (−v), are the same IEEE results).
 fn dense_source(m: usize) -> String {
     let h = rrs::hadamard::small_hadamard(m);
     let mut s = format!(
-        "// Row a of H_{m} applied to v: Σ_b H_{m}[a][b] · v[b], b ascending from the first \
-         term (the\n// CPU reference's order), the signs written into the code. Generated from\n\
-         // `hadamard::small_hadamard({m})` by `tests/shaders.rs` (`RRS_BLESS=1 cargo test --test\n\
-         // shaders` rewrites it), which checks it against the reference. For `hadamard_mixed.wgsl`.\n\
-         const M: u32 = {m}u;\n\nfn dense(a: u32, v: ptr<function, array<f32, M>>) -> f32 {{\n    switch a {{\n"
+        "// H_{m} for `hadamard_mixed.wgsl`: `column` reads the {m} elements j, j + P, … of a row\n\
+         // from workgroup memory into a value, `dense` applies row a of H_{m} to them:\n\
+         // Σ_b H_{m}[a][b] · v[b], b ascending from the first term (the CPU reference's order),\n\
+         // the signs written into the code. Generated from `hadamard::small_hadamard({m})` by\n\
+         // `tests/shaders.rs` (`RRS_BLESS=1 cargo test --test shaders` rewrites it), which checks\n\
+         // it against the reference.\nconst M: u32 = {m}u;\n\n\
+         fn column(j: u32, pn: u32) -> array<f32, M> {{\n    return array<f32, M>(\n"
     );
+    for b in 0..m {
+        let at = match b {
+            0 => "j".to_string(),
+            1 => "j + pn".to_string(),
+            _ => format!("j + {b}u * pn"),
+        };
+        s.push_str(&format!("        buf[pad({at})],\n"));
+    }
+    s.push_str("    );\n}\n\nfn dense(a: u32, v: array<f32, M>) -> f32 {\n    switch a {\n");
     for (a, row) in h.iter().enumerate() {
         let label = if a + 1 == m {
             format!("{a}u, default")
@@ -411,10 +423,10 @@ fn dense_source(m: usize) -> String {
         let mut sum = String::new();
         for (b, &sign) in row.iter().enumerate() {
             match (b, sign > 0) {
-                (0, true) => sum.push_str("(*v)[0]"),
-                (0, false) => sum.push_str("-(*v)[0]"),
-                (_, true) => sum.push_str(&format!(" + (*v)[{b}]")),
-                (_, false) => sum.push_str(&format!(" - (*v)[{b}]")),
+                (0, true) => sum.push_str("v[0]"),
+                (0, false) => sum.push_str("-v[0]"),
+                (_, true) => sum.push_str(&format!(" + v[{b}]")),
+                (_, false) => sum.push_str(&format!(" - v[{b}]")),
             }
         }
         s.push_str(&format!(

@@ -195,9 +195,10 @@ pub async fn one_pass_is_used_and_agrees() {
         (1, 20 * 512),
         (1, 12 * 1024),
     ] {
-        let fits = hadamard::MIXED_ROWS
-            .into_iter()
-            .any(|rows| k <= rows && (rows + rows / 16) * 4 <= memory);
+        let invocations = ctx.limits().max_compute_invocations_per_workgroup as usize;
+        let fits = k <= hadamard::MIXED_MAX_K
+            && (k + k / 16) * 4 <= memory
+            && hadamard::mixed_workgroup_size(k) <= invocations;
         assert_eq!(hadamard::uses_one_pass(ctx, k), wgpu && fits, "k={k}");
         one_pass += usize::from(hadamard::uses_one_pass(ctx, k));
         let x = rng.normals(m * k, 1.0);
