@@ -5,7 +5,7 @@
 // pass of an m·2^n size in f16, whose cross pass then rounds).
 // The transforms themselves are in fwht.cuh (prepended to this source).
 // The cross pass applies the dense ±1 matrix of an m·2^n size across the m chunks; where the
-// row fits a block's shared memory and its chunks are 256 … 1024, `fwht_mixed` (at the end)
+// row fits a block's shared memory and its chunks are 16 … 1024, `fwht_mixed` (at the end)
 // does both in one pass instead.
 
 #define STREAM_ENTRY(NAME, IN, OUT)                                                       \
@@ -95,7 +95,7 @@ __device__ __forceinline__ void cross_body(Out* y, const float* x, unsigned long
   }
 CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^14
 
-// An m·2^n size in one pass (M ∈ {12, 20, 28, 36}, p = 2^LOGP, LOGP 8 … 10): one block a row,
+// An m·2^n size in one pass (M ∈ {12, 20, 28, 36}, p = 2^LOGP, LOGP 4 … 10): one block a row,
 // the row in shared memory as f32 (M · (p + 16) floats), three phases with a barrier between:
 //  1. a task takes 16 consecutive elements of a chunk from the input (f16 widened exactly),
 //     runs the butterflies over bits 0 … 3 in registers and stores them;
@@ -114,13 +114,13 @@ CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^
 // 16v + 4 · (q ^ ((v >> 1) & 3)), so that the 8 units of a quarter warp's 16-byte stores
 // fall in distinct banks, and the second and third phases' reads are conflict-free too.
 // Reads the whole row before it writes any of it: in place is safe. Blocks of 128 threads
-// for chunks of 256, 256 for chunks of 512, and for chunks of 1024 512 (one column pair a
+// for chunks of 16 … 256, 256 for chunks of 512, and for chunks of 1024 512 (one column pair a
 // thread) where the row's shared memory leaves one block an SM (M = 28, 36), else 256.
 // H200, 4096 rows, f16, 256 → 512 threads (ms): 12·1024 0.108 → 0.169, 20·1024 0.233 →
 // 0.303, 28·1024 0.649 → 0.460, 36·1024 0.903 → 0.660.
 #define MIXED_PAD 16
 RRS_HOST_CHECK(RRS_HOST_FWHT_MIXED_PAD == MIXED_PAD, "fwht_mixed's chunk padding");
-#define MIXED_THREADS(M, LOGP) ((LOGP) == 8 ? 128 : (LOGP) == 10 && (M) >= 28 ? 512 : 256)
+#define MIXED_THREADS(M, LOGP) ((LOGP) <= 8 ? 128 : (LOGP) == 10 && (M) >= 28 ? 512 : 256)
 #define MIXED_HI 9  // the second phase holds bits 4 … 8 (32 registers), a third bits 9 …
 // Offset of element e of a chunk (the swizzle above).
 __device__ __forceinline__ unsigned mixed_at(unsigned e) {
@@ -152,10 +152,10 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
           make_float4(r[4 * q], r[4 * q + 1], r[4 * q + 2], r[4 * q + 3]);
   }
   __syncthreads();
-  // 2a. Bits 4 … HI − 1.
+  // 2a. Bits 4 … HI − 1 (none for chunks of 16).
   // Task: bits 0 … 3 fastest, then the chunk (a warp's two halves 16 banks apart), then the
   // bits from HI up.
-  for (unsigned task = t; task < M * 16 * R3; task += THREADS) {
+  for (unsigned task = t; HI > 4 && task < M * 16 * R3; task += THREADS) {
     const unsigned e0 = task % 16, c = task / 16 % M, high = task / (16 * M);
     float* base = s + c * CS + (high << HI);
     unsigned off[4];
@@ -168,7 +168,7 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
 #pragma unroll
     for (int i = 0; i < R2; ++i) base[16 * i + off[(i >> 1) & 3]] = r[i];
   }
-  __syncthreads();
+  if constexpr (HI > 4) __syncthreads();
   // 2b. Bits HI … LOGP − 1 (chunks of 1024): a task holds the R3 elements e + 2^HI · i of
   // one chunk; a step of 2^HI leaves the swizzle's bits alone, and consecutive tasks read
   // consecutive elements (conflict-free).
@@ -184,8 +184,13 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
     }
     __syncthreads();
   }
-  // 3. H_M across the chunks, two columns a task.
-  for (unsigned j = 2 * t; j < P; j += 2 * THREADS) {
+  // 3. H_M across the chunks, two columns a task; where the chunk has fewer column pairs
+  // than the block has threads (chunks below 256), PARTS tasks share a pair, task `part`
+  // taking its rows a = part, part + PARTS, ….
+  constexpr unsigned PAIRS = P / 2, PARTS = THREADS > PAIRS ? THREADS / PAIRS : 1;
+  for (unsigned task = t; task < PAIRS * PARTS; task += THREADS) {
+    const unsigned j = PARTS == 1 ? 2 * task : 2 * (task % PAIRS);
+    const int part = PARTS == 1 ? 0 : task / PAIRS;
     const unsigned at = mixed_at(j);
     float v0[M], v1[M];
 #pragma unroll
@@ -195,7 +200,7 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
     }
     // Not unrolled over a: unrolled, the M² products made the source take minutes to compile.
 #pragma unroll 1
-    for (int a = 0; a < M; ++a) {
+    for (int a = part; a < M; a += PARTS) {
       const float* h = hadamard_row<M>(a);
       float y[2] = {h[0] * v0[0], h[0] * v1[0]};
 #pragma unroll
@@ -214,5 +219,6 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
     fwht_mixed<M, LOGP, T>(x, src, norm);                                                  \
   }
 #define MIXED(M, LOGP) MIXED_ENTRY(fwht_mixed, float, M, LOGP) MIXED_ENTRY(fwht_mixed_h, f16, M, LOGP)
-#define MIXED_SIZES(M) MIXED(M, 8) MIXED(M, 9) MIXED(M, 10)
+#define MIXED_SIZES(M) \
+  MIXED(M, 4) MIXED(M, 5) MIXED(M, 6) MIXED(M, 7) MIXED(M, 8) MIXED(M, 9) MIXED(M, 10)
 MIXED_SIZES(12) MIXED_SIZES(20) MIXED_SIZES(28) MIXED_SIZES(36)

@@ -13,10 +13,12 @@
 //! Against [`reference()`] the GPU result is bit-identical, on every backend: the WGSL
 //! passes (butterfly stages in registers, exchanged through workgroup memory, and across
 //! subgroup lanes where the adapter has subgroups; the power-of-two stages above a tile
-//! across tiles; then the dense H_a) and the CUDA kernels (one pass for 12, 20, 28 and
-//! 36 times 256 … 1024 where the row fits a block's shared memory, e.g. the 14336 and
-//! 28672 of LLaMA-class FFN widths; else the chunk FWHT and a cross pass)
-//! all run the reference's stages in its order, with 1/sqrt(k) applied once at the end.
+//! across tiles; then the dense H_a; m·2^n rows of up to [`MIXED_MAX_K`] elements with
+//! 2^n ≥ 16 in one pass where they fit workgroup memory, e.g. 576, 1536, 2304, 5120) and the
+//! CUDA kernels (one pass for 12, 20, 28 and 36 times 16 … 1024 where the row fits a block's
+//! shared memory, e.g. 576 and the 14336 and 28672 of LLaMA-class FFN widths; else the
+//! chunk FWHT and a cross pass) all run the reference's stages in its order, with
+//! 1/sqrt(k) applied once at the end.
 //!
 //! f16 tensors ([`DType::F16`]): each element is read as f32, the transform runs in f32, and
 //! the result is rounded to f16 once, so the output is bit-identical to [`reference_f16`].

@@ -272,8 +272,14 @@ fn hadamard_is_bit_exact_with_reference() {
         // More vectors than SMs: 2^15 runs one streaming block per SM on sm_90 and newer,
         // each block taking every SM-count-th vector.
         (301, 32768),
+        // m·2^n sizes in one pass (`fwht_mixed`: chunks of 16 … 1024; small models' 576,
+        // 896, 1536, 2304 and 2560 among them), and past it.
+        (3, 36 * 16),
+        (2, 28 * 32),
         (4, 28 * 64),
-        // m·2^n sizes in one pass (`fwht_mixed`: chunks of 256 … 1024), and past it.
+        (5, 12 * 128),
+        (2, 36 * 64),
+        (2, 20 * 128),
         (3, 12 * 256),
         (2, 20 * 512),
         (3, 28 * 512),
@@ -295,6 +301,9 @@ fn hadamard_is_bit_exact_with_reference() {
         (2, 16384),
         (2, 12 * 4096),
         (301, 32768),
+        (3, 36 * 16),
+        (2, 12 * 128),
+        (2, 28 * 128),
         (3, 20 * 256),
         (3, 28 * 512),
         (2, 12 * 1024),

@@ -339,12 +339,12 @@ impl Device {
 
     /// Whether the FWHT of rows of `outer` · `chunk` elements (an m·2^n size) runs in one
     /// pass on this GPU (`fwht_mixed` in `cuda/hadamard.cu`): outer ∈ {12, 20, 28, 36},
-    /// chunk 256 … 1024, the row's f32 copy within the shared memory a block may have, and
+    /// chunk 16 … 1024, the row's f32 copy within the shared memory a block may have, and
     /// `RRS_CUDA_FUSE_CROSS` not `0`.
     pub fn fwht_fuses_cross(&self, outer: usize, chunk: usize) -> bool {
         self.fuse_cross
             && crate::hadamard::FACTORS.contains(&outer)
-            && (256..=1024).contains(&chunk)
+            && (16..=1024).contains(&chunk)
             && fwht_mixed_smem(outer, chunk) <= self.smem_limit
     }
 
