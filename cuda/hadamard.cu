@@ -56,6 +56,14 @@ __device__ __forceinline__ const float* hadamard_row(int a) {
   else if constexpr (M == 28) return RRS_H28 + a * M;
   else return RRS_H36 + a * M;
 }
+// The rows of H_M as masks of their −1 entries (`hadamard_signs.cuh`).
+template <int M>
+__device__ __forceinline__ const unsigned long long* hadamard_neg() {
+  if constexpr (M == 12) return RRS_H12_NEG;
+  else if constexpr (M == 20) return RRS_H20_NEG;
+  else if constexpr (M == 28) return RRS_H28_NEG;
+  else return RRS_H36_NEG;
+}
 
 // x: [rows, M · chunk] f32. For each row and j < chunk:
 // y[a·chunk + j] = scale · Σ_b H[a][b] x[b·chunk + j] (b ascending, as the CPU reference),
@@ -106,21 +114,23 @@ CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^
 //     y[a·p + j] = norm · Σ_b H_M[a][b] · t[b·p + j], b ascending from the first product
 //     (the reference's sum, which starts at −0.0), each ±1 read from constant memory (two
 //     an 8-byte load, one load for every four fused multiply-adds: exact products, the
-//     same rounding as an add); f16 rounded once.
+//     same rounding as an add; for chunks of 16 and 32, as masks: see phase 3); f16
+//     rounded once.
 // Bit-identical to the reference, as the two passes it replaces (`fwht_hf_*` into an f32
 // copy of the rows, then `fwht_cross_fh_*`), which read and wrote the rows twice, through
 // f32. Layout: chunk c at c · (p + 16) floats (a warp's second phase reads two chunks, 16
 // banks apart); within a chunk the float4 q of unit v (elements 16v + 4q …) sits at
 // 16v + 4 · (q ^ ((v >> 1) & 3)), so that the 8 units of a quarter warp's 16-byte stores
 // fall in distinct banks, and the second and third phases' reads are conflict-free too.
-// Reads the whole row before it writes any of it: in place is safe. Blocks of 128 threads
-// for chunks of 16 … 256, 256 for chunks of 512, and for chunks of 1024 512 (one column pair a
-// thread) where the row's shared memory leaves one block an SM (M = 28, 36), else 256.
+// Reads the whole row before it writes any of it: in place is safe. Blocks of 64 threads for
+// chunks of 16 and 32, 128 for chunks of 64 … 256, 256 for chunks of 512, and for chunks of
+// 1024 512 (one column pair a thread) where the row's shared memory leaves one block an SM (M = 28, 36), else 256.
 // H200, 4096 rows, f16, 256 → 512 threads (ms): 12·1024 0.108 → 0.169, 20·1024 0.233 →
 // 0.303, 28·1024 0.649 → 0.460, 36·1024 0.903 → 0.660.
 #define MIXED_PAD 16
 RRS_HOST_CHECK(RRS_HOST_FWHT_MIXED_PAD == MIXED_PAD, "fwht_mixed's chunk padding");
-#define MIXED_THREADS(M, LOGP) ((LOGP) <= 8 ? 128 : (LOGP) == 10 && (M) >= 28 ? 512 : 256)
+#define MIXED_THREADS(M, LOGP) \
+  ((LOGP) <= 5 ? 64 : (LOGP) <= 8 ? 128 : (LOGP) == 10 && (M) >= 28 ? 512 : 256)
 #define MIXED_HI 9  // the second phase holds bits 4 … 8 (32 registers), a third bits 9 …
 // Offset of element e of a chunk (the swizzle above).
 __device__ __forceinline__ unsigned mixed_at(unsigned e) {
@@ -188,28 +198,70 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
   // than the block has threads (chunks below 256), PARTS tasks share a pair, task `part`
   // taking its rows a = part, part + PARTS, ….
   constexpr unsigned PAIRS = P / 2, PARTS = THREADS > PAIRS ? THREADS / PAIRS : 1;
-  for (unsigned task = t; task < PAIRS * PARTS; task += THREADS) {
-    const unsigned j = PARTS == 1 ? 2 * task : 2 * (task % PAIRS);
-    const int part = PARTS == 1 ? 0 : task / PAIRS;
-    const unsigned at = mixed_at(j);
-    float v0[M], v1[M];
+  constexpr int NA = (M + PARTS - 1) / PARTS;  // rows a task
+  if constexpr (PAIRS < 32) {
+    // Chunks of 16 and 32: the rows of H_M differ between a warp's tasks, whose constant
+    // loads of them then serialize. Instead a task loads its NA rows once, as masks of their
+    // −1 entries, and keeps NA sums over b in the outer loop: ±t a flip of the sign bit,
+    // added in the reference's order (the same rounding as a fused multiply-add by ±1).
+    // PAIRS · PARTS = THREADS, one task a thread. H200, 4096 rows, f32 (ms): 36·16 0.0642 →
+    // 0.0193, and 0.0171 with blocks of 64 threads rather than 128; 28·32 0.0248 → 0.0196;
+    // at 12·64, 28·64, 36·64, where a warp reads one row, it was slower than the constant
+    // loads (0.0105 → 0.0120, 0.0304 → 0.0354, 0.0479 → 0.0500).
+    const unsigned j = 2 * (t % PAIRS), at = mixed_at(j);
+    const int part = t / PAIRS;
+    unsigned neg[NA][2];
+#pragma unroll
+    for (int i = 0; i < NA; ++i) {
+      const int a = part + i * PARTS;
+      const unsigned long long bits = a < M ? hadamard_neg<M>()[a] : 0;
+      neg[i][0] = static_cast<unsigned>(bits), neg[i][1] = static_cast<unsigned>(bits >> 32);
+    }
+    float y[NA][2];
 #pragma unroll
     for (int b = 0; b < M; ++b) {
       const float2 w = *reinterpret_cast<const float2*>(s + b * CS + at);
-      v0[b] = w.x, v1[b] = w.y;
-    }
-    // Not unrolled over a: unrolled, the M² products made the source take minutes to compile.
-#pragma unroll 1
-    for (int a = part; a < M; a += PARTS) {
-      const float* h = hadamard_row<M>(a);
-      float y[2] = {h[0] * v0[0], h[0] * v1[0]};
 #pragma unroll
-      for (int b = 1; b < M; ++b) {
-        y[0] = __fmaf_rn(h[b], v0[b], y[0]);
-        y[1] = __fmaf_rn(h[b], v1[b], y[1]);
+      for (int i = 0; i < NA; ++i) {
+        const unsigned flip = (neg[i][b / 32] << (31 - b % 32)) & 0x80000000u;
+        const float p0 = __int_as_float(__float_as_int(w.x) ^ flip);
+        const float p1 = __int_as_float(__float_as_int(w.y) ^ flip);
+        y[i][0] = b == 0 ? p0 : __fadd_rn(y[i][0], p0);
+        y[i][1] = b == 0 ? p1 : __fadd_rn(y[i][1], p1);
       }
-      y[0] *= norm, y[1] *= norm;
-      store_v<2>(out + a * P + j, y);
+    }
+#pragma unroll
+    for (int i = 0; i < NA; ++i) {
+      const int a = part + i * PARTS;
+      if (a >= M) break;
+      y[i][0] *= norm, y[i][1] *= norm;
+      store_v<2>(out + a * P + j, y[i]);
+    }
+  } else {
+    for (unsigned task = t; task < PAIRS * PARTS; task += THREADS) {
+      const unsigned j = PARTS == 1 ? 2 * task : 2 * (task % PAIRS);
+      const int part = PARTS == 1 ? 0 : task / PAIRS;
+      const unsigned at = mixed_at(j);
+      float v0[M], v1[M];
+#pragma unroll
+      for (int b = 0; b < M; ++b) {
+        const float2 w = *reinterpret_cast<const float2*>(s + b * CS + at);
+        v0[b] = w.x, v1[b] = w.y;
+      }
+      // Not unrolled over a: unrolled, the M² products made the source take minutes to
+      // compile.
+#pragma unroll 1
+      for (int a = part; a < M; a += PARTS) {
+        const float* h = hadamard_row<M>(a);
+        float y[2] = {h[0] * v0[0], h[0] * v1[0]};
+#pragma unroll
+        for (int b = 1; b < M; ++b) {
+          y[0] = __fmaf_rn(h[b], v0[b], y[0]);
+          y[1] = __fmaf_rn(h[b], v1[b], y[1]);
+        }
+        y[0] *= norm, y[1] *= norm;
+        store_v<2>(out + a * P + j, y);
+      }
     }
   }
 }

@@ -1,8 +1,8 @@
 // The dense ±1 Hadamard matrices H_12, H_20, H_28 and H_36 of `hadamard::small_hadamard`
 // (Paley construction II), row-major, for the fused m·2^n FWHT (`fwht_mixed` in
 // hadamard.cu), in constant memory: every thread of a block reads the same entry at once.
-// Generated from the Rust reference;
-// `tests/cuda.rs` checks every entry against it.
+// Generated from the Rust reference; `tests/cuda.rs` checks every entry (and every bit of
+// the masks at the end) against it.
 __constant__ float RRS_H12[12 * 12] = {
     1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     -1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1,
@@ -106,4 +106,31 @@ __constant__ float RRS_H36[36 * 36] = {
     1, -1, 1, -1, -1, 1, 1, -1, -1, 1, -1, 1, -1, 1, 1, -1, 1, -1, -1, 1, -1, 1, -1, 1, 1, -1, -1, 1, 1, -1, 1, -1, -1, -1, 1, -1,
     1, 1, 1, 1, 1, 1, -1, -1, 1, 1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, 1, 1, -1, -1, 1, 1, 1, 1, 1, -1,
     1, -1, 1, -1, 1, -1, -1, 1, 1, -1, -1, 1, -1, 1, -1, 1, 1, -1, 1, -1, -1, 1, -1, 1, -1, 1, 1, -1, -1, 1, 1, -1, 1, -1, -1, -1,
+};
+
+// The same matrices as bit masks: bit b of RRS_H<m>_NEG[a] is set where H_m[a][b] = −1
+// (for a task that takes a few rows of H_m, its signs applied with integer operations).
+
+__constant__ unsigned long long RRS_H12_NEG[12] = {
+    0x000000002, 0x000000aab, 0x0000003c8, 0x00000096e, 0x000000f20, 0x0000005ba, 0x000000c8c,
+    0x0000006e6, 0x00000023c, 0x000000b96, 0x0000008f0, 0x000000e5a,
+};
+__constant__ unsigned long long RRS_H20_NEG[20] = {
+    0x000000002, 0x0000aaaab, 0x0000f3c08, 0x0000596ae, 0x0000cf320, 0x0000659ba, 0x00003cf80,
+    0x0000965ea, 0x0000f02f0, 0x00005ab5a, 0x0000cc8cc, 0x000066e66, 0x00003e03c, 0x000097a96,
+    0x00000bcf0, 0x0000ad65a, 0x0000233cc, 0x0000b9966, 0x000080f3c, 0x0000ea596,
+};
+__constant__ unsigned long long RRS_H28_NEG[28] = {
+    0x000000002, 0x00aaaaaab, 0x0030ff0c8, 0x009a55a6e, 0x00c3fc320, 0x0069569ba, 0x000ff0c8c,
+    0x00a55a6e6, 0x003fc3230, 0x009569b9a, 0x00ff0c8c0, 0x0055a6e6a, 0x00fc3230c, 0x00569b9a6,
+    0x00f0c8c3c, 0x005a6e696, 0x00c3230fc, 0x0069b9a56, 0x000c8c3fc, 0x00a6e6956, 0x003230ff0,
+    0x009b9a55a, 0x00c8c3fc0, 0x006e6956a, 0x00230ff0c, 0x00b9a55a6, 0x008c3fc30, 0x00e69569a,
+};
+__constant__ unsigned long long RRS_H36_NEG[36] = {
+    0x000000002, 0xaaaaaaaab, 0x0cfc3f308, 0xa656959ae, 0x33f0fcc20, 0x995a566ba, 0xcfc3f3080,
+    0x656959aea, 0x3f0fcc20c, 0x95a566ba6, 0xfc3f30830, 0x56959ae9a, 0xf0fcc20cc, 0x5a566ba66,
+    0xc3f30833c, 0x6959ae996, 0x0fcc20cfc, 0xa566ba656, 0x3f30833f0, 0x959ae995a, 0xfcc20cfc0,
+    0x566ba656a, 0xf30833f0c, 0x59ae995a6, 0xcc20cfc3c, 0x66ba65696, 0x30833f0fc, 0x9ae995a56,
+    0xc20cfc3f0, 0x6ba65695a, 0x0833f0fcc, 0xae995a566, 0x20cfc3f30, 0xba656959a, 0x833f0fcc0,
+    0xe995a566a,
 };

@@ -464,7 +464,8 @@ fn smaller_shared_memory_takes_the_smaller_kernels() {
 }
 
 /// The constant-memory sign tables of the one-pass m·2^n FWHT (`cuda/hadamard_signs.cuh`)
-/// are the reference's H_12, H_20, H_28 and H_36 entry for entry (needs no GPU).
+/// are the reference's H_12, H_20, H_28 and H_36 entry for entry, as ±1 and as masks of
+/// the −1 entries (needs no GPU).
 #[test]
 fn fused_cross_signs_are_the_reference_matrices() {
     let text = include_str!("../cuda/hadamard_signs.cuh");
@@ -488,5 +489,25 @@ fn fused_cross_signs_are_the_reference_matrices() {
             .flatten()
             .collect();
         assert_eq!(got, want, "H_{m}");
+        // Bit b of RRS_H<m>_NEG[a]: H_m[a][b] = −1.
+        let head = format!("__constant__ unsigned long long RRS_H{m}_NEG[{m}] = {{");
+        let body = text
+            .split_once(head.as_str())
+            .unwrap_or_else(|| panic!("no masks for H_{m}"))
+            .1
+            .split_once("};")
+            .unwrap()
+            .0;
+        let got: Vec<u64> = body
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap())
+            .collect();
+        let want: Vec<u64> = rrs::hadamard::small_hadamard(m)
+            .iter()
+            .map(|row| (0..m).filter(|&b| row[b] < 0).map(|b| 1u64 << b).sum())
+            .collect();
+        assert_eq!(got, want, "the masks of H_{m}");
     }
 }

@@ -8,21 +8,31 @@ use rrs::Context;
 pub async fn ctx() -> Context {
     static CTX: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
     CTX.get_or_init(|| {
-        // RRS_TEST_BACKEND=cuda runs the same tests on the CUDA backend (the `cuda`
-        // feature; RRS_CUDA_GEMM=int4|int8|wgmma picks the GEMM path).
-        let options = rrs::ContextOptions {
-            backend: match std::env::var("RRS_TEST_BACKEND").as_deref() {
-                Ok("cuda") => rrs::Backend::Cuda,
-                _ => rrs::Backend::Wgpu,
-            },
-            ..Default::default()
-        };
-        let ctx =
-            Context::with_options(options).expect("a GPU adapter is required for the parity tests");
+        let ctx = Context::with_options(options())
+            .expect("a GPU adapter is required for the parity tests");
         eprintln!("parity tests on {}", ctx.describe());
         ctx
     })
     .clone()
+}
+
+/// A context of its own (its own device and buffers) on the tests' backend.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn another_ctx() -> Context {
+    Context::with_options(options()).expect("a second context on the tests' adapter")
+}
+
+/// RRS_TEST_BACKEND=cuda runs the same tests on the CUDA backend (the `cuda` feature;
+/// RRS_CUDA_GEMM=int4|int8|wgmma picks the GEMM path).
+#[cfg(not(target_arch = "wasm32"))]
+fn options() -> rrs::ContextOptions {
+    rrs::ContextOptions {
+        backend: match std::env::var("RRS_TEST_BACKEND").as_deref() {
+            Ok("cuda") => rrs::Backend::Cuda,
+            _ => rrs::Backend::Wgpu,
+        },
+        ..Default::default()
+    }
 }
 
 /// One context for the page (browser tests run one at a time on its one thread).
@@ -39,6 +49,12 @@ pub async fn ctx() -> Context {
         .expect("a WebGPU adapter is required for the parity tests");
     wasm_bindgen_test::console_log!("parity tests on {}", ctx.describe());
     CTX.with(|c| c.borrow_mut().get_or_insert(ctx).clone())
+}
+
+/// A context of its own (its own device and buffers).
+#[cfg(target_arch = "wasm32")]
+pub async fn another_ctx() -> Context {
+    Context::new_async().await.expect("a second WebGPU context")
 }
 
 /// The test context, and where it uses subgroups a second context on the same adapter that

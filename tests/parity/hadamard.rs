@@ -3,7 +3,7 @@ use rrs::half::f16;
 use rrs::workload::Rng;
 use rrs::{Error, Tensor};
 
-use crate::common::{bits, ctx, F16_BITS, F32_BITS};
+use crate::common::{another_ctx, bits, ctx, F16_BITS, F32_BITS};
 
 fn is_hadamard(h: &[Vec<i8>]) -> bool {
     let n = h.len();
@@ -418,7 +418,7 @@ pub async fn into_a_kept_buffer_matches_and_checks_shapes() {
         assert_eq!(xt.to_vec_async::<f32>(ctx).await.unwrap(), want, "in place");
     }
     let xt = Tensor::from_slice(ctx, &[0f32; 128], &[2, 64]).unwrap();
-    let other = rrs::Context::new_async().await.unwrap();
+    let other = another_ctx().await;
     let foreign = Tensor::from_slice(&other, &[0f32; 128], &[2, 64]).unwrap();
     let dst = Tensor::zeros(ctx, rrs::DType::F32, &[2, 64]).unwrap();
     match hadamard::hadamard_into(ctx, &foreign, &dst) {

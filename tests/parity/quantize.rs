@@ -3,7 +3,7 @@ use rrs::quantize::{self, Quantized, Smooth};
 use rrs::workload::Rng;
 use rrs::{Context, Tensor};
 
-use crate::common::{activations, contexts, ctx, permutation, scales, to_f16};
+use crate::common::{activations, another_ctx, contexts, ctx, permutation, scales, to_f16};
 
 /// Codes and row scales are bit-exact on every adapter: per element the kernel only
 /// multiplies (correctly rounded in WGSL), and its two divisions per row are exact.
@@ -315,7 +315,7 @@ pub async fn buffers_dropped_while_recording_wait_for_its_submission() {
         return;
     }
     // A context of its own: other tests share the test context's pool.
-    let ctx = &Context::new_async().await.unwrap();
+    let ctx = &another_ctx().await;
     let (m, k) = (16, 256);
     let output_bytes = (m * k / 2 + m * 4) as u64;
     let mut rng = Rng::new(32);
