@@ -470,44 +470,29 @@ fn smaller_shared_memory_takes_the_smaller_kernels() {
 fn fused_cross_signs_are_the_reference_matrices() {
     let text = include_str!("../cuda/hadamard_signs.cuh");
     for m in rrs::hadamard::FACTORS {
+        let h = rrs::hadamard::small_hadamard(m);
         let head = format!("__constant__ float RRS_H{m}[{m} * {m}] = {{");
-        let body = text
-            .split_once(head.as_str())
-            .unwrap_or_else(|| panic!("no table for H_{m}"))
-            .1
-            .split_once("};")
-            .unwrap()
-            .0;
-        let got: Vec<i8> = body
-            .split(',')
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(|v| v.parse().unwrap())
-            .collect();
-        let want: Vec<i8> = rrs::hadamard::small_hadamard(m)
-            .into_iter()
-            .flatten()
-            .collect();
-        assert_eq!(got, want, "H_{m}");
+        let got: Vec<i8> = c_array(text, &head).map(|v| v.parse().unwrap()).collect();
+        assert_eq!(got, h.concat(), "H_{m}");
         // Bit b of RRS_H<m>_NEG[a]: H_m[a][b] = −1.
         let head = format!("__constant__ unsigned long long RRS_H{m}_NEG[{m}] = {{");
-        let body = text
-            .split_once(head.as_str())
-            .unwrap_or_else(|| panic!("no masks for H_{m}"))
-            .1
-            .split_once("};")
-            .unwrap()
-            .0;
-        let got: Vec<u64> = body
-            .split(',')
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        let got: Vec<u64> = c_array(text, &head)
             .map(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap())
             .collect();
-        let want: Vec<u64> = rrs::hadamard::small_hadamard(m)
+        let want: Vec<u64> = h
             .iter()
             .map(|row| (0..m).filter(|&b| row[b] < 0).map(|b| 1u64 << b).sum())
             .collect();
         assert_eq!(got, want, "the masks of H_{m}");
     }
+}
+
+/// The entries of the C array initializer in `text` that opens with `head` (up to `};`).
+fn c_array<'a>(text: &'a str, head: &str) -> impl Iterator<Item = &'a str> {
+    let body = text
+        .split_once(head)
+        .unwrap_or_else(|| panic!("no `{head}`"))
+        .1;
+    let body = body.split_once("};").expect("an unterminated array").0;
+    body.split(',').map(str::trim).filter(|v| !v.is_empty())
 }
