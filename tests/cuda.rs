@@ -273,9 +273,13 @@ fn hadamard_is_bit_exact_with_reference() {
         // each block taking every SM-count-th vector.
         (301, 32768),
         // m·2^n sizes in one pass (`fwht_mixed`: chunks of 16 … 1024; small models' 576,
-        // 896, 1536, 2304 and 2560 among them), and past it.
+        // 896, 1536, 2304 and 2560 among them), and past it. Chunks of 16 and 32 take H_m
+        // as masks, 2 … 9 rows a task (12·16 … 36·32).
+        (3, 12 * 16),
         (3, 36 * 16),
+        (2, 20 * 32),
         (2, 28 * 32),
+        (2, 36 * 32),
         (4, 28 * 64),
         (5, 12 * 128),
         (2, 36 * 64),
@@ -301,7 +305,10 @@ fn hadamard_is_bit_exact_with_reference() {
         (2, 16384),
         (2, 12 * 4096),
         (301, 32768),
+        (3, 20 * 16),
         (3, 36 * 16),
+        (2, 28 * 32),
+        (2, 36 * 32),
         (2, 12 * 128),
         (2, 28 * 128),
         (3, 20 * 256),
