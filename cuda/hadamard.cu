@@ -124,7 +124,8 @@ CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^
 // fall in distinct banks, and the second and third phases' reads are conflict-free too.
 // Reads the whole row before it writes any of it: in place is safe. Blocks of 64 threads for
 // chunks of 16 and 32, 128 for chunks of 64 … 256, 256 for chunks of 512, and for chunks of
-// 1024 512 (one column pair a thread) where the row's shared memory leaves one block an SM (M = 28, 36), else 256.
+// 1024 512 (one column pair a thread) where the row's shared memory leaves one block an SM
+// (M = 28, 36), else 256.
 // H200, 4096 rows, f16, 256 → 512 threads (ms): 12·1024 0.108 → 0.169, 20·1024 0.233 →
 // 0.303, 28·1024 0.649 → 0.460, 36·1024 0.903 → 0.660.
 #define MIXED_PAD 16
@@ -198,7 +199,6 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
   // than the block has threads (chunks below 256), PARTS tasks share a pair, task `part`
   // taking its rows a = part, part + PARTS, ….
   constexpr unsigned PAIRS = P / 2, PARTS = THREADS > PAIRS ? THREADS / PAIRS : 1;
-  constexpr int NA = (M + PARTS - 1) / PARTS;  // rows a task
   if constexpr (PAIRS < 32) {
     // Chunks of 16 and 32: the rows of H_M differ between a warp's tasks, whose constant
     // loads of them then serialize. Instead a task loads its NA rows once, as masks of their
@@ -208,6 +208,7 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
     // 0.0193, and 0.0171 with blocks of 64 threads rather than 128; 28·32 0.0248 → 0.0196;
     // at 12·64, 28·64, 36·64, where a warp reads one row, it was slower than the constant
     // loads (0.0105 → 0.0120, 0.0304 → 0.0354, 0.0479 → 0.0500).
+    constexpr int NA = (M + PARTS - 1) / PARTS;  // rows a task
     const unsigned j = 2 * (t % PAIRS), at = mixed_at(j);
     const int part = t / PAIRS;
     unsigned neg[NA][2];

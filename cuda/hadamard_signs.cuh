@@ -110,7 +110,6 @@ __constant__ float RRS_H36[36 * 36] = {
 
 // The same matrices as bit masks: bit b of RRS_H<m>_NEG[a] is set where H_m[a][b] = −1
 // (for a task that takes a few rows of H_m, its signs applied with integer operations).
-
 __constant__ unsigned long long RRS_H12_NEG[12] = {
     0x000000002, 0x000000aab, 0x0000003c8, 0x00000096e, 0x000000f20, 0x0000005ba, 0x000000c8c,
     0x0000006e6, 0x00000023c, 0x000000b96, 0x0000008f0, 0x000000e5a,
