@@ -139,6 +139,33 @@ const SHADERS: &[(&str, &str)] = &[
             include_str!("../shaders/gemv.wgsl")
         ),
     ),
+    (
+        "gemv_staged_4",
+        concat!(
+            "const ROWS: u32 = 4u;\nconst SCALED: bool = false;\n",
+            include_str!("../shaders/dot_portable.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
+            include_str!("../shaders/gemv_staged.wgsl")
+        ),
+    ),
+    (
+        "gemv_staged_8",
+        concat!(
+            "const ROWS: u32 = 8u;\nconst SCALED: bool = true;\n",
+            include_str!("../shaders/dot_portable.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
+            include_str!("../shaders/gemv_staged.wgsl")
+        ),
+    ),
+    (
+        "gemv_staged_16",
+        concat!(
+            "const ROWS: u32 = 16u;\nconst SCALED: bool = true;\n",
+            include_str!("../shaders/dot_dp4a.wgsl"),
+            include_str!("../shaders/gemm_params.wgsl"),
+            include_str!("../shaders/gemv_staged.wgsl")
+        ),
+    ),
     ("matmul", include_str!("../shaders/matmul.wgsl")),
     (
         "gemm_large_dp4a",
@@ -359,6 +386,26 @@ fn host_constants_match_the_shaders() {
         );
     }
     assert_eq!(constant("gemv", "COLS"), rrs::gemm::DECODE_COLUMNS);
+}
+
+/// The staged decode kernel's columns per workgroup and workgroup memory are what the host
+/// assumes (`gemm::STAGED_COLUMNS`, `gemm::staged_workgroup_bytes`, which decides where it
+/// runs: 16 KiB, WebGPU's default, for 16 rows).
+#[test]
+fn staged_decode_matches_the_host() {
+    assert_eq!(
+        constant("gemv_staged", "GROUPS") * constant("gemv_staged", "NC"),
+        rrs::gemm::STAGED_COLUMNS
+    );
+    for rows in [4, 8, 16] {
+        assert_eq!(
+            workgroup_bytes(&format!("gemv_staged_{rows}")) as usize,
+            rrs::gemm::staged_workgroup_bytes(rows),
+            "{rows} rows"
+        );
+    }
+    assert_eq!(rrs::gemm::staged_workgroup_bytes(16), 16384);
+    assert!(spirv_opcodes("gemv_staged_16").contains(&4450));
 }
 
 /// Bytes of workgroup memory shader `name` declares.

@@ -168,7 +168,8 @@ async fn check_decode(
     gathered
 }
 
-/// The decode kernel (m ≤ 16, picked automatically): integer sums bit-exact with unit
+/// The decode kernels (m ≤ 16, picked automatically: `gemv.wgsl` at m = 1, the staged
+/// one's variants of 4, 8 and 16 rows above): integer sums bit-exact with unit
 /// scales; with scales it adds s_g·P_piece over 32-nibble pieces in a lane-strided order
 /// and a tree: allow (k/16 + 8)·ε·|a·w|·Σ_pieces |s_g·P_piece|, the bound for any order.
 pub async fn decode_kernel_matches_reference() {
@@ -184,6 +185,10 @@ pub async fn decode_kernel_matches_reference() {
         // Many slabs per warp (past the CUDA kernel's ring of K steps), groups of 4 slabs.
         (2, 40, 16384, 512),
         (16, 64, 16384, 128),
+        // The staged kernel's variants at their largest m (4, 8), columns off its 32 and a
+        // last chunk of k that is not full.
+        (4, 31, 2080, 32),
+        (8, 45, 1056, 96),
     ] {
         check_decode(&ctx().await, &mut rng, shape, false).await;
     }
