@@ -135,10 +135,15 @@ const GEMV_STAGED: [[[Kernel; 2]; 2]; 3] =
 /// `shaders/gemv_staged.wgsl`).
 pub const STAGED_COLUMNS: usize = 32;
 
-/// Smallest m that takes the staged decode kernel (`shaders/gemv_staged.wgsl`); m = 1 takes
-/// `shaders/gemv.wgsl`, which reads no workgroup memory. H200 (Vulkan), N = K = 8192,
-/// m = 2: 0.0194 against 0.0222 ms.
+/// Smallest m that takes the staged decode kernel (`shaders/gemv_staged.wgsl`) with
+/// `dot4I8Packed`; m = 1 takes `shaders/gemv.wgsl`, which reads no workgroup memory. H200
+/// (Vulkan), N = K = 8192, m = 2: 0.0197 against 0.0221 ms.
 pub const STAGED_MIN_M: usize = 2;
+
+/// The same with the portable dot product, whose products cost more than the staging
+/// saves while half the staged rows are padding: H200, N = K = 8192, m = 2 0.0515
+/// against 0.0390 ms, m = 4 0.0532 against 0.0598.
+pub const STAGED_MIN_M_PORTABLE: usize = 4;
 
 /// The rows of the staged decode kernel's variants (`ROWS`), smallest first: a call takes
 /// the first that holds its m.
@@ -152,14 +157,19 @@ pub fn staged_workgroup_bytes(rows: usize) -> usize {
 }
 
 /// Which variant of the staged decode kernel (an index into `STAGED_ROWS`) [`gemm`] takes,
-/// if any: wgpu, [`STAGED_MIN_M`] ≤ m ≤ [`DECODE_MAX_M`], no permutation, k a multiple of
-/// 32 below 2^18 (its plain sums stay exact in f32), and the workgroup memory on the
-/// adapter (16 KiB at m > 8, WebGPU's default).
-fn staged_rows(ctx: &Context, m: usize, k: usize) -> Option<usize> {
+/// if any: wgpu, [`STAGED_MIN_M`] (or [`STAGED_MIN_M_PORTABLE`]) ≤ m ≤ [`DECODE_MAX_M`],
+/// k a multiple of 32 below 2^18 (its plain sums stay exact in f32), and the workgroup
+/// memory on the adapter (16 KiB at m > 8, WebGPU's default). The caller checks the rest
+/// of a decode call's conditions (no permutation, groups of 32).
+fn staged_rows(ctx: &Context, m: usize, k: usize, dot: DotKernel) -> Option<usize> {
     let smem = ctx.limits().max_compute_workgroup_storage_size as usize;
     let rows = STAGED_ROWS.iter().position(|&r| m <= r)?;
+    let min_m = match dot {
+        DotKernel::Dot4I8Packed => STAGED_MIN_M,
+        DotKernel::Portable => STAGED_MIN_M_PORTABLE,
+    };
     (ctx.backend() == crate::Backend::Wgpu
-        && m >= STAGED_MIN_M
+        && m >= min_m
         && k.is_multiple_of(32)
         && k < 1 << 18
         && staged_workgroup_bytes(STAGED_ROWS[rows]) <= smem)
@@ -235,8 +245,10 @@ pub fn prefill_on_tensor_cores(ctx: &Context, m: usize, k: usize, group: Option<
 const COOP_COLUMNS: usize = 16;
 
 /// Smallest m that takes the cooperative-matrix decode kernel where the context has it. Its
-/// time is flat in m; below this the dp4a kernel is faster (H200, Vulkan, N = K = 8192:
-/// m = 8 0.037 against 0.053 ms, m = 16 0.071 against 0.056 ms).
+/// time is flat in m; below this the dp4a kernels are faster (H200, Vulkan, N = K = 8192:
+/// m = 8 0.037 against 0.053 ms with `gemv.wgsl`, 0.030 with `gemv_staged.wgsl`). At
+/// m = 16 the staged kernel ties with it (0.056 ms) at N = K = 8192 and trails at 4096
+/// (0.022 against 0.018 ms), so it stays the default there.
 pub const COOP_MIN_M: usize = 12;
 
 /// Whether [`gemm`] takes the cooperative-matrix decode kernel (`shaders/gemv_coop.wgsl`):
@@ -594,7 +606,7 @@ pub(crate) fn record(
         && opts.weight_perm.is_none()
         && on_tensor_cores(ctx, m, k, scaled_group);
     let (coop_decode, coop_tiles) = (coop && m <= DECODE_MAX_M, coop && m > DECODE_MAX_M);
-    let staged = staged_rows(ctx, m, k);
+    let staged = staged_rows(ctx, m, k, opts.dot);
     let (kernel, grid) = if let Some(g) = gather {
         (g.kernel, grid_1d(n.div_ceil(g.columns) as u32))
     } else if coop_tiles {
