@@ -30,9 +30,9 @@
 // / 16): plain 0.0194 / 0.0206 / 0.0317 / 0.0559 against 0.0222 / 0.0260 / 0.0366 / 0.0731;
 // with group scales 0.0187 / 0.0199 / 0.0307 / 0.0555 against 0.0228 / 0.0267 / 0.0374 /
 // 0.0727. Up to 4 rows it takes the time of m = 1 (0.0207, the weights' bytes); each row
-// past that adds about 3 µs, the dot products' time. Tried: the same with the rows written
-// out (named accumulators, a function a row taking the weights as a struct): 5× slower;
-// the dot products summed in a tree instead of a chain: the same time.
+// past that adds about 3 µs, the dot products' time. Tried: the rows written out (named
+// accumulators and weights, no arrays): 5× slower; 8 columns an invocation: 1.3× slower
+// at m = 16; the dot products summed in a tree instead of a chain: the same time.
 
 @group(0) @binding(1) var<storage, read> qa: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> qb: array<vec4<u32>>;
