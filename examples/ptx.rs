@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run --features cuda --example ptx -- [--arch sm_90] [--out target/ptx]
 //! ```
+//!
+//! NVRTC does not always write the same PTX for the same source (see `rrs::cuda::ptx`).
 
 #[cfg(feature = "cuda")]
 fn main() {
