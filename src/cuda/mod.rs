@@ -138,11 +138,12 @@ fn compute_capability(arch: &str) -> Result<(i32, i32)> {
 /// architecture as `-D` definitions that the source checks (`host_defines` in `ops.rs`).
 ///
 /// The same source, options and NVRTC do not always give the same PTX from one process to
-/// the next: with NVRTC 12.9 and 13.5, `hadamard` and `rotate` (the two-pass FWHT's first
-/// loads from shared memory) came out in several equivalent forms over repeated runs of
-/// `examples/ptx.rs` (a 16-byte load, or one marked `used_bytes_mask 255` and an 8-byte
-/// load of its upper half, with the registers renumbered after it); every other source came
-/// out the same each time. So diff PTX from one run of each build, not across runs.
+/// the next: with NVRTC 12.9 and 13.5, `hadamard` and `rotate` came out in two to six forms
+/// over six to nine runs of `examples/ptx.rs` (the diffs read were equivalent code: in the
+/// two-pass FWHT's first loads from shared memory, a 16-byte load, or one marked
+/// `used_bytes_mask 255` and an 8-byte load of its upper half, the registers renumbered
+/// after it); every other source came out the same each time. So diff PTX from one run of
+/// each build, not across runs.
 pub fn ptx(source: Source, arch: &str) -> Result<String> {
     let arch = source.target(arch);
     let key = (source.name, arch.clone());
