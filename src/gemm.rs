@@ -156,11 +156,11 @@ pub fn staged_workgroup_bytes(rows: usize) -> usize {
     16 * (2 * rows * 32).max((64 * 33 + 4 * 64) / 4)
 }
 
-/// Which variant of the staged decode kernel (an index into `STAGED_ROWS`) [`gemm`] takes,
-/// if any: wgpu, [`STAGED_MIN_M`] (or [`STAGED_MIN_M_PORTABLE`]) ≤ m ≤ [`DECODE_MAX_M`],
-/// k a multiple of 32 below 2^18 (its plain sums stay exact in f32), and the workgroup
-/// memory on the adapter (16 KiB at m > 8, WebGPU's default). The caller checks the rest
-/// of a decode call's conditions (no permutation, groups of 32).
+/// Which variant of the staged decode kernel (an index into `STAGED_ROWS`) a decode call of
+/// [`gemm`] takes, if any: wgpu, [`STAGED_MIN_M`] (or [`STAGED_MIN_M_PORTABLE`]) ≤ m ≤
+/// [`DECODE_MAX_M`], k below 2^18 (its plain sums stay exact in f32), and the workgroup
+/// memory on the adapter (16 KiB at m > 8, WebGPU's default). The caller has checked the
+/// rest of a decode call's conditions (no permutation, k and the group multiples of 32).
 fn staged_rows(ctx: &Context, m: usize, k: usize, dot: DotKernel) -> Option<usize> {
     let smem = ctx.limits().max_compute_workgroup_storage_size as usize;
     let rows = STAGED_ROWS.iter().position(|&r| m <= r)?;
@@ -170,7 +170,6 @@ fn staged_rows(ctx: &Context, m: usize, k: usize, dot: DotKernel) -> Option<usiz
     };
     (ctx.backend() == crate::Backend::Wgpu
         && m >= min_m
-        && k.is_multiple_of(32)
         && k < 1 << 18
         && staged_workgroup_bytes(STAGED_ROWS[rows]) <= smem)
         .then_some(rows)
@@ -606,7 +605,7 @@ pub(crate) fn record(
         && opts.weight_perm.is_none()
         && on_tensor_cores(ctx, m, k, scaled_group);
     let (coop_decode, coop_tiles) = (coop && m <= DECODE_MAX_M, coop && m > DECODE_MAX_M);
-    let staged = staged_rows(ctx, m, k, opts.dot);
+    let staged = decode.then(|| staged_rows(ctx, m, k, opts.dot)).flatten();
     let (kernel, grid) = if let Some(g) = gather {
         (g.kernel, grid_1d(n.div_ceil(g.columns) as u32))
     } else if coop_tiles {
@@ -618,7 +617,7 @@ pub(crate) fn record(
         (GEMM_COOP[usize::from(opts.group_scales.is_some())], grid)
     } else if coop_decode {
         (GEMV_COOP, [n.div_ceil(COOP_COLUMNS) as u32, 1, 1])
-    } else if let Some(rows) = staged.filter(|_| decode) {
+    } else if let Some(rows) = staged {
         let kernel = GEMV_STAGED[rows][usize::from(opts.group_scales.is_some())][dot];
         (kernel, [n.div_ceil(STAGED_COLUMNS) as u32, 1, 1])
     } else if decode {
