@@ -278,22 +278,13 @@ struct TwoPass {
   static_assert(LOGR > 0 && T <= R && T >= 32, "sizes of this path");
 };
 
-// The transform of the row at `in` by the block's T threads, unscaled: thread t ends with
-// element p + P·t + P·T·i in r[p + P·i]. Uses `s` (fwht_smem_used(LOGN) bytes), which the
-// other threads may still be reading when it returns: synchronize before writing it.
-template <int LOGN, typename In>
-__device__ __forceinline__ void two_pass_row(const In* __restrict__ in, float* s, unsigned t,
-                                             float (&r)[TwoPass<LOGN>::R]) {
+// The second half of `two_pass_row`: thread t's slice after the first pass's butterflies
+// (bits 0 … log2 R − 1) through `s` into its second-pass elements, and their butterflies.
+// Every thread must be done reading `s` before it is called.
+template <int LOGN>
+__device__ __forceinline__ void two_pass_exchange(float* s, unsigned t, float (&r)[TwoPass<LOGN>::R]) {
   using L = TwoPass<LOGN>;
-  constexpr unsigned R = L::R, T = L::T, N = L::N, P = L::P;
-  // The row into shared memory as it is, then thread t's slice of R into registers.
-  In* raw = reinterpret_cast<In*>(s);
-  stage_row<N, R, T>(raw, in, t);
-  async_wait<0>();
-  __syncthreads();
-  load_slice(raw, t, r);
-  butterflies<1, R>(r);
-  __syncthreads();  // every slice read before the exchange overwrites the buffer
+  constexpr unsigned R = L::R, T = L::T, P = L::P;
   float* slice = s + t * L::ROW;
 #pragma unroll
   for (unsigned i = 0; i < R; i += 4) store_v<4>(slice + i, r + i);
@@ -304,6 +295,25 @@ __device__ __forceinline__ void two_pass_row(const In* __restrict__ in, float* s
 #pragma unroll
   for (unsigned i = 0; i < R / P; ++i) load_v<P>(column + P * T * i + 4 * (P * T * i / R), r + P * i);
   butterflies<R / T, R>(r);
+}
+
+// The transform of the row at `in` by the block's T threads, unscaled: thread t ends with
+// element p + P·t + P·T·i in r[p + P·i]. Uses `s` (fwht_smem_used(LOGN) bytes), which the
+// other threads may still be reading when it returns: synchronize before writing it.
+template <int LOGN, typename In>
+__device__ __forceinline__ void two_pass_row(const In* __restrict__ in, float* s, unsigned t,
+                                             float (&r)[TwoPass<LOGN>::R]) {
+  using L = TwoPass<LOGN>;
+  constexpr unsigned R = L::R, T = L::T, N = L::N;
+  // The row into shared memory as it is, then thread t's slice of R into registers.
+  In* raw = reinterpret_cast<In*>(s);
+  stage_row<N, R, T>(raw, in, t);
+  async_wait<0>();
+  __syncthreads();
+  load_slice(raw, t, r);
+  butterflies<1, R>(r);
+  __syncthreads();  // every slice read before the exchange overwrites the buffer
+  two_pass_exchange<LOGN>(s, t, r);
 }
 
 template <int LOGN, typename In, typename Out>
@@ -317,6 +327,57 @@ __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __r
   float r[L::R];
   two_pass_row<LOGN>((src ? src : reinterpret_cast<const In*>(x)) + v * L::N, s, t, r);
   store_scaled<L::P, L::T>(x + v * L::N + L::P * t, r, in_register(scale));
+}
+
+// The f16 FWHT of rows of 2^LOGN (two-pass sizes with pairs, P = 2: 2^13) and the
+// channel maxima of its output in one pass (`fwht_max_h_<LOGN>`, hadamard.cu), for Runtime
+// Smooth after a rotation: a block takes rows vectors − 1 − blockIdx.x, − gridDim.x, … (the
+// last rows first, so that the first rows, which the quantize after it reads first, are the
+// ones written last and still in the L2), stages the next row (`cp.async`, a buffer of its
+// own past the exchange's) while it transforms one, and keeps the running max of |y| of its
+// 2R channels as f16 pairs in registers (the max of the bits of |y|: NaN wins, as in
+// `absmax_h`). At the end it writes them to row blockIdx.x of `partial` ([gridDim.x, n] f16),
+// whose channel maxima (`absmax_h`) are then those of y, bit for bit. The rows of y are
+// those `fwht_two_pass` writes, bit for bit.
+// Shared memory: fwht_smem_used(LOGN) + 2n bytes.
+template <int LOGN>
+__device__ __forceinline__ void fwht_max_h(f16* __restrict__ x, const f16* __restrict__ src,
+                                           unsigned long long vectors, float scale,
+                                           u32* __restrict__ partial) {
+  using L = TwoPass<LOGN>;
+  constexpr unsigned R = L::R, T = L::T, N = L::N;
+  static_assert(L::P == 2, "consecutive pairs at the end");
+  extern __shared__ float s[];
+  f16* stage = reinterpret_cast<f16*>(s + fwht_smem_used(LOGN) / 4);
+  const unsigned t = threadIdx.x;
+  const f16* base = src ? src : x;
+  u32 most[R / 2];
+#pragma unroll
+  for (unsigned i = 0; i < R / 2; ++i) most[i] = 0;
+  const float sc = in_register(scale);
+  const long long g = gridDim.x;
+  long long v = (long long)vectors - 1 - blockIdx.x;
+  if (v >= 0) stage_row<N, R, T>(stage, base + v * N, t);
+  for (; v >= 0; v -= g) {
+    async_wait<0>();
+    __syncthreads();  // row v staged (every thread's copies); `s` read by the last row
+    float r[R];
+    load_slice(stage, t, r);
+    __syncthreads();  // the stage read: the next row may land in it
+    if (v >= g) stage_row<N, R, T>(stage, base + (v - g) * N, t);
+    butterflies<1, R>(r);
+    two_pass_exchange<LOGN>(s, t, r);
+    u32* out = reinterpret_cast<u32*>(x + v * N) + t;
+#pragma unroll
+    for (unsigned i = 0; i < R / 2; ++i) {
+      const u32 h = halves(r[2 * i] * sc, r[2 * i + 1] * sc);
+      out[T * i] = h;
+      most[i] = __vmaxu2(most[i], h & 0x7fff7fffu);
+    }
+  }
+  u32* row = partial + (size_t)blockIdx.x * (N / 2) + t;
+#pragma unroll
+  for (unsigned i = 0; i < R / 2; ++i) row[T * i] = most[i];
 }
 
 // 2^15 elements, streamed (`fwht_stream`, `fwht_h_stream`; the host takes them on sm_90 and

@@ -44,6 +44,16 @@ RRS_HOST_CHECK(RRS_HOST_FWHT_STREAM_SMEM_F32 == STREAM_SMEM(float) &&
 FWHT(0) FWHT(1) FWHT(2) FWHT(3) FWHT(4) FWHT(5) FWHT(6) FWHT(7)
 FWHT(8) FWHT(9) FWHT(10) FWHT(11) FWHT(12) FWHT(13) FWHT(14) FWHT(15)
 
+// fwht_max_h_<LOGN>: the f16 FWHT with the channel maxima of its output (`fwht_max_h` in
+// fwht.cuh), for 2^13.
+#define FWHT_MAX(LOGN)                                                                     \
+  extern "C" __global__ void __launch_bounds__(1 << (LOGN - two_pass_logr(LOGN)))         \
+      fwht_max_h_##LOGN(f16* x, const f16* src, unsigned long long vectors, float scale,   \
+                        u32* partial) {                                                    \
+    fwht_max_h<LOGN>(x, src, vectors, scale, partial);                                     \
+  }
+FWHT_MAX(13)
+
 // H_2 for 2^15 as two chunks of 2^14 (the reference's last butterfly: a + b, a − b).
 __constant__ float RRS_H2[2 * 2] = {1, 1, 1, -1};
 // Row a of H_M (constant memory, `hadamard_signs.cuh`: the threads of a warp read the same

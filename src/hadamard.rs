@@ -696,6 +696,39 @@ pub(crate) fn record_into(ctx: &Context, rec: &mut Rec, src: &Tensor) -> Result<
     Ok(out)
 }
 
+/// The transform of f16 `src` ([m, k]) into a new tensor and, where the backend fuses the
+/// two (CUDA, k = 2^13: `cuda/hadamard.cu`'s `fwht_max_h_13`), a small f16 tensor of
+/// partial channel maxima of the output ([blocks, k], blocks ≤ m: row b the max of |y| over
+/// the rows that block b transformed), whose channel maxima ([`crate::channel_max`]) are
+/// exactly those of the output: Runtime Smooth after a rotation then reads the rotated rows
+/// once, for the codes, instead of twice. The output is bit for bit [`hadamard`]'s. `None`
+/// where the backend does not fuse them (the caller then rotates and reduces as usual).
+pub fn hadamard_with_maxima(ctx: &Context, src: &Tensor) -> Result<Option<(Tensor, Tensor)>> {
+    ctx.run(|rec| record_with_maxima(ctx, rec, src))
+}
+
+/// [`hadamard_with_maxima`], recorded.
+pub(crate) fn record_with_maxima(
+    ctx: &Context,
+    rec: &mut Rec,
+    src: &Tensor,
+) -> Result<Option<(Tensor, Tensor)>> {
+    src.expect_activations(ctx, "hadamard input", 2)?;
+    #[cfg(feature = "cuda")]
+    if let Rec::Cuda(cu) = rec {
+        let (rows, k) = src.rows_cols();
+        if src.dtype() != DType::F16 || rows == 0 || !cu.fwht_fuses_max(k) {
+            return Ok(None);
+        }
+        let out = Tensor::output(ctx, DType::F16, src.shape())?;
+        let partial = Tensor::output(ctx, DType::F16, &[cu.fwht_max_blocks(rows, k)?, k])?;
+        cu.fwht_max(src, &out, &partial)?;
+        return Ok(Some((out, partial)));
+    }
+    let _ = (ctx, rec, src);
+    Ok(None)
+}
+
 /// Whether [`crate::quantize::quantize_rotated`] computes the rotation of f32 rows of `k`
 /// inside its kernel on this context instead of writing it first: on CUDA, where
 /// `cuda/rotate.cu` has kernels for k (2^12 … 2^14), unless `RRS_CUDA_FUSE_ROTATION=0`.

@@ -526,11 +526,24 @@ impl RrsLinear {
         let rotate_in_quantize = plan.method.rotates()
             && !plan.method.runtime_smooth()
             && matches!(self.weights, Weights::Int4(_));
-        let rotated;
+        // Rotation before Runtime Smooth: where the backend fuses them, the FWHT also takes
+        // partial channel maxima of its output (`maxima`), which the statistics reduce
+        // instead of reading the rotated rows again.
+        let (rotated, maxima);
         let xin = if plan.method.rotates() && !rotate_in_quantize {
-            rotated = hadamard::record_into(ctx, rec, x)?;
+            let fused = if plan.method.runtime_smooth() && matches!(self.weights, Weights::Int4(_))
+            {
+                hadamard::record_with_maxima(ctx, rec, x)?
+            } else {
+                None
+            };
+            (rotated, maxima) = match fused {
+                Some((y, m)) => (y, Some(m)),
+                None => (hadamard::record_into(ctx, rec, x)?, None),
+            };
             &rotated
         } else {
+            maxima = None;
             x
         };
         let w = match &self.weights {
@@ -562,7 +575,12 @@ impl RrsLinear {
                 _ => Order::Identity,
             };
             let st = stats.insert(channel_max::record(
-                ctx, rec, xin, plan.group, order, status,
+                ctx,
+                rec,
+                maxima.as_ref().unwrap_or(xin),
+                plan.group,
+                order,
+                status,
             )?);
             // Without reorder the permutation is the identity: no gather needed.
             let smooth = Smooth {

@@ -326,6 +326,67 @@ fn hadamard_is_bit_exact_with_reference() {
     }
 }
 
+/// The f16 FWHT fused with the channel maxima (`fwht_max_h_13`, k = 2^13, for Runtime
+/// Smooth after a rotation): the rotated rows bit-identical to the reference's, and the
+/// channel maxima of its partial maxima bit-identical to those of the rotated rows, with
+/// fewer rows than blocks and more (each block then takes several), channel outliers, a
+/// spike and a zero row; with an Inf and a NaN the statistics of both are a `NonFinite`
+/// error.
+#[test]
+fn fused_channel_maxima_are_bit_exact_with_reference() {
+    use rrs::channel_max::{self, Order};
+    let Some(ctx) = cuda(CudaGemm::Int8) else {
+        return;
+    };
+    let mut rng = Rng::new(35);
+    let k = 8192;
+    for (m, special) in [(1, false), (7, true), (1500, false), (2100, true)] {
+        let mut x = rng.normals(m * k, 1.0);
+        for row in x.chunks_mut(k) {
+            for j in (0..k).step_by(89) {
+                row[j] *= 40.0;
+            }
+        }
+        x[(m / 2) * k + 123] = 3000.0;
+        if special {
+            x[(m - 1) * k..].fill(0.0);
+            x[5] = f32::INFINITY;
+            x[k + 9] = f32::NAN;
+        }
+        let x16: Vec<half::f16> = x.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let want = rrs::hadamard::reference_f16(&x16, k).unwrap();
+        let xt = Tensor::from_slice(&ctx, &x16, &[m, k]).unwrap();
+        let (y, partial) = rrs::hadamard::hadamard_with_maxima(&ctx, &xt)
+            .unwrap()
+            .unwrap_or_else(|| panic!("k = {k}: not fused on {}", ctx.describe()));
+        let what = format!("m={m} special={special}");
+        // NaN bits differ between the GPU and the CPU (Inf − Inf): NaN matches any NaN.
+        let y16 = y.to_vec::<half::f16>(&ctx).unwrap();
+        let same = |(a, b): (&half::f16, &half::f16)| {
+            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+        };
+        assert!(y16.iter().zip(&want).all(same), "rotated rows, {what}");
+        assert!(partial.shape()[0] <= m, "{what}: {:?}", partial.shape());
+        let of = |t: &Tensor| {
+            channel_max::channel_max(&ctx, t, 128, Order::Sorted).map(|st| {
+                let absmax = st.absmax.to_vec::<f32>(&ctx).unwrap();
+                (
+                    common::bits(&absmax, F32_BITS),
+                    st.perm.to_vec::<u32>(&ctx).unwrap(),
+                )
+            })
+        };
+        match (of(&partial), of(&y)) {
+            (Ok(got), Ok(want)) if !special => {
+                assert!(got == want, "channel maxima and order, {what}")
+            }
+            // Inf and NaN reach the maxima of both: the statistics say so, for both.
+            (Err(Error::NonFinite(_)), Err(Error::NonFinite(_))) if special => {}
+            (got, want) => panic!("{what}: {:?} against {:?}", got.err(), want.err()),
+        }
+    }
+}
+
 /// The FWHT fused with the quantize (`cuda/rotate.cu`, k = 2^12 … 2^14): codes and row
 /// scales bit-identical to the CPU reference of the rotation followed by the quantize, with a
 /// permutation and group multipliers (the statistics of the rotated rows) and without

@@ -229,6 +229,10 @@ pub(crate) struct Device {
     /// kernel for it (`fwht_mixed`; `RRS_CUDA_FUSE_CROSS=0` runs the chunk and cross passes
     /// instead, for A/B runs).
     pub fuse_cross: bool,
+    /// Whether the f16 FWHT of rows of 2^13 before Runtime Smooth also takes their channel
+    /// maxima (`fwht_max_h_13` in `cuda/hadamard.cu`; `RRS_CUDA_FUSE_MAX=0` turns it off,
+    /// for A/B runs).
+    pub fuse_max: bool,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
@@ -311,6 +315,7 @@ impl Device {
             smem_limit,
             fuse_rotation: std::env::var("RRS_CUDA_FUSE_ROTATION").as_deref() != Ok("0"),
             fuse_cross: std::env::var("RRS_CUDA_FUSE_CROSS").as_deref() != Ok("0"),
+            fuse_max: std::env::var("RRS_CUDA_FUSE_MAX").as_deref() != Ok("0"),
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),

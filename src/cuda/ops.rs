@@ -337,6 +337,53 @@ impl Device {
         Ok(())
     }
 
+    /// Shared memory of `fwht_max_h_<n>`: the two-pass FWHT's, and the next row staged as
+    /// it is (f16).
+    fn fwht_max_smem(&self, k: usize) -> u32 {
+        fwht_smem(k, self.cc) + (k * 2) as u32
+    }
+
+    /// Whether the f16 FWHT of rows of `k` also takes their channel maxima on this GPU
+    /// ([`Device::fwht_max`]): k = 2^13, and `RRS_CUDA_FUSE_MAX` not `0`.
+    pub fn fwht_fuses_max(&self, k: usize) -> bool {
+        self.fuse_max
+            && k == 1 << 13
+            && two_pass(k, self.cc)
+            && self.fwht_max_smem(k) <= self.smem_limit
+    }
+
+    /// The blocks of [`Device::fwht_max`] for `rows` rows: as many as the SMs hold at once
+    /// (each takes every so-many-th row), at most one a row. Its `partial` has this many rows.
+    pub fn fwht_max_blocks(&self, rows: usize, k: usize) -> Result<usize> {
+        let entry = format!("fwht_max_h_{}", k.trailing_zeros());
+        let smem = self.fwht_max_smem(k);
+        let threads = self.max_threads(HADAMARD, &entry, smem)?;
+        let per_sm = self.blocks_per_sm(HADAMARD, &entry, threads, smem)?;
+        Ok(rows.min(per_sm * self.sms).max(1))
+    }
+
+    /// The normalized FWHT of each f16 row of `src` into `x` (k = 2^13, see
+    /// [`Device::fwht_fuses_max`]), bit for bit as [`Device::hadamard`] writes it, and into
+    /// row b of `partial` ([blocks, k] f16, blocks from [`Device::fwht_max_blocks`]) the max
+    /// of |x[i, j]| over the rows i that block b transformed, so that the channel maxima of
+    /// `partial` are those of x.
+    pub fn fwht_max(&self, src: &Tensor, x: &Tensor, partial: &Tensor) -> Result<()> {
+        let (rows, k) = x.rows_cols();
+        let entry = format!("fwht_max_h_{}", k.trailing_zeros());
+        let smem = self.fwht_max_smem(k);
+        let threads = self.max_threads(HADAMARD, &entry, smem)?;
+        let cfg = config(grid(partial.rows_cols().0)?, threads, smem);
+        let (xp, sp, pp) = (self.p(x), self.p(src), self.p(partial));
+        let (vectors, norm) = (rows as u64, fwht_norm(k));
+        launch!(
+            self,
+            HADAMARD,
+            &entry,
+            cfg,
+            [&xp, &sp, &vectors, &norm, &pp]
+        )
+    }
+
     /// Whether the FWHT of rows of `outer` · `chunk` elements (an m·2^n size) runs in one
     /// pass on this GPU (`fwht_mixed` in `cuda/hadamard.cu`): outer ∈ {12, 20, 28, 36},
     /// chunk 16 … 1024, the row's f32 copy within the shared memory a block may have, and
