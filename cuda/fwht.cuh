@@ -339,7 +339,13 @@ __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __r
 // `absmax_h`). At the end it writes them to row blockIdx.x of `partial` ([gridDim.x, n] f16),
 // whose channel maxima (`absmax_h`) are then those of y, bit for bit. The rows of y are
 // those `fwht_two_pass` writes, bit for bit.
-// Shared memory: fwht_smem_used(LOGN) + 2n bytes.
+// Shared memory: fwht_smem_used(LOGN) + 2n bytes. 254 registers a thread (the 64 words of
+// maxima beside the row's 128 floats; ptxas of CUDA 12.9, no spills), so four blocks of 64
+// threads an SM, 528 on the H200.
+// H200, M = 4096, in the static f16 RRS layer (Nsight Compute, µs): 37.1–38.9 with the
+// reduction of its 528 rows (4.8–4.9), against `fwht_h_13` 34.7–36.6 and `absmax_h` over
+// the rotated rows 18.5–19.7; the dynamic layer 1.1% faster, the static one level within
+// its spread (BENCHMARKS.md).
 template <int LOGN>
 __device__ __forceinline__ void fwht_max_h(f16* __restrict__ x, const f16* __restrict__ src,
                                            unsigned long long vectors, float scale,
