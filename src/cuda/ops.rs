@@ -205,6 +205,15 @@ const QUANT_STREAM_STAGES: usize = 2;
 const RANK_CHANNELS: usize = 64;
 const RANK_THREADS: u32 = 1024;
 
+/// Rows each `absmax` block reduces, for `m` rows and `column_blocks` blocks across the
+/// channels: up to 64, fewer (down to 8) where that leaves under four blocks an SM (e.g. the
+/// 528 rows of partial maxima of `fwht_max_h_13` on an H200: 16 · 9 blocks of 59 rows took
+/// 4.9 µs, 16 · 33 of 16 4.3 µs), and at most 1024 row blocks.
+fn absmax_rows_per_block(m: usize, column_blocks: usize, sms: usize) -> usize {
+    let row_blocks = (4 * sms).div_ceil(column_blocks.max(1));
+    m.div_ceil(row_blocks).clamp(8, 64).max(m.div_ceil(1024))
+}
+
 /// A grid of `blocks` blocks (x only: CUDA allows 2^31 − 1).
 fn grid(blocks: usize) -> Result<(u32, u32, u32)> {
     u32::try_from(blocks.max(1))
@@ -445,12 +454,8 @@ impl Device {
             DType::F16 => ("absmax_h", 2),
             _ => ("absmax", 1),
         };
-        // Up to 64 rows a block, fewer (down to 8) where that leaves under four blocks an
-        // SM: e.g. the 528 rows of partial maxima of `fwht_max_h_13` on an H200 (16 · 9
-        // blocks of 59 rows took 4.9 µs), and at most 1024 row blocks.
         let column_blocks = k.div_ceil(256 * per_thread);
-        let row_blocks = (4 * self.sms).div_ceil(column_blocks);
-        let rows_per_block = m.div_ceil(row_blocks).clamp(8, 64).max(m.div_ceil(1024)) as u32;
+        let rows_per_block = absmax_rows_per_block(m, column_blocks, self.sms) as u32;
         let cfg = LaunchConfig {
             grid_dim: (
                 column_blocks as u32,
@@ -769,6 +774,26 @@ mod tests {
     /// SMs: 256 × 64 at M = 2048 and 4096 (N = 8192: 1024 and 2048 blocks, 8 and 16 waves,
     /// against 946 and 1892 of 192 × 96, also 8 and 15 waves but longer ones), 192 × 96 at
     /// 8192 (29 waves against 32) and for `tests/cuda.rs`'s shape chosen for it.
+    #[test]
+    fn absmax_blocks_cover_every_row() {
+        for sms in [1, 46, 132] {
+            for column_blocks in [1, 2, 16, 64] {
+                for m in [1, 7, 8, 9, 528, 2048, 4096, 65536, 70000, 1 << 20] {
+                    let r = absmax_rows_per_block(m, column_blocks, sms);
+                    let blocks = m.div_ceil(r);
+                    assert!(
+                        blocks * r >= m && blocks <= 1024,
+                        "m = {m}: {r} rows a block"
+                    );
+                    assert!(r >= 8 && (r <= 64 || r == m.div_ceil(1024)), "m = {m}: {r}");
+                }
+            }
+        }
+        // Large batches keep 64 rows a block; the H200's 528 partial rows take 16.
+        assert_eq!(absmax_rows_per_block(4096, 16, 132), 64);
+        assert_eq!(absmax_rows_per_block(528, 16, 132), 16);
+    }
+
     #[test]
     fn wgmma_tile_follows_the_waves() {
         let entry = |m, n, sms| wgmma_step_tile(m, n, sms).entry;
