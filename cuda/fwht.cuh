@@ -344,8 +344,9 @@ __device__ __forceinline__ void fwht_two_pass(Out* __restrict__ x, const In* __r
 // threads an SM, 528 on the H200.
 // H200, M = 4096, in the static f16 RRS layer (Nsight Compute, µs): 37.1–38.9 with the
 // reduction of its 528 rows (4.8–4.9), against `fwht_h_13` 34.7–36.6 and `absmax_h` over
-// the rotated rows 18.5–19.7; the dynamic layer 1.1% faster, the static one level within
-// its spread (BENCHMARKS.md).
+// the rotated rows 18.5–19.7 (4.3 µs since the reduction takes more, smaller blocks); the
+// layer at M = 4096 then 2.8% faster with static reorder, 1.2–1.9% with dynamic
+// (BENCHMARKS.md).
 template <int LOGN>
 __device__ __forceinline__ void fwht_max_h(f16* __restrict__ x, const f16* __restrict__ src,
                                            unsigned long long vectors, float scale,

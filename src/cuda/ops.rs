@@ -352,21 +352,24 @@ impl Device {
         fwht_smem(k, self.cc) + (k * 2) as u32
     }
 
+    /// The entry of [`Device::fwht_max`] for rows of `k`, its threads and shared memory.
+    fn fwht_max_kernel(&self, k: usize) -> Result<(String, u32, u32)> {
+        let entry = format!("fwht_max_h_{}", k.trailing_zeros());
+        let smem = self.fwht_max_smem(k);
+        let threads = self.max_threads(HADAMARD, &entry, smem)?;
+        Ok((entry, threads, smem))
+    }
+
     /// Whether the f16 FWHT of rows of `k` also takes their channel maxima on this GPU
     /// ([`Device::fwht_max`]): k = 2^13, and `RRS_CUDA_FUSE_MAX` not `0`.
     pub fn fwht_fuses_max(&self, k: usize) -> bool {
-        self.fuse_max
-            && k == 1 << 13
-            && two_pass(k, self.cc)
-            && self.fwht_max_smem(k) <= self.smem_limit
+        self.fuse_max && k == 1 << 13 && self.fwht_max_smem(k) <= self.smem_limit
     }
 
     /// The blocks of [`Device::fwht_max`] for `rows` rows: as many as the SMs hold at once
     /// (each takes every so-many-th row), at most one a row. Its `partial` has this many rows.
     pub fn fwht_max_blocks(&self, rows: usize, k: usize) -> Result<usize> {
-        let entry = format!("fwht_max_h_{}", k.trailing_zeros());
-        let smem = self.fwht_max_smem(k);
-        let threads = self.max_threads(HADAMARD, &entry, smem)?;
+        let (entry, threads, smem) = self.fwht_max_kernel(k)?;
         let per_sm = self.blocks_per_sm(HADAMARD, &entry, threads, smem)?;
         Ok(rows.min(per_sm * self.sms).max(1))
     }
@@ -378,9 +381,7 @@ impl Device {
     /// `partial` are those of x.
     pub fn fwht_max(&self, src: &Tensor, x: &Tensor, partial: &Tensor) -> Result<()> {
         let (rows, k) = x.rows_cols();
-        let entry = format!("fwht_max_h_{}", k.trailing_zeros());
-        let smem = self.fwht_max_smem(k);
-        let threads = self.max_threads(HADAMARD, &entry, smem)?;
+        let (entry, threads, smem) = self.fwht_max_kernel(k)?;
         let cfg = config(grid(partial.rows_cols().0)?, threads, smem);
         let (xp, sp, pp) = (self.p(x), self.p(src), self.p(partial));
         let (vectors, norm) = (rows as u64, fwht_norm(k));
@@ -770,10 +771,7 @@ impl Device {
 mod tests {
     use super::*;
 
-    /// The wgmma tile with group scales follows the waves of blocks on the H100/H200's 132
-    /// SMs: 256 × 64 at M = 2048 and 4096 (N = 8192: 1024 and 2048 blocks, 8 and 16 waves,
-    /// against 946 and 1892 of 192 × 96, also 8 and 15 waves but longer ones), 192 × 96 at
-    /// 8192 (29 waves against 32) and for `tests/cuda.rs`'s shape chosen for it.
+    /// The rows a block of `absmax` cover every row in at most 1024 row blocks.
     #[test]
     fn absmax_blocks_cover_every_row() {
         for sms in [1, 46, 132] {
@@ -794,6 +792,10 @@ mod tests {
         assert_eq!(absmax_rows_per_block(528, 16, 132), 16);
     }
 
+    /// The wgmma tile with group scales follows the waves of blocks on the H100/H200's 132
+    /// SMs: 256 × 64 at M = 2048 and 4096 (N = 8192: 1024 and 2048 blocks, 8 and 16 waves,
+    /// against 946 and 1892 of 192 × 96, also 8 and 15 waves but longer ones), 192 × 96 at
+    /// 8192 (29 waves against 32) and for `tests/cuda.rs`'s shape chosen for it.
     #[test]
     fn wgmma_tile_follows_the_waves() {
         let entry = |m, n, sms| wgmma_step_tile(m, n, sms).entry;
