@@ -7,8 +7,7 @@
 //
 // The blocks are persistent (the host launches as many as the SMs hold): a block takes the
 // 64·CONS × BN tiles of y (plain: 128 × 64; with group scales 192 × 96 or 256 × 64, see
-// the entry points) blockIdx.x, + gridDim.x, … in turn, the last wave's split into parts of
-// 32 columns where they fit in one wave (WgTiles), and has 1 + CONS warpgroups (warp
+// the entry points) blockIdx.x, + gridDim.x, … in turn, and has 1 + CONS warpgroups (warp
 // specialization):
 //  * the producer copies each 128-code step's packed words from global to shared memory as
 //    they are (`cp.async`, two steps ahead), then unpacks the W rows into wgmma's canonical
@@ -173,26 +172,13 @@ __device__ __forceinline__ void wgmma_m64n96k32(int (&d)[48], const u32 (&af)[4]
         "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47])
       : "r"(af[0]), "r"(af[1]), "r"(af[2]), "r"(af[3]), "l"(db), "r"(scale_d));
 }
-__device__ __forceinline__ void wgmma_m64n32k32(int (&d)[16], const u32 (&af)[4],
-                                                unsigned long long db, int scale_d) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n32k32.s32.s8.s8 {"
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
-      "{%16, %17, %18, %19}, %20, p;\n}\n"
-      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
-        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
-        "+r"(d[14]), "+r"(d[15])
-      : "r"(af[0]), "r"(af[1]), "r"(af[2]), "r"(af[3]), "l"(db), "r"(scale_d));
-}
 // The same for BN columns.
 template <int BN> __device__ __forceinline__ void wgmma_rs(int (&d)[BN / 2], const u32 (&af)[4],
                                                            unsigned long long db, int scale_d) {
-  static_assert(BN == 128 || BN == 96 || BN == 64 || BN == 32, "tile columns");
+  static_assert(BN == 128 || BN == 96 || BN == 64, "tile columns");
   if constexpr (BN == 128) wgmma_m64n128k32(d, af, db, scale_d);
   else if constexpr (BN == 96) wgmma_m64n96k32(d, af, db, scale_d);
-  else if constexpr (BN == 64) wgmma_m64n64k32(d, af, db, scale_d);
-  else wgmma_m64n32k32(d, af, db, scale_d);
+  else wgmma_m64n64k32(d, af, db, scale_d);
 }
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
@@ -251,50 +237,12 @@ template <int N> __device__ __forceinline__ void regs_inc() {
 }
 #endif
 
-// A tile width as a type, for the consumers' generic lambda.
-template <int N> struct Width {
-  static constexpr int value = N;
-};
-
-// The tiles of a persistent grid (G = gridDim.x blocks; tiles of BM × BN, tiles_n a row):
-// block b takes tiles b, b + G, … while whole waves last (tiles / G each). Of the R =
-// tiles % G left for the last wave, where `split` asks it and R · BN / 32 ≤ G, each is
-// split into BN / 32 parts of 32 columns, block u < R · BN / 32 taking part u % (BN / 32)
-// of tile (tiles / G) · G + u / (BN / 32): the last wave then takes the time of a 32-column
-// tile on up to G SMs instead of a whole one's on R. Otherwise block b < R takes its last
-// whole tile there. H200, N = K = 8192, two rounds in one command, split against not: 192 ×
-// 96 with group scales at M = 4096 (44 last tiles, 132 parts) 0.639 / 0.644 against 0.662 /
-// 0.655 ms. A first build with the W rows and the unpack's offsets as run-time values in the
-// producer's loop (its critical path) made every kernel 5–8% slower, split or not; the
-// producer has a loop of its own for each width.
-template <int BM, int BN> struct WgTiles {
-  unsigned tiles_n, whole, narrow;  // whole tiles of this block; whether a part follows them
-  __device__ WgTiles(unsigned m, unsigned n, unsigned split) {
-    tiles_n = (n + BN - 1) / BN;
-    const unsigned tiles = tiles_n * ((m + BM - 1) / BM), rest = tiles % gridDim.x;
-    const bool parts = split && rest * (BN / 32) <= gridDim.x;
-    whole = tiles / gridDim.x + (!parts && blockIdx.x < rest ? 1 : 0);
-    narrow = parts && blockIdx.x < rest * (BN / 32);
-  }
-  // The first row and column of the block's whole tile i (i < whole) ...
-  __device__ void at(unsigned i, unsigned& i0, unsigned& j0) const {
-    const unsigned t = blockIdx.x + i * gridDim.x;
-    i0 = (t / tiles_n) * BM, j0 = (t % tiles_n) * BN;
-  }
-  // ... and of its part of 32 columns, where `narrow`.
-  __device__ void part(unsigned& i0, unsigned& j0) const {
-    const unsigned t = whole * gridDim.x + blockIdx.x / (BN / 32);
-    i0 = (t / tiles_n) * BM, j0 = (t % tiles_n) * BN + (blockIdx.x % (BN / 32)) * 32;
-  }
-};
-
 template <int SCALED, int BN, int CONS, int MINB>
 __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const u32* __restrict__ w,
                                                 const float* __restrict__ sa,
                                                 const float* __restrict__ sw,
                                                 const float* __restrict__ gs, float* __restrict__ y,
-                                                unsigned m, unsigned n, unsigned k,
-                                                unsigned split) {
+                                                unsigned m, unsigned n, unsigned k) {
 #ifdef RRS_WGMMA
   // Buffer b: [packed A rows | packed W rows | unpacked W], then the mbarriers.
   extern __shared__ __align__(1024) unsigned char smem[];
@@ -330,51 +278,41 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   }
   __syncthreads();
 
-  // Tiles (WgTiles): both roles walk the block's steps as one sequence (g: the step's index
-  // in it; buffer g % WG_BUFFERS), so that the producer copies and unpacks the next tile's
-  // first steps while the consumers finish a tile and write it out. A split tail's part is
-  // the block's last tile, so its steps are those from `narrow_from` on.
-  const WgTiles<BM, BN> tw(m, n, split);
-  const unsigned narrow_from = tw.whole * steps, total = narrow_from + (tw.narrow ? steps : 0);
+  // Tiles: a block takes tiles blockIdx.x, + gridDim.x, … (persistent: the host launches
+  // at most MINB blocks an SM), tile t covering rows (t / tiles_n) · BM and columns
+  // (t % tiles_n) · BN. Both roles walk the block's steps as one sequence (g: the step's
+  // index in it; buffer g % WG_BUFFERS), so that the producer copies and unpacks the next
+  // tile's first steps while the consumers finish a tile and write it out.
+  const unsigned tiles_n = (n + BN - 1) / BN, tiles = tiles_n * ((m + BM - 1) / BM);
+  const unsigned my_tiles = blockIdx.x < tiles ? (tiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
+  const unsigned total = my_tiles * steps;
 
   if (wg == 0) {
     // Producer. A thread owns chunk t = lane % 4 (16 of a row's 64 bytes per step) of rows
     // 8 · (warp + 4l) + lane / 4 of both operands (l < 4 for A, l < BN / 32 for W): a warp
     // covers 8 whole rows (full sectors in global memory, 512 contiguous bytes in the packed
-    // buffer). Rows past m or n read the rows one tile before (or the last row where there
-    // is none): rows of their own, where the last row read by all of them made one L2 line
-    // the target of every copy of those rows. A
-    // part of 32 columns copies BN rows of W all the same (unpacking 32), so that a step's
-    // copies take no branch. Step g's copies land in buffer g % WG_BUFFERS once the
-    // consumers have released step g − WG_BUFFERS.
+    // buffer). Rows past m or n read the last row. Step g's copies land in buffer
+    // g % WG_BUFFERS once the consumers have released step g − WG_BUFFERS.
     // Registers (PRODUCER_REGS, CONSUMER_REGS below) moved to the consumers.
     regs_dec<PRODUCER_REGS>();
     const unsigned t = lane & 3;
     constexpr int AL = BM / 32, WL = BN / 32;  // A and W rows per thread
     auto row_of = [&](int l) { return 8 * (warp + 4 * l) + (lane >> 2); };
-    // The copies' cursor: the block's tile ci, the byte offset of its step in a packed row,
-    // and the thread's rows of the tile (set once a tile, so that a step's copies only add).
-    unsigned ci = 0, offset = 0;
+    // The copies' cursor: tile ct, the byte offset of its step in a packed row, and the
+    // thread's rows of the tile (set once a tile, so that a step's copies only add).
+    unsigned ct = blockIdx.x, offset = 0;
     const unsigned char* arow[AL];
     const unsigned char* wrow[WL];
     auto start_tile = [&]() {
-      unsigned i0, j0;
-      if (ci < tw.whole) tw.at(ci, i0, j0);
-      else tw.part(i0, j0);
+      const unsigned i0 = (ct / tiles_n) * BM, j0 = (ct % tiles_n) * BN;
       const unsigned char* ab = reinterpret_cast<const unsigned char*>(a) + t * 16;
       const unsigned char* wb = reinterpret_cast<const unsigned char*>(w) + t * 16;
-      // Row i of a tile from i0, BT rows, of an operand of m rows (see above).
-      auto wrap = [](unsigned i, unsigned i0, unsigned bt, unsigned m) {
-        return i < m ? i : i0 >= bt ? i - bt : m - 1;
-      };
 #pragma unroll
-      for (int l = 0; l < AL; ++l)
-        arow[l] = ab + (size_t)wrap(i0 + row_of(l), i0, BM, m) * row_bytes;
+      for (int l = 0; l < AL; ++l) arow[l] = ab + (size_t)min(i0 + row_of(l), m - 1) * row_bytes;
 #pragma unroll
-      for (int l = 0; l < WL; ++l)
-        wrow[l] = wb + (size_t)wrap(j0 + row_of(l), j0, BN, n) * row_bytes;
+      for (int l = 0; l < WL; ++l) wrow[l] = wb + (size_t)min(j0 + row_of(l), n - 1) * row_bytes;
     };
-    if (total > 0) start_tile();
+    if (ct < tiles) start_tile();
     auto issue_copies = [&](unsigned g) {
       if (g < total) {
         if (g >= WG_BUFFERS) mbar_wait(&empty[g % WG_BUFFERS], ((g / WG_BUFFERS) + 1) & 1);
@@ -387,49 +325,40 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
         }
         offset += 64;
         if (offset == row_bytes) {
-          offset = 0, ++ci;
-          if (ci * steps < total) start_tile();
+          offset = 0, ct += gridDim.x;
+          if (ct < tiles) start_tile();
         }
       }
       async_commit();
     };
-    // W: word 4t + c of a row → even nibbles as word t of column chunk 2c, odd nibbles as
-    // word t of chunk 2c + 1. Chunk c of 8-row group r / 8 sits at (c · COLS / 8 + r / 8)
-    // · 128, row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes.
-    // All of the thread's words are read before the first store (one shared-memory latency
-    // a step, not one per row). COLS is BN, or 32 for a part (its own copy of the loop, so
-    // that the stores keep their constant offsets).
-    auto unpack_w = [&](auto width, u32 bp) {
-      constexpr int COLS = decltype(width)::value, L = COLS / 32;
-      uint4 q[L];
 #pragma unroll
-      for (int l = 0; l < L; ++l) q[l] = lds128(bp + PACKED_A + row_of(l) * 64 + t * 16);
+    for (int g = 0; g < WG_AHEAD; ++g) issue_copies(g);
+    for (unsigned g = 0; g < total; ++g) {
+      async_wait<WG_AHEAD - 1>();  // step g's chunks (this thread's) have landed
+      // W: word 4t + c of a row → even nibbles as word t of column chunk 2c, odd nibbles as
+      // word t of chunk 2c + 1. Chunk c of 8-row group r / 8 sits at (c · 16 + r / 8) · 128,
+      // row r % 8 at 16 · (r % 8): a warp's stores of one (chunk, l) cover 128 bytes. All
+      // of the thread's words are read before the first store (one shared-memory latency a
+      // step, not one per row).
+      const u32 bp = sbuf(g);
+      uint4 q[WL];
 #pragma unroll
-      for (int l = 0; l < L; ++l) {
+      for (int l = 0; l < WL; ++l) q[l] = lds128(bp + PACKED_A + row_of(l) * 64 + t * 16);
+#pragma unroll
+      for (int l = 0; l < WL; ++l) {
         const unsigned row = row_of(l);
         const u32 word[4] = {q[l].x, q[l].y, q[l].z, q[l].w};
         const u32 dst = bp + UNPACKED + (row / 8) * 128 + (row % 8) * 16 + t * 4;
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-          sts32(dst + (2 * c) * (COLS / 8) * 128, even_nibbles_x16(word[c]));
-          sts32(dst + (2 * c + 1) * (COLS / 8) * 128, odd_nibbles_x16(word[c]));
+          sts32(dst + (2 * c) * (BN / 8) * 128, even_nibbles_x16(word[c]));
+          sts32(dst + (2 * c + 1) * (BN / 8) * 128, odd_nibbles_x16(word[c]));
         }
       }
-    };
-#pragma unroll
-    for (int g = 0; g < WG_AHEAD; ++g) issue_copies(g);
-    // Steps g0 … g1 − 1, their W unpacked for COLS columns.
-    auto produce = [&](auto width, unsigned g0, unsigned g1) {
-      for (unsigned g = g0; g < g1; ++g) {
-        async_wait<WG_AHEAD - 1>();  // step g's chunks (this thread's) have landed
-        unpack_w(width, sbuf(g));
-        fence_proxy_async();  // the unpacked W visible to wgmma, ...
-        mbar_arrive(&full[g % WG_BUFFERS]);  // ... and A and W to the consumers
-        issue_copies(g + WG_AHEAD);  // (after the signal: see WG_AHEAD)
-      }
-    };
-    produce(Width<BN>{}, 0, narrow_from);
-    produce(Width<32>{}, narrow_from, total);
+      fence_proxy_async();  // the unpacked W visible to wgmma, ...
+      mbar_arrive(&full[g % WG_BUFFERS]);  // ... and A and W to the consumers
+      issue_copies(g + WG_AHEAD);  // (after the signal: see WG_AHEAD)
+    }
     async_wait<0>();
     return;
   }
@@ -453,46 +382,45 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       af[c][3] = odd_nibbles_x16(r1[c]);
     }
   };
+  constexpr int R = BN / 2;  // accumulators per thread
+  int acc[R];
+  float out[R];
+#pragma unroll
+  for (int e = 0; e < R; ++e) acc[e] = 0, out[e] = 0.0f;
+  // W's descriptor in buffer 0 (column chunks 2c, 2c + 1 — LBO: BN / 8 groups · 128 B apart
+  // — and 8-row groups 128 B apart). The others differ only in the start address, whose
+  // field (bits 0 … 13, in 16-byte units) holds every shared-memory address, so an offset
+  // adds to the descriptor without a carry out of the field.
+  const unsigned long long desc0 = wg_desc(sbase + UNPACKED, (BN / 8) * 128, 128);
+  // The 4 wgmmas (K = 4 × 32) of the block's step q, a tile's first when `first` (a fresh
+  // sum; with group scales every step's is).
+  auto issue_mma = [&](unsigned q, bool first, const u32 (&af)[4][4]) {
+    const u32 b = (q % WG_BUFFERS) * (BUFFER / 16);
+    wgmma_fence();
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      const unsigned long long db = desc0 + b + (2 * c) * (BN / 8) * 8;
+      wgmma_rs<BN>(acc, af[c], db, SCALED == 2 || first ? c > 0 : 1);
+    }
+    wgmma_commit();
+  };
   auto ready = [&](unsigned q) { mbar_wait(&full[q % WG_BUFFERS], (q / WG_BUFFERS) & 1); };
   auto release = [&](unsigned q) { mbar_arrive(&empty[q % WG_BUFFERS]); };
-  // One tile of BNT columns (BN, or 32 for a split tail's part) from row i0, column j0,
-  // whose first step is the block's step q0.
-  auto run_tile = [&](auto width, unsigned i0, unsigned j0, unsigned q0) {
-    constexpr int BNT = decltype(width)::value;
-    constexpr int R = BNT / 2;  // accumulators per thread
-    int acc[R];
-    float out[R];
+  // Step s (of its tile) into the f32 sums.
+  auto fold = [&](unsigned s) {
+    if (SCALED == 2) {
+      const float sc = gs[s] * (1.0f / 256.0f);
+      pin(acc);
 #pragma unroll
-    for (int e = 0; e < R; ++e) acc[e] = 0, out[e] = 0.0f;
-    // W's descriptor in buffer 0 (column chunks 2c, 2c + 1 — LBO: BNT / 8 groups · 128 B
-    // apart — and 8-row groups 128 B apart). The others differ only in the start address,
-    // whose field (bits 0 … 13, in 16-byte units) holds every shared-memory address, so an
-    // offset adds to the descriptor without a carry out of the field.
-    const unsigned long long desc0 = wg_desc(sbase + UNPACKED, (BNT / 8) * 128, 128);
-    // The 4 wgmmas (K = 4 × 32) of the block's step q, a tile's first when `first` (a fresh
-    // sum; with group scales every step's is).
-    auto issue_mma = [&](unsigned q, bool first, const u32 (&af)[4][4]) {
-      const u32 b = (q % WG_BUFFERS) * (BUFFER / 16);
-      wgmma_fence();
-#pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const unsigned long long db = desc0 + b + (2 * c) * (BNT / 8) * 8;
-        wgmma_rs<BNT>(acc, af[c], db, SCALED == 2 || first ? c > 0 : 1);
-      }
-      wgmma_commit();
-    };
-    // Step s (of its tile) into the f32 sums.
-    auto fold = [&](unsigned s) {
-      if (SCALED == 2) {
-        const float sc = gs[s] * (1.0f / 256.0f);
-        pin(acc);
-#pragma unroll
-        for (int e = 0; e < R; ++e) out[e] = __fmaf_rn(sc, (float)acc[e], out[e]);
-      }
-    };
+      for (int e = 0; e < R; ++e) out[e] = __fmaf_rn(sc, (float)acc[e], out[e]);
+    }
+  };
 
-    u32 af[4][4];
-    const unsigned last = steps - 1;
+  u32 af[4][4];
+  const unsigned last = steps - 1;
+  unsigned q0 = 0;  // the block's index of the tile's first step
+  for (unsigned tile = blockIdx.x; tile < tiles; tile += gridDim.x, q0 += steps) {
+    const unsigned i0 = (tile / tiles_n) * BM, j0 = (tile % tiles_n) * BN;
     // The last step is peeled off the loop, so that no branch inside it decides whether a
     // wgmma is issued (ptxas then keeps the wgmmas asynchronous).
     ready(q0);
@@ -543,27 +471,20 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
         if (j + 1 < n) dst[1] = si * sj[1] * v[1];
       }
     }
-  };
-
-  unsigned q0 = 0, i0, j0;  // q0: the block's index of the tile's first step
-  for (unsigned t = blockIdx.x; q0 < narrow_from; t += gridDim.x, q0 += steps)
-    run_tile(Width<BN>{}, (t / tw.tiles_n) * BM, (t % tw.tiles_n) * BN, q0);
-  if (q0 < total) {
-    tw.part(i0, j0);
-    run_tile(Width<32>{}, i0, j0, q0);
+#pragma unroll
+    for (int e = 0; e < R; ++e) out[e] = 0.0f;
   }
 #else
   __trap();  // compiled for sm_90a only (the host never launches it elsewhere)
 #endif
 }
 
-// The entry points (the GEMM's signature, whose last argument, the group elsewhere, is here
-// whether a last wave's tiles may split (WgTiles); dynamic shared memory WG_SMEM(64 · CONS, BN)).
+// The entry points (the GEMM's signature; dynamic shared memory WG_SMEM(64 · CONS, BN)).
 #define WGMMA_ENTRY(NAME, SCALED, BN, CONS, MINB)                                            \
   extern "C" __global__ void __launch_bounds__(WG_THREADS(CONS), MINB)                       \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
-           float* y, unsigned m, unsigned n, unsigned k, unsigned split) {                     \
-    gemm_wgmma_body<SCALED, BN, CONS, MINB>(a, w, sa, sw, gs, y, m, n, k, split);            \
+           float* y, unsigned m, unsigned n, unsigned k, unsigned /* group: 128 or unused */) { \
+    gemm_wgmma_body<SCALED, BN, CONS, MINB>(a, w, sa, sw, gs, y, m, n, k);                   \
   }
 // Without group scales 128 × 64 tiles, two blocks per SM (8192³ on the H200: 1.25 against
 // 1.31 ms with 128 × 128). With them, one block per SM of three or four consumers: each

@@ -156,13 +156,7 @@ pub fn ptx(source: Source, arch: &str) -> Result<String> {
         .chain(source.headers)
         .chain([&source.text])
         .fold(String::new(), |t, part| t + part + "\n");
-    // `-default-device`: the generic lambdas of `gemm_wgmma.cu` (a width as a type) are
-    // device code; NVRTC would take them as host functions.
-    let mut options = vec![
-        format!("--gpu-architecture={arch}"),
-        "-std=c++17".into(),
-        "-default-device".into(),
-    ];
+    let mut options = vec![format!("--gpu-architecture={arch}"), "-std=c++17".into()];
     options.extend(ops::host_defines(source.name, compute_capability(&arch)?));
     let opts = cudarc::nvrtc::CompileOptions {
         options,
@@ -239,10 +233,6 @@ pub(crate) struct Device {
     /// maxima (`fwht_max_h_13` in `cuda/hadamard.cu`; `RRS_CUDA_FUSE_MAX=0` turns it off,
     /// for A/B runs).
     pub fuse_max: bool,
-    /// Whether the wgmma GEMM splits the tiles of its last, partial wave of blocks into
-    /// parts of 32 columns where the SMs hold them all (`WgTiles` in `cuda/gemm_wgmma.cu`;
-    /// `RRS_CUDA_SPLIT_TAIL=0` turns it off, for A/B runs).
-    pub split_tail: bool,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
@@ -326,7 +316,6 @@ impl Device {
             fuse_rotation: std::env::var("RRS_CUDA_FUSE_ROTATION").as_deref() != Ok("0"),
             fuse_cross: std::env::var("RRS_CUDA_FUSE_CROSS").as_deref() != Ok("0"),
             fuse_max: std::env::var("RRS_CUDA_FUSE_MAX").as_deref() != Ok("0"),
-            split_tail: std::env::var("RRS_CUDA_SPLIT_TAIL").as_deref() != Ok("0"),
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),

@@ -28,17 +28,14 @@ struct WgmmaTile {
     per_sm: usize,
 }
 
-/// With group scales: 192 × 96 or 256 × 64 tiles, one block per SM, whichever takes less
-/// time for the shape (`wgmma_step_tile`): its whole waves of blocks, and a last partial
-/// wave, whose tiles split into parts of 32 columns where the SMs hold them all
-/// (`WgmmaTile::grid`). Each with the time of a wave of whole tiles and of parts, µs, on
-/// the H200 at K = 8192 (only their ratios matter). Both tiles at M = 2048 / 4096 / 8192
-/// (`1ea05e9`, two rounds, ms): 256 × 64 0.318–0.326 / 0.658–0.663 / 1.268–1.286, 192 × 96
-/// 0.325–0.327 / 0.634–0.636 / 1.196–1.199. With the split, 192 × 96 at M = 4096 took 0.639
-/// and 0.644 ms against 0.662 and 0.655 without (its 44 last tiles as 132 parts: a part's
-/// wave about 0.62 of a whole one's), and at M = 2048 (7 waves and 66 parts) 0.325 and 0.327
-/// against 256 × 64's 0.318 and 0.317 (8 waves, 39.7 µs each).
-const WGMMA_STEP: [(WgmmaTile, f64, f64); 2] = [
+/// With group scales: 192 × 96 or 256 × 64 tiles, one block per SM, whichever has the
+/// lower waves × wave time for the shape (`wgmma_step_tile`); each with the time of a wave
+/// of blocks, µs, measured on the H200 at K = 8192 (only their ratio matters). Since the
+/// producer signals before it waits (`01529dd`) the two are closer (46.0 and 42.4 before):
+/// both tiles at M = 2048 / 4096 / 8192, two rounds, ms: 256 × 64 0.318–0.326 / 0.658–0.663
+/// / 1.268–1.286, 192 × 96 0.325–0.327 / 0.634–0.636 / 1.196–1.199, so M = 4096 now takes
+/// 192 × 96 (15 waves against 16).
+const WGMMA_STEP: [(WgmmaTile, f64); 2] = [
     (
         WgmmaTile {
             entry: "gemm_wgmma_step_wide",
@@ -47,7 +44,6 @@ const WGMMA_STEP: [(WgmmaTile, f64, f64); 2] = [
             per_sm: 1,
         },
         42.0,
-        26.0,
     ),
     (
         WgmmaTile {
@@ -56,8 +52,7 @@ const WGMMA_STEP: [(WgmmaTile, f64, f64); 2] = [
             cols: 64,
             per_sm: 1,
         },
-        39.7,
-        25.0,
+        40.5,
     ),
 ];
 /// Without: 128 × 64 tiles, two blocks per SM.
@@ -68,19 +63,9 @@ const WGMMA_PLAIN: WgmmaTile = WgmmaTile {
     per_sm: 2,
 };
 
-/// The wgmma tile with group scales for an m × n output on `sms` SMs, with the last wave's
-/// tiles split where `split` allows it.
-fn wgmma_step_tile(m: usize, n: usize, sms: usize, split: bool) -> WgmmaTile {
-    let time = |(t, wave, part_wave): (WgmmaTile, f64, f64)| {
-        let slots = t.per_sm * sms.max(1);
-        let tiles = t.blocks(m, n);
-        let last = match t.grid(m, n, sms, split) {
-            (_, true) => part_wave,
-            _ if tiles % slots > 0 => wave,
-            _ => 0.0,
-        };
-        (tiles / slots) as f64 * wave + last
-    };
+/// The wgmma tile with group scales for an m × n output on `sms` SMs.
+fn wgmma_step_tile(m: usize, n: usize, sms: usize) -> WgmmaTile {
+    let time = |(t, wave): (WgmmaTile, f64)| t.blocks(m, n).div_ceil(sms.max(1)) as f64 * wave;
     let [wide, tall] = WGMMA_STEP;
     if time(tall) < time(wide) {
         tall.0
@@ -108,23 +93,6 @@ impl WgmmaTile {
     /// Blocks of an m × n output.
     fn blocks(self, m: usize, n: usize) -> usize {
         m.div_ceil(self.rows()) * n.div_ceil(self.cols)
-    }
-
-    /// The persistent grid of an m × n output on `sms` SMs, and whether the tiles of its
-    /// last, partial wave split into parts of 32 columns (the kernel's `split` argument,
-    /// `WgTiles` in `cuda/gemm_wgmma.cu`, which derives the same decision from the grid):
-    /// as many blocks as the SMs hold, or one a tile or a part where those are fewer. A
-    /// wave splits where `split` allows it and its parts fit in one wave.
-    fn grid(self, m: usize, n: usize, sms: usize, split: bool) -> (usize, bool) {
-        let (tiles, slots, parts) = (self.blocks(m, n), self.per_sm * sms.max(1), self.cols / 32);
-        let rest = tiles % slots;
-        if tiles >= slots {
-            (slots, split && rest > 0 && rest * parts <= slots)
-        } else if split && tiles * parts <= slots {
-            (tiles * parts, true)
-        } else {
-            (tiles, false)
-        }
     }
 
     /// The kernel's checks of this tile, as NVRTC definitions (`gemm_wgmma_step_wide`:
@@ -222,7 +190,7 @@ pub(crate) fn host_defines(source: &str, cc: (i32, i32)) -> Vec<String> {
         ],
         "gemm_wgmma" => WGMMA_STEP
             .iter()
-            .map(|&(t, _, _)| t)
+            .map(|&(t, _)| t)
             .chain([WGMMA_PLAIN])
             .flat_map(WgmmaTile::defines)
             .collect(),
@@ -716,15 +684,13 @@ impl Device {
             // A producer and consumer warpgroups (gemm_wgmma.cu), a tile of WGMMA_STEP with
             // group scales, WGMMA_PLAIN without.
             let tile = if scaled {
-                wgmma_step_tile(m, n, self.sms, self.split_tail)
+                wgmma_step_tile(m, n, self.sms)
             } else {
                 WGMMA_PLAIN
             };
             let entry = tile.entry;
-            // Persistent blocks, as many as the SMs hold, each taking every grid-th tile;
-            // the argument that is the group elsewhere is whether the last wave splits.
-            let (blocks, split) = tile.grid(m, n, self.sms, self.split_tail);
-            g32 = split as u32;
+            // Persistent blocks, as many as the SMs hold, each taking every grid-th tile.
+            let blocks = tile.blocks(m, n).min(tile.per_sm * self.sms.max(1));
             let cfg = LaunchConfig {
                 grid_dim: (blocks as u32, 1, 1),
                 block_dim: (tile.threads(), 1, 1),
@@ -826,31 +792,13 @@ mod tests {
         assert_eq!(absmax_rows_per_block(528, 16, 132), 16);
     }
 
-    /// The wgmma grid: every block has a tile or a part, and a last wave splits only where
-    /// its parts fit in one wave.
-    #[test]
-    fn wgmma_grid_splits_the_last_wave_where_it_fits() {
-        let [(wide, ..), (tall, ..)] = WGMMA_STEP;
-        // N = K = 8192 on 132 SMs: 1892 tiles of 192 × 96, 44 in the last wave (132 parts).
-        assert_eq!(wide.grid(4096, 8192, 132, true), (132, true));
-        assert_eq!(wide.grid(4096, 8192, 132, false), (132, false));
-        // 2048 tiles of 256 × 64, 68 in the last wave: 136 parts do not fit.
-        assert_eq!(tall.grid(4096, 8192, 132, true), (132, false));
-        // Fewer tiles than SMs: one block a part where all parts fit, else one a tile.
-        assert_eq!(tall.grid(300, 260, 132, true), (20, true));
-        assert_eq!(wide.grid(1100, 1800, 132, true), (114, false));
-        // Whole waves only.
-        assert_eq!(wide.grid(192 * 11, 96 * 12, 132, true), (132, false));
-        assert_eq!(WGMMA_PLAIN.grid(8192, 8192, 132, true), (264, true));
-    }
-
     /// The wgmma tile with group scales follows the waves of blocks on the H100/H200's 132
-    /// SMs: 256 × 64 at M = 2048 (N = 8192: 1024 blocks, 8 waves, against 946 of 192 × 96,
-    /// also 8 waves but longer ones), 192 × 96 at 4096 (15 waves against 16) and 8192 (29
-    /// against 32) and for `tests/cuda.rs`'s shape chosen for it.
+    /// SMs: 256 × 64 at M = 2048 and 4096 (N = 8192: 1024 and 2048 blocks, 8 and 16 waves,
+    /// against 946 and 1892 of 192 × 96, also 8 and 15 waves but longer ones), 192 × 96 at
+    /// 8192 (29 waves against 32) and for `tests/cuda.rs`'s shape chosen for it.
     #[test]
     fn wgmma_tile_follows_the_waves() {
-        let entry = |m, n, sms| wgmma_step_tile(m, n, sms, false).entry;
+        let entry = |m, n, sms| wgmma_step_tile(m, n, sms).entry;
         assert_eq!(entry(2048, 8192, 132), "gemm_wgmma_step_tall");
         assert_eq!(entry(4096, 8192, 132), "gemm_wgmma_step_wide");
         assert_eq!(entry(8192, 8192, 132), "gemm_wgmma_step_wide");
@@ -858,12 +806,5 @@ mod tests {
         for sms in [114, 132] {
             assert_eq!(entry(1100, 1800, sms), "gemm_wgmma_step_wide", "{sms} SMs");
         }
-        // With the last wave split: M = 2048 keeps 256 × 64 (8 waves, whose 100 last tiles
-        // do not split, against 7 waves and 66 parts of 192 × 96), M = 4096 and 8192 keep
-        // 192 × 96.
-        let split = |m| wgmma_step_tile(m, 8192, 132, true).entry;
-        assert_eq!(split(2048), "gemm_wgmma_step_tall");
-        assert_eq!(split(4096), "gemm_wgmma_step_wide");
-        assert_eq!(split(8192), "gemm_wgmma_step_wide");
     }
 }
