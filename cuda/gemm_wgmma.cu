@@ -503,7 +503,9 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 // → 0.346. A first build that re-derived each row's address from the tile at every step
 // was 5–8% slower with group scales (1.394 / 0.376 against 1.326–1.331 / 0.348–0.353 ms):
 // the producer's loop is on the critical path, so it keeps one pointer a row, set when a
-// tile starts.
+// tile starts. Tried and not kept (`8ae505a`, BENCHMARKS.md): the last, partial wave of tiles
+// split into parts of 32 columns run on as many more SMs (1.3% off M = 4096 at N = K = 8192,
+// but the code for two widths cost as much there and 1.5–2% at M = 8192).
 // Nsight Compute at M = 2048 with group scales: the SMs' active cycles range from 538 k to
 // 618 k (1024 tiles on 132 SMs: 7 or 8 each), so 3% of the time is the last wave's. With
 // the producer's signal before its wait (WG_AHEAD) the kernel is near issue-bound: slots
