@@ -505,7 +505,9 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 // the producer's loop is on the critical path, so it keeps one pointer a row, set when a
 // tile starts. Tried and not kept (`8ae505a`, BENCHMARKS.md): the last, partial wave of tiles
 // split into parts of 32 columns run on as many more SMs (1.3% off M = 4096 at N = K = 8192,
-// but the code for two widths cost as much there and 1.5–2% at M = 8192).
+// but the code for two widths cost as much there and 1.5–2% at M = 8192); A as s8 (16 ·
+// code, written so by the quantize) instead of the consumers' unpacking: 5–14% slower at
+// M = 2048 … 8192 (timed on a scratch A), twice A's bytes through the producer's copies.
 // Nsight Compute at M = 2048 with group scales: the SMs' active cycles range from 538 k to
 // 618 k (1024 tiles on 132 SMs: 7 or 8 each), so 3% of the time is the last wave's. With
 // the producer's signal before its wait (WG_AHEAD) the kernel is near issue-bound: slots
