@@ -60,8 +60,13 @@ for k in [] if DECODE_ONLY else ks:
     del x, y, xh, yh
 
 ms_list, nks = ([1, 16, 64], [512]) if QUICK else ([1, 16, 2048, 4096, 8192], [4096, 8192])
-for nk in [] if HADAMARD_ONLY else nks:
-    n = k = nk
+# The weights (n, k) with their batch sizes; `--gemm-shapes 4096x28672x8192,…` (M×N×K, as
+# bench_cuda's flag) replaces every M with every N = K.
+cases = [(nk, nk, ms_list) for nk in nks]
+if "--gemm-shapes" in sys.argv:
+    shapes = sys.argv[sys.argv.index("--gemm-shapes") + 1].split(",")
+    cases = [(n, k, [m]) for m, n, k in (map(int, s.split("x")) for s in shapes)]
+for n, k, ms_list in [] if HADAMARD_ONLY else cases:
     wb = torch.randint(0, 255, (n * k // 2,), dtype=torch.uint8, device=dev)
     wc = torch.empty_like(wb)
     emit("copy_bytes", 0, n, k, time_ms(lambda: wc.copy_(wb), 20))

@@ -6,14 +6,16 @@
 //! ```text
 //! cargo run --release --features cuda --example bench_cuda -- [--quick] [--gemm int4|int8|wgmma]
 //!     [--only hadamard|gemm|decode|linear] [--m 2048,8192] [--nk 8192] [--layers static,quarot]
-//!     [--fwht-k 14336,28672]
+//!     [--fwht-k 14336,28672] [--gemm-shapes 4096x28672x8192,4096x8192x28672]
 //! ```
 //!
 //! `--m` and `--nk` replace the GEMM and linear sections' lists of M and of N = K (for A/B
 //! runs of one shape); `--fwht-k` the FWHT section's row lengths (any supported size, e.g.
 //! the 12·2^n, 20·2^n and 28·2^n of real models' FFN widths); `--layers` keeps only those
 //! layers of the linear section (static, dynamic, quarot) and drops its op benches (for A/B
-//! runs of the layer).
+//! runs of the layer). `--gemm-shapes` gives the GEMM section's shapes as M×N×K instead
+//! (N ≠ K, e.g. a large model's FFN projections; `benches/torch_peer.py` takes the same
+//! flag).
 
 #[cfg(feature = "cuda")]
 mod common;
@@ -186,10 +188,27 @@ fn run() -> rrs::Result<()> {
         sizes("--m").unwrap_or(ms_list),
         sizes("--nk").unwrap_or(nks),
     );
+    // The section's weights (n, k) with their batch sizes: every M with every N = K, or the
+    // shapes of `--gemm-shapes`.
+    let cases: Vec<(usize, usize, Vec<usize>)> =
+        match args.iter().position(|a| a == "--gemm-shapes") {
+            Some(i) => {
+                let list = args.get(i + 1).map(String::as_str).unwrap_or("");
+                list.split(',')
+                    .map(
+                        |shape| match shape.split('x').map(str::parse).collect::<Vec<_>>()[..] {
+                            [Ok(m), Ok(n), Ok(k)] => (n, k, vec![m]),
+                            _ => panic!("--gemm-shapes takes MxNxK,…: {list:?}"),
+                        },
+                    )
+                    .collect()
+            }
+            None => nks.iter().map(|&nk| (nk, nk, ms_list.clone())).collect(),
+        };
     // `--only decode`: the m ≤ 16 cases of this section alone.
     let decode_only = only.as_deref() == Some("decode");
-    for &nk in nks.iter().filter(|_| section("gemm") || decode_only) {
-        let (n, k) = (nk, nk);
+    for (n, k, ms_list) in cases.iter().filter(|_| section("gemm") || decode_only) {
+        let (n, k) = (*n, *k);
         let w = common::packed(&ctx, &mut rng, n, k)?;
         let gs = Tensor::from_slice(
             &ctx,
