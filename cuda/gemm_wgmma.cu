@@ -504,8 +504,8 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 // was 5–8% slower with group scales (1.394 / 0.376 against 1.326–1.331 / 0.348–0.353 ms):
 // the producer's loop is on the critical path, so it keeps one pointer a row, set when a
 // tile starts. Tried and not kept (`8ae505a`, BENCHMARKS.md): the last, partial wave of tiles
-// split into parts of 32 columns run on as many more SMs (1.3% off M = 4096 at N = K = 8192,
-// but the code for two widths cost as much there and 1.5–2% at M = 8192); A as s8 (16 ·
+// split into parts of 32 columns run on as many more SMs (1–2.5% off M = 4096 at N = K =
+// 8192, but the code for two widths cost as much there and 1.5–2% at M = 8192); A as s8 (16 ·
 // code, written so by the quantize) instead of the consumers' unpacking: 5–14% slower at
 // M = 2048 … 8192 (timed on a scratch A), twice A's bytes through the producer's copies.
 // Nsight Compute at M = 2048 with group scales: the SMs' active cycles range from 538 k to
