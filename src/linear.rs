@@ -523,16 +523,15 @@ impl RrsLinear {
         // QuaRot-style (rotation, no Runtime Smooth): the quantize rotates its rows itself,
         // without writing them where the backend fuses the two (`quantize_rotated`); the
         // channel maxima of Runtime Smooth need the whole batch rotated first.
-        let rotate_in_quantize = plan.method.rotates()
-            && !plan.method.runtime_smooth()
-            && matches!(self.weights, Weights::Int4(_));
+        let quantizes = matches!(self.weights, Weights::Int4(_));
+        let rotate_in_quantize =
+            plan.method.rotates() && !plan.method.runtime_smooth() && quantizes;
         // Rotation before Runtime Smooth: where the backend fuses them, the FWHT also takes
         // partial channel maxima of its output (`maxima`), which the statistics reduce
         // instead of reading the rotated rows again.
         let (rotated, maxima);
         let xin = if plan.method.rotates() && !rotate_in_quantize {
-            let fused = if plan.method.runtime_smooth() && matches!(self.weights, Weights::Int4(_))
-            {
+            let fused = if plan.method.runtime_smooth() && quantizes {
                 hadamard::record_with_maxima(ctx, rec, x)?
             } else {
                 None
