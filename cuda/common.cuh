@@ -48,6 +48,12 @@ template <int N> __device__ __forceinline__ void async_wait() {
 #endif
 }
 
+// Barrier `id` (1 … 15; 0 is __syncthreads) among `threads` threads (whole warps) of the
+// block; orders their shared-memory accesses as __syncthreads does the block's.
+__device__ __forceinline__ void group_sync(unsigned id, unsigned threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 // The host's launch facts (`host_defines` in src/cuda/ops.rs) arrive as RRS_HOST_* macros;
 // each source checks them against its own constants with `static_assert`, so that a host
 // and a kernel that drift apart fail to compile. Compile through `rrs::cuda::ptx`.

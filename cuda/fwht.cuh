@@ -2,7 +2,7 @@
 // the entries are in hadamard.cu, and rotate.cu fuses the transform with what follows it).
 // Elements are f32, or f16 (IEEE half, converted to f32 on load; results rounded to nearest
 // once, on store).
-// n = 2^12 … 2^14 run `fwht_two_pass` (below), 2^15 on sm_90 and newer `fwht_stream`
+// n = 2^12 … 2^14 run `fwht_two_pass` (below), 2^15 on sm_90 and newer `fwht_stream_*`
 // (below; one block per SM streaming its vectors); the other sizes `fwht_body`:
 // thread t loads V consecutive elements at a time (f32: V = 1, 2 or 4 by size, see F32_V in
 // hadamard.cu;
@@ -387,9 +387,10 @@ __device__ __forceinline__ void fwht_max_h(f16* __restrict__ x, const f16* __res
   for (unsigned i = 0; i < R / 2; ++i) row[T * i] = most[i];
 }
 
-// 2^15 elements, streamed (`fwht_stream`, `fwht_h_stream`; the host takes them on sm_90 and
-// newer, where a block may have STREAM_SMEM(In) bytes of shared memory, and launches one
-// block per SM, each taking vectors blockIdx.x, + gridDim.x, …).
+// 2^15 elements, streamed (`fwht_stream_f32` and `fwht_stream_f16`, entries `fwht_stream`
+// and `fwht_h_stream`; the host takes them on sm_90 and newer, where a block may have
+// STREAM_SMEM(In) bytes of shared memory, and launches one block per SM, each taking
+// vectors blockIdx.x, + gridDim.x, …).
 // Why: `fwht_body` holds a row of 2^15 in shared memory, 128 KiB of f32, so an SM runs one
 // block, whose load, transform and store do not overlap. Here a block keeps its row in
 // registers while the next row streams into shared memory (`cp.async`, staged as
@@ -400,49 +401,105 @@ __device__ __forceinline__ void fwht_max_h(f16* __restrict__ x, const f16* __res
 //   C: e = p + P·t + 512·P·i (register p + P·i) bits 12 … 14 left to do (9 … 11 were B's)
 // so the butterflies still run bit by bit in ascending order, as the CPU reference runs them,
 // and the results are bit-identical. A → B puts element e at e + 4·(e / 64) (A writes 16
-// bytes at a time, 68 words apart: a quarter warp covers the 32 banks), B → C at e; every
-// other access is consecutive across lanes, so none has bank conflicts. Beside a staged row
-// of f16 the exchange buffer holds a whole row of f32, and C holds pairs (P = 2: 8-byte
-// reads, one f16x2 store for two elements); beside one of f32 (128 KiB) only half, so each
-// exchange takes two rounds, split on an element bit that is a thread bit in both layouts
-// (so that each thread reads only after writing all it holds) and dropped from the
-// address: bit 14 for A → B (threads t / 256 = round), bit 5 for B → C (warps of that
-// parity; C then holds single elements, P = 1, since with pairs bit 5 would be thread bit
-// 4 in C but thread bit 5 in B).
+// bytes at a time, 68 words apart: a quarter warp covers the 32 banks); every other access
+// is consecutive across lanes, so none has bank conflicts.
 // H200, M = 4096, ms (torch copy of the same tensor in the same command): f32 0.359 →
 // 0.292 (0.256), f16 0.270 → 0.186 (0.129); f16 in two rounds as f32: 0.225. f32 with
 // whole-row exchanges (three quarters of the next row staged, the last quarter copied into
 // the buffer after the second exchange): 0.292, no faster. The 16-byte A → B stores, f16
 // pairs in C and the scale in a register: f16 0.186–0.189 → 0.170 (0.1295), f32 0.292–0.293
-// → 0.294–0.295 (within 1%).
+// → 0.294–0.295 (within 1%). f16 with the groups' own barriers (`fwht_stream_f16`), two
+// rounds, one command: out of place 0.1706 / 0.1707 → 0.1574 / 0.1558 (copy 0.1306); in
+// place 0.1865 / 0.1876 → 0.2006 / 0.1999 in the bench's back-to-back launches, but under
+// Nsight Compute (a launch at a time) out of place and in place alike take 197 µs and move
+// the same DRAM bytes.
 #define STREAM_T 512
 #define STREAM_ROUNDS(In) (sizeof(In) == 4 ? 2 : 1)
 #define STREAM_XWORDS(In) ((32768 + 2048) / STREAM_ROUNDS(In))  // exchange buffer, floats
 #define STREAM_SMEM(In) ((1 << 15) * (int)sizeof(In) + STREAM_XWORDS(In) * 4)
-template <typename In, typename Out>
-__device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __restrict__ src,
-                                            unsigned long long vectors, float scale) {
-  constexpr unsigned N = 1 << 15, T = STREAM_T, R = 64, ROUNDS = STREAM_ROUNDS(In);
-  constexpr unsigned P = ROUNDS == 1 ? 2 : 1;    // consecutive elements a thread holds in C
-  static_assert(N == T * R, "sizes of this path");
+
+// f16 rows: beside the staged row (64 KiB) the exchange buffer holds a whole row of f32,
+// padded, and C holds pairs (P = 2: 8-byte reads, one f16x2 store for two elements). Group
+// G = t / 64 of 64 threads holds elements 4096·G … 4096·G + 4095 in layouts A and B alike,
+// so it stages its own slices, and its exchange A → B and its stores for C take the group's
+// barrier (`group_sync(1 + G, 64)`), not the block's. Only C's reads, and the next vector's
+// reuse of the exchange buffer, wait for the whole block: two block barriers a vector
+// instead of six, so that one group's butterflies overlap another's shared-memory accesses
+// (with one block an SM and a block barrier before each phase, the SM's adders idled while
+// it exchanged, and its shared memory while it added). B's stores for C are padded as A's
+// (element e at e + 4·(e / 64)), so that each group writes only its own 4352 words.
+__device__ __forceinline__ void fwht_stream_f16(f16* __restrict__ x, const f16* __restrict__ src,
+                                                unsigned long long vectors, float scale) {
+  constexpr unsigned N = 1 << 15, R = 64, GT = 64, GN = GT * R;  // a group's threads, elements
+  static_assert(N == STREAM_T * R && STREAM_XWORDS(f16) == N / 64 * 68, "sizes of this path");
   extern __shared__ float s[];
-  In* stage = reinterpret_cast<In*>(s);
-  float* xb = s + N * sizeof(In) / 4;
+  f16* stage = reinterpret_cast<f16*>(s);
+  float* xb = s + N / 2;
+  const unsigned t = threadIdx.x, g = t / GT, tg = t % GT;
+  const f16* base = src ? src : x;
+  // The group's slices of vector v into the stage as they are (layout A's slices).
+  auto stage_vector = [&](unsigned long long v) {
+    stage_row<GN, R, GT>(stage + GN * g, base + v * N + GN * g, tg);
+  };
+  unsigned long long v = blockIdx.x;
+  if (v >= vectors) return;
+  stage_vector(v);
+  // Register i at base + 68·i: A's element 64·t + i, B's tg + 64·i + 4096·g; C's pair i
+  // (elements 2t + 1024·i, + 1) at c_read + 1088·i.
+  const unsigned a_at = 68 * t, b_at = tg + 68 * 64 * g, c_read = 2 * t + 4 * (t / 32);
+  const float sc = in_register(scale);
+  for (; v < vectors; v += gridDim.x) {
+    async_wait<0>();
+    group_sync(1 + g, GT);  // the group's slices of vector v staged
+    float r[R];
+    load_slice(stage, t, r);
+    group_sync(1 + g, GT);  // ... and read: the group's slices of the next vector may land
+    if (v + gridDim.x < vectors) stage_vector(v + gridDim.x);
+    butterflies<1, R>(r);  // bits 0 … 5
+    __syncthreads();       // the last vector's C reads done: the exchange buffer is free
+#pragma unroll
+    for (unsigned i = 0; i < R; i += 4) store_v<4>(xb + a_at + i, r + i);
+    group_sync(1 + g, GT);
+#pragma unroll
+    for (unsigned i = 0; i < R; ++i) r[i] = xb[b_at + 68 * i];
+    group_sync(1 + g, GT);  // the group's B reads done before its stores for C
+    butterflies<1, R>(r);   // bits 6 … 11
+#pragma unroll
+    for (unsigned i = 0; i < R; ++i) xb[b_at + 68 * i] = r[i];
+    __syncthreads();
+#pragma unroll
+    for (unsigned i = 0; i < R / 2; ++i) load_v<2>(xb + c_read + 1088 * i, r + 2 * i);
+    butterflies<8, R>(r);  // bits 12 … 14
+    store_scaled<2, STREAM_T>(x + v * N + 2 * t, r, sc);
+  }
+}
+
+// f32 rows: beside the staged row (128 KiB) the exchange buffer holds half a row, so each
+// exchange takes two rounds, split on an element bit that is a thread bit in both layouts
+// (so that each thread reads only after writing all it holds) and dropped from the
+// address: bit 14 for A → B (threads t / 256 = round), bit 5 for B → C (warps of that
+// parity; B → C puts element e at its index with bit 5 dropped, and C holds single
+// elements, P = 1, since with pairs bit 5 would be thread bit 4 in C but thread bit 5 in B).
+__device__ __forceinline__ void fwht_stream_f32(float* __restrict__ x,
+                                                const float* __restrict__ src,
+                                                unsigned long long vectors, float scale) {
+  constexpr unsigned N = 1 << 15, T = STREAM_T, R = 64, ROUNDS = STREAM_ROUNDS(float);
+  static_assert(N == T * R && ROUNDS == 2, "sizes of this path");
+  extern __shared__ float s[];
+  float* stage = s;
+  float* xb = s + N;
   const unsigned t = threadIdx.x;
-  const In* base = src ? src : reinterpret_cast<const In*>(x);
+  const float* base = src ? src : x;
   // Vector v into the stage as it is (layout A's slices, as in `fwht_two_pass`).
   auto stage_vector = [&](unsigned long long v) { stage_row<N, R, T>(stage, base + v * N, t); };
   unsigned long long v = blockIdx.x;
   if (v >= vectors) return;
   stage_vector(v);
-  // Each exchange's writes and reads (register i at base + stride · i); with two rounds the
-  // round's bit is dropped from the element's address.
-  const unsigned ab_round = ROUNDS == 2 ? t >> 8 : 0, bc_round = ROUNDS == 2 ? (t >> 5) & 1 : 0;
-  const unsigned a_write = 68 * (ROUNDS == 2 ? t & 255 : t);
-  const unsigned b_read = (t & 63) + 68 * 64 * (ROUNDS == 2 ? (t >> 6) & 3 : t >> 6);
-  const unsigned b_write = ROUNDS == 2 ? (t & 31) + 2048 * (t >> 6) : (t & 63) + 4096 * (t >> 6);
-  const unsigned c_read = ROUNDS == 2 ? (t & 31) + 32 * (t >> 6) : P * t;
-  constexpr unsigned B_WRITE_STRIDE = 64 / ROUNDS, C_READ_STRIDE = 512 * P / ROUNDS;
+  // Each exchange's writes and reads (register i at base + stride · i), the round's bit
+  // dropped from the element's address.
+  const unsigned ab_round = t >> 8, bc_round = (t >> 5) & 1;
+  const unsigned a_write = 68 * (t & 255), b_read = (t & 63) + 68 * 64 * ((t >> 6) & 3);
+  const unsigned b_write = (t & 31) + 2048 * (t >> 6), c_read = (t & 31) + 32 * (t >> 6);
   const float sc = in_register(scale);
   for (; v < vectors; v += gridDim.x) {
     async_wait<0>();
@@ -470,16 +527,16 @@ __device__ __forceinline__ void fwht_stream(Out* __restrict__ x, const In* __res
     for (unsigned round = 0; round < ROUNDS; ++round) {
       if (bc_round == round) {
 #pragma unroll
-        for (unsigned i = 0; i < R; ++i) xb[b_write + B_WRITE_STRIDE * i] = r[i];
+        for (unsigned i = 0; i < R; ++i) xb[b_write + 32 * i] = r[i];
       }
       __syncthreads();
       if (bc_round == round) {
 #pragma unroll
-        for (unsigned i = 0; i < R / P; ++i) load_v<P>(xb + c_read + C_READ_STRIDE * i, r + P * i);
+        for (unsigned i = 0; i < R; ++i) r[i] = xb[c_read + 256 * i];
       }
       __syncthreads();
     }
     butterflies<8, R>(r);  // bits 12 … 14
-    store_scaled<P, T>(x + v * N + P * t, r, sc);
+    store_scaled<1, T>(x + v * N + t, r, sc);
   }
 }

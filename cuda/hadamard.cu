@@ -8,13 +8,13 @@
 // row fits a block's shared memory and its chunks are 16 … 1024, `fwht_mixed` (at the end)
 // does both in one pass instead.
 
-#define STREAM_ENTRY(NAME, IN, OUT)                                                       \
+#define STREAM_ENTRY(NAME, T, BODY)                                                       \
   extern "C" __global__ void __launch_bounds__(STREAM_T, 1)                               \
-      NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {              \
-    fwht_stream<IN, OUT>(x, src, vectors, scale);                                         \
+      NAME(T* x, const T* src, unsigned long long vectors, float scale) {                 \
+    BODY(x, src, vectors, scale);                                                         \
   }
-STREAM_ENTRY(fwht_stream, float, float)
-STREAM_ENTRY(fwht_h_stream, f16, f16)
+STREAM_ENTRY(fwht_stream, float, fwht_stream_f32)
+STREAM_ENTRY(fwht_h_stream, f16, fwht_stream_f16)
 RRS_HOST_CHECK(RRS_HOST_FWHT_STREAM_SMEM_F32 == STREAM_SMEM(float) &&
                    RRS_HOST_FWHT_STREAM_SMEM_F16 == STREAM_SMEM(f16),
                "fwht_stream_smem");
