@@ -7,7 +7,8 @@
 //
 // The blocks are persistent (the host launches as many as the SMs hold): a block takes the
 // 64·CONS × BN tiles of y (plain: 128 × 64; with group scales 192 × 96 or 256 × 64, see
-// the entry points) blockIdx.x, + gridDim.x, … in turn, and has 1 + CONS warpgroups (warp
+// the entry points) blockIdx.x, + gridDim.x, … in turn, in bands of tile columns (see the
+// body), and has 1 + CONS warpgroups (warp
 // specialization):
 //  * the producer copies each 128-code step's packed words from global to shared memory as
 //    they are (`cp.async`, two steps ahead), then unpacks the W rows into wgmma's canonical
@@ -242,7 +243,8 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
                                                 const float* __restrict__ sa,
                                                 const float* __restrict__ sw,
                                                 const float* __restrict__ gs, float* __restrict__ y,
-                                                unsigned m, unsigned n, unsigned k) {
+                                                unsigned m, unsigned n, unsigned k,
+                                                unsigned band) {
 #ifdef RRS_WGMMA
   // Buffer b: [packed A rows | packed W rows | unpacked W], then the mbarriers.
   extern __shared__ __align__(1024) unsigned char smem[];
@@ -279,11 +281,31 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   __syncthreads();
 
   // Tiles: a block takes tiles blockIdx.x, + gridDim.x, … (persistent: the host launches
-  // at most MINB blocks an SM), tile t covering rows (t / tiles_n) · BM and columns
-  // (t % tiles_n) · BN. Both roles walk the block's steps as one sequence (g: the step's
-  // index in it; buffer g % WG_BUFFERS), so that the producer copies and unpacks the next
-  // tile's first steps while the consumers finish a tile and write it out.
-  const unsigned tiles_n = (n + BN - 1) / BN, tiles = tiles_n * ((m + BM - 1) / BM);
+  // at most MINB blocks an SM), in bands of `band` tile columns (the last band narrower):
+  // band after band, row by row within a band (`tile_origin`). Both roles walk the block's
+  // steps as one sequence (g: the step's index in it; buffer g % WG_BUFFERS), so that the
+  // producer copies and unpacks the next tile's first steps while the consumers finish a
+  // tile and write it out.
+  // Why bands: in row-major order the blocks of one wave share a few rows of A but read
+  // W's columns of one or two whole tile rows, and every wave reads all of W again; with
+  // bands a wave's tiles form a block of about (blocks / band) × band tiles, whose operands
+  // take fewer bytes, and the next wave goes on down the same band's columns of W, which
+  // the L2 still holds. H200, row-major → bands of 8 (the host's default, `wgmma_band`), ms,
+  // two runs each in one command, with group scales / plain: 2048 × 8192 × 8192 0.318 →
+  // 0.315 / 0.296 → 0.288; 4096 × 8192² 0.625–0.628 → 0.596–0.598 / 0.591–0.595 →
+  // 0.585–0.589; 8192³ 1.179–1.180 → 1.147–1.148 / 1.153 → 1.152–1.154; 4096 × 28672 × 8192
+  // (packed W 117 MB, past the L2) 2.234–2.243 → 1.989–1.998 / 2.253–2.259 → 1.982–2.002;
+  // 4096 × 8192 × 28672 2.065–2.085 → 1.986–1.987 / 2.024–2.028 → 1.960–1.964. Bands of 4,
+  // 6, 12, 16 and 24 were within 2% of 8 (24 best at 8192³: 1.130 / 1.139; 6 at M = 4096:
+  // 0.589–0.591).
+  const unsigned tiles_n = (n + BN - 1) / BN, tiles_m = (m + BM - 1) / BM;
+  const unsigned tiles = tiles_n * tiles_m, band_n = min(max(band, 1u), tiles_n);
+  // Tile t's first row and column.
+  auto tile_origin = [&](unsigned t, unsigned& i0, unsigned& j0) {
+    const unsigned b = t / (band_n * tiles_m), in_band = t % (band_n * tiles_m);
+    const unsigned width = min(band_n, tiles_n - b * band_n);
+    i0 = (in_band / width) * BM, j0 = (b * band_n + in_band % width) * BN;
+  };
   const unsigned my_tiles = blockIdx.x < tiles ? (tiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
   const unsigned total = my_tiles * steps;
 
@@ -304,7 +326,8 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
     const unsigned char* arow[AL];
     const unsigned char* wrow[WL];
     auto start_tile = [&]() {
-      const unsigned i0 = (ct / tiles_n) * BM, j0 = (ct % tiles_n) * BN;
+      unsigned i0, j0;
+      tile_origin(ct, i0, j0);
       const unsigned char* ab = reinterpret_cast<const unsigned char*>(a) + t * 16;
       const unsigned char* wb = reinterpret_cast<const unsigned char*>(w) + t * 16;
 #pragma unroll
@@ -420,7 +443,8 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   const unsigned last = steps - 1;
   unsigned q0 = 0;  // the block's index of the tile's first step
   for (unsigned tile = blockIdx.x; tile < tiles; tile += gridDim.x, q0 += steps) {
-    const unsigned i0 = (tile / tiles_n) * BM, j0 = (tile % tiles_n) * BN;
+    unsigned i0, j0;
+    tile_origin(tile, i0, j0);
     // The last step is peeled off the loop, so that no branch inside it decides whether a
     // wgmma is issued (ptxas then keeps the wgmmas asynchronous).
     ready(q0);
@@ -479,12 +503,13 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #endif
 }
 
-// The entry points (the GEMM's signature; dynamic shared memory WG_SMEM(64 · CONS, BN)).
+// The entry points (the GEMM's signature, its last argument the band of tile columns;
+// dynamic shared memory WG_SMEM(64 · CONS, BN)).
 #define WGMMA_ENTRY(NAME, SCALED, BN, CONS, MINB)                                            \
   extern "C" __global__ void __launch_bounds__(WG_THREADS(CONS), MINB)                       \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
-           float* y, unsigned m, unsigned n, unsigned k, unsigned /* group: 128 or unused */) { \
-    gemm_wgmma_body<SCALED, BN, CONS, MINB>(a, w, sa, sw, gs, y, m, n, k);                   \
+           float* y, unsigned m, unsigned n, unsigned k, unsigned band) {                      \
+    gemm_wgmma_body<SCALED, BN, CONS, MINB>(a, w, sa, sw, gs, y, m, n, k, band);             \
   }
 // Without group scales 128 × 64 tiles, two blocks per SM (8192³ on the H200: 1.25 against
 // 1.31 ms with 128 × 128). With them, one block per SM of three or four consumers: each

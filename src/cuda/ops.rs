@@ -74,6 +74,15 @@ fn wgmma_step_tile(m: usize, n: usize, sms: usize) -> WgmmaTile {
     }
 }
 
+/// Tile columns a band of the wgmma GEMM's tile order (`cuda/gemm_wgmma.cu`, where the
+/// measurements are): bands walked row by row, so that each wave of blocks reads a compact
+/// block of tiles and the next wave finds the band's W columns in the L2. 8 for both
+/// kernels: bands of 4 … 24 were within 2% of each other on the H200, row-major up to 13%
+/// slower (packed weights past the L2).
+pub(crate) fn wgmma_band() -> u32 {
+    8
+}
+
 impl WgmmaTile {
     fn rows(self) -> usize {
         64 * self.consumers
@@ -696,6 +705,7 @@ impl Device {
                 block_dim: (tile.threads(), 1, 1),
                 shared_mem_bytes: tile.smem(),
             };
+            g32 = self.gemm_band.unwrap_or_else(wgmma_band);
             (GEMM_WGMMA, entry.to_string(), cfg)
         } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
             // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
