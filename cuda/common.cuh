@@ -48,6 +48,20 @@ template <int N> __device__ __forceinline__ void async_wait() {
 #endif
 }
 
+// The tiled GEMMs' order of tiles (`gemm.cu`, `gemm_wgmma.cu`): tile t of a tiles_m × tiles_n
+// grid in bands of `band` tile columns (the last band narrower; 0 or tiles_n and more:
+// row-major), band after band and row by row within a band: its row ti and column tj.
+// A wave of resident blocks then covers a compact block of tiles (few rows of A, few
+// columns of W) instead of one or two whole tile rows, and the next wave goes on down the
+// same band's columns of W, which the L2 still holds (measured: gemm_wgmma.cu).
+__device__ __forceinline__ void banded_tile(unsigned t, unsigned tiles_m, unsigned tiles_n,
+                                            unsigned band, unsigned& ti, unsigned& tj) {
+  const unsigned bn = band && band < tiles_n ? band : tiles_n;
+  const unsigned b = t / (bn * tiles_m), in_band = t % (bn * tiles_m);
+  const unsigned width = min(bn, tiles_n - b * bn);
+  ti = in_band / width, tj = b * bn + in_band % width;
+}
+
 // Barrier `id` (1 … 15; 0 is __syncthreads) among `threads` threads (whole warps) of the
 // block; orders their shared-memory accesses as __syncthreads does the block's.
 __device__ __forceinline__ void group_sync(unsigned id, unsigned threads) {

@@ -281,8 +281,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   __syncthreads();
 
   // Tiles: a block takes tiles blockIdx.x, + gridDim.x, … (persistent: the host launches
-  // at most MINB blocks an SM), in bands of `band` tile columns (the last band narrower):
-  // band after band, row by row within a band (`tile_origin`). Both roles walk the block's
+  // at most MINB blocks an SM), in bands of `band` tile columns (`banded_tile`). Both roles walk the block's
   // steps as one sequence (g: the step's index in it; buffer g % WG_BUFFERS), so that the
   // producer copies and unpacks the next tile's first steps while the consumers finish a
   // tile and write it out.
@@ -290,7 +289,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   // W's columns of one or two whole tile rows, and every wave reads all of W again; with
   // bands a wave's tiles form a block of about (blocks / band) × band tiles, whose operands
   // take fewer bytes, and the next wave goes on down the same band's columns of W, which
-  // the L2 still holds. H200, row-major → bands of 8 (the host's default, `wgmma_band`), ms,
+  // the L2 still holds. H200, row-major → bands of 8 (the host's default, `gemm_band`), ms,
   // two runs each in one command, with group scales / plain: 2048 × 8192 × 8192 0.318 →
   // 0.315 / 0.296 → 0.288; 4096 × 8192² 0.625–0.628 → 0.596–0.598 / 0.591–0.595 →
   // 0.585–0.589; 8192³ 1.179–1.180 → 1.147–1.148 / 1.153 → 1.152–1.154; 4096 × 28672 × 8192
@@ -299,12 +298,11 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   // 6, 12, 16 and 24 were within 2% of 8 (24 best at 8192³: 1.130 / 1.139; 6 at M = 4096:
   // 0.589–0.591).
   const unsigned tiles_n = (n + BN - 1) / BN, tiles_m = (m + BM - 1) / BM;
-  const unsigned tiles = tiles_n * tiles_m, band_n = min(max(band, 1u), tiles_n);
-  // Tile t's first row and column.
+  const unsigned tiles = tiles_n * tiles_m;
+  // Tile t's first row and column (`banded_tile`, common.cuh).
   auto tile_origin = [&](unsigned t, unsigned& i0, unsigned& j0) {
-    const unsigned b = t / (band_n * tiles_m), in_band = t % (band_n * tiles_m);
-    const unsigned width = min(band_n, tiles_n - b * band_n);
-    i0 = (in_band / width) * BM, j0 = (b * band_n + in_band % width) * BN;
+    banded_tile(t, tiles_m, tiles_n, band, i0, j0);
+    i0 *= BM, j0 *= BN;
   };
   const unsigned my_tiles = blockIdx.x < tiles ? (tiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
   const unsigned total = my_tiles * steps;
@@ -503,12 +501,13 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #endif
 }
 
-// The entry points (the GEMM's signature, its last argument the band of tile columns;
-// dynamic shared memory WG_SMEM(64 · CONS, BN)).
+// The entry points (the tiled GEMMs' signature, `gemm.cu`'s: its last argument the band of
+// tile columns; dynamic shared memory WG_SMEM(64 · CONS, BN)).
 #define WGMMA_ENTRY(NAME, SCALED, BN, CONS, MINB)                                            \
   extern "C" __global__ void __launch_bounds__(WG_THREADS(CONS), MINB)                       \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
-           float* y, unsigned m, unsigned n, unsigned k, unsigned band) {                      \
+           float* y, unsigned m, unsigned n, unsigned k, unsigned /* group: 128 or unused */,  \
+           unsigned band) {                                                                  \
     gemm_wgmma_body<SCALED, BN, CONS, MINB>(a, w, sa, sw, gs, y, m, n, k, band);             \
   }
 // Without group scales 128 × 64 tiles, two blocks per SM (8192³ on the H200: 1.25 against

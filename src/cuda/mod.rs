@@ -233,9 +233,9 @@ pub(crate) struct Device {
     /// maxima (`fwht_max_h_13` in `cuda/hadamard.cu`; `RRS_CUDA_FUSE_MAX=0` turns it off,
     /// for A/B runs).
     pub fuse_max: bool,
-    /// Tile columns a band of the wgmma GEMM's tile order (`cuda/gemm_wgmma.cu`): `None`
-    /// takes the tuned default ([`ops::wgmma_band`]); `RRS_CUDA_GEMM_BAND` sets it for A/B
-    /// runs (`0`: row-major, as before bands).
+    /// Tile columns a band of the tiled GEMMs' tile order (`banded_tile` in
+    /// `cuda/common.cuh`): `None` takes the tuned default ([`ops::gemm_band`]);
+    /// `RRS_CUDA_GEMM_BAND` sets it for A/B runs (`0`: row-major, as before bands).
     pub gemm_band: Option<u32>,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
@@ -321,16 +321,12 @@ impl Device {
             fuse_cross: std::env::var("RRS_CUDA_FUSE_CROSS").as_deref() != Ok("0"),
             fuse_max: std::env::var("RRS_CUDA_FUSE_MAX").as_deref() != Ok("0"),
             gemm_band: match std::env::var("RRS_CUDA_GEMM_BAND") {
-                Ok(v) => Some(match v.trim().parse::<u32>() {
-                    Ok(0) => u32::MAX,
-                    Ok(b) => b,
-                    Err(_) => {
-                        return Err(Error::Unsupported(format!(
-                            "RRS_CUDA_GEMM_BAND={v:?}: expected a number of tile columns \
-                             (0: row-major)"
-                        )))
-                    }
-                }),
+                Ok(v) => Some(v.trim().parse::<u32>().map_err(|_| {
+                    Error::Unsupported(format!(
+                        "RRS_CUDA_GEMM_BAND={v:?}: expected a number of tile columns \
+                         (0: row-major)"
+                    ))
+                })?),
                 Err(_) => None,
             },
             ctx,
