@@ -412,7 +412,10 @@ __device__ __forceinline__ void fwht_max_h(f16* __restrict__ x, const f16* __res
 // rounds, one command: out of place 0.1706 / 0.1707 → 0.1574 / 0.1558 (copy 0.1306); in
 // place 0.1865 / 0.1876 → 0.2006 / 0.1999 in the bench's back-to-back launches, but under
 // Nsight Compute (a launch at a time) out of place and in place alike take 197 µs and move
-// the same DRAM bytes.
+// the same DRAM bytes. Tried for f32 and not kept: each group staging its slices in a
+// padded region of its own and exchanging A → B there once it has read them (four block
+// barriers a vector instead of ten; shared memory 204800 bytes): 0.2959–0.2965 against
+// 0.2934–0.2936 ms, correct but 1% slower.
 #define STREAM_T 512
 #define STREAM_ROUNDS(In) (sizeof(In) == 4 ? 2 : 1)
 #define STREAM_XWORDS(In) ((32768 + 2048) / STREAM_ROUNDS(In))  // exchange buffer, floats
