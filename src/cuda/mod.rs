@@ -320,15 +320,7 @@ impl Device {
             fuse_rotation: std::env::var("RRS_CUDA_FUSE_ROTATION").as_deref() != Ok("0"),
             fuse_cross: std::env::var("RRS_CUDA_FUSE_CROSS").as_deref() != Ok("0"),
             fuse_max: std::env::var("RRS_CUDA_FUSE_MAX").as_deref() != Ok("0"),
-            gemm_band: match std::env::var("RRS_CUDA_GEMM_BAND") {
-                Ok(v) => Some(v.trim().parse::<u32>().map_err(|_| {
-                    Error::Unsupported(format!(
-                        "RRS_CUDA_GEMM_BAND={v:?}: expected a number of tile columns \
-                         (0: row-major)"
-                    ))
-                })?),
-                Err(_) => None,
-            },
+            gemm_band: ops::gemm_band_setting(std::env::var("RRS_CUDA_GEMM_BAND").ok().as_deref())?,
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),

@@ -83,6 +83,20 @@ pub(crate) fn gemm_band() -> u32 {
     8
 }
 
+/// The band that `RRS_CUDA_GEMM_BAND` sets (`value`, when the variable is set): a number of
+/// tile columns, `0` for row-major; anything else is an error, not a silent default.
+pub(crate) fn gemm_band_setting(value: Option<&str>) -> Result<Option<u32>> {
+    value
+        .map(|v| {
+            v.trim().parse::<u32>().map_err(|_| {
+                Error::Unsupported(format!(
+                    "RRS_CUDA_GEMM_BAND={v:?}: expected a number of tile columns (0: row-major)"
+                ))
+            })
+        })
+        .transpose()
+}
+
 impl WgmmaTile {
     fn rows(self) -> usize {
         64 * self.consumers
@@ -795,6 +809,18 @@ impl Device {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `RRS_CUDA_GEMM_BAND`: unset is the default, a number is the band, junk is an error.
+    #[test]
+    fn gemm_band_setting_parses_or_refuses() {
+        assert_eq!(gemm_band_setting(None).unwrap(), None);
+        assert_eq!(gemm_band_setting(Some("0")).unwrap(), Some(0));
+        assert_eq!(gemm_band_setting(Some(" 16 ")).unwrap(), Some(16));
+        for bad in ["", "eight", "-1", "8x"] {
+            let e = gemm_band_setting(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("RRS_CUDA_GEMM_BAND"), "{bad:?}: {e}");
+        }
+    }
 
     /// The rows a block of `absmax` cover every row in at most 1024 row blocks.
     #[test]
