@@ -264,6 +264,8 @@ impl Device {
                 "CUDA device {ordinal} requested but {count} CUDA device(s) are present"
             )));
         }
+        let gemm_band =
+            ops::gemm_band_setting(std::env::var("RRS_CUDA_GEMM_BAND").ok().as_deref())?;
         let ctx = CudaContext::new(ordinal).map_err(driver)?;
         let name = ctx.name().map_err(driver)?;
         let cc = ctx.compute_capability().map_err(driver)?;
@@ -320,7 +322,7 @@ impl Device {
             fuse_rotation: std::env::var("RRS_CUDA_FUSE_ROTATION").as_deref() != Ok("0"),
             fuse_cross: std::env::var("RRS_CUDA_FUSE_CROSS").as_deref() != Ok("0"),
             fuse_max: std::env::var("RRS_CUDA_FUSE_MAX").as_deref() != Ok("0"),
-            gemm_band: ops::gemm_band_setting(std::env::var("RRS_CUDA_GEMM_BAND").ok().as_deref())?,
+            gemm_band,
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),
