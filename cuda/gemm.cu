@@ -251,9 +251,10 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
       }
 }
 
-// Entry points: path × K step (128 where k and the group allow it, else 64); the last
-// argument is the band of tile columns (`banded_tile`). Dynamic shared memory:
-// Layout<BK>::SMEM_BYTES.
+// Entry points: path × K step (128 where k and the group allow it, else 64). Every GEMM
+// kernel (these, the decode and SIMT kernels below, gemm_wgmma.cu's) has this signature;
+// the last argument is the band of tile columns of the tiled ones (`banded_tile`), unused
+// by the others. Dynamic shared memory: Layout<BK>::SMEM_BYTES.
 #define GEMM_ENTRY(NAME, INT8, BKT, SCALED, MINB)                                            \
   extern "C" __global__ void __launch_bounds__(GEMM_THREADS, MINB)                           \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
@@ -279,7 +280,8 @@ GEMM_ENTRIES(int8, 1, 128)
 extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __restrict__ w,
                                      const float* __restrict__ sa, const float* __restrict__ sw,
                                      const float* __restrict__ gs, float* __restrict__ y,
-                                     unsigned m, unsigned n, unsigned k, unsigned group) {
+                                     unsigned m, unsigned n, unsigned k, unsigned group,
+                                     unsigned /* band: untiled */) {
   const unsigned j = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y;
   if (j >= n || i >= m) return;
   const unsigned kw = k / 8;
@@ -311,7 +313,7 @@ RRS_HOST_CHECK(RRS_HOST_DECODE_COLUMNS == GEMV_WARPS * GEMV_COLS, "DECODE_COLUMN
 extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
          const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
-         unsigned m, unsigned n, unsigned k, unsigned group) {
+         unsigned m, unsigned n, unsigned k, unsigned group, unsigned /* band: untiled */) {
   __shared__ uint4 as[16 * GEMV_KC / 16];  // [m][GEMV_KC] s8
   const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const unsigned j0 = (blockIdx.x * GEMV_WARPS + warp) * GEMV_COLS;
@@ -410,7 +412,7 @@ __device__ __forceinline__ u32 even_nibbles_s8(u32 w) {
 extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
     gemv_mma(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
              const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
-             unsigned m, unsigned n, unsigned k, unsigned group) {
+             unsigned m, unsigned n, unsigned k, unsigned group, unsigned /* band: untiled */) {
   constexpr int Z = DEC_COLS / 8;  // n8 tiles
   __shared__ int red[DEC_WARPS][16][DEC_COLS];  // i32 sums, or f32 bits with group scales
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;

@@ -8,8 +8,7 @@
 // The blocks are persistent (the host launches as many as the SMs hold): a block takes the
 // 64·CONS × BN tiles of y (plain: 128 × 64; with group scales 192 × 96 or 256 × 64, see
 // the entry points) blockIdx.x, + gridDim.x, … in turn, in bands of tile columns (see the
-// body), and has 1 + CONS warpgroups (warp
-// specialization):
+// body), and has 1 + CONS warpgroups (warp specialization):
 //  * the producer copies each 128-code step's packed words from global to shared memory as
 //    they are (`cp.async`, two steps ahead), then unpacks the W rows into wgmma's canonical
 //    K-major layout without swizzle (8 rows × 16 bytes per core matrix, 128 contiguous
@@ -281,10 +280,10 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   __syncthreads();
 
   // Tiles: a block takes tiles blockIdx.x, + gridDim.x, … (persistent: the host launches
-  // at most MINB blocks an SM), in bands of `band` tile columns (`banded_tile`). Both roles walk the block's
-  // steps as one sequence (g: the step's index in it; buffer g % WG_BUFFERS), so that the
-  // producer copies and unpacks the next tile's first steps while the consumers finish a
-  // tile and write it out.
+  // at most MINB blocks an SM), in bands of `band` tile columns (`banded_tile`). Both roles
+  // walk the block's steps as one sequence (g: the step's index in it; buffer
+  // g % WG_BUFFERS), so that the producer copies and unpacks the next tile's first steps
+  // while the consumers finish a tile and write it out.
   // Why bands: in row-major order the blocks of one wave share a few rows of A but read
   // W's columns of one or two whole tile rows, and every wave reads all of W again; with
   // bands a wave's tiles form a block of about (blocks / band) × band tiles, whose operands
@@ -501,7 +500,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 #endif
 }
 
-// The entry points (the tiled GEMMs' signature, `gemm.cu`'s: its last argument the band of
+// The entry points (the GEMMs' signature, as in `gemm.cu`: the last argument the band of
 // tile columns; dynamic shared memory WG_SMEM(64 · CONS, BN)).
 #define WGMMA_ENTRY(NAME, SCALED, BN, CONS, MINB)                                            \
   extern "C" __global__ void __launch_bounds__(WG_THREADS(CONS), MINB)                       \

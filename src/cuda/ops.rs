@@ -688,91 +688,86 @@ impl Device {
         let scaled = opts.group_scales.is_some();
         let (m32, n32, k32, mut g32) = (m as u32, n as u32, k as u32, group as u32);
         let tiles = (n.div_ceil(128) as u32, m.div_ceil(128) as u32, 1);
-        // `tiled`: the kernel walks its tiles in bands (`banded_tile`), the band its last
-        // argument.
-        let (source, entry, cfg, tiled) =
-            if m <= 16 && k % 128 == 0 && (!scaled || group % 128 == 0) {
-                // 32 columns per block, K split over its 8 warps (gemm.cu).
-                (
-                    GEMM,
-                    "gemv_mma".to_string(),
-                    config(grid(n.div_ceil(DECODE_COLUMNS))?, 256, 0),
-                    false,
-                )
-            } else if self.gemm == CudaGemm::Wgmma
-                && k % 128 == 0
-                && k < 1 << 26
-                && if scaled {
-                    group == 128
-                } else {
-                    k <= PLAIN_INT8_MAX_K
-                }
-            {
-                // A producer and consumer warpgroups (gemm_wgmma.cu), a tile of WGMMA_STEP with
-                // group scales, WGMMA_PLAIN without.
-                let tile = if scaled {
-                    wgmma_step_tile(m, n, self.sms)
-                } else {
-                    WGMMA_PLAIN
-                };
-                let entry = tile.entry;
-                // Persistent blocks, as many as the SMs hold, each taking every grid-th tile.
-                let blocks = tile.blocks(m, n).min(tile.per_sm * self.sms.max(1));
-                let cfg = LaunchConfig {
-                    grid_dim: (blocks as u32, 1, 1),
-                    block_dim: (tile.threads(), 1, 1),
-                    shared_mem_bytes: tile.smem(),
-                };
-                (GEMM_WGMMA, entry.to_string(), cfg, true)
-            } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
-                // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
-                // N = 4096 but slower at N = 8192).
-                (
-                    GEMM,
-                    "gemv".to_string(),
-                    config(grid(n.div_ceil(DECODE_COLUMNS))?, 256, 0),
-                    false,
-                )
-            } else if k % 64 == 0 && k < 1 << 26 && (!scaled || group % 64 == 0) {
-                // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
-                // GEMM_STAGES stages × 2 operands × 128 rows × step / 2 bytes.
-                let step = if k % 128 == 0 && (!scaled || group % 128 == 0) {
-                    128
-                } else {
-                    64
-                };
-                let path = match self.gemm {
-                    CudaGemm::Int4 => "int4",
-                    // The shapes the wgmma kernel does not take run as on the INT8 path.
-                    CudaGemm::Int8 | CudaGemm::Wgmma => "int8",
-                };
-                // Without group scales the `_plain` kernel (fewer registers, two blocks per SM),
-                // whose INT8 sums (256× the codes' products) fit i32 up to k = 65536; beyond, the
-                // scaled kernel with unit scales, its sums added in f32 every 65536 codes.
-                let entry = if scaled && group == step {
-                    format!("gemm_{path}_k{step}_step")
-                } else if scaled {
-                    format!("gemm_{path}_k{step}")
-                } else if path == "int8" && k > PLAIN_INT8_MAX_K {
-                    g32 = PLAIN_INT8_MAX_K as u32;
-                    format!("gemm_{path}_k{step}")
-                } else {
-                    format!("gemm_{path}_k{step}_plain")
-                };
-                let cfg = LaunchConfig {
-                    grid_dim: tiles,
-                    block_dim: (256, 1, 1),
-                    shared_mem_bytes: (gemm_stages(self.cc) * 2 * 128 * step / 2) as u32,
-                };
-                (GEMM, entry, cfg, true)
+        let (source, entry, cfg) = if m <= 16 && k % 128 == 0 && (!scaled || group % 128 == 0) {
+            // 32 columns per block, K split over its 8 warps (gemm.cu).
+            (
+                GEMM,
+                "gemv_mma".to_string(),
+                config(grid(n.div_ceil(DECODE_COLUMNS))?, 256, 0),
+            )
+        } else if self.gemm == CudaGemm::Wgmma
+            && k % 128 == 0
+            && k < 1 << 26
+            && if scaled {
+                group == 128
             } else {
-                let cfg = LaunchConfig {
-                    grid_dim: (n.div_ceil(128) as u32, m as u32, 1),
-                    block_dim: (128, 1, 1),
-                    shared_mem_bytes: 0,
-                };
-                (GEMM, "gemm_simt".to_string(), cfg, false)
+                k <= PLAIN_INT8_MAX_K
+            }
+        {
+            // A producer and consumer warpgroups (gemm_wgmma.cu), a tile of WGMMA_STEP with
+            // group scales, WGMMA_PLAIN without.
+            let tile = if scaled {
+                wgmma_step_tile(m, n, self.sms)
+            } else {
+                WGMMA_PLAIN
             };
+            let entry = tile.entry;
+            // Persistent blocks, as many as the SMs hold, each taking every grid-th tile.
+            let blocks = tile.blocks(m, n).min(tile.per_sm * self.sms.max(1));
+            let cfg = LaunchConfig {
+                grid_dim: (blocks as u32, 1, 1),
+                block_dim: (tile.threads(), 1, 1),
+                shared_mem_bytes: tile.smem(),
+            };
+            (GEMM_WGMMA, entry.to_string(), cfg)
+        } else if m <= 16 && k % 32 == 0 && (!scaled || group % 32 == 0) {
+            // 8 warps of GEMV_COLS = 4 columns per block (gemm.cu; 2 measured faster at
+            // N = 4096 but slower at N = 8192).
+            (
+                GEMM,
+                "gemv".to_string(),
+                config(grid(n.div_ceil(DECODE_COLUMNS))?, 256, 0),
+            )
+        } else if k % 64 == 0 && k < 1 << 26 && (!scaled || group % 64 == 0) {
+            // K step 128 where k and the group allow it; shared memory as Layout in gemm.cu:
+            // GEMM_STAGES stages × 2 operands × 128 rows × step / 2 bytes.
+            let step = if k % 128 == 0 && (!scaled || group % 128 == 0) {
+                128
+            } else {
+                64
+            };
+            let path = match self.gemm {
+                CudaGemm::Int4 => "int4",
+                // The shapes the wgmma kernel does not take run as on the INT8 path.
+                CudaGemm::Int8 | CudaGemm::Wgmma => "int8",
+            };
+            // Without group scales the `_plain` kernel (fewer registers, two blocks per SM),
+            // whose INT8 sums (256× the codes' products) fit i32 up to k = 65536; beyond, the
+            // scaled kernel with unit scales, its sums added in f32 every 65536 codes.
+            let entry = if scaled && group == step {
+                format!("gemm_{path}_k{step}_step")
+            } else if scaled {
+                format!("gemm_{path}_k{step}")
+            } else if path == "int8" && k > PLAIN_INT8_MAX_K {
+                g32 = PLAIN_INT8_MAX_K as u32;
+                format!("gemm_{path}_k{step}")
+            } else {
+                format!("gemm_{path}_k{step}_plain")
+            };
+            let cfg = LaunchConfig {
+                grid_dim: tiles,
+                block_dim: (256, 1, 1),
+                shared_mem_bytes: (gemm_stages(self.cc) * 2 * 128 * step / 2) as u32,
+            };
+            (GEMM, entry, cfg)
+        } else {
+            let cfg = LaunchConfig {
+                grid_dim: (n.div_ceil(128) as u32, m as u32, 1),
+                block_dim: (128, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            (GEMM, "gemm_simt".to_string(), cfg)
+        };
         if cfg.grid_dim.1 > 65535 {
             return Err(Error::TooLarge(format!(
                 "{m} rows: the CUDA GEMM grid allows 65535 row blocks"
@@ -785,24 +780,15 @@ impl Device {
             self.p(&w.scales),
         );
         let (gp, yp) = (self.p_opt(opts.group_scales), self.p(y));
-        if tiled {
-            let band = self.gemm_band.unwrap_or_else(gemm_band);
-            launch!(
-                self,
-                source,
-                &entry,
-                cfg,
-                [&ap, &wpp, &sap, &swp, &gp, &yp, &m32, &n32, &k32, &g32, &band]
-            )
-        } else {
-            launch!(
-                self,
-                source,
-                &entry,
-                cfg,
-                [&ap, &wpp, &sap, &swp, &gp, &yp, &m32, &n32, &k32, &g32]
-            )
-        }
+        // The tiled kernels' band of tile columns (`banded_tile`); the others ignore it.
+        let band = self.gemm_band.unwrap_or_else(gemm_band);
+        launch!(
+            self,
+            source,
+            &entry,
+            cfg,
+            [&ap, &wpp, &sap, &swp, &gp, &yp, &m32, &n32, &k32, &g32, &band]
+        )
     }
 }
 
