@@ -237,7 +237,12 @@ __device__ __forceinline__ void store_scaled(Out* out_t, float (&r)[R], float sc
 // threads, two persistent blocks an SM, each staging its next row while it transforms
 // (100 KiB of shared memory a block): 0.0786–0.0790 against 0.0749–0.0751 ms here.
 // Its registers (about 145 a thread at R = 128) limit a block of 64 threads to 7 per SM;
-// capping them at 128 spills.
+// capping them at 128 spills. Tried at 2^12 … 2^14 and not kept (2026-12-03, BENCHMARKS.md):
+// these kernels as persistent blocks (as many as the SMs hold) that stage their next row
+// with `cp.async` while they transform one, as `fwht_max_h` does: f16 out of place 2^12 /
+// 2^13 / 2^14 0.0213 / 0.0393–0.0395 / 0.0757–0.0758 ms against 0.0209–0.0211 /
+// 0.0376–0.0378 / 0.0752–0.0754, f32 6–12% slower (f16: 96 / 194 / 194 registers a thread
+// against 80 / 164 / 157).
 // sm_75 keeps `fwht_body` at 2^14: n + 4n / R floats exceed its 64 KiB a block.
 __host__ __device__ constexpr int two_pass_logr(int logn) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800

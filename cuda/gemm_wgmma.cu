@@ -530,7 +530,10 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
 // split into parts of 32 columns run on as many more SMs (1–2.5% off M = 4096 at N = K =
 // 8192, but the code for two widths cost as much there and 1.5–2% at M = 8192); A as s8 (16 ·
 // code, written so by the quantize) instead of the consumers' unpacking: 5–14% slower at
-// M = 2048 … 8192 (timed on a scratch A), twice A's bytes through the producer's copies.
+// M = 2048 … 8192 (timed on a scratch A), twice A's bytes through the producer's copies;
+// with group scales, the plain kernel's 128 × 64 tiles two blocks an SM (two consumers a
+// block, 96 registers each, 2026-12-03): M = 2048 / 4096 / 8192 at N = K = 8192 0.355–0.358
+// / 0.718–0.721 / 1.399–1.419 ms against 0.312–0.313 / 0.595–0.596 / 1.147–1.149.
 // Nsight Compute at M = 2048 with group scales: the SMs' active cycles range from 538 k to
 // 618 k (1024 tiles on 132 SMs: 7 or 8 each), so 3% of the time is the last wave's. With
 // the producer's signal before its wait (WG_AHEAD) the kernel is near issue-bound: slots
