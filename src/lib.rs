@@ -35,6 +35,7 @@ pub mod copy;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod error;
+pub mod gather_order;
 pub mod gemm;
 pub mod gptq;
 pub mod hadamard;

@@ -20,6 +20,7 @@ use crate::channel_max::{self, Order};
 use crate::context::{block_on, Context, DotKernel, Rec};
 use crate::convert;
 use crate::error::{Error, Result};
+use crate::gather_order;
 use crate::gemm::{self, GemmOptions};
 use crate::hadamard;
 use crate::matmul;
@@ -97,7 +98,10 @@ pub enum Reorder {
     /// reads weight channels through it.
     Dynamic,
     /// A permutation calibrated once on sample activations and baked into the packed
-    /// weights: no run-time cost. Needs [`Config::calibration`].
+    /// weights: no run-time cost. Needs [`Config::calibration`]. The channels are sorted
+    /// by their calibration maxima, then rearranged within each group so that the quantize
+    /// kernels' gathers spread over the shared-memory banks
+    /// ([`gather_order::spread_banks`]): the same groups, so the same output.
     Static,
     /// No reorder: groups of consecutive original channels.
     None,
@@ -197,7 +201,8 @@ struct Plan {
     k: usize,
     group: usize,
     reorder: Reorder,
-    /// Static reorder: the calibrated permutation (over rotated channels for RRS).
+    /// Static reorder: the calibrated permutation (over rotated channels for RRS), each
+    /// group's channels spread over the banks unless `RRS_SPREAD_BANKS=0`.
     static_perm: Option<Vec<u32>>,
     /// SmoothQuant: per-channel factors s_j (x / s_j, W · s_j).
     sq_factors: Option<Vec<f32>>,
@@ -207,6 +212,18 @@ struct Plan {
 
 impl Plan {
     fn new(weights: &[f32], n: usize, k: usize, config: &Config) -> Result<Self> {
+        let spread = std::env::var("RRS_SPREAD_BANKS").as_deref() != Ok("0");
+        Self::with_order(weights, n, k, config, spread)
+    }
+
+    /// [`Plan::new`], with a static reorder's groups spread over the banks or kept sorted.
+    fn with_order(
+        weights: &[f32],
+        n: usize,
+        k: usize,
+        config: &Config,
+        spread: bool,
+    ) -> Result<Self> {
         let method = config.method;
         if n == 0 || k == 0 {
             return Err(Error::Shape(format!(
@@ -300,6 +317,20 @@ impl Plan {
             let x = plan.to_gemm_space(x, true)?;
             let act_order = config.weights == WeightQuant::GptqActOrder;
             plan.gptq = Some(crate::gptq::gptq_calibrated(&w, k, &x, act_order)?);
+        }
+        // Each group's channels in an order whose gathers in the quantize kernels spread over
+        // the shared-memory banks (`gather_order`). The groups keep their channels, so the
+        // layer's output is the same bit for bit; GPTQ ran in the sorted order above (its
+        // column order decides its result), and its codes move with their channels.
+        // `RRS_SPREAD_BANKS=0` keeps the sorted order, for A/B runs.
+        if spread {
+            if let Some(sorted) = plan.static_perm.take() {
+                let spread = gather_order::spread_banks(&sorted, plan.group);
+                if let Some((codes, _)) = &mut plan.gptq {
+                    *codes = gather_order::move_codes(codes, k, &sorted, &spread);
+                }
+                plan.static_perm = Some(spread);
+            }
         }
         Ok(plan)
     }
@@ -444,7 +475,9 @@ impl RrsLinear {
         self.plan.method
     }
 
-    /// The static permutation baked into the weights, if any.
+    /// The static permutation baked into the weights, if any: position q of the GEMM's K
+    /// holds channel `perm[q]` (sorted by calibration maxima in groups, each group's
+    /// channels in the order of [`gather_order::spread_banks`]).
     pub fn static_perm(&self) -> Option<&[u32]> {
         self.plan.static_perm.as_deref()
     }
@@ -661,7 +694,11 @@ pub struct LinearReference {
 impl LinearReference {
     /// Prepare the reference layer (same arguments as [`RrsLinear::new`]).
     pub fn new(weights: &[f32], n: usize, k: usize, config: &Config) -> Result<Self> {
-        let plan = Plan::new(weights, n, k, config)?;
+        Self::from_plan(Plan::new(weights, n, k, config)?, weights)
+    }
+
+    fn from_plan(plan: Plan, weights: &[f32]) -> Result<Self> {
+        let k = plan.k;
         let prep = plan.weight_prep();
         let packed = match &plan.gptq {
             _ if plan.method == Method::Fp32 => None,
@@ -788,5 +825,56 @@ impl LinearReference {
             None => self.weights_prepared.clone(),
         };
         Ok(matmul::reference(&xhat, &w, k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A static reorder spread over the banks (`gather_order`) computes what the sorted
+    /// order computes, bit for bit, with RTN and with GPTQ weights (whose codes move with
+    /// their channels), and it does change the order.
+    #[test]
+    fn spread_static_order_gives_the_same_output() {
+        let (n, k, m) = (24, 512, 40);
+        let mut seed = 5u64;
+        let mut normal = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0
+        };
+        let w: Vec<f32> = (0..n * k).map(|_| normal()).collect();
+        // Channel-wise outliers in the calibration rows and the input.
+        let rows = |m: usize, normal: &mut dyn FnMut() -> f32| -> Vec<f32> {
+            (0..m * k)
+                .map(|i| normal() * if i % k % 37 == 0 { 40.0 } else { 1.0 })
+                .collect()
+        };
+        let calib = rows(64, &mut normal);
+        let x = rows(m, &mut normal);
+        for method in [Method::Rrs, Method::Rs] {
+            for gptq in [false, true] {
+                let mut config = Config::new(method)
+                    .reorder(Reorder::Static)
+                    .calibration(calib.clone());
+                if gptq {
+                    config = config.gptq();
+                }
+                let layer = |spread| {
+                    let plan = Plan::with_order(&w, n, k, &config, spread).unwrap();
+                    LinearReference::from_plan(plan, &w).unwrap()
+                };
+                let (sorted, spread) = (layer(false), layer(true));
+                assert_ne!(sorted.plan.static_perm, spread.plan.static_perm);
+                let (a, b) = (
+                    sorted.forward(&x, true).unwrap(),
+                    spread.forward(&x, true).unwrap(),
+                );
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "{method:?}, gptq {gptq}");
+            }
+        }
     }
 }
