@@ -153,7 +153,7 @@ pub fn spread_banks(order: &[u32], group: usize) -> Vec<u32> {
 /// whose columns follow the channel order `from`, rearranged to follow `to` (a permutation
 /// of the same channels): the code of channel c moves from c's position in `from` to its
 /// position in `to`.
-pub fn move_codes(packed: &[u32], k: usize, from: &[u32], to: &[u32]) -> Vec<u32> {
+pub(crate) fn move_codes(packed: &[u32], k: usize, from: &[u32], to: &[u32]) -> Vec<u32> {
     let mut at = vec![0usize; k];
     for (q, &c) in from.iter().enumerate() {
         at[c as usize] = q;
