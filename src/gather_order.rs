@@ -81,8 +81,8 @@ impl Loads {
         Loads { counts }
     }
 
-    /// Σ count² over the banks of both layouts for channel c's banks at load l, after
-    /// adding `delta` (±1) to them: the part of the cost that moving c changes.
+    /// Σ over the layouts of the squared count at channel c's bank in load l: the part of
+    /// the cost that moving c in or out of load l changes.
     fn cost(&self, l: usize, c: u32) -> i64 {
         banks(c)
             .into_iter()
@@ -97,13 +97,20 @@ impl Loads {
             *n = n.wrapping_add_signed(delta);
         }
     }
+
+    /// Channel a from load la to load lb, and channel b the other way.
+    fn exchange(&mut self, la: usize, a: u32, lb: usize, b: u32) {
+        self.add(la, a, -1);
+        self.add(lb, b, -1);
+        self.add(la, b, 1);
+        self.add(lb, a, 1);
+    }
 }
 
 /// `order` with the channels of each group of `group` consecutive positions rearranged
 /// among that group's positions, so that the quantize kernels' warp loads (see the module
-/// docs) read channels in different shared-memory banks, in staged f16 rows and in staged
-/// f32 rows alike. Every group keeps its set of channels, so the layer computes the same
-/// output bit for bit. Deterministic (a fixed-seed local search that swaps two positions of
+/// docs) read channels in different shared-memory banks, in each staged row layout. Every
+/// group keeps its set of channels, so the INT4 layer computes the same output bit for bit. Deterministic (a fixed-seed local search that swaps two positions of
 /// a group where that lowers the sum over loads and banks of the squared bank counts). For
 /// a static reorder; [`RrsLinear`](crate::RrsLinear) applies it to its calibrated order.
 pub fn spread_banks(order: &[u32], group: usize) -> Vec<u32> {
@@ -131,19 +138,13 @@ pub fn spread_banks(order: &[u32], group: usize) -> Vec<u32> {
             continue;
         }
         let (a, b) = (order[p], order[q]);
-        let before = loads.cost(lp, a) + loads.cost(lq, b) + loads.cost(lp, b) + loads.cost(lq, a);
-        loads.add(lp, a, -1);
-        loads.add(lq, b, -1);
-        loads.add(lp, b, 1);
-        loads.add(lq, a, 1);
-        let after = loads.cost(lp, a) + loads.cost(lq, b) + loads.cost(lp, b) + loads.cost(lq, a);
-        if after < before {
+        let cost = |l: &Loads| l.cost(lp, a) + l.cost(lq, b) + l.cost(lp, b) + l.cost(lq, a);
+        let before = cost(&loads);
+        loads.exchange(lp, a, lq, b);
+        if cost(&loads) < before {
             order.swap(p, q);
         } else {
-            loads.add(lp, b, -1);
-            loads.add(lq, a, -1);
-            loads.add(lp, a, 1);
-            loads.add(lq, b, 1);
+            loads.exchange(lp, b, lq, a);
         }
     }
     order
