@@ -153,23 +153,14 @@ pub fn spread_banks(order: &[u32], group: usize) -> Vec<u32> {
 /// Packed INT4 rows ([rows, k / 8] u32, 8 codes a word, lower position in the lower nibble)
 /// whose columns follow the channel order `from`, rearranged to follow `to` (a permutation
 /// of the same channels): the code of channel c moves from c's position in `from` to its
-/// position in `to`.
+/// position in `to` (a gather of positions, as [`crate::permute::reference`] does it).
 pub(crate) fn move_codes(packed: &[u32], k: usize, from: &[u32], to: &[u32]) -> Vec<u32> {
-    let mut at = vec![0usize; k];
+    let mut at = vec![0u32; k];
     for (q, &c) in from.iter().enumerate() {
-        at[c as usize] = q;
+        at[c as usize] = q as u32;
     }
-    let code = |row: &[u32], q: usize| (row[q / 8] >> (4 * (q % 8))) & 0xF;
-    let mut out = Vec::with_capacity(packed.len());
-    for row in packed.chunks(k / 8) {
-        for w in 0..k / 8 {
-            let word = (0..8).fold(0u32, |word, i| {
-                word | code(row, at[to[8 * w + i] as usize]) << (4 * i)
-            });
-            out.push(word);
-        }
-    }
-    out
+    let positions: Vec<u32> = to.iter().map(|&c| at[c as usize]).collect();
+    crate::permute::reference(packed, k, &positions)
 }
 
 /// Shared-memory wavefronts the quantize kernels' gathers take for `order`, for staged rows
