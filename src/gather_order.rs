@@ -197,12 +197,9 @@ mod tests {
     /// A random permutation of 0 … k − 1 (a fixed-seed shuffle).
     fn shuffled(k: usize, seed: u64) -> Vec<u32> {
         let mut v: Vec<u32> = (0..k as u32).collect();
-        let mut s = seed;
+        let mut rng = crate::workload::Rng::new(seed);
         for i in (1..k).rev() {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            v.swap(i, (s >> 33) as usize % (i + 1));
+            v.swap(i, rng.below(i + 1));
         }
         v
     }

@@ -838,22 +838,16 @@ mod tests {
     #[test]
     fn spread_static_order_gives_the_same_output() {
         let (n, k, m) = (24, 512, 40);
-        let mut seed = 5u64;
-        let mut normal = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0
-        };
-        let w: Vec<f32> = (0..n * k).map(|_| normal()).collect();
+        let mut rng = crate::workload::Rng::new(5);
+        let w = rng.normals(n * k, 1.0);
         // Channel-wise outliers in the calibration rows and the input.
-        let rows = |m: usize, normal: &mut dyn FnMut() -> f32| -> Vec<f32> {
+        let mut rows = |m: usize| -> Vec<f32> {
             (0..m * k)
-                .map(|i| normal() * if i % k % 37 == 0 { 40.0 } else { 1.0 })
+                .map(|i| rng.normal() * if i % k % 37 == 0 { 40.0 } else { 1.0 })
                 .collect()
         };
-        let calib = rows(64, &mut normal);
-        let x = rows(m, &mut normal);
+        let calib = rows(64);
+        let x = rows(m);
         for method in [Method::Rrs, Method::Rs] {
             for gptq in [false, true] {
                 let mut config = Config::new(method)
