@@ -288,7 +288,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
   // W's columns of one or two whole tile rows, and every wave reads all of W again; with
   // bands a wave's tiles form a block of about (blocks / band) × band tiles, whose operands
   // take fewer bytes, and the next wave goes on down the same band's columns of W, which
-  // the L2 still holds. H200, row-major → bands of 8 (the host's default, `gemm_band`), ms,
+  // the L2 still holds. H200, row-major → bands of 8 (the host's default, `GEMM_BAND`), ms,
   // two runs each in one command, with group scales / plain: 2048 × 8192 × 8192 0.318 →
   // 0.315 / 0.296 → 0.288; 4096 × 8192² 0.625–0.628 → 0.596–0.598 / 0.591–0.595 →
   // 0.585–0.589; 8192³ 1.179–1.180 → 1.147–1.148 / 1.153 → 1.152–1.154; 4096 × 28672 × 8192

@@ -234,9 +234,9 @@ pub(crate) struct Device {
     /// for A/B runs).
     pub fuse_max: bool,
     /// Tile columns a band of the tiled GEMMs' tile order (`banded_tile` in
-    /// `cuda/common.cuh`): `None` takes the tuned default ([`ops::gemm_band`]);
-    /// `RRS_CUDA_GEMM_BAND` sets it for A/B runs (`0`: row-major, as before bands).
-    pub gemm_band: Option<u32>,
+    /// `cuda/common.cuh`): the tuned default (`ops::GEMM_BAND`), or what
+    /// `RRS_CUDA_GEMM_BAND` sets for A/B runs (`0`: row-major, as before bands).
+    pub gemm_band: u32,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,

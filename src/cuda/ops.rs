@@ -79,22 +79,20 @@ fn wgmma_step_tile(m: usize, n: usize, sms: usize) -> WgmmaTile {
 /// blocks reads a compact block of tiles and the next wave finds the band's W columns in
 /// the L2. 8 for every tiled kernel: on the H200 the wgmma kernels' bands of 4 … 24 were
 /// within 2% of each other, row-major up to 13% slower (packed weights past the L2).
-pub(crate) fn gemm_band() -> u32 {
-    8
-}
+const GEMM_BAND: u32 = 8;
 
-/// The band that `RRS_CUDA_GEMM_BAND` sets (`value`, when the variable is set): a number of
-/// tile columns, `0` for row-major; anything else is an error, not a silent default.
-pub(crate) fn gemm_band_setting(value: Option<&str>) -> Result<Option<u32>> {
-    value
-        .map(|v| {
-            v.trim().parse::<u32>().map_err(|_| {
-                Error::Unsupported(format!(
-                    "RRS_CUDA_GEMM_BAND={v:?}: expected a number of tile columns (0: row-major)"
-                ))
-            })
-        })
-        .transpose()
+/// The band of the GEMMs' tile order: what `RRS_CUDA_GEMM_BAND` sets (`value`, when the
+/// variable is set: a number of tile columns, `0` for row-major), else [`GEMM_BAND`];
+/// anything else is an error, not a silent default.
+pub(crate) fn gemm_band_setting(value: Option<&str>) -> Result<u32> {
+    let Some(v) = value else {
+        return Ok(GEMM_BAND);
+    };
+    v.trim().parse::<u32>().map_err(|_| {
+        Error::Unsupported(format!(
+            "RRS_CUDA_GEMM_BAND={v:?}: expected a number of tile columns (0: row-major)"
+        ))
+    })
 }
 
 impl WgmmaTile {
@@ -781,7 +779,7 @@ impl Device {
         );
         let (gp, yp) = (self.p_opt(opts.group_scales), self.p(y));
         // The tiled kernels' band of tile columns (`banded_tile`); the others ignore it.
-        let band = self.gemm_band.unwrap_or_else(gemm_band);
+        let band = self.gemm_band;
         launch!(
             self,
             source,
@@ -799,9 +797,9 @@ mod tests {
     /// `RRS_CUDA_GEMM_BAND`: unset is the default, a number is the band, junk is an error.
     #[test]
     fn gemm_band_setting_parses_or_refuses() {
-        assert_eq!(gemm_band_setting(None).unwrap(), None);
-        assert_eq!(gemm_band_setting(Some("0")).unwrap(), Some(0));
-        assert_eq!(gemm_band_setting(Some(" 16 ")).unwrap(), Some(16));
+        assert_eq!(gemm_band_setting(None).unwrap(), GEMM_BAND);
+        assert_eq!(gemm_band_setting(Some("0")).unwrap(), 0);
+        assert_eq!(gemm_band_setting(Some(" 16 ")).unwrap(), 16);
         for bad in ["", "eight", "-1", "8x"] {
             let e = gemm_band_setting(Some(bad)).unwrap_err().to_string();
             assert!(e.contains("RRS_CUDA_GEMM_BAND"), "{bad:?}: {e}");
