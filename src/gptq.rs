@@ -1,6 +1,6 @@
 //! `gptq`: GPTQ weight quantization (Frantar et al., 2023) on the CPU, the paper's weight
-//! setting: per-output-channel symmetric INT4 like RTN (scale = max |w_row| / 7, codes
-//! -8..=7), but the columns are quantized in order and each one's rounding error is spread
+//! setting: per-output-channel symmetric INT4 like RTN (scale = max |w_row| / 7, or the
+//! clipping search's, [`WeightScale`]; codes -8..=7), but the columns are quantized in order and each one's rounding error is spread
 //! over the columns not yet quantized, weighted by the inverse Hessian of the layer's
 //! inputs, H = Xᵀ X from calibration activations.
 //!
@@ -8,7 +8,7 @@
 //! `[n]` row scales.
 
 use crate::error::{Error, Result};
-use crate::quantize::MIN_AMAX;
+use crate::weight_scale::{self, WeightScale};
 
 /// Dampening added to H's diagonal, as a fraction of its mean (GPTQ's default).
 pub const DAMP: f64 = 0.01;
@@ -91,16 +91,15 @@ fn inverse_cholesky_upper(h: Vec<f64>, k: usize) -> Result<Vec<f64>> {
         .collect())
 }
 
-/// GPTQ on one row: codes into `packed` ([k / 8]), the row scale returned.
-fn quantize_row(wr: &[f32], packed: &mut [u32], u: &[f64], k: usize) -> f32 {
-    let amax = wr.iter().fold(0f32, |m, v| m.max(v.abs()));
-    if amax < MIN_AMAX {
-        return 0.0;
+/// GPTQ on one row with the row's `(scale, 1 / scale)`: its `[k / 8]` packed codes.
+fn quantize_row(wr: &[f32], (s, inv): (f32, f32), u: &[f64], k: usize) -> Vec<u32> {
+    let mut packed = vec![0u32; k / 8];
+    if s == 0.0 {
+        return packed;
     }
-    let (s, inv) = (amax / 7.0, 7.0 / amax);
     let mut row: Vec<f64> = wr.iter().map(|&v| v as f64).collect();
     for i in 0..k {
-        let q = ((row[i] as f32) * inv).round_ties_even().clamp(-8.0, 7.0);
+        let q = weight_scale::code(row[i] as f32, inv);
         packed[i / 8] |= ((q as i32 as u32) & 0xf) << (4 * (i % 8));
         let err = (row[i] - s as f64 * q as f64) / u[i * k + i];
         let ui = &u[i * k..(i + 1) * k];
@@ -108,15 +107,37 @@ fn quantize_row(wr: &[f32], packed: &mut [u32], u: &[f64], k: usize) -> f32 {
             *wj -= err * uij;
         }
     }
-    s
+    packed
 }
 
 /// Quantize `w` ([n, k], row-major) with GPTQ given the Hessian `h` of its inputs
-/// ([`hessian`], `[k, k]`). Returns `(packed [n, k / 8], scales [n])`. Columns of H that
-/// are zero (inputs that never fire) get unit diagonal and their weights quantize as is.
+/// ([`hessian`], `[k, k]`), row scales max |w| / 7. Returns `(packed [n, k / 8], scales [n])`.
+/// Columns of H that are zero (inputs that never fire) get unit diagonal and their weights
+/// quantize as is.
 pub fn gptq(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
+    gptq_scaled(w, k, h, WeightScale::Max)
+}
+
+/// [`gptq`] with the row scales chosen by `scale` on the rows of `w` before any error is
+/// spread (with [`WeightScale::Clipped`], the clipping search of GPTQ's own quantizer).
+pub fn gptq_scaled(
+    w: &[f32],
+    k: usize,
+    h: &[f64],
+    scale: WeightScale,
+) -> Result<(Vec<u32>, Vec<f32>)> {
     check_shapes(w, k, h)?;
-    let n = w.len() / k;
+    let scales = scale.row_scales(w, k)?;
+    gptq_rows(w, k, h, &scales)
+}
+
+/// GPTQ of the rows of `w` with the given `(scale, 1 / scale)` of each.
+fn gptq_rows(
+    w: &[f32],
+    k: usize,
+    h: &[f64],
+    scales: &[(f32, f32)],
+) -> Result<(Vec<u32>, Vec<f32>)> {
     let mut h = h.to_vec();
     let mean_diag = (0..k).map(|i| h[i * k + i]).sum::<f64>() / k as f64;
     let damp = DAMP * if mean_diag > 0.0 { mean_diag } else { 1.0 };
@@ -127,61 +148,27 @@ pub fn gptq(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
         h[i * k + i] += damp;
     }
     let u = inverse_cholesky_upper(h, k)?;
-    let mut scales = vec![0f32; n];
-    let mut packed = vec![0u32; n * k / 8];
-    for (r, wr) in w.chunks(k).enumerate() {
-        if !wr.iter().all(|v| v.is_finite()) {
-            return Err(Error::NonFinite(format!(
-                "GPTQ: weight row {r} is not finite"
-            )));
-        }
-    }
-    // Rows are independent given U: split them over the cores (one thread where threads
-    // cannot be spawned, as in the browser).
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(n.max(1));
-    if threads <= 1 || cfg!(target_arch = "wasm32") {
-        for ((wr, pr), sr) in w
-            .chunks(k)
-            .zip(packed.chunks_mut(k / 8))
-            .zip(scales.iter_mut())
-        {
-            *sr = quantize_row(wr, pr, &u, k);
-        }
-        return Ok((packed, scales));
-    }
-    let per = n.div_ceil(threads);
-    std::thread::scope(|s| {
-        for ((wc, pc), sc) in w
-            .chunks(per * k)
-            .zip(packed.chunks_mut(per * k / 8))
-            .zip(scales.chunks_mut(per))
-        {
-            let u = &u;
-            s.spawn(move || {
-                for ((wr, pr), sr) in wc.chunks(k).zip(pc.chunks_mut(k / 8)).zip(sc.iter_mut()) {
-                    *sr = quantize_row(wr, pr, u, k);
-                }
-            });
-        }
+    // Rows are independent given U.
+    let rows = crate::parallel::map_rows(scales.len(), |r| {
+        quantize_row(&w[r * k..(r + 1) * k], scales[r], &u, k)
     });
-    Ok((packed, scales))
+    Ok((rows.concat(), scales.iter().map(|s| s.0).collect()))
 }
 
-/// [`gptq`], or [`gptq_act_order`] when `act_order`, with the Hessian of the calibration
-/// inputs `x` (`[rows, k]`, in the same channel space as `w`).
+/// [`gptq_scaled`], or [`gptq_act_order_scaled`] when `act_order`, with the Hessian of the
+/// calibration inputs `x` (`[rows, k]`, in the same channel space as `w`).
 pub fn gptq_calibrated(
     w: &[f32],
     k: usize,
     x: &[f32],
     act_order: bool,
+    scale: WeightScale,
 ) -> Result<(Vec<u32>, Vec<f32>)> {
     let h = hessian(x, k);
     if act_order {
-        gptq_act_order(w, k, &h)
+        gptq_act_order_scaled(w, k, &h, scale)
     } else {
-        gptq(w, k, &h)
+        gptq_scaled(w, k, &h, scale)
     }
 }
 
@@ -202,6 +189,16 @@ fn check_shapes(w: &[f32], k: usize, h: &[f64]) -> Result<()> {
 /// are left to absorb their error), then the codes are put back in the original column
 /// order. Same output layout as [`gptq`]; the row scales do not depend on the order.
 pub fn gptq_act_order(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f32>)> {
+    gptq_act_order_scaled(w, k, h, WeightScale::Max)
+}
+
+/// [`gptq_act_order`] with the row scales chosen by `scale` (as [`gptq_scaled`]).
+pub fn gptq_act_order_scaled(
+    w: &[f32],
+    k: usize,
+    h: &[f64],
+    scale: WeightScale,
+) -> Result<(Vec<u32>, Vec<f32>)> {
     check_shapes(w, k, h)?;
     let mut order: Vec<usize> = (0..k).collect();
     order.sort_by(|&a, &b| h[b * k + b].total_cmp(&h[a * k + a]));
@@ -212,7 +209,7 @@ pub fn gptq_act_order(w: &[f32], k: usize, h: &[f64]) -> Result<(Vec<u32>, Vec<f
         .chunks(k)
         .flat_map(|row| order.iter().map(move |&c| row[c]))
         .collect();
-    let (qp, scales) = gptq(&wp, k, &hp)?;
+    let (qp, scales) = gptq_rows(&wp, k, &hp, &scale.row_scales(w, k)?)?;
     let mut packed = vec![0u32; qp.len()];
     for (r, row) in crate::quantize::unpack(&qp).chunks(k).enumerate() {
         let out = &mut packed[r * k / 8..(r + 1) * k / 8];

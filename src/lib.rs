@@ -42,12 +42,14 @@ pub mod hadamard;
 pub mod linear;
 pub mod matmul;
 pub mod pack_weights;
+mod parallel;
 pub mod permute;
 pub mod pool;
 pub mod quantize;
 pub mod tensor;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod timing;
+pub mod weight_scale;
 pub mod workload;
 
 pub use context::{Backend, Context, ContextOptions, CudaGemm, DotKernel, ShaderChecks};
@@ -57,3 +59,4 @@ pub use half;
 pub use linear::{Config, LinearReference, Method, Reorder, RrsLinear, WeightQuant};
 pub use quantize::Quantized;
 pub use tensor::{DType, Tensor};
+pub use weight_scale::WeightScale;

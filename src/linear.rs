@@ -27,6 +27,7 @@ use crate::matmul;
 use crate::pack_weights::{self, WeightPrep};
 use crate::quantize::{self, Quantized, Smooth};
 use crate::tensor::{status, Activation, Tensor};
+use crate::weight_scale::WeightScale;
 
 /// The quantization method of a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -130,12 +131,17 @@ pub struct Config {
     pub dot: Option<DotKernel>,
     /// How the weights are quantized. Default [`WeightQuant::Rtn`].
     pub weights: WeightQuant,
+    /// How each output channel's weight scale is chosen. Default [`WeightScale::Max`]
+    /// (max |w| / 7); [`WeightScale::Clipped`] runs the weights' quantization on the CPU.
+    pub weight_scale: WeightScale,
 }
 
-/// How a layer's INT4 weights are found (per output channel, symmetric, scale = max|w|/7).
+/// How a layer's INT4 weights are found (per output channel, symmetric, the scale chosen by
+/// [`Config::weight_scale`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WeightQuant {
-    /// Round to nearest, on the GPU ([`crate::pack_weights`]).
+    /// Round to nearest: on the GPU ([`crate::pack_weights`]) with [`WeightScale::Max`], on
+    /// the CPU ([`WeightScale::quantize`]) with [`WeightScale::Clipped`].
     #[default]
     Rtn,
     /// GPTQ ([`crate::gptq`]) on the CPU, with the Hessian of the calibration activations
@@ -158,7 +164,15 @@ impl Config {
             calibration: None,
             dot: None,
             weights: WeightQuant::Rtn,
+            weight_scale: WeightScale::Max,
         }
+    }
+
+    /// Choose each output channel's weight scale by the clipping search
+    /// ([`WeightScale::Clipped`]), with RTN or GPTQ.
+    pub fn clip_weights(mut self) -> Self {
+        self.weight_scale = WeightScale::Clipped;
+        self
     }
 
     /// Quantize the weights with GPTQ on [`Config::calibration`] instead of RTN.
@@ -206,8 +220,9 @@ struct Plan {
     static_perm: Option<Vec<u32>>,
     /// SmoothQuant: per-channel factors s_j (x / s_j, W · s_j).
     sq_factors: Option<Vec<f32>>,
-    /// GPTQ's packed weights and row scales, in the GEMM's channel space.
-    gptq: Option<(Vec<u32>, Vec<f32>)>,
+    /// Weights quantized on the CPU (GPTQ, or clipped scales): packed codes and row scales,
+    /// in the GEMM's channel space. `None`: RTN on the GPU.
+    cpu_weights: Option<(Vec<u32>, Vec<f32>)>,
 }
 
 impl Plan {
@@ -309,24 +324,29 @@ impl Plan {
             reorder: config.reorder,
             static_perm,
             sq_factors,
-            gptq: None,
+            cpu_weights: None,
         };
-        if config.weights != WeightQuant::Rtn && method != Method::Fp32 {
-            let x = calib("GPTQ")?;
+        let on_cpu = config.weights != WeightQuant::Rtn || config.weight_scale != WeightScale::Max;
+        if on_cpu && method != Method::Fp32 {
             let w = plan.to_gemm_space(weights, false)?;
-            let x = plan.to_gemm_space(x, true)?;
-            let act_order = config.weights == WeightQuant::GptqActOrder;
-            plan.gptq = Some(crate::gptq::gptq_calibrated(&w, k, &x, act_order)?);
+            plan.cpu_weights = Some(if config.weights == WeightQuant::Rtn {
+                config.weight_scale.quantize(&w, k)?
+            } else {
+                let x = plan.to_gemm_space(calib("GPTQ")?, true)?;
+                let act_order = config.weights == WeightQuant::GptqActOrder;
+                crate::gptq::gptq_calibrated(&w, k, &x, act_order, config.weight_scale)?
+            });
         }
         // Each group's channels in an order whose gathers in the quantize kernels spread over
         // the shared-memory banks (`gather_order`). The groups keep their channels, so the
-        // layer's output is the same bit for bit; GPTQ ran in the sorted order above (its
-        // column order decides its result), and its codes move with their channels.
+        // layer's output is the same bit for bit; the CPU quantization ran in the sorted
+        // order above (GPTQ's column order decides its result), and its codes move with their
+        // channels.
         // `RRS_SPREAD_BANKS=0` keeps the sorted order, for A/B runs.
         if spread {
             if let Some(sorted) = plan.static_perm.take() {
                 let spread = gather_order::spread_banks(&sorted, plan.group);
-                if let Some((codes, _)) = &mut plan.gptq {
+                if let Some((codes, _)) = &mut plan.cpu_weights {
                     *codes = gather_order::move_codes(codes, k, &sorted, &spread);
                 }
                 plan.static_perm = Some(spread);
@@ -433,7 +453,7 @@ impl RrsLinear {
     ) -> Result<Self> {
         let plan = Plan::new(weights, n, k, &config)?;
         let w = Tensor::from_slice(ctx, weights, &[n, k])?;
-        let packed = match &plan.gptq {
+        let packed = match &plan.cpu_weights {
             _ if plan.method == Method::Fp32 => Weights::F32(w),
             Some((codes, scales)) => Weights::Int4(Quantized {
                 packed: Tensor::from_slice(ctx, codes, &[n, k / 8])?,
@@ -700,7 +720,7 @@ impl LinearReference {
     fn from_plan(plan: Plan, weights: &[f32]) -> Result<Self> {
         let k = plan.k;
         let prep = plan.weight_prep();
-        let packed = match &plan.gptq {
+        let packed = match &plan.cpu_weights {
             _ if plan.method == Method::Fp32 => None,
             Some(codes) => Some(codes.clone()),
             None => Some(pack_weights::reference(weights, k, prep)?),
@@ -833,8 +853,9 @@ mod tests {
     use super::*;
 
     /// A static reorder spread over the banks (`gather_order`) computes what the sorted
-    /// order computes, bit for bit, with RTN and with GPTQ weights (whose codes move with
-    /// their channels), and it does change the order.
+    /// order computes, bit for bit, with RTN and with GPTQ weights, each with and without
+    /// clipped scales (codes quantized on the CPU move with their channels), and it does
+    /// change the order.
     #[test]
     fn spread_static_order_gives_the_same_output() {
         let (n, k, m) = (24, 512, 40);
@@ -849,12 +870,15 @@ mod tests {
         let calib = rows(64);
         let x = rows(m);
         for method in [Method::Rrs, Method::Rs] {
-            for gptq in [false, true] {
+            for (gptq, clip) in [(false, false), (false, true), (true, false), (true, true)] {
                 let mut config = Config::new(method)
                     .reorder(Reorder::Static)
                     .calibration(calib.clone());
                 if gptq {
                     config = config.gptq();
+                }
+                if clip {
+                    config = config.clip_weights();
                 }
                 let layer = |spread| {
                     let plan = Plan::with_order(&w, n, k, &config, spread).unwrap();
@@ -867,7 +891,7 @@ mod tests {
                     spread.forward(&x, true).unwrap(),
                 );
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&a), bits(&b), "{method:?}, gptq {gptq}");
+                assert_eq!(bits(&a), bits(&b), "{method:?}, gptq {gptq}, clip {clip}");
             }
         }
     }

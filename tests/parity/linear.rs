@@ -77,13 +77,23 @@ pub async fn gpu_layer_matches_cpu_reference() {
             }
         }
     }
-    // GPTQ weights (computed once on the CPU, shared by both paths), in column order and in
-    // act-order, on RRS.
+    // Weights quantized on the CPU (GPTQ in column order and in act-order, RTN and GPTQ with
+    // clipped scales; shared by both paths), on RRS.
     for (what, cfg) in [
         ("GPTQ", config(Method::Rrs, Reorder::Dynamic, &wl).gptq()),
         (
             "GPTQ act-order",
             config(Method::Rrs, Reorder::Dynamic, &wl).gptq_act_order(),
+        ),
+        (
+            "clipped RTN",
+            config(Method::Rrs, Reorder::Static, &wl).clip_weights(),
+        ),
+        (
+            "clipped GPTQ",
+            config(Method::Rrs, Reorder::Dynamic, &wl)
+                .gptq()
+                .clip_weights(),
         ),
     ] {
         let layer = RrsLinear::new_async(ctx, &wl.w, c.out_features, c.channels, cfg.clone())
