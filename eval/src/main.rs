@@ -4,7 +4,7 @@
 //! ```text
 //! scripts/perplexity.sh [--backend wgpu|cuda] [--windows 4] [--tokens 512] [--calib-tokens 512]
 //!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot]
-//!     [--weights rtn,gptq,gptq-act]
+//!     [--weights rtn,gptq,gptq-act,rtn-clip,gptq-clip,gptq-act-clip]
 //!     [--ablation 32,64,128,256,512,channel] [--kv f16|int4] [--layers N] [--json] [--out results]
 //! ```
 //! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
@@ -21,7 +21,10 @@ use std::io::Write;
 
 use fake_quant::FakeQuant;
 use model::{Model, Proj};
-use rrs::{Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear};
+use rrs::{
+    Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear, WeightQuant,
+    WeightScale,
+};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -213,8 +216,31 @@ impl Progress {
     }
 }
 
-/// The weight settings: RTN, GPTQ with the columns in order, GPTQ in act-order.
-const WEIGHTS: [&str; 3] = ["rtn", "gptq", "gptq-act"];
+/// The weight settings: RTN, GPTQ with the columns in order, GPTQ in act-order; each with
+/// the row scale max |w| / 7, or with "-clip" the clipping search's
+/// ([`rrs::WeightScale::Clipped`]).
+const WEIGHTS: [&str; 6] = [
+    "rtn",
+    "gptq",
+    "gptq-act",
+    "rtn-clip",
+    "gptq-clip",
+    "gptq-act-clip",
+];
+
+/// What a weight setting of [`WEIGHTS`] asks of rrs.
+fn weight_setting(setting: &str) -> (WeightQuant, WeightScale) {
+    let (base, scale) = match setting.strip_suffix("-clip") {
+        Some(base) => (base, WeightScale::Clipped),
+        None => (setting, WeightScale::Max),
+    };
+    let quant = match base {
+        "gptq" => WeightQuant::Gptq,
+        "gptq-act" => WeightQuant::GptqActOrder,
+        _ => WeightQuant::Rtn,
+    };
+    (quant, scale)
+}
 
 /// The ablation's "one scale per channel" point, as a group size (see `fake_quant`).
 const CHANNEL: usize = 1;
@@ -230,8 +256,8 @@ fn group_for(k: usize, want: usize) -> usize {
 }
 
 /// The weights-only diagnostic's W (see [`Eval::WeightsOnly`]): `w` ([n, k]) quantized per
-/// output channel to INT4, by GPTQ (`setting` "gptq", or "gptq-act" in act-order) on the
-/// calibration inputs `x` ([rows, k]) or by RTN, in
+/// output channel to INT4 as the weight `setting` says (GPTQ on the calibration inputs `x`,
+/// [rows, k], or RTN; the row scales max |w| / 7 or clipped), in
 /// the rotated space when `rotate`, dequantized, and rotated back (the normalized Hadamard
 /// matrix is symmetric and orthogonal, so it is its own inverse).
 fn weights_only(w: &[f32], k: usize, x: &[f32], rotate: bool, setting: &str) -> Result<Vec<f32>> {
@@ -243,15 +269,12 @@ fn weights_only(w: &[f32], k: usize, x: &[f32], rotate: bool, setting: &str) -> 
         })
     };
     let wr = turn(w)?;
-    let (codes, scales) = if setting.starts_with("gptq") {
-        rrs::gptq::gptq_calibrated(&wr, k, &turn(x)?, setting == "gptq-act")?
-    } else {
-        let plain = rrs::pack_weights::WeightPrep {
-            rotate: false,
-            perm: None,
-            factors: None,
-        };
-        rrs::pack_weights::reference(&wr, k, plain)?
+    let (codes, scales) = match weight_setting(setting) {
+        (WeightQuant::Rtn, scale) => scale.quantize(&wr, k)?,
+        (quant, scale) => {
+            let act_order = quant == WeightQuant::GptqActOrder;
+            rrs::gptq::gptq_calibrated(&wr, k, &turn(x)?, act_order, scale)?
+        }
     };
     let wq: Vec<f32> = rrs::quantize::unpack(&codes)
         .iter()
@@ -327,7 +350,7 @@ struct Setup<'a> {
 }
 
 impl Setup<'_> {
-    /// Every linear layer of the model for `method` with `weights` ("rtn"/"gptq") and `group`,
+    /// Every linear layer of the model for `method` with `weights` (one of [`WEIGHTS`]) and `group`,
     /// on `path` (the per-channel group always by fake quantization).
     fn prepare(
         &self,
@@ -369,11 +392,7 @@ impl Setup<'_> {
                 let mut cfg = Config::new(base)
                     .group(group_for(lin.k, group))
                     .calibration(std::mem::take(&mut cx));
-                match weights {
-                    "gptq" => cfg = cfg.gptq(),
-                    "gptq-act" => cfg = cfg.gptq_act_order(),
-                    _ => {}
-                }
+                (cfg.weights, cfg.weight_scale) = weight_setting(weights);
                 let layer = if group == CHANNEL || path == Path::FakeQuant {
                     let rotate = match (base, weights) {
                         (Method::Rs, "rtn") => false,
@@ -560,7 +579,7 @@ fn run() -> Result<()> {
             );
         }
         eprintln!(
-            "{method:<12} {setting:<5} group {:<6} ppl {ppl:.3}",
+            "{method:<12} {setting:<13} group {:<6} ppl {ppl:.3}",
             group.map_or("-".into(), |g| g.to_string())
         );
         rows.push((method.to_string(), setting.to_string(), group, ppl));
@@ -634,23 +653,25 @@ fn run() -> Result<()> {
     plot::perplexity(&path, &rows)?;
     eprintln!("wrote {path}");
     if !args.json {
-        println!("\n{:<12} {:>10} {:>10}", "method", "RTN W4", "GPTQ W4");
+        print!("\n{:<12}", "method");
+        for w in &args.weights {
+            print!(" {w:>13}");
+        }
+        println!();
         for m in &args.methods {
-            let get = |s: &str| {
-                rows.iter()
+            print!("{:<12}", m.name());
+            for w in &args.weights {
+                let ppl = rows
+                    .iter()
                     .find(|r| {
                         r.0 == m.name()
-                            && (r.1 == s || r.1 == "fp32")
+                            && (r.1 == *w || r.1 == "fp32")
                             && r.2.is_none_or(|g| g == 128)
                     })
-                    .map(|r| format!("{:.2}", r.3))
-            };
-            println!(
-                "{:<12} {:>10} {:>10}",
-                m.name(),
-                get("rtn").unwrap_or("-".into()),
-                get("gptq").unwrap_or("-".into())
-            );
+                    .map_or("-".into(), |r| format!("{:.2}", r.3));
+                print!(" {ppl:>13}");
+            }
+            println!();
         }
     }
     Ok(())

@@ -43,11 +43,9 @@ pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
         .map_err(err)?;
     for (i, r) in main.iter().enumerate() {
         let x = i as f64;
-        let color = if r.1 == "gptq" {
-            RED.mix(0.6)
-        } else {
-            BLUE.mix(0.7)
-        };
+        // GPTQ red, RTN blue; clipped weight scales lighter.
+        let base = if r.1.starts_with("gptq") { RED } else { BLUE };
+        let color = base.mix(if r.1.ends_with("-clip") { 0.35 } else { 0.7 });
         let top = r.3.min(ymax * 0.97);
         chart
             .draw_series([Rectangle::new(

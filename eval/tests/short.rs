@@ -23,7 +23,7 @@ fn shortened_evaluation_runs_every_method() {
             "--methods",
             "fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot",
             "--weights",
-            "rtn,gptq,gptq-act",
+            "rtn,gptq,gptq-act,rtn-clip,gptq-clip",
             "--ablation",
             "64,channel",
             "--json",
@@ -48,9 +48,9 @@ fn shortened_evaluation_runs_every_method() {
     }
     let stdout = String::from_utf8_lossy(&run.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    // fp32 once, six methods and the two weights-only diagnostics × three weight settings,
+    // fp32 once, six methods and the two weights-only diagnostics × five weight settings,
     // RS and RRS at group 64 and per channel (group 1).
-    assert_eq!(lines.len(), 1 + 8 * 3 + 2 * 2, "{stdout}");
+    assert_eq!(lines.len(), 1 + 8 * 5 + 2 * 2, "{stdout}");
     assert_eq!(
         lines.iter().filter(|l| l.contains("\"group\":1,")).count(),
         2,
