@@ -8,7 +8,8 @@
 //! `[n]` row scales.
 
 use crate::error::{Error, Result};
-use crate::weight_scale::{self, WeightScale};
+use crate::quantize::{code, pack, unpack};
+use crate::weight_scale::WeightScale;
 
 /// Dampening added to H's diagonal, as a fraction of its mean (GPTQ's default).
 pub const DAMP: f64 = 0.01;
@@ -93,21 +94,21 @@ fn inverse_cholesky_upper(h: Vec<f64>, k: usize) -> Result<Vec<f64>> {
 
 /// GPTQ on one row with the row's `(scale, 1 / scale)`: its `[k / 8]` packed codes.
 fn quantize_row(wr: &[f32], (s, inv): (f32, f32), u: &[f64], k: usize) -> Vec<u32> {
-    let mut packed = vec![0u32; k / 8];
+    let mut codes = vec![0i32; k];
     if s == 0.0 {
-        return packed;
+        return pack(&codes);
     }
     let mut row: Vec<f64> = wr.iter().map(|&v| v as f64).collect();
     for i in 0..k {
-        let q = weight_scale::code(row[i] as f32, inv);
-        packed[i / 8] |= ((q as i32 as u32) & 0xf) << (4 * (i % 8));
+        let q = code(row[i] as f32, inv);
+        codes[i] = q;
         let err = (row[i] - s as f64 * q as f64) / u[i * k + i];
         let ui = &u[i * k..(i + 1) * k];
         for (wj, &uij) in row[i + 1..].iter_mut().zip(&ui[i + 1..]) {
             *wj -= err * uij;
         }
     }
-    packed
+    pack(&codes)
 }
 
 /// Quantize `w` ([n, k], row-major) with GPTQ given the Hessian `h` of its inputs
@@ -210,15 +211,14 @@ pub fn gptq_act_order_scaled(
         .flat_map(|row| order.iter().map(move |&c| row[c]))
         .collect();
     let (qp, scales) = gptq_rows(&wp, k, &hp, &scale.row_scales(w, k)?)?;
-    let mut packed = vec![0u32; qp.len()];
-    for (r, row) in crate::quantize::unpack(&qp).chunks(k).enumerate() {
-        let out = &mut packed[r * k / 8..(r + 1) * k / 8];
-        for (pos, &code) in row.iter().enumerate() {
-            let c = order[pos];
-            out[c / 8] |= ((code as i32 as u32) & 0xf) << (4 * (c % 8));
+    // The codes back in the original column order.
+    let mut codes = vec![0i32; w.len()];
+    for (r, row) in unpack(&qp).chunks(k).enumerate() {
+        for (pos, &q) in row.iter().enumerate() {
+            codes[r * k + order[pos]] = q as i32;
         }
     }
-    Ok((packed, scales))
+    Ok((pack(&codes), scales))
 }
 
 #[cfg(test)]

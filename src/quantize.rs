@@ -408,20 +408,32 @@ pub fn reference(
             (0.0, 0.0)
         };
         row_scales.push(scale);
-        for word in v.chunks(8) {
-            let mut w = 0u32;
-            for (i, &a) in word.iter().enumerate() {
-                let code = if ok {
-                    (a * inv).round_ties_even().clamp(-8.0, 7.0) as i32
-                } else {
-                    0
-                };
-                w |= ((code as u32) & 0xf) << (4 * i);
-            }
-            packed.push(w);
-        }
+        let codes: Vec<i32> = v
+            .iter()
+            .map(|&a| if ok { code(a, inv) } else { 0 })
+            .collect();
+        packed.extend(pack(&codes));
     }
     Ok((packed, row_scales))
+}
+
+/// The symmetric INT4 code of `v` for a scale of reciprocal `inv`:
+/// `clamp(round_ties_even(v · inv), -8, 7)`.
+pub fn code(v: f32, inv: f32) -> i32 {
+    (v * inv).round_ties_even().clamp(-8.0, 7.0) as i32
+}
+
+/// Pack INT4 codes (`[rows, k]`, each in -8..=7) into `[rows, k / 8]` words, code i of a word
+/// in bits 4i..4i + 4 (the inverse of [`unpack`]).
+pub(crate) fn pack(codes: &[i32]) -> Vec<u32> {
+    codes
+        .chunks(8)
+        .map(|word| {
+            word.iter()
+                .enumerate()
+                .fold(0u32, |w, (i, &c)| w | ((c as u32) & 0xf) << (4 * i))
+        })
+        .collect()
 }
 
 /// Unpack `[rows, k / 8]` words into i8 codes `[rows, k]` (the inverse of the packing).

@@ -16,7 +16,7 @@
 //! scales and codes are bit-identical to [`crate::quantize::reference`]'s.
 
 use crate::error::{Error, Result};
-use crate::quantize::{check_k, MIN_AMAX};
+use crate::quantize::{check_k, code, pack, MIN_AMAX};
 
 /// Candidate scales of the clipping search: p = 1 − i / 100 for i < 80.
 pub const CLIP_STEPS: usize = 80;
@@ -42,14 +42,11 @@ impl WeightScale {
         let scales = self.row_scales(w, k)?;
         let rows = crate::parallel::map_rows(scales.len(), |r| {
             let inv = scales[r].1;
-            w[r * k..(r + 1) * k]
-                .chunks(8)
-                .map(|word| {
-                    word.iter().enumerate().fold(0u32, |acc, (i, &v)| {
-                        acc | ((code(v, inv) as i32 as u32) & 0xf) << (4 * i)
-                    })
-                })
-                .collect::<Vec<u32>>()
+            let codes: Vec<i32> = w[r * k..(r + 1) * k]
+                .iter()
+                .map(|&v| code(v, inv))
+                .collect();
+            pack(&codes)
         });
         Ok((rows.concat(), scales.iter().map(|s| s.0).collect()))
     }
@@ -78,11 +75,6 @@ fn candidate(amax: f32, i: usize) -> (f32, f32) {
     (p * amax / 7.0, 7.0 / (p * amax))
 }
 
-/// The code of `v` for a scale of reciprocal `inv`.
-pub(crate) fn code(v: f32, inv: f32) -> f32 {
-    (v * inv).round_ties_even().clamp(-8.0, 7.0)
-}
-
 /// The clipping search on one row of maximum `amax` ≥ [`MIN_AMAX`]: `(scale, 1 / scale)`.
 fn clipped(row: &[f32], amax: f32) -> (f32, f32) {
     let mut best = (f32::INFINITY, candidate(amax, 0));
@@ -90,7 +82,7 @@ fn clipped(row: &[f32], amax: f32) -> (f32, f32) {
         let (s, inv) = candidate(amax, i);
         let err: f32 = row
             .iter()
-            .map(|&v| (code(v, inv) * s - v).abs().powf(CLIP_NORM))
+            .map(|&v| (code(v, inv) as f32 * s - v).abs().powf(CLIP_NORM))
             .sum();
         if err < best.0 {
             best = (err, (s, inv));
