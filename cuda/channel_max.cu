@@ -120,7 +120,8 @@ extern "C" __global__ void __launch_bounds__(32 * RANK_WARPS)
   rank_sort_body<RANK_C, RANK_WARPS, false>(bits, perm, k);
 }
 
-// scales[g] = max over the group's channels, clamped to [min_scale, max_scale] when finite;
+// scales[g] = max over the group's channels, clamped to [min_scale, max_scale] when finite
+// and rounded up to 24 - bitlen(64 group - 1) significant bits (channel_max::round_scale);
 // inv[g] = 1 / scales[g] (IEEE division), 0 when not finite; status bit 0: not finite.
 // One warp per group (its lanes stride over the channels, then a max across the warp): one
 // thread per group walking 128 dependent loads took about 50 µs on the H200.
@@ -142,6 +143,8 @@ extern "C" __global__ void group_scales(const u32* __restrict__ bits, const u32*
     inv[g] = 0.0f;
   } else {
     s = fminf(fmaxf(s, min_scale), max_scale);
+    const unsigned drop = min(32 - __clz(64 * group - 1), 23), mask = (1u << drop) - 1;
+    s = __uint_as_float((__float_as_uint(s) + mask) & ~mask);
     scales[g] = s;
     inv[g] = __fdiv_rn(1.0f, s);
   }

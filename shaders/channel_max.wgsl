@@ -10,8 +10,10 @@
 //                 zeroed before the dispatch.
 // `scatter`:      perm[rank[j]] = j: the channel order by smax descending, ties by lower
 //                 index first (a stable, deterministic sort).
-// `group_scales`: scales[g] = clamp(max_{p in group g} smax[perm[p]], 1e-5, 2^126) over
-//                 groups of `group` consecutive reordered channels, and inv_scales[g] =
+// `group_scales`: scales[g] = clamp(max_{p in group g} smax[perm[p]], 2^-17, 2^126) over
+//                 groups of `group` consecutive reordered channels, rounded up to
+//                 24 − bitlen(64·group − 1) significant bits (`channel_max::round_scale`:
+//                 s_g times a group's integer sum is then exact), and inv_scales[g] =
 //                 1 / scales[g] correctly rounded (`div_rn`, prepended by the host); sets
 //                 status bit 0 (and inv_scales[g] = 0) when a channel maximum is NaN or Inf.
 
@@ -34,7 +36,7 @@ struct Params {
 const WG: u32 = 256u;
 const ABS_MASK: u32 = 0x7fffffffu;
 const INF_BITS: u32 = 0x7f800000u;
-const MIN_SCALE: f32 = 1e-5;
+const MIN_SCALE: f32 = 7.6293945e-6; // 2^-17: a power of two, which the rounding keeps
 const MAX_SCALE: f32 = 8.507059e37; // 2^126: keeps 1 / scale a normal f32
 
 // Grid: (ceil(k / 256), ceil(rows / rows_per_wg)).
@@ -170,7 +172,9 @@ fn group_scales(
         inv_scales[g] = 0.0;
         return;
     }
-    let s = clamp(bitcast<f32>(m), MIN_SCALE, MAX_SCALE);
+    let drop = min(32u - countLeadingZeros(64u * p.group - 1u), 23u);
+    let mask = (1u << drop) - 1u;
+    let s = bitcast<f32>((bitcast<u32>(clamp(bitcast<f32>(m), MIN_SCALE, MAX_SCALE)) + mask) & ~mask);
     scales[g] = s;
     inv_scales[g] = div_rn(1.0, s);
 }

@@ -5,9 +5,11 @@
 //! * `absmax[j] = max_i |x[i, j]|` (bit-exact: a max is order independent);
 //! * `perm`: the channel order by `absmax` descending, ties by lower index first
 //!   (`perm[r]` = channel of rank r; bit-exact, a deterministic stable sort);
-//! * `scales[g] = clamp(max_{r in group g} absmax[perm[r]], 1e-5, 2^126)` for groups of
-//!   `group` consecutive reordered channels (bit-exact). The clamp keeps a channel of zeros
-//!   from producing a zero scale (and 1 / scale a normal f32);
+//! * `scales[g] = round_scale(clamp(max_{r in group g} absmax[perm[r]], 2^-17, 2^126))` for
+//!   groups of `group` consecutive reordered channels (bit-exact). The clamp keeps a channel
+//!   of zeros from producing a zero scale (and 1 / scale a normal f32); the rounding up to
+//!   a few significant bits ([`round_scale`]) makes the GEMM's `s_g · (integer group sum)`
+//!   exact in f32, so that its epilogue gives the same bits fused (FMA) or not;
 //! * `inv_scales[g] = 1 / scales[g]`, correctly rounded on every adapter (bit-exact): the
 //!   multipliers `quantize` smooths with.
 //!
@@ -54,8 +56,9 @@ const GROUP_SCALES: Kernel = Kernel {
     bounds_checks: true,
 };
 
-/// The smallest smoothing scale (a channel of zeros gets this one).
-pub const MIN_SCALE: f32 = 1e-5;
+/// The smallest smoothing scale, 2^-17 (a channel of zeros gets this one; a power of two,
+/// which [`round_scale`] leaves as it is).
+pub const MIN_SCALE: f32 = 7.629_394_5e-6;
 /// The largest smoothing scale, 2^126 (so that its reciprocal is a normal f32).
 pub const MAX_SCALE: f32 = 8.507_059e37;
 /// Rows each `absmax` workgroup reduces before its atomic max.
@@ -288,19 +291,38 @@ pub fn sort_order(absmax: &[f32]) -> Vec<u32> {
 }
 
 /// One scale per group of `group` reordered channels: the group's max, clamped to
-/// [[`MIN_SCALE`], [`MAX_SCALE`]] (NaN/Inf pass through).
+/// [[`MIN_SCALE`], [`MAX_SCALE`]] and rounded up by [`round_scale`] (NaN/Inf pass through).
 pub fn group_scales_reference(absmax: &[f32], perm: &[u32], group: usize) -> Vec<f32> {
     perm.chunks(group)
         .map(|g| {
             let m = g.iter().map(|&j| absmax[j as usize].to_bits()).max();
             let s = f32::from_bits(m.unwrap_or(0));
             if s.is_finite() {
-                s.clamp(MIN_SCALE, MAX_SCALE)
+                round_scale(s.clamp(MIN_SCALE, MAX_SCALE), group)
             } else {
                 s
             }
         })
         .collect()
+}
+
+/// The number of low mantissa bits [`round_scale`] clears for groups of `group` channels:
+/// the significant bits of the largest integer partial sum of a group, |Σ q_a·q_w| ≤
+/// 64 · group (INT4 codes are -8..=7), i.e. bit length of 64 · group − 1 (capped at 23).
+pub fn scale_drop_bits(group: usize) -> u32 {
+    (u32::BITS - (64 * group as u32).saturating_sub(1).leading_zeros()).min(23)
+}
+
+/// A finite, normal, positive group scale `s` rounded up to 24 − [`scale_drop_bits`]
+/// significant bits (11 for groups of 128; the scale grows by less than 2^-10 of itself).
+/// Any positive scale smooths correctly, since the GEMM multiplies back exactly the scale
+/// `quantize` divided by; this one makes `s · P` exact in f32 for every integer partial sum
+/// P of a group, so the GEMM's `acc + s · P` rounds once whether or not a backend fuses it,
+/// and the GPU's tiled kernels equal the CPU reference bit for bit. Scales ≤ 2^126 stay
+/// finite.
+pub fn round_scale(s: f32, group: usize) -> f32 {
+    let mask = (1u32 << scale_drop_bits(group)) - 1;
+    f32::from_bits((s.to_bits() + mask) & !mask)
 }
 
 /// The smoothing multipliers for `scales`: 1 / scale (IEEE division, correctly rounded),

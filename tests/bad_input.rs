@@ -205,7 +205,7 @@ fn missing_or_malformed_calibration() {
 }
 
 /// Zero tokens and zero channels: no division by zero, finite outputs equal to the
-/// reference (zero rows quantize to zero; zero channels get the 1e-5 minimum scale).
+/// reference (zero rows quantize to zero; zero channels get the 2^-17 minimum scale).
 #[test]
 fn all_zero_tokens_and_channels() {
     let (m, n, k) = (6, 32, 256);

@@ -224,4 +224,20 @@ proptest! {
             prop_assert!((g - r).abs() <= 2.0 * k as f32 * f32::EPSILON * mag + 1e-30, "[{i}, {j}] {g} vs {r}");
         }
     }
+
+    /// `channel_max::round_scale`: never below the scale, less than 2^(drop − 23) of it above
+    /// (drop = `scale_drop_bits`), and its product with any integer group sum
+    /// (|P| ≤ 64 · group) exact in f32 where it is finite, which makes the GEMM epilogue
+    /// FMA-proof.
+    #[test]
+    fn rounded_scales_make_group_products_exact(e in -16f32..100.0, frac in 0f32..1.0, groups in 1usize..512, p in -1f64..1.0) {
+        let group = 16 * groups;
+        let s = (2f32.powf(e) * (1.0 + frac)).clamp(channel_max::MIN_SCALE, channel_max::MAX_SCALE);
+        let r = channel_max::round_scale(s, group);
+        let drop = channel_max::scale_drop_bits(group);
+        prop_assert!(r >= s && r.is_finite());
+        prop_assert!(((r as f64 - s as f64) / s as f64) < 2f64.powi(drop as i32 - 23), "{s} -> {r}");
+        let sum = (p * 64.0 * group as f64).round() as i32;
+        prop_assert_eq!((r * sum as f32) as f64, r as f64 * sum as f64, "{} · {}", r, sum);
+    }
 }

@@ -1,8 +1,8 @@
 use rrs::gemm::{self, GemmOptions, Tile};
 use rrs::workload::Rng;
-use rrs::{Context, DotKernel, Quantized, Tensor};
+use rrs::{channel_max, Context, DotKernel, Quantized, Tensor};
 
-use crate::common::{ctx, permutation, scales, words};
+use crate::common::{bits, ctx, permutation, scales, words};
 
 /// Random packed rows (every nibble value appears) and their scales (1 if `unit`), as words,
 /// scales and a GPU [`Quantized`].
@@ -84,33 +84,45 @@ pub async fn integer_sums_are_bit_exact() {
 
 /// With row, column and group scales: both sides add the same f32 terms s_g·P_g, the
 /// tiled kernel in the same order (up to FMA contraction), so 4ε·|a·w|·Σ|s_g·P_g| holds.
+/// With the group scales `channel_max` produces (rounded by `channel_max::round_scale`)
+/// every s_g·P_g is exact, FMA or not, and the output equals the reference bit for bit.
 pub async fn scaled_output_matches_reference() {
     let ctx = &ctx().await;
     let mut rng = Rng::new(7);
     for (m, n, k, group) in SHAPES {
         let (qa, sa, a) = packed(ctx, &mut rng, m, k, false);
         let (qw, sw, w) = packed(ctx, &mut rng, n, k, false);
-        let gs = scales(&mut rng, k / group);
-        let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+        let raw = scales(&mut rng, k / group);
+        let rounded: Vec<f32> = raw
+            .iter()
+            .map(|&s| channel_max::round_scale(s, group))
+            .collect();
         let perm = permutation(&mut rng, k);
         let pt = Tensor::from_slice(ctx, &perm, &[k]).unwrap();
         let p = gemm::partial_sums(&qa, &qw, k, group, Some(&perm));
-        for (dot, tile) in KERNELS.into_iter().zip([Tile::Large, Tile::Small]) {
-            let opts = GemmOptions {
-                group,
-                group_scales: Some(&gt),
-                weight_perm: Some(&pt),
-                dot,
-                tile: Some(tile),
-            };
-            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-                .unwrap()
-                .to_vec_async(ctx)
-                .await
-                .unwrap();
-            let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
-            let what = format!("m={m} n={n} k={k} {dot:?}");
-            assert_within_tiled_bound(&y, &want, &p, &gs, (&sa, &sw), &what);
+        for (exact, gs) in [(false, raw), (true, rounded)] {
+            let gt = Tensor::from_slice(ctx, &gs, &[k / group]).unwrap();
+            for (dot, tile) in KERNELS.into_iter().zip([Tile::Large, Tile::Small]) {
+                let opts = GemmOptions {
+                    group,
+                    group_scales: Some(&gt),
+                    weight_perm: Some(&pt),
+                    dot,
+                    tile: Some(tile),
+                };
+                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
+                    .unwrap()
+                    .to_vec_async(ctx)
+                    .await
+                    .unwrap();
+                let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
+                let what = format!("m={m} n={n} k={k} {dot:?} rounded scales: {exact}");
+                if exact {
+                    assert_eq!(bits(&y, f32::to_bits), bits(&want, f32::to_bits), "{what}");
+                } else {
+                    assert_within_tiled_bound(&y, &want, &p, &gs, (&sa, &sw), &what);
+                }
+            }
         }
     }
 }
