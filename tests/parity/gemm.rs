@@ -63,11 +63,7 @@ pub async fn integer_sums_are_bit_exact() {
                         dot,
                         tile: Some(tile),
                     };
-                    let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-                        .unwrap()
-                        .to_vec_async(ctx)
-                        .await
-                        .unwrap();
+                    let y = run(ctx, &a, &w, opts).await;
                     let p = gemm::partial_sums(&qa, &qw, k, group, gather.then_some(&perm[..]));
                     let want: Vec<f32> = p
                         .chunks(k / group)
@@ -110,11 +106,7 @@ pub async fn scaled_output_matches_reference() {
                     dot,
                     tile: Some(tile),
                 };
-                let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-                    .unwrap()
-                    .to_vec_async(ctx)
-                    .await
-                    .unwrap();
+                let y = run(ctx, &a, &w, opts).await;
                 let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), Some(&perm));
                 let what = format!("m={m} n={n} k={k} {dot:?} rounded scales: {exact}");
                 if exact {
@@ -160,11 +152,7 @@ async fn check_decode(
                 dot,
                 tile: None,
             };
-            let y: Vec<f32> = gemm::gemm(ctx, &a, &w, opts)
-                .unwrap()
-                .to_vec_async(ctx)
-                .await
-                .unwrap();
+            let y = run(ctx, &a, &w, opts).await;
             let perm = perm.as_deref();
             let want = gemm::reference(&qa, &sa, &qw, &sw, k, group, Some(&gs), perm);
             let what =
@@ -278,11 +266,7 @@ pub async fn coop_gemm_matches_reference() {
             group,
             ..GemmOptions::plain(ctx)
         };
-        let y: Vec<f32> = gemm::gemm(ctx, &a, &w, plain)
-            .unwrap()
-            .to_vec_async(ctx)
-            .await
-            .unwrap();
+        let y = run(ctx, &a, &w, plain).await;
         let want: Vec<f32> = gemm::partial_sums(&qa, &qw, k, group, None)
             .chunks(k / group)
             .map(|g| g.iter().sum::<i32>() as f32)
@@ -336,6 +320,15 @@ pub async fn coop_gemm_matches_reference() {
     assert_within_bound(&y, &want, a, w, &gs, k, None, bound, "overflowing scales");
 }
 
+/// `gemm::gemm(a, w, opts)` read back.
+async fn run(ctx: &Context, a: &Quantized, w: &Quantized, opts: GemmOptions<'_>) -> Vec<f32> {
+    gemm::gemm(ctx, a, w, opts)
+        .unwrap()
+        .to_vec_async(ctx)
+        .await
+        .unwrap()
+}
+
 /// The GEMM of `a` and `w` (packed words, row scales, tensor) with group scales `gs`, and
 /// the reference's output.
 async fn scaled_gemm(
@@ -351,11 +344,7 @@ async fn scaled_gemm(
         group_scales: Some(&gt),
         ..GemmOptions::plain(ctx)
     };
-    let y = gemm::gemm(ctx, a, w, opts)
-        .unwrap()
-        .to_vec_async(ctx)
-        .await
-        .unwrap();
+    let y = run(ctx, a, w, opts).await;
     let want = gemm::reference(qa, sa, qw, sw, a.k, group, Some(gs), None);
     (y, want)
 }
