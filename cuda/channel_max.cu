@@ -10,24 +10,61 @@
 // 44 MB instead of 62.
 __device__ __forceinline__ unsigned last_rows_first() { return gridDim.y - 1 - blockIdx.y; }
 
+// |x| (its bits b) divided by 2^(e - 127), e the biased exponent of its row's maximum, in
+// integer exponent arithmetic (channel_max::Statistic::RowNormalized; `normalized` in
+// channel_max.wgsl): 0 below the normal range, for subnormals and in rows of zeros (e = 0);
+// unchanged in rows with NaN or Inf (e = 255).
+__device__ __forceinline__ u32 normalized(u32 b, u32 e) {
+  if (e == 0) return 0;
+  if (e == 255) return b;
+  const int be = b >> 23, ne = be - (int)e + 127;
+  if (be == 0 || ne <= 0) return 0;
+  return (b & 0x7fffffu) | ((u32)ne << 23);
+}
+
+// row_exp[i] = the biased exponent of max_j |x[i, j]| (255 for NaN or Inf). grid: rows blocks
+// of 256.
+extern "C" __global__ void row_exponent(const float* __restrict__ x, u32* __restrict__ row_exp,
+                                        unsigned rows, unsigned k) {
+  __shared__ u32 warp_max[8];
+  const unsigned row = blockIdx.x;
+  if (row >= rows) return;
+  u32 m = 0;
+  for (unsigned j = threadIdx.x; j < k; j += blockDim.x)
+    m = max(m, __float_as_uint(x[(size_t)row * k + j]) & 0x7fffffffu);
+  for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = m;
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  for (int w = 1; w < 8; ++w) m = max(m, warp_max[w]);
+  row_exp[row] = min(m >> 23, 255u);
+}
+
 // bits[j] = max over rows of the bits of |x[i, j]| (max of the bits = max of the floats for
-// non-negative values; NaN has the largest bits and propagates). grid: (k / 256, row blocks).
+// non-negative values; NaN has the largest bits and propagates), each row `normalized` by
+// row_exp[i] where row_exp is not null. grid: (k / 256, row blocks).
 extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__ bits,
-                                  unsigned rows, unsigned k, unsigned rows_per_block) {
+                                  const u32* __restrict__ row_exp, unsigned rows, unsigned k,
+                                  unsigned rows_per_block) {
   const unsigned j = blockIdx.x * blockDim.x + threadIdx.x;
   if (j >= k) return;
   const unsigned r0 = last_rows_first() * rows_per_block;
   const unsigned r1 = min(rows, r0 + rows_per_block);
   u32 m = 0;
-  for (unsigned r = r0; r < r1; ++r) m = max(m, __float_as_uint(x[(size_t)r * k + j]) & 0x7fffffffu);
+  for (unsigned r = r0; r < r1; ++r) {
+    const u32 b = __float_as_uint(x[(size_t)r * k + j]) & 0x7fffffffu;
+    m = max(m, row_exp ? normalized(b, row_exp[r]) : b);
+  }
   atomicMax(&bits[j], m);
 }
 
-// absmax of f16 x: thread j2 takes channels 2·j2 and 2·j2 + 1 (one 4-byte load a row; the
+// absmax of f16 x (row_exp: unused, always null; the row-normalized statistic reads f32
+// rows): thread j2 takes channels 2·j2 and 2·j2 + 1 (one 4-byte load a row; the
 // per-half max of the bits of |x| is the max of the values, as above), then widens the two
 // maxima exactly. k even. grid: (k / 512, row blocks).
 extern "C" __global__ void absmax_h(const u32* __restrict__ x, u32* __restrict__ bits,
-                                    unsigned rows, unsigned k, unsigned rows_per_block) {
+                                    const u32* __restrict__ row_exp, unsigned rows, unsigned k,
+                                    unsigned rows_per_block) {
   const unsigned j2 = blockIdx.x * blockDim.x + threadIdx.x, k2 = k / 2;
   if (j2 >= k2) return;
   const unsigned r0 = last_rows_first() * rows_per_block;

@@ -4,6 +4,11 @@
 //                 f32 tensor, as the bit pattern of a non-negative f32 (u32 order equals
 //                 float order for those, and NaN sorts above +Inf, so it is never lost).
 //                 `smax` must be zeroed before the dispatch.
+// `row_exponent`: row_exp[i] = the biased f32 exponent of max_j |x[i, j]| (255 for a row
+//                 with NaN or Inf): the statistic `Statistic::RowNormalized` divides by.
+// `absmax_normalized`: as `absmax`, over |x[i, j]| / 2^(row_exp[i] − 127) (`normalized`):
+//                 each row scaled exactly by a power of two so that its maximum lies in
+//                 [1, 2), so that no single token sets the channel maxima.
 // `rank`:         rank[j] += the number of channels i in this workgroup's slice of the
 //                 keys that sort before j (larger smax, or equal smax and i < j); the slices
 //                 (grid y) split the k² comparisons over many workgroups. `rank` must be
@@ -31,6 +36,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
 @group(0) @binding(6) var<storage, read_write> inv_scales: array<f32>;
 @group(0) @binding(7) var<storage, read_write> ranks: array<atomic<u32>>;
+@group(0) @binding(8) var<storage, read_write> row_exp: array<u32>;
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG: u32 = 256u;
@@ -39,14 +45,33 @@ const INF_BITS: u32 = 0x7f800000u;
 const MIN_SCALE: f32 = 7.6293945e-6; // 2^-17: a power of two, which the rounding keeps
 const MAX_SCALE: f32 = 8.507059e37; // 2^126: keeps 1 / scale a normal f32
 
-// Grid: (ceil(k / 256), ceil(rows / rows_per_wg)).
-@compute @workgroup_size(256)
-fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let j = wid.x * WG + lid;
+// |x| (its bits b) divided by 2^(e − 127), e the biased exponent of its row's maximum, in
+// integer exponent arithmetic (exact, so every backend gets the same bits): the row's
+// maximum lands in [1, 2). An element that would fall below the normal range, a subnormal,
+// and every element of a row of zeros or subnormals (e = 0) give 0; a row with NaN or Inf
+// (e = 255) passes unchanged, so that the maxima report it.
+fn normalized(b: u32, e: u32) -> u32 {
+    if e == 0u {
+        return 0u;
+    }
+    if e == 255u {
+        return b;
+    }
+    let be = b >> 23u;
+    let ne = i32(be) - i32(e) + 127;
+    if be == 0u || ne <= 0 {
+        return 0u;
+    }
+    return (b & 0x7fffffu) | (u32(ne) << 23u);
+}
+
+// smax[j] = max(smax[j], max over rows r0 … r1 of |x[r, j]|, each row `normalized` when
+// `norm`): the body of `absmax` and `absmax_normalized`.
+fn column_max(j: u32, wy: u32, norm: bool) {
     if j >= p.k {
         return;
     }
-    let r0 = wid.y * p.rows_per_wg;
+    let r0 = wy * p.rows_per_wg;
     let r1 = min(r0 + p.rows_per_wg, p.rows);
     // Batches of 8 independent loads per invocation.
     var m = 0u;
@@ -56,6 +81,9 @@ fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
             ld[t] = 0u;
             if r + t < r1 {
                 ld[t] = bitcast<u32>(x[(r + t) * p.k + j]) & ABS_MASK;
+                if norm {
+                    ld[t] = normalized(ld[t], row_exp[r + t]);
+                }
             }
         }
         for (var t = 0u; t < 8u; t++) {
@@ -63,6 +91,51 @@ fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         }
     }
     atomicMax(&smax[j], m);
+}
+
+// Grid: (ceil(k / 256), ceil(rows / rows_per_wg)). `row_exp` is bound but not read.
+@compute @workgroup_size(256)
+fn absmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    column_max(wid.x * WG + lid, wid.y, false);
+}
+
+// Grid: as `absmax`, after `row_exponent`.
+@compute @workgroup_size(256)
+fn absmax_normalized(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    column_max(wid.x * WG + lid, wid.y, true);
+}
+
+// Grid: grid_1d(rows) workgroups, one a row: lanes stride over the row, then a tree max.
+var<workgroup> rmax: array<u32, WG>;
+
+@compute @workgroup_size(256)
+fn row_exponent(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= p.rows {
+        return;
+    }
+    var m = 0u;
+    for (var j = lid; j < p.k; j += WG) {
+        m = max(m, bitcast<u32>(x[row * p.k + j]) & ABS_MASK);
+    }
+    rmax[lid] = m;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if lid < s {
+            rmax[lid] = max(rmax[lid], rmax[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    if lid == 0u {
+        row_exp[row] = min(rmax[0] >> 23u, 255u);
+    }
 }
 
 // The keys of one tile, four to a load.

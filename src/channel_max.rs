@@ -2,7 +2,9 @@
 //!
 //! For x: [m, k] f32 or f16 (row-major; f16 with k even, each element widened exactly, so
 //! the statistics are those of its f32 widening):
-//! * `absmax[j] = max_i |x[i, j]|` (bit-exact: a max is order independent);
+//! * `absmax[j] = max_i |x[i, j]|` (bit-exact: a max is order independent), or with
+//!   [`Statistic::RowNormalized`] `max_i |x[i, j]| / 2^(e_i − 127)`, e_i the exponent of row
+//!   i's maximum (bit-exact: integer exponent arithmetic);
 //! * `perm`: the channel order by `absmax` descending, ties by lower index first
 //!   (`perm[r]` = channel of rank r; bit-exact, a deterministic stable sort);
 //! * `scales[g] = round_scale(clamp(max_{r in group g} absmax[perm[r]], 2^-17, 2^126))` for
@@ -49,6 +51,18 @@ const SCATTER: Kernel = Kernel {
     entry: "scatter",
     bounds_checks: true,
 };
+const ABSMAX_NORMALIZED: Kernel = Kernel {
+    name: "channel_max",
+    sources: SHADER,
+    entry: "absmax_normalized",
+    bounds_checks: true,
+};
+const ROW_EXPONENT: Kernel = Kernel {
+    name: "channel_max",
+    sources: SHADER,
+    entry: "row_exponent",
+    bounds_checks: true,
+};
 const GROUP_SCALES: Kernel = Kernel {
     name: "channel_max",
     sources: SHADER,
@@ -76,6 +90,22 @@ pub enum Order<'a> {
     /// A fixed permutation (`[k]` u32), e.g. calibrated offline (static reorder). Entries
     /// past k give unspecified scales, never a read outside the maxima.
     Fixed(&'a Tensor),
+}
+
+/// Which per-channel statistic the smoothing scales are taken from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Statistic {
+    /// max_i |x[i, j]| over the tokens: the paper's Runtime Smooth.
+    #[default]
+    Max,
+    /// max_i |x[i, j]| / 2^(e_i − 127), e_i the biased f32 exponent of max_j |x[i, j]|: each
+    /// token scaled exactly by a power of two so that its own maximum lies in [1, 2) before
+    /// the channel maxima are taken, so that a massive-activation token (hundreds of times
+    /// the others' size, as LLMs' first tokens are) does not set every channel's scale. Not
+    /// in the paper: an rrs extension (README, accuracy). Elements more than 2^126 below
+    /// their row's maximum, subnormals, and rows of zeros or subnormals count as 0; a row
+    /// holding NaN or Inf passes unscaled, so that it is reported as with [`Statistic::Max`].
+    RowNormalized,
 }
 
 /// Runtime Smooth statistics on the GPU.
@@ -128,8 +158,30 @@ pub async fn channel_max_async(
     group: usize,
     order: Order<'_>,
 ) -> Result<ChannelStats> {
+    channel_max_with_async(ctx, x, group, order, Statistic::Max).await
+}
+
+/// [`channel_max`] of the chosen [`Statistic`] (`absmax` then holds that statistic).
+pub fn channel_max_with(
+    ctx: &Context,
+    x: &Tensor,
+    group: usize,
+    order: Order,
+    statistic: Statistic,
+) -> Result<ChannelStats> {
+    block_on(channel_max_with_async(ctx, x, group, order, statistic))
+}
+
+/// [`channel_max_with`], without blocking.
+pub async fn channel_max_with_async(
+    ctx: &Context,
+    x: &Tensor,
+    group: usize,
+    order: Order<'_>,
+    statistic: Statistic,
+) -> Result<ChannelStats> {
     status::run_checked(ctx, "channel_max", |rec, st| {
-        record(ctx, rec, x, group, order, st)
+        record(ctx, rec, x, group, order, statistic, st)
     })
     .await
 }
@@ -143,7 +195,15 @@ pub fn encode(
     order: Order,
     status: &Tensor,
 ) -> Result<ChannelStats> {
-    record(ctx, &mut Rec::wgpu(enc), x, group, order, status)
+    record(
+        ctx,
+        &mut Rec::wgpu(enc),
+        x,
+        group,
+        order,
+        Statistic::Max,
+        status,
+    )
 }
 
 /// [`encode`] on either backend.
@@ -153,6 +213,7 @@ pub(crate) fn record(
     x: &Tensor,
     group: usize,
     order: Order,
+    statistic: Statistic,
     status: &Tensor,
 ) -> Result<ChannelStats> {
     x.expect_activations(ctx, "channel_max input", 2)?;
@@ -186,12 +247,21 @@ pub(crate) fn record(
         Order::Identity => ctx.identity_perm(k)?,
         Order::Sorted => Tensor::output(ctx, DType::U32, &[k])?,
     };
-    let x = &*crate::convert::for_ops(ctx, rec, x)?;
+    // The row-normalized statistic reads f32 rows (f16 widened exactly first) and the
+    // exponent of each row's maximum.
+    let (x, row_exp) = match statistic {
+        Statistic::Max => (crate::convert::for_ops(ctx, rec, x)?, None),
+        Statistic::RowNormalized => (
+            crate::convert::to_f32(ctx, rec, x)?,
+            Some(Tensor::output(ctx, DType::U32, &[m])?),
+        ),
+    };
+    let x = &*x;
     #[cfg(feature = "cuda")]
     if let Rec::Cuda(cu) = rec {
         let sorted = matches!(order, Order::Sorted);
         let stats = [&absmax, &perm, &scales, &inv_scales];
-        cu.channel_max(x, stats, status, group, sorted)?;
+        cu.channel_max(x, stats, status, group, sorted, row_exp.as_ref())?;
         return Ok(ChannelStats {
             absmax,
             perm,
@@ -208,13 +278,23 @@ pub(crate) fn record(
     };
     let kgroups = k.div_ceil(256) as u32;
     let row_groups = m.div_ceil(ROWS_PER_WG) as u32;
-    ctx.dispatch(
-        rec,
-        ABSMAX,
-        &params,
-        &[(1, x.buffer()), (2, absmax.buffer())],
-        [kgroups, row_groups, 1],
-    )?;
+    let absmax_grid = [kgroups, row_groups, 1];
+    match &row_exp {
+        None => {
+            let bufs = [
+                (1, x.buffer()),
+                (2, absmax.buffer()),
+                (8, &ctx.gpu()?.dummy),
+            ];
+            ctx.dispatch(rec, ABSMAX, &params, &bufs, absmax_grid)?;
+        }
+        Some(row_exp) => {
+            let (xb, rb) = ((1, x.buffer()), (8, row_exp.buffer()));
+            ctx.dispatch(rec, ROW_EXPONENT, &params, &[xb, rb], grid_1d(m as u32))?;
+            let bufs = [xb, (2, absmax.buffer()), rb];
+            ctx.dispatch(rec, ABSMAX_NORMALIZED, &params, &bufs, absmax_grid)?;
+        }
+    }
     if let Order::Sorted = order {
         // Split the k² comparisons into slices of SLICE keys, one workgroup row each.
         let ranks = Tensor::zeros(ctx, DType::U32, &[k])?;
@@ -260,8 +340,23 @@ pub fn reference(
     sort: bool,
     fixed: Option<&[u32]>,
 ) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>)> {
+    reference_with(x, k, group, sort, fixed, Statistic::Max)
+}
+
+/// [`reference`] of the chosen [`Statistic`] (the first output holds that statistic).
+pub fn reference_with(
+    x: &[f32],
+    k: usize,
+    group: usize,
+    sort: bool,
+    fixed: Option<&[u32]>,
+    statistic: Statistic,
+) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>)> {
     check_group(k, group)?;
-    let absmax = absmax_reference(x, k);
+    let absmax = match statistic {
+        Statistic::Max => absmax_reference(x, k),
+        Statistic::RowNormalized => absmax_reference(&row_normalized_reference(x, k), k),
+    };
     let perm = match fixed {
         Some(p) => p.to_vec(),
         None if sort => sort_order(&absmax),
@@ -280,6 +375,32 @@ pub fn absmax_reference(x: &[f32], k: usize) -> Vec<f32> {
         }
     }
     bits.into_iter().map(f32::from_bits).collect()
+}
+
+/// |x| with each row divided by 2^(e − 127), e the biased exponent of the row's max |x|,
+/// as [`Statistic::RowNormalized`] defines it (the bits the GPU's `normalized` computes).
+pub fn row_normalized_reference(x: &[f32], k: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    for row in x.chunks(k) {
+        let e = row
+            .iter()
+            .map(|v| v.to_bits() & 0x7fff_ffff)
+            .max()
+            .unwrap_or(0)
+            >> 23;
+        out.extend(row.iter().map(|v| {
+            let b = v.to_bits() & 0x7fff_ffff;
+            let be = (b >> 23) as i32;
+            let ne = be - e as i32 + 127;
+            f32::from_bits(match e {
+                0 => 0,
+                255 => b,
+                _ if be == 0 || ne <= 0 => 0,
+                _ => (b & 0x7f_ffff) | (ne as u32) << 23,
+            })
+        }));
+    }
+    out
 }
 
 /// The channel order by `absmax` descending, ties by lower channel index first: the

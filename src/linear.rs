@@ -16,7 +16,7 @@
 //!
 //! Weights are per-output-channel symmetric INT4 RTN in every quantized method.
 
-use crate::channel_max::{self, Order};
+use crate::channel_max::{self, Order, Statistic};
 use crate::context::{block_on, Context, DotKernel, Rec};
 use crate::convert;
 use crate::error::{Error, Result};
@@ -134,6 +134,9 @@ pub struct Config {
     /// How each output channel's weight scale is chosen. Default [`WeightScale::Max`]
     /// (max |w| / 7); [`WeightScale::Clipped`] runs the weights' quantization on the CPU.
     pub weight_scale: WeightScale,
+    /// The channel statistic RS / RRS take their scales (and a static reorder its order)
+    /// from. Default [`Statistic::Max`], the paper's.
+    pub statistic: Statistic,
 }
 
 /// How a layer's INT4 weights are found (per output channel, symmetric, the scale chosen by
@@ -165,7 +168,15 @@ impl Config {
             dot: None,
             weights: WeightQuant::Rtn,
             weight_scale: WeightScale::Max,
+            statistic: Statistic::Max,
         }
+    }
+
+    /// Take the smoothing scales from token-normalized channel maxima
+    /// ([`Statistic::RowNormalized`]; an rrs extension, not the paper's RS).
+    pub fn row_normalized(mut self) -> Self {
+        self.statistic = Statistic::RowNormalized;
+        self
     }
 
     /// Choose each output channel's weight scale by the clipping search
@@ -215,6 +226,7 @@ struct Plan {
     k: usize,
     group: usize,
     reorder: Reorder,
+    statistic: Statistic,
     /// Static reorder: the calibrated permutation (over rotated channels for RRS), each
     /// group's channels spread over the banks unless `RRS_SPREAD_BANKS=0`.
     static_perm: Option<Vec<u32>>,
@@ -291,9 +303,8 @@ impl Plan {
             } else {
                 c.to_vec()
             };
-            static_perm = Some(channel_max::sort_order(&channel_max::absmax_reference(
-                &c, k,
-            )));
+            let (stat, ..) = channel_max::reference_with(&c, k, k, false, None, config.statistic)?;
+            static_perm = Some(channel_max::sort_order(&stat));
         }
         let mut sq_factors = None;
         if method == Method::SmoothQuant {
@@ -322,6 +333,7 @@ impl Plan {
             k,
             group: config.group,
             reorder: config.reorder,
+            statistic: config.statistic,
             static_perm,
             sq_factors,
             cpu_weights: None,
@@ -584,11 +596,13 @@ impl RrsLinear {
         // instead of reading the rotated rows again.
         let (rotated, maxima);
         let xin = if plan.method.rotates() && !rotate_in_quantize {
-            let fused = if plan.method.runtime_smooth() && quantizes {
-                hadamard::record_with_maxima(ctx, rec, x)?
-            } else {
-                None
-            };
+            // (The row-normalized statistic needs each row's maximum: not fused.)
+            let fused =
+                if plan.method.runtime_smooth() && quantizes && plan.statistic == Statistic::Max {
+                    hadamard::record_with_maxima(ctx, rec, x)?
+                } else {
+                    None
+                };
             (rotated, maxima) = match fused {
                 Some((y, m)) => (y, Some(m)),
                 None => (hadamard::record_into(ctx, rec, x)?, None),
@@ -632,6 +646,7 @@ impl RrsLinear {
                 maxima.as_ref().unwrap_or(xin),
                 plan.group,
                 order,
+                plan.statistic,
                 status,
             )?);
             // Without reorder the permutation is the identity: no gather needed.
@@ -791,8 +806,9 @@ impl LinearReference {
         let (qa, sa, divisor, gather): (Vec<u32>, Vec<f32>, Vec<f32>, Option<Vec<u32>>) =
             if plan.method.runtime_smooth() {
                 let sort = plan.reorder == Reorder::Dynamic;
+                let fixed = plan.static_perm.as_deref();
                 let (_, perm, scales) =
-                    channel_max::reference(&x, k, plan.group, sort, plan.static_perm.as_deref())?;
+                    channel_max::reference_with(&x, k, plan.group, sort, fixed, plan.statistic)?;
                 let inv = channel_max::inverse(&scales);
                 let (qa, sa) = quantize::reference(&x, k, Some(&perm), Some((&inv, plan.group)))?;
                 let div = (0..k).map(|q| scales[q / plan.group]).collect();

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use rrs::channel_max::{self, Order};
+use rrs::channel_max::{self, Order, Statistic};
 use rrs::gemm::{self, GemmOptions, Tile};
 use rrs::pack_weights::{self, WeightPrep};
 use rrs::quantize::{self, Quantized, Smooth};
@@ -88,9 +88,9 @@ proptest! {
         }
     }
 
-    /// Bit-exact: maxima, permutation, group scales and their reciprocals.
+    /// Bit-exact: maxima, permutation, group scales and their reciprocals, of both statistics.
     #[test]
-    fn channel_max_matches_reference(m in 1usize..40, groups in 1usize..9, gexp in 3u32..8, seed: u64, exp in -3i32..4, mode in 0usize..3) {
+    fn channel_max_matches_reference(m in 1usize..40, groups in 1usize..9, gexp in 3u32..8, seed: u64, exp in -3i32..4, mode in 0usize..3, normalized: bool) {
         let group = 1usize << gexp;
         let k = group * groups;
         let x = values(seed, m, k, exp);
@@ -98,8 +98,9 @@ proptest! {
         let p = permutation(seed ^ 1, k);
         let pt = Tensor::from_slice(ctx(), &p, &[k]).unwrap();
         let order = [Order::Sorted, Order::Identity, Order::Fixed(&pt)][mode];
-        let s = channel_max::channel_max(ctx(), &xt, group, order).unwrap();
-        let (absmax, perm, scales) = channel_max::reference(&x, k, group, mode == 0, (mode == 2).then_some(&p[..])).unwrap();
+        let stat = if normalized { Statistic::RowNormalized } else { Statistic::Max };
+        let s = channel_max::channel_max_with(ctx(), &xt, group, order, stat).unwrap();
+        let (absmax, perm, scales) = channel_max::reference_with(&x, k, group, mode == 0, (mode == 2).then_some(&p[..]), stat).unwrap();
         prop_assert_eq!(s.absmax.to_vec::<f32>(ctx()).unwrap(), absmax);
         prop_assert_eq!(s.perm.to_vec::<u32>(ctx()).unwrap(), perm);
         prop_assert_eq!(s.inv_scales.to_vec::<f32>(ctx()).unwrap(), channel_max::inverse(&scales));

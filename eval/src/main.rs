@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! scripts/perplexity.sh [--backend wgpu|cuda] [--windows 4] [--tokens 512] [--calib-tokens 512]
-//!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot]
+//!     [--methods fp32,rtn,smoothquant,quarot,rs,rrs,rrs-norm,smoothrot,w4,w4rot]
 //!     [--weights rtn,gptq,gptq-act,rtn-clip,gptq-clip,gptq-act-clip]
 //!     [--ablation 32,64,128,256,512,channel] [--kv f16|int4] [--layers N] [--json] [--out results]
 //!     [--jitter N]
@@ -41,6 +41,10 @@ type Row = (String, String, Option<usize>, f64);
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Eval {
     Rrs(Method),
+    /// RRS with its scales from token-normalized channel maxima
+    /// (`Config::row_normalized`, `channel_max::Statistic::RowNormalized`): an rrs
+    /// extension, not the paper's. "rrs-norm".
+    RrsNorm,
     /// SmoothQuant's static smoothing (α = 0.5) and then the Hadamard rotation, RTN
     /// activations (Czakó et al. 2025): x · diag(1/s) · H against (W · diag(s)) · H. The
     /// 1/s runs on the CPU before the layer (a deployment folds it into the previous op).
@@ -58,6 +62,7 @@ impl Eval {
     fn name(self) -> &'static str {
         match self {
             Eval::Rrs(m) => m.name(),
+            Eval::RrsNorm => "rrs-norm",
             Eval::SmoothRot => "smoothrot",
             Eval::WeightsOnly { rotate: false } => "w4",
             Eval::WeightsOnly { rotate: true } => "w4rot",
@@ -65,6 +70,7 @@ impl Eval {
     }
     fn parse(s: &str) -> Result<Self> {
         Ok(match s {
+            "rrs-norm" => Eval::RrsNorm,
             "smoothrot" => Eval::SmoothRot,
             "w4" => Eval::WeightsOnly { rotate: false },
             "w4rot" => Eval::WeightsOnly { rotate: true },
@@ -103,6 +109,7 @@ fn parse_args() -> Result<Args> {
             "quarot",
             "rs",
             "rrs",
+            "rrs-norm",
             "smoothrot",
             "w4",
             "w4rot",
@@ -377,6 +384,7 @@ impl Setup<'_> {
                 let x = &self.calib[&(l, p.site())];
                 let (base, mut w, mut cx, mut prescale) = match method {
                     Eval::Rrs(m) => (m, lin.w.clone(), x.clone(), None),
+                    Eval::RrsNorm => (Method::Rrs, lin.w.clone(), x.clone(), None),
                     Eval::SmoothRot => {
                         let s = smooth_factors(x, &lin.w, lin.k);
                         let inv: Vec<f32> = s.iter().map(|v| 1.0 / v).collect();
@@ -402,6 +410,12 @@ impl Setup<'_> {
                     .group(group_for(lin.k, group))
                     .calibration(std::mem::take(&mut cx));
                 (cfg.weights, cfg.weight_scale) = weight_setting(weights);
+                if method == Eval::RrsNorm {
+                    if group == CHANNEL || path == Path::FakeQuant {
+                        return Err("rrs-norm has no fake-quantized path".into());
+                    }
+                    cfg = cfg.row_normalized();
+                }
                 let layer = if group == CHANNEL || path == Path::FakeQuant {
                     let rotate = match (base, weights) {
                         (Method::Rs, "rtn") => false,
@@ -599,7 +613,7 @@ fn run() -> Result<()> {
         rows.push((method.to_string(), setting.to_string(), group, ppl));
     };
     for &m in &args.methods {
-        let smooths = matches!(m, Eval::Rrs(Method::Rs | Method::Rrs));
+        let smooths = matches!(m, Eval::Rrs(Method::Rs | Method::Rrs) | Eval::RrsNorm);
         let settings: Vec<&str> = if m == Eval::Rrs(Method::Fp32) {
             vec!["fp32"]
         } else {

@@ -22,7 +22,7 @@ fn shortened_evaluation_runs_every_method() {
             "--calib-tokens",
             "64",
             "--methods",
-            "fp32,rtn,smoothquant,quarot,rs,rrs,smoothrot,w4,w4rot",
+            "fp32,rtn,smoothquant,quarot,rs,rrs,rrs-norm,smoothrot,w4,w4rot",
             "--weights",
             "rtn,gptq,gptq-act,rtn-clip,gptq-clip",
             "--ablation",
@@ -53,12 +53,12 @@ fn shortened_evaluation_runs_every_method() {
     }
     let stdout = String::from_utf8_lossy(&run.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    // fp32 once, six methods and the two weights-only diagnostics × five weight settings,
+    // fp32 once, seven methods and the two weights-only diagnostics × five weight settings,
     // each once more jittered, RS and RRS at group 64 and per channel (group 1).
-    assert_eq!(lines.len(), 1 + 2 * 8 * 5 + 2 * 2, "{stdout}");
+    assert_eq!(lines.len(), 1 + 2 * 9 * 5 + 2 * 2, "{stdout}");
     assert_eq!(
         lines.iter().filter(|l| l.contains("\"jitter\":1}")).count(),
-        8 * 5,
+        9 * 5,
         "{stdout}"
     );
     assert_eq!(

@@ -467,10 +467,24 @@ impl Device {
         status: &Tensor,
         group: usize,
         sorted: bool,
+        row_exp: Option<&Tensor>,
     ) -> Result<()> {
         let [absmax, perm, scales, inv] = stats;
         let (m, k) = x.rows_cols();
         let (m32, k32, g32) = (m as u32, k as u32, group as u32);
+        // The row-normalized statistic (f32 rows): each row's exponent first, one block a row.
+        let rp = self.p_opt(row_exp);
+        if row_exp.is_some() {
+            let xp = self.p(x);
+            let cfg = config(grid(m)?, 256, 0);
+            launch!(
+                self,
+                CHANNEL_MAX,
+                "row_exponent",
+                cfg,
+                [&xp, &rp, &m32, &k32]
+            )?;
+        }
         // f16: a thread takes two channels (`absmax_h`; the op checked that k is even).
         let (entry, per_thread) = match x.dtype() {
             DType::F16 => ("absmax_h", 2),
@@ -493,7 +507,7 @@ impl Device {
             CHANNEL_MAX,
             entry,
             cfg,
-            [&xp, &ap, &m32, &k32, &rows_per_block]
+            [&xp, &ap, &rp, &m32, &k32, &rows_per_block]
         )?;
         if sorted {
             // RANK_CHANNELS channels a block; the keys staged in shared memory where they fit

@@ -1,8 +1,8 @@
-use rrs::channel_max::{self, Order, MIN_SCALE};
+use rrs::channel_max::{self, Order, Statistic, MIN_SCALE};
 use rrs::workload::Rng;
 use rrs::{Error, Tensor};
 
-use crate::common::{activations, ctx, permutation, to_f16};
+use crate::common::{activations, bits, ctx, permutation, to_f16};
 
 async fn run(
     x: &[f32],
@@ -177,4 +177,82 @@ pub async fn f16_rows_match_reference() {
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported(_)), "{err}");
     assert!(err.to_string().contains("even k"), "{err}");
+}
+
+/// The row-normalized statistic (`Statistic::RowNormalized`), bit-exact on f32 and f16 rows,
+/// in every order: f32 rows of sizes from 2^-140 (subnormals) to 2^120, a row of zeros,
+/// elements more than 2^126 below their row's maximum (which count as 0), a massive row;
+/// f16 rows with subnormals, zeros and a massive row. The normalized maxima stay below 2
+/// where a massive row sets the plain ones, and NaN is still an error.
+pub async fn row_normalized_matches_reference() {
+    let ctx = &ctx().await;
+    let mut rng = Rng::new(21);
+    let (m, k, group) = (40, 512, 64);
+    let base = activations(&mut rng, m, k);
+    let scaled = |exp: &dyn Fn(usize) -> i32| -> Vec<f32> {
+        let mut x = base.clone();
+        for (i, row) in x.chunks_mut(k).enumerate() {
+            let f = 2f64.powi(exp(i));
+            row.iter_mut().for_each(|v| *v = (*v as f64 * f) as f32);
+        }
+        x[5 * k..6 * k].iter_mut().for_each(|v| *v = 0.0);
+        x
+    };
+    let mut x32 = scaled(&|i| match i {
+        1..=4 => -150 + 8 * i as i32, // subnormal and tiny rows
+        7 => 10,                      // massive
+        _ => (i as i32 * 37) % 240 - 120,
+    });
+    x32[6 * k] = 3e38; // the rest of row 6 falls more than 2^126 below it
+                       // f16: rows from 2^-21 (subnormal halves) to 2^-4, one massive (2^0).
+    let x16 = scaled(&|i| if i == 7 { 0 } else { (i as i32 * 7) % 18 - 21 });
+    let (halves, widened) = to_f16(&x16);
+    let p = permutation(&mut rng, k);
+    let pt = Tensor::from_slice(ctx, &p, &[k]).unwrap();
+    let xt = Tensor::from_slice(ctx, &x32, &[m, k]).unwrap();
+    let ht = Tensor::from_slice(ctx, &halves, &[m, k]).unwrap();
+    let stat = Statistic::RowNormalized;
+    for (t, xs, what) in [(&xt, &x32, "f32"), (&ht, &widened, "f16")] {
+        for (order, sort, fixed) in [
+            (Order::Sorted, true, None),
+            (Order::Identity, false, None),
+            (Order::Fixed(&pt), false, Some(&p[..])),
+        ] {
+            let s = channel_max::channel_max_with_async(ctx, t, group, order, stat)
+                .await
+                .unwrap();
+            let (ra, rp, rs) =
+                channel_max::reference_with(xs, k, group, sort, fixed, stat).unwrap();
+            let absmax: Vec<f32> = s.absmax.to_vec_async(ctx).await.unwrap();
+            assert_eq!(
+                bits(&absmax, f32::to_bits),
+                bits(&ra, f32::to_bits),
+                "{what} {order:?} maxima"
+            );
+            let perm: Vec<u32> = s.perm.to_vec_async(ctx).await.unwrap();
+            let scales: Vec<f32> = s.scales.to_vec_async(ctx).await.unwrap();
+            assert_eq!((perm, scales), (rp, rs), "{what} {order:?}");
+            assert!(
+                ra.iter().all(|v| *v < 2.0),
+                "{what}: normalized maxima below 2"
+            );
+        }
+    }
+    // Of the f16 rows, the plain maxima follow the massive row 7 (16× the largest other).
+    let plain = channel_max::absmax_reference(&widened, k);
+    let massive = &widened[7 * k..8 * k];
+    let set_by_it = plain
+        .iter()
+        .zip(massive)
+        .filter(|(p, v)| **p == v.abs())
+        .count();
+    assert!(
+        set_by_it > k / 2,
+        "{set_by_it} of {k} maxima from the massive row"
+    );
+    let mut bad = x32.clone();
+    bad[9 * k + 3] = f32::NAN;
+    let bt = Tensor::from_slice(ctx, &bad, &[m, k]).unwrap();
+    let r = channel_max::channel_max_with_async(ctx, &bt, group, Order::Sorted, stat).await;
+    assert!(matches!(r, Err(Error::NonFinite(_))), "{r:?}");
 }

@@ -78,7 +78,7 @@ pub async fn gpu_layer_matches_cpu_reference() {
         }
     }
     // Weights quantized on the CPU (GPTQ in column order and in act-order, RTN and GPTQ with
-    // clipped scales; shared by both paths), on RRS.
+    // clipped scales; shared by both paths), and the row-normalized statistic, on RRS.
     for (what, cfg) in [
         ("GPTQ", config(Method::Rrs, Reorder::Dynamic, &wl).gptq()),
         (
@@ -94,6 +94,14 @@ pub async fn gpu_layer_matches_cpu_reference() {
             config(Method::Rrs, Reorder::Dynamic, &wl)
                 .gptq()
                 .clip_weights(),
+        ),
+        (
+            "row-normalized maxima, dynamic reorder",
+            config(Method::Rrs, Reorder::Dynamic, &wl).row_normalized(),
+        ),
+        (
+            "row-normalized maxima, static reorder",
+            config(Method::Rrs, Reorder::Static, &wl).row_normalized(),
         ),
     ] {
         let layer = RrsLinear::new_async(ctx, &wl.w, c.out_features, c.channels, cfg.clone())

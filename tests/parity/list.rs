@@ -11,6 +11,7 @@ parity_tests! {
         non_finite_inputs_are_errors,
         group_must_divide_k,
         f16_rows_match_reference,
+        row_normalized_matches_reference,
     ],
     gemm: [
         integer_sums_are_bit_exact,
