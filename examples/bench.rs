@@ -331,17 +331,21 @@ fn main() -> rrs::Result<()> {
     // the layers' overhead. Everything is timed in two rounds and only the second is
     // reported: on the H100 the first cases timed in a process read up to 3× high.
     let layers: Vec<(&str, RrsLinear)> = [
-        ("quarot", Method::QuaRot, Reorder::Dynamic),
-        ("rs_dynamic", Method::Rs, Reorder::Dynamic),
-        ("rrs_static", Method::Rrs, Reorder::Static),
-        ("rrs_dynamic", Method::Rrs, Reorder::Dynamic),
-        ("rtn", Method::Rtn, Reorder::Dynamic),
+        ("quarot", Method::QuaRot, Reorder::Dynamic, false),
+        ("rs_dynamic", Method::Rs, Reorder::Dynamic, false),
+        ("rrs_static", Method::Rrs, Reorder::Static, false),
+        ("rrs_static_norm", Method::Rrs, Reorder::Static, true),
+        ("rrs_dynamic", Method::Rrs, Reorder::Dynamic, false),
+        ("rtn", Method::Rtn, Reorder::Dynamic, false),
     ]
     .into_iter()
-    .map(|(name, method, reorder)| {
-        let cfg = Config::new(method)
+    .map(|(name, method, reorder, normalized)| {
+        let mut cfg = Config::new(method)
             .reorder(reorder)
             .calibration(calib.clone());
+        if normalized {
+            cfg = cfg.row_normalized();
+        }
         RrsLinear::new(&ctx, &wf, n, k, cfg).map(|l| (name, l))
     })
     .collect::<rrs::Result<_>>()?;

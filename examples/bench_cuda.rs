@@ -340,17 +340,22 @@ fn run() -> rrs::Result<()> {
                 0.0,
             );
         }
-        for (variant, method, reorder) in [
-            ("static", Method::Rrs, Reorder::Static),
-            ("dynamic", Method::Rrs, Reorder::Dynamic),
-            ("quarot", Method::QuaRot, Reorder::None),
+        // `static_norm`: the static layer with token-normalized maxima (`row_normalized`).
+        for (variant, method, reorder, normalized) in [
+            ("static", Method::Rrs, Reorder::Static, false),
+            ("static_norm", Method::Rrs, Reorder::Static, true),
+            ("dynamic", Method::Rrs, Reorder::Dynamic, false),
+            ("quarot", Method::QuaRot, Reorder::None, false),
         ]
         .into_iter()
         .filter(|(v, ..)| layer_wanted(v))
         {
-            let cfg = Config::new(method)
+            let mut cfg = Config::new(method)
                 .reorder(reorder)
                 .calibration(calib.clone());
+            if normalized {
+                cfg = cfg.row_normalized();
+            }
             let layer = RrsLinear::new(&ctx, &weights, n, k, cfg)?;
             // f32 activations, and f16 ones (`_f16`: half the bytes in each pass over them).
             for (input, dtype) in [(&x, ""), (&x16, "_f16")] {
