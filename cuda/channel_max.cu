@@ -22,22 +22,42 @@ __device__ __forceinline__ u32 normalized(u32 b, u32 e) {
   return (b & 0x7fffffu) | ((u32)ne << 23);
 }
 
-// row_exp[i] = the biased exponent of max_j |x[i, j]| (255 for NaN or Inf). grid: rows blocks
-// of 256.
-extern "C" __global__ void row_exponent(const float* __restrict__ x, u32* __restrict__ row_exp,
-                                        unsigned rows, unsigned k) {
+// The biased f32 exponent of the largest of each thread's `m` in the block (the bits of
+// non-negative floats, 255 for NaN or Inf), into row_exp[row] (thread 0). 256 threads.
+__device__ __forceinline__ void store_row_exponent(u32 m, u32* __restrict__ row_exp,
+                                                   unsigned row) {
   __shared__ u32 warp_max[8];
-  const unsigned row = blockIdx.x;
-  if (row >= rows) return;
-  u32 m = 0;
-  for (unsigned j = threadIdx.x; j < k; j += blockDim.x)
-    m = max(m, __float_as_uint(x[(size_t)row * k + j]) & 0x7fffffffu);
   for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
   if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = m;
   __syncthreads();
   if (threadIdx.x != 0) return;
   for (int w = 1; w < 8; ++w) m = max(m, warp_max[w]);
   row_exp[row] = min(m >> 23, 255u);
+}
+
+// row_exp[i] = the biased exponent of max_j |x[i, j]| (255 for NaN or Inf). grid: rows blocks
+// of 256.
+extern "C" __global__ void row_exponent(const float* __restrict__ x, u32* __restrict__ row_exp,
+                                        unsigned rows, unsigned k) {
+  const unsigned row = blockIdx.x;
+  if (row >= rows) return;
+  u32 m = 0;
+  for (unsigned j = threadIdx.x; j < k; j += blockDim.x)
+    m = max(m, __float_as_uint(x[(size_t)row * k + j]) & 0x7fffffffu);
+  store_row_exponent(m, row_exp, row);
+}
+
+// row_exponent of f16 rows (k even), of their exact f32 widening: the max of the half bits,
+// widened once.
+extern "C" __global__ void row_exponent_h(const u32* __restrict__ x, u32* __restrict__ row_exp,
+                                          unsigned rows, unsigned k) {
+  const unsigned row = blockIdx.x, k2 = k / 2;
+  if (row >= rows) return;
+  u32 m = 0;
+  for (unsigned j = threadIdx.x; j < k2; j += blockDim.x)
+    m = __vmaxu2(m, x[(size_t)row * k2 + j] & 0x7fff7fffu);
+  m = max(__float_as_uint(half_to_float(m & 0xFFFFu)), __float_as_uint(half_to_float(m >> 16)));
+  store_row_exponent(m, row_exp, row);
 }
 
 // bits[j] = max over rows of the bits of |x[i, j]| (max of the bits = max of the floats for
@@ -58,10 +78,10 @@ extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__
   atomicMax(&bits[j], m);
 }
 
-// absmax of f16 x (row_exp: unused, always null; the row-normalized statistic reads f32
-// rows): thread j2 takes channels 2·j2 and 2·j2 + 1 (one 4-byte load a row; the
+// absmax of f16 x: thread j2 takes channels 2·j2 and 2·j2 + 1 (one 4-byte load a row; the
 // per-half max of the bits of |x| is the max of the values, as above), then widens the two
-// maxima exactly. k even. grid: (k / 512, row blocks).
+// maxima exactly; where row_exp is not null, each element is widened and `normalized` by its
+// row's exponent first. k even. grid: (k / 512, row blocks).
 extern "C" __global__ void absmax_h(const u32* __restrict__ x, u32* __restrict__ bits,
                                     const u32* __restrict__ row_exp, unsigned rows, unsigned k,
                                     unsigned rows_per_block) {
@@ -69,10 +89,21 @@ extern "C" __global__ void absmax_h(const u32* __restrict__ x, u32* __restrict__
   if (j2 >= k2) return;
   const unsigned r0 = last_rows_first() * rows_per_block;
   const unsigned r1 = min(rows, r0 + rows_per_block);
-  u32 m = 0;
-  for (unsigned r = r0; r < r1; ++r) m = __vmaxu2(m, x[(size_t)r * k2 + j2] & 0x7fff7fffu);
-  atomicMax(&bits[2 * j2], __float_as_uint(half_to_float(m & 0xFFFFu)));
-  atomicMax(&bits[2 * j2 + 1], __float_as_uint(half_to_float(m >> 16)));
+  u32 m0 = 0, m1 = 0;
+  if (row_exp) {
+    for (unsigned r = r0; r < r1; ++r) {
+      const u32 w = x[(size_t)r * k2 + j2] & 0x7fff7fffu, e = row_exp[r];
+      m0 = max(m0, normalized(__float_as_uint(half_to_float(w & 0xFFFFu)), e));
+      m1 = max(m1, normalized(__float_as_uint(half_to_float(w >> 16)), e));
+    }
+  } else {
+    u32 m = 0;
+    for (unsigned r = r0; r < r1; ++r) m = __vmaxu2(m, x[(size_t)r * k2 + j2] & 0x7fff7fffu);
+    m0 = __float_as_uint(half_to_float(m & 0xFFFFu));
+    m1 = __float_as_uint(half_to_float(m >> 16));
+  }
+  atomicMax(&bits[2 * j2], m0);
+  atomicMax(&bits[2 * j2 + 1], m1);
 }
 
 // perm[rank(j)] = j with rank(j) = #{i : key_i > key_j} + #{i < j : key_i == key_j}.

@@ -247,16 +247,12 @@ pub(crate) fn record(
         Order::Identity => ctx.identity_perm(k)?,
         Order::Sorted => Tensor::output(ctx, DType::U32, &[k])?,
     };
-    // The row-normalized statistic reads f32 rows (f16 widened exactly first) and the
-    // exponent of each row's maximum.
-    let (x, row_exp) = match statistic {
-        Statistic::Max => (crate::convert::for_ops(ctx, rec, x)?, None),
-        Statistic::RowNormalized => (
-            crate::convert::to_f32(ctx, rec, x)?,
-            Some(Tensor::output(ctx, DType::U32, &[m])?),
-        ),
+    let x = &*crate::convert::for_ops(ctx, rec, x)?;
+    // The row-normalized statistic: the exponent of each row's maximum first.
+    let row_exp = match statistic {
+        Statistic::Max => None,
+        Statistic::RowNormalized => Some(Tensor::output(ctx, DType::U32, &[m])?),
     };
-    let x = &*x;
     #[cfg(feature = "cuda")]
     if let Rec::Cuda(cu) = rec {
         let sorted = matches!(order, Order::Sorted);

@@ -472,18 +472,16 @@ impl Device {
         let [absmax, perm, scales, inv] = stats;
         let (m, k) = x.rows_cols();
         let (m32, k32, g32) = (m as u32, k as u32, group as u32);
-        // The row-normalized statistic (f32 rows): each row's exponent first, one block a row.
+        // The row-normalized statistic: each row's exponent first, one block a row.
         let rp = self.p_opt(row_exp);
         if row_exp.is_some() {
             let xp = self.p(x);
             let cfg = config(grid(m)?, 256, 0);
-            launch!(
-                self,
-                CHANNEL_MAX,
-                "row_exponent",
-                cfg,
-                [&xp, &rp, &m32, &k32]
-            )?;
+            let entry = match x.dtype() {
+                DType::F16 => "row_exponent_h",
+                _ => "row_exponent",
+            };
+            launch!(self, CHANNEL_MAX, entry, cfg, [&xp, &rp, &m32, &k32])?;
         }
         // f16: a thread takes two channels (`absmax_h`; the op checked that k is even).
         let (entry, per_thread) = match x.dtype() {
