@@ -170,15 +170,19 @@ proptest! {
         prop_assert_eq!(got, rrs::permute::reference(&w, k, &p));
     }
 
-    /// The whole layer against its CPU reference (tolerances as in the parity tests).
+    /// The whole layer against its CPU reference (tolerances as in the parity tests), with
+    /// either channel statistic.
     #[test]
-    fn layer_matches_reference(m in 1usize..40, n in 1usize..48, kexp in 7u32..10, seed: u64, exp in -2i32..3, method in 1usize..6, reorder in 0usize..3) {
+    fn layer_matches_reference(m in 1usize..40, n in 1usize..48, kexp in 7u32..10, seed: u64, exp in -2i32..3, method in 1usize..6, reorder in 0usize..3, normalized: bool) {
         let k = 1usize << kexp;
         let method = Method::ALL[method];
         let reorder = [Reorder::Dynamic, Reorder::Static, Reorder::None][reorder];
         let x = values(seed, m, k, exp);
         let w = values(seed ^ 6, n, k, -1);
-        let cfg = Config::new(method).reorder(reorder).calibration(values(seed ^ 7, 16, k, exp));
+        let mut cfg = Config::new(method).reorder(reorder).calibration(values(seed ^ 7, 16, k, exp));
+        if normalized {
+            cfg = cfg.row_normalized();
+        }
         let y = RrsLinear::new(ctx(), &w, n, k, cfg.clone()).unwrap().run(&x).unwrap();
         let want = LinearReference::new(&w, n, k, &cfg).unwrap().forward(&x, true).unwrap();
         let tol = if method.rotates() { 1e-3 } else { 1e-5 };
