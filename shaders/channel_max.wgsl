@@ -108,10 +108,9 @@ fn absmax_normalized(
     column_max(wid.x * WG + lid, wid.y, true);
 }
 
-// Grid: grid_1d(rows) workgroups, one a row: lanes stride over the row, then a tree max.
-var<workgroup> rmax: array<u32, WG>;
-
-@compute @workgroup_size(256)
+// Grid: grid_1d(rows) workgroups of GS_WG lanes, one a row: the lanes stride over the row,
+// then `workgroup_max`.
+@compute @workgroup_size(64)
 fn row_exponent(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -122,19 +121,12 @@ fn row_exponent(
         return;
     }
     var m = 0u;
-    for (var j = lid; j < p.k; j += WG) {
+    for (var j = lid; j < p.k; j += GS_WG) {
         m = max(m, bitcast<u32>(x[row * p.k + j]) & ABS_MASK);
     }
-    rmax[lid] = m;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if lid < s {
-            rmax[lid] = max(rmax[lid], rmax[lid + s]);
-        }
-        workgroupBarrier();
-    }
+    m = workgroup_max(lid, m);
     if lid == 0u {
-        row_exp[row] = min(rmax[0] >> 23u, 255u);
+        row_exp[row] = min(m >> 23u, 255u);
     }
 }
 
@@ -207,12 +199,26 @@ fn scatter(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
     }
 }
 
-// Grid: grid_1d(k / group) workgroups, one per group: its lanes stride over the group's
-// channels, then a tree max in workgroup memory (a lane per group walked `group` dependent
-// loads one after another: about 50 µs for groups of 128 on the H200's CUDA twin of this).
+// The lanes of a workgroup of GS_WG (`row_exponent`, `group_scales`), in uniform control
+// flow: the max of their values `v`, by a tree in workgroup memory.
 const GS_WG: u32 = 64u;
 var<workgroup> gmax: array<u32, GS_WG>;
 
+fn workgroup_max(lid: u32, v: u32) -> u32 {
+    gmax[lid] = v;
+    workgroupBarrier();
+    for (var s = GS_WG / 2u; s > 0u; s >>= 1u) {
+        if lid < s {
+            gmax[lid] = max(gmax[lid], gmax[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    return gmax[0];
+}
+
+// Grid: grid_1d(k / group) workgroups, one per group: its lanes stride over the group's
+// channels, then `workgroup_max` (a lane per group walked `group` dependent loads one after
+// another: about 50 µs for groups of 128 on the H200's CUDA twin of this).
 @compute @workgroup_size(64)
 fn group_scales(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -227,18 +233,10 @@ fn group_scales(
     for (var q = g * p.group + lid; q < (g + 1u) * p.group; q += GS_WG) {
         lane_max = max(lane_max, atomicLoad(&smax[perm[q]]));
     }
-    gmax[lid] = lane_max;
-    workgroupBarrier();
-    for (var s = GS_WG / 2u; s > 0u; s >>= 1u) {
-        if lid < s {
-            gmax[lid] = max(gmax[lid], gmax[lid + s]);
-        }
-        workgroupBarrier();
-    }
+    let m = workgroup_max(lid, lane_max);
     if lid != 0u {
         return;
     }
-    let m = gmax[0];
     if m >= INF_BITS {
         atomicOr(&status[0], 1u);
         scales[g] = bitcast<f32>(m);
