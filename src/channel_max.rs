@@ -28,47 +28,29 @@ const SHADER: &[&str] = &[
     include_str!("../shaders/div_rn.wgsl"),
     include_str!("../shaders/channel_max.wgsl"),
 ];
-const ABSMAX: Kernel = Kernel {
-    name: "channel_max",
-    sources: SHADER,
-    entry: "absmax",
-    bounds_checks: true,
-};
+/// An entry point of `SHADER`, with bounds checks.
+const fn kernel(entry: &'static str) -> Kernel {
+    Kernel {
+        name: "channel_max",
+        sources: SHADER,
+        entry,
+        bounds_checks: true,
+    }
+}
+const ABSMAX: Kernel = kernel("absmax");
+const ABSMAX_NORMALIZED: Kernel = kernel("absmax_normalized");
+const ROW_EXPONENT: Kernel = kernel("row_exponent");
 /// Unclamped: `rank` indexes device memory only below k (explicit checks) and its tile of
 /// keys with counters bounded by the tile's constant size. The clamping of each key read in
 /// the comparison loop cost `channel_max` with the sort 5–10% on the H200 (Vulkan, M = 4096,
 /// ms, clamped → not: k = 4096 0.0444–0.0446 → 0.0422, k = 32768 0.3125–0.3134 →
 /// 0.2825–0.2829).
 const RANK: Kernel = Kernel {
-    name: "channel_max",
-    sources: SHADER,
-    entry: "rank",
     bounds_checks: false,
+    ..kernel("rank")
 };
-const SCATTER: Kernel = Kernel {
-    name: "channel_max",
-    sources: SHADER,
-    entry: "scatter",
-    bounds_checks: true,
-};
-const ABSMAX_NORMALIZED: Kernel = Kernel {
-    name: "channel_max",
-    sources: SHADER,
-    entry: "absmax_normalized",
-    bounds_checks: true,
-};
-const ROW_EXPONENT: Kernel = Kernel {
-    name: "channel_max",
-    sources: SHADER,
-    entry: "row_exponent",
-    bounds_checks: true,
-};
-const GROUP_SCALES: Kernel = Kernel {
-    name: "channel_max",
-    sources: SHADER,
-    entry: "group_scales",
-    bounds_checks: true,
-};
+const SCATTER: Kernel = kernel("scatter");
+const GROUP_SCALES: Kernel = kernel("group_scales");
 
 /// The smallest smoothing scale, 2^-17 (a channel of zeros gets this one; a power of two,
 /// which [`round_scale`] leaves as it is).
