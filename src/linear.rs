@@ -710,6 +710,7 @@ impl std::fmt::Debug for RrsLinear {
             .field("k", &self.plan.k)
             .field("group", &self.plan.group)
             .field("reorder", &self.plan.reorder)
+            .field("statistic", &self.plan.statistic)
             .finish_non_exhaustive()
     }
 }
