@@ -331,10 +331,7 @@ pub fn reference_with(
     statistic: Statistic,
 ) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>)> {
     check_group(k, group)?;
-    let absmax = match statistic {
-        Statistic::Max => absmax_reference(x, k),
-        Statistic::RowNormalized => absmax_reference(&row_normalized_reference(x, k), k),
-    };
+    let absmax = statistic_reference(x, k, statistic);
     let perm = match fixed {
         Some(p) => p.to_vec(),
         None if sort => sort_order(&absmax),
@@ -353,6 +350,15 @@ pub fn absmax_reference(x: &[f32], k: usize) -> Vec<f32> {
         }
     }
     bits.into_iter().map(f32::from_bits).collect()
+}
+
+/// The per-channel `statistic` of x ([rows, k]), as the GPU computes it: [`absmax_reference`]
+/// of x, or of [`row_normalized_reference`] of it.
+pub fn statistic_reference(x: &[f32], k: usize, statistic: Statistic) -> Vec<f32> {
+    match statistic {
+        Statistic::Max => absmax_reference(x, k),
+        Statistic::RowNormalized => absmax_reference(&row_normalized_reference(x, k), k),
+    }
 }
 
 /// |x| with each row divided by 2^(e − 127), e the biased exponent of the row's max |x|,

@@ -303,7 +303,7 @@ impl Plan {
             } else {
                 c.to_vec()
             };
-            let (stat, ..) = channel_max::reference_with(&c, k, k, false, None, config.statistic)?;
+            let stat = channel_max::statistic_reference(&c, k, config.statistic);
             static_perm = Some(channel_max::sort_order(&stat));
         }
         let mut sq_factors = None;
