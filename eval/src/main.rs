@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use fake_quant::FakeQuant;
-use model::{Model, Proj};
+use model::{LinearFn, Model, Proj};
 use rrs::workload::rel_error;
 use rrs::{
     Backend, Config, Context, ContextOptions, LinearReference, Method, RrsLinear, WeightQuant,
@@ -486,15 +486,25 @@ impl Setup<'_> {
         label: &str,
         jitter: Option<u64>,
     ) -> Result<f64> {
+        self.perplexity_with(windows, label, jitter, &mut |l, p, x| {
+            layers[l][p as usize].run(x)
+        })
+    }
+
+    /// Perplexity over the windows with `linear` computing every linear layer.
+    fn perplexity_with(
+        &self,
+        windows: &[Vec<u32>],
+        label: &str,
+        jitter: Option<u64>,
+        linear: &mut LinearFn,
+    ) -> Result<f64> {
         let mut bar = Progress::new(format!("eval {label}"), windows.len());
         let (mut nll, mut count) = (0f64, 0usize);
         for w in windows {
-            let hs = self.model.hidden_jittered(
-                w,
-                jitter,
-                &mut |l, p, x| layers[l][p as usize].run(x),
-                &mut |_, _, _| {},
-            )?;
+            let hs = self
+                .model
+                .hidden_jittered(w, jitter, linear, &mut |_, _, _| {})?;
             let (s, c) = self.model.nll(&hs, w);
             nll += s;
             count += c;
@@ -664,20 +674,17 @@ fn run() -> Result<()> {
         for m in [Method::Rtn, Method::Rrs] {
             let gpu_layers = setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Gpu)?;
             let cpu_layers = setup.prepare(Eval::Rrs(m), "rtn", 128, Path::Cpu)?;
-            // Layer by layer on shared inputs (the CPU path's), so that a difference is the
-            // layer's own and not one carried from the layers before.
+            // The CPU path's perplexity, and layer by layer on its inputs the GPU layers'
+            // outputs against the CPU's, so that a difference is the layer's own and not one
+            // carried from the layers before.
             let (mut worst, mut count) = (0f64, 0);
-            setup.model.hidden(
-                &short[0],
-                &mut |l, p, x| {
-                    let g = gpu_layers[l][p as usize].run(x)?;
-                    let c = cpu_layers[l][p as usize].run(x)?;
-                    worst = worst.max(rel_error(&g, &c));
-                    count += 1;
-                    Ok(c)
-                },
-                &mut |_, _, _| {},
-            )?;
+            let cpu = setup.perplexity_with(&short, "cpu", None, &mut |l, p, x| {
+                let g = gpu_layers[l][p as usize].run(x)?;
+                let c = cpu_layers[l][p as usize].run(x)?;
+                worst = worst.max(rel_error(&g, &c));
+                count += 1;
+                Ok(c)
+            })?;
             eprintln!(
                 "check: {} GPU vs CPU fake-quant outputs of {count} layers on the same inputs: \
                  worst relative difference {worst:.1e}",
@@ -693,7 +700,6 @@ fn run() -> Result<()> {
                 .into());
             }
             let gpu = setup.perplexity(&gpu_layers, &short, "gpu", None)?;
-            let cpu = setup.perplexity(&cpu_layers, &short, "cpu", None)?;
             let rel = (gpu - cpu).abs() / cpu;
             eprintln!(
                 "check: {} perplexity GPU {gpu:.4} vs CPU fake-quant {cpu:.4} ({:.3}% apart)",
