@@ -11,7 +11,12 @@
 // maxima kernel that rotated its rows and kept its channels' running maxima in shared memory
 // (persistent blocks, 32 KiB more a block: half the occupancy) took 56 µs where fwht_13 and
 // `absmax` take 33 + 18.5 (M = 2048, Nsight Compute); one that added each element to the
-// maxima with `red.global.max` took 132 µs (BENCHMARKS.md).
+// maxima with `red.global.max` took 132 µs (BENCHMARKS.md); rotating f16 rows of 2^13
+// twice, `fwht_max_h_13` taking the maxima without writing its rows and these kernels
+// rotating them again (with the permutation and group multipliers) for the codes, was 9%
+// slower in the static f16 RRS layer at M = 2048 than writing them once and reading them
+// back (0.397 against 0.364 ms, H200): the second transform costs more than the 32 MiB
+// it saves writing and reading.
 
 // One block a row: the row's y into shared memory (n floats, over the transform's buffer),
 // then `quantize_row` of it with thread t owning words t + T·j (j < R / 8).
