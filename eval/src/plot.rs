@@ -9,16 +9,17 @@ fn err(e: impl std::fmt::Display) -> Box<dyn std::error::Error> {
     format!("plot: {e}").into()
 }
 
-/// Bars of perplexity per (method, setting) at group 128; a dashed line at FP32.
+/// Bars of perplexity per (method, setting) at group 128, with a whisker over the range of
+/// the jittered runs where there were any (`--jitter`); a line at FP32.
 pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
     let main: Vec<_> = rows
         .iter()
-        .filter(|r| r.2.is_none_or(|g| g == 128))
+        .filter(|r| r.group.is_none_or(|g| g == 128))
         .collect();
-    let fp = main.iter().find(|r| r.0 == "fp32").map(|r| r.3);
+    let fp = main.iter().find(|r| r.method == "fp32").map(|r| r.ppl);
     let ymax = main
         .iter()
-        .map(|r| r.3)
+        .map(|r| r.spread.map_or(r.ppl, |(_, hi)| hi))
         .fold(1.0, f64::max)
         .min(fp.map_or(f64::MAX, |f| f * 6.0))
         * 1.15;
@@ -30,7 +31,7 @@ pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
             ("sans-serif", 18),
         )
         .margin(10)
-        .x_label_area_size(30)
+        .x_label_area_size(120)
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..main.len() as f64, 0f64..ymax)
         .map_err(err)?;
@@ -38,33 +39,69 @@ pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
+        .x_desc(
+            "blue: RTN weights, red: GPTQ (lighter: clipped scales); whiskers: range over \
+             the jittered runs; line: FP32",
+        )
         .y_desc("perplexity")
         .draw()
         .map_err(err)?;
     for (i, r) in main.iter().enumerate() {
         let x = i as f64;
         // GPTQ red, RTN blue; clipped weight scales lighter.
-        let base = if r.1.starts_with("gptq") { RED } else { BLUE };
-        let color = base.mix(if r.1.ends_with("-clip") { 0.35 } else { 0.7 });
-        let top = r.3.min(ymax * 0.97);
+        let base = if r.setting.starts_with("gptq") {
+            RED
+        } else {
+            BLUE
+        };
+        let color = base.mix(if r.setting.ends_with("-clip") {
+            0.35
+        } else {
+            0.7
+        });
+        let top = r.ppl.min(ymax * 0.97);
         chart
             .draw_series([Rectangle::new(
                 [(x + 0.15, 0.0), (x + 0.85, top)],
                 color.filled(),
             )])
             .map_err(err)?;
-        let label = format!(
-            "{} {} {:.1}",
-            r.0,
-            if r.1 == "fp32" { "" } else { &r.1 },
-            r.3
-        );
+        let mut label_at = top;
+        if let Some((lo, hi)) = r.spread {
+            let (lo, hi) = (lo.min(ymax * 0.97), hi.min(ymax * 0.97));
+            let whisker = [
+                vec![(x + 0.5, lo), (x + 0.5, hi)],
+                vec![(x + 0.4, lo), (x + 0.6, lo)],
+                vec![(x + 0.4, hi), (x + 0.6, hi)],
+            ];
+            chart
+                .draw_series(
+                    whisker
+                        .into_iter()
+                        .map(|l| PathElement::new(l, BLACK.stroke_width(1))),
+                )
+                .map_err(err)?;
+            label_at = label_at.max(hi);
+        }
+        // The figure above the bar (or its whisker), the method and weights below the axis.
+        let value = format!("{:.1}", r.ppl);
         chart
             .draw_series([Text::new(
-                label,
-                (x + 0.1, top + ymax * 0.02),
-                ("sans-serif", 12),
+                value,
+                (x + 0.12, label_at + ymax * 0.02),
+                ("sans-serif", 11),
             )])
+            .map_err(err)?;
+        let name = match r.setting.as_str() {
+            "fp32" => r.method.clone(),
+            w => format!("{} {w}", r.method),
+        };
+        let (px, py) = chart.backend_coord(&(x + 0.4, 0.0));
+        let below = ("sans-serif", 12)
+            .into_font()
+            .transform(FontTransform::Rotate90)
+            .color(&BLACK);
+        root.draw(&Text::new(name, (px, py + 6), below))
             .map_err(err)?;
     }
     if let Some(f) = fp {
