@@ -21,7 +21,7 @@ pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
         .iter()
         .map(|r| r.spread.map_or(r.ppl, |(_, hi)| hi))
         .fold(1.0, f64::max)
-        .min(fp.map_or(f64::MAX, |f| f * 6.0))
+        .min(fp.map_or(f64::MAX, |f| f * 8.0))
         * 1.15;
     let root = SVGBackend::new(path, (1000, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
