@@ -776,7 +776,7 @@ fn run() -> Result<()> {
     if !args.json {
         print!("\n{:<12}", "method");
         for w in &args.weights {
-            print!(" {w:>13}");
+            print!(" {w:>26}");
         }
         println!();
         for m in &args.methods {
@@ -789,7 +789,7 @@ fn run() -> Result<()> {
                         Some((lo, hi)) => format!("{:.1} ({lo:.1}–{hi:.1})", r.ppl),
                         None => format!("{:.2}", r.ppl),
                     });
-                print!(" {ppl:>13}");
+                print!(" {ppl:>26}");
             }
             println!();
         }
