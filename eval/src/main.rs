@@ -56,6 +56,11 @@ impl Row {
         self.spread = Some((lo.min(ppl), hi.max(ppl)));
     }
 
+    /// Whether `other` is a result of the same method, weight setting and group.
+    fn same_key(&self, other: &Row) -> bool {
+        self.method == other.method && self.setting == other.setting && self.group == other.group
+    }
+
     /// Whether this is the table's entry of `method` with weights `setting` (FP32 for any
     /// setting), at group 128 where it has a group.
     fn is_entry(&self, method: &str, setting: &str) -> bool {
@@ -626,8 +631,9 @@ fn run() -> Result<()> {
         calib: &calib,
     };
     let mut rows: Vec<Row> = Vec::new();
-    // The perplexities of each (method, setting) with `--jitter`: its rows' spreads.
-    let mut spreads: Vec<(&str, &str, Vec<f64>)> = Vec::new();
+    // The least and greatest perplexity of each (method, setting) with `--jitter`: its
+    // row's spread.
+    let mut spreads: Vec<(&str, &str, (f64, f64))> = Vec::new();
     // One result: a `--json` line (with `"jitter"` for a jittered run) and, unjittered, a
     // row of the tables and plots.
     let json_line = |method: &str,
@@ -680,8 +686,8 @@ fn run() -> Result<()> {
                 json_line(m.name(), setting, smooths.then_some(128), p, Some(seed));
                 spread.push(p);
             }
-            spreads.push((m.name(), setting, spread.clone()));
             spread.sort_by(f64::total_cmp);
+            spreads.push((m.name(), setting, (spread[0], spread[spread.len() - 1])));
             eprintln!(
                 "{:<12} {setting:<13} ppl {ppl:.3}; with {} jittered inputs: min {:.3}, median {:.3}, max {:.3}",
                 m.name(),
@@ -705,9 +711,9 @@ fn run() -> Result<()> {
             emit(m.name(), "rtn", Some(g), ppl);
         }
     }
-    for (method, setting, ppls) in spreads {
+    for (method, setting, range) in spreads {
         if let Some(row) = rows.iter_mut().find(|r| r.is_entry(method, setting)) {
-            ppls.into_iter().for_each(|p| row.widen(p));
+            row.spread = Some(range);
         }
     }
     if args.cpu_check {
@@ -822,23 +828,17 @@ fn read_jsonl(path: &str) -> Result<Vec<Row>> {
         // Jittered runs (`--jitter`) are spreads, not table entries.
         if line.contains("\"jitter\":") {
             jittered.push(row);
-        } else if !rows
-            .iter()
-            .any(|r| r.method == row.method && r.setting == row.setting && r.group == row.group)
-        {
+        } else if !rows.iter().any(|r| r.same_key(&row)) {
             rows.push(row);
         }
     }
     for j in jittered {
-        let entry = rows
-            .iter_mut()
-            .find(|r| r.method == j.method && r.setting == j.setting && r.group == j.group)
-            .ok_or_else(|| {
-                format!(
-                    "{path}: a jittered run of {} {} without its unperturbed line",
-                    j.method, j.setting
-                )
-            })?;
+        let entry = rows.iter_mut().find(|r| r.same_key(&j)).ok_or_else(|| {
+            format!(
+                "{path}: a jittered run of {} {} without its unperturbed line",
+                j.method, j.setting
+            )
+        })?;
         entry.widen(j.ppl);
     }
     Ok(rows)

@@ -46,6 +46,8 @@ pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
         .y_desc("perplexity")
         .draw()
         .map_err(err)?;
+    // Bars and whiskers past the axis end just below it.
+    let clip = |v: f64| v.min(ymax * 0.97);
     for (i, r) in main.iter().enumerate() {
         let x = i as f64;
         // GPTQ red, RTN blue; clipped weight scales lighter.
@@ -59,7 +61,7 @@ pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
         } else {
             0.7
         });
-        let top = r.ppl.min(ymax * 0.97);
+        let top = clip(r.ppl);
         chart
             .draw_series([Rectangle::new(
                 [(x + 0.15, 0.0), (x + 0.85, top)],
@@ -68,7 +70,7 @@ pub fn perplexity(path: &str, rows: &[crate::Row]) -> Result<()> {
             .map_err(err)?;
         let mut label_at = top;
         if let Some((lo, hi)) = r.spread {
-            let (lo, hi) = (lo.min(ymax * 0.97), hi.min(ymax * 0.97));
+            let (lo, hi) = (clip(lo), clip(hi));
             let whisker = [
                 vec![(x + 0.5, lo), (x + 0.5, hi)],
                 vec![(x + 0.4, lo), (x + 0.6, lo)],
