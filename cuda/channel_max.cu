@@ -39,6 +39,7 @@ __device__ __forceinline__ void store_row_exponent(u32 m, u32* __restrict__ row_
 // of 256.
 extern "C" __global__ void row_exponent(const float* __restrict__ x, u32* __restrict__ row_exp,
                                         unsigned rows, unsigned k) {
+  grid_dependency();
   const unsigned row = blockIdx.x;
   if (row >= rows) return;
   u32 m = 0;
@@ -51,6 +52,7 @@ extern "C" __global__ void row_exponent(const float* __restrict__ x, u32* __rest
 // widened once.
 extern "C" __global__ void row_exponent_h(const u32* __restrict__ x, u32* __restrict__ row_exp,
                                           unsigned rows, unsigned k) {
+  grid_dependency();
   const unsigned row = blockIdx.x, k2 = k / 2;
   if (row >= rows) return;
   u32 m = 0;
@@ -66,6 +68,7 @@ extern "C" __global__ void row_exponent_h(const u32* __restrict__ x, u32* __rest
 extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__ bits,
                                   const u32* __restrict__ row_exp, unsigned rows, unsigned k,
                                   unsigned rows_per_block) {
+  grid_dependency();
   const unsigned j = blockIdx.x * blockDim.x + threadIdx.x;
   if (j >= k) return;
   const unsigned r0 = last_rows_first() * rows_per_block;
@@ -85,6 +88,7 @@ extern "C" __global__ void absmax(const float* __restrict__ x, u32* __restrict__
 extern "C" __global__ void absmax_h(const u32* __restrict__ x, u32* __restrict__ bits,
                                     const u32* __restrict__ row_exp, unsigned rows, unsigned k,
                                     unsigned rows_per_block) {
+  grid_dependency();
   const unsigned j2 = blockIdx.x * blockDim.x + threadIdx.x, k2 = k / 2;
   if (j2 >= k2) return;
   const unsigned r0 = last_rows_first() * rows_per_block;
@@ -181,10 +185,12 @@ RRS_HOST_CHECK(RRS_HOST_RANK_CHANNELS == 32 * RANK_C && RRS_HOST_RANK_THREADS ==
                "rank_sort's block");
 extern "C" __global__ void __launch_bounds__(32 * RANK_WARPS)
     rank_sort(const u32* __restrict__ bits, u32* __restrict__ perm, unsigned k) {
+  grid_dependency();
   rank_sort_body<RANK_C, RANK_WARPS, true>(bits, perm, k);
 }
 extern "C" __global__ void __launch_bounds__(32 * RANK_WARPS)
     rank_sort_global(const u32* __restrict__ bits, u32* __restrict__ perm, unsigned k) {
+  grid_dependency();
   rank_sort_body<RANK_C, RANK_WARPS, false>(bits, perm, k);
 }
 
@@ -198,6 +204,7 @@ extern "C" __global__ void group_scales(const u32* __restrict__ bits, const u32*
                                         float* __restrict__ scales, float* __restrict__ inv,
                                         u32* __restrict__ status, unsigned k, unsigned group,
                                         float min_scale, float max_scale) {
+  grid_dependency();
   const unsigned g = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (g >= k / group) return;  // the whole warp
   u32 m = 0;

@@ -3,6 +3,20 @@
 // two's complement, the lower index in the lower nibble.
 typedef unsigned int u32;
 
+// Programmatic dependent launch (sm_90 and newer; the host launches with it there unless
+// RRS_CUDA_PDL=0): a kernel may be scheduled before the one before it in the stream has
+// finished, so every kernel calls this first, before it reads or writes global memory.
+// `griddepcontrol.wait` returns once the kernel before it has completed and its writes are
+// visible (at once where the launch was not programmatic). The kernels leave the signal to
+// their dependents implicit (each block's exit): signalling at their start
+// (`griddepcontrol.launch_dependents`) made the dynamic-reorder layer slower on the H200,
+// where the implicit signal made it faster (BENCHMARKS.md, 2026-12-04).
+__device__ __forceinline__ void grid_dependency() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 // The global index of a 1-D launch whose grid may be folded into x and y.
 __device__ __forceinline__ unsigned long long global_block() {
   return (unsigned long long)blockIdx.x + (unsigned long long)blockIdx.y * gridDim.x;

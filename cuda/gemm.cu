@@ -259,6 +259,7 @@ __device__ __forceinline__ void gemm_body(const u32* __restrict__ a, const u32* 
   extern "C" __global__ void __launch_bounds__(GEMM_THREADS, MINB)                           \
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
            float* y, unsigned m, unsigned n, unsigned k, unsigned group, unsigned band) {    \
+    grid_dependency();                                                                       \
     gemm_body<INT8, BKT, SCALED>(a, w, sa, sw, gs, y, m, n, k, group, band);                 \
   }
 // <path>_k<step> with group scales, <path>_k<step>_step with groups of one step (the usual
@@ -282,6 +283,7 @@ extern "C" __global__ void gemm_simt(const u32* __restrict__ a, const u32* __res
                                      const float* __restrict__ gs, float* __restrict__ y,
                                      unsigned m, unsigned n, unsigned k, unsigned group,
                                      unsigned /* band: untiled */) {
+  grid_dependency();
   const unsigned j = blockIdx.x * blockDim.x + threadIdx.x, i = blockIdx.y;
   if (j >= n || i >= m) return;
   const unsigned kw = k / 8;
@@ -314,6 +316,7 @@ extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
          const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
          unsigned m, unsigned n, unsigned k, unsigned group, unsigned /* band: untiled */) {
+  grid_dependency();
   __shared__ uint4 as[16 * GEMV_KC / 16];  // [m][GEMV_KC] s8
   const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const unsigned j0 = (blockIdx.x * GEMV_WARPS + warp) * GEMV_COLS;
@@ -413,6 +416,7 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32)
     gemv_mma(const u32* __restrict__ a, const u32* __restrict__ w, const float* __restrict__ sa,
              const float* __restrict__ sw, const float* __restrict__ gs, float* __restrict__ y,
              unsigned m, unsigned n, unsigned k, unsigned group, unsigned /* band: untiled */) {
+  grid_dependency();
   constexpr int Z = DEC_COLS / 8;  // n8 tiles
   __shared__ int red[DEC_WARPS][16][DEC_COLS];  // i32 sums, or f32 bits with group scales
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;

@@ -507,6 +507,7 @@ __device__ __forceinline__ void gemm_wgmma_body(const u32* __restrict__ a, const
       NAME(const u32* a, const u32* w, const float* sa, const float* sw, const float* gs,    \
            float* y, unsigned m, unsigned n, unsigned k, unsigned /* group: 128 or unused */,  \
            unsigned band) {                                                                  \
+    grid_dependency();                                                                       \
     gemm_wgmma_body<SCALED, BN, CONS, MINB>(a, w, sa, sw, gs, y, m, n, k, band);             \
   }
 // Without group scales 128 × 64 tiles, two blocks per SM (8192³ on the H200: 1.25 against

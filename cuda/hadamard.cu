@@ -11,6 +11,7 @@
 #define STREAM_ENTRY(NAME, T, BODY)                                                       \
   extern "C" __global__ void __launch_bounds__(STREAM_T, 1)                               \
       NAME(T* x, const T* src, unsigned long long vectors, float scale) {                 \
+    grid_dependency();                                                                    \
     BODY(x, src, vectors, scale);                                                         \
   }
 STREAM_ENTRY(fwht_stream, float, fwht_stream_f32)
@@ -29,6 +30,7 @@ RRS_HOST_CHECK(RRS_HOST_FWHT_STREAM_SMEM_F32 == STREAM_SMEM(float) &&
   extern "C" __global__ void __launch_bounds__(                                             \
       two_pass_logr(LOGN) ? 1 << (LOGN - two_pass_logr(LOGN)) : fwht_threads((1 << LOGN) / V)) \
       NAME(OUT* x, const IN* src, unsigned long long vectors, float scale) {                \
+    grid_dependency();                                                                      \
     if constexpr (two_pass_logr(LOGN) > 0)                                                 \
       fwht_two_pass<LOGN, IN, OUT>(x, src, vectors, scale);                                \
     else                                                                                   \
@@ -50,6 +52,7 @@ FWHT(8) FWHT(9) FWHT(10) FWHT(11) FWHT(12) FWHT(13) FWHT(14) FWHT(15)
   extern "C" __global__ void __launch_bounds__(1 << (LOGN - two_pass_logr(LOGN)))         \
       fwht_max_h_##LOGN(f16* x, const f16* src, unsigned long long vectors, float scale,   \
                         u32* partial) {                                                    \
+    grid_dependency();                                                                     \
     fwht_max_h<LOGN>(x, src, vectors, scale, partial);                                     \
   }
 FWHT_MAX(13)
@@ -104,11 +107,13 @@ __device__ __forceinline__ void cross_body(Out* y, const float* x, unsigned long
 #define CROSS(M)                                                                           \
   extern "C" __global__ void fwht_cross_##M(float* x, unsigned long long rows,             \
                                             unsigned chunk, float scale) {                 \
+    grid_dependency();                                                                     \
     cross_body<M, float>(x, x, rows, chunk, scale);                                        \
   }                                                                                        \
   extern "C" __global__ void fwht_cross_fh_##M(f16* y, const float* x,                     \
                                                unsigned long long rows, unsigned chunk,    \
                                                float scale) {                              \
+    grid_dependency();                                                                     \
     cross_body<M, f16>(y, x, rows, chunk, scale);                                          \
   }
 CROSS(2) CROSS(12) CROSS(20) CROSS(28) CROSS(36)  // 2: 2^15 as two chunks of 2^14
@@ -279,6 +284,7 @@ __device__ __forceinline__ void fwht_mixed(T* x, const T* src, float norm) {
 #define MIXED_ENTRY(NAME, T, M, LOGP)                                                      \
   extern "C" __global__ void __launch_bounds__(MIXED_THREADS(M, LOGP))                     \
       NAME##_##M##_##LOGP(T* x, const T* src, float norm) {                                \
+    grid_dependency();                                                                     \
     fwht_mixed<M, LOGP, T>(x, src, norm);                                                  \
   }
 #define MIXED(M, LOGP) MIXED_ENTRY(fwht_mixed, float, M, LOGP) MIXED_ENTRY(fwht_mixed_h, f16, M, LOGP)

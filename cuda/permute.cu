@@ -23,6 +23,7 @@ __device__ __forceinline__ u32 gather_word(const u32* row, const u32 ch[8]) {
 // Gather from device memory, one thread per output word: for rows longer than the stage.
 extern "C" __global__ void permute(const u32* __restrict__ in, const u32* __restrict__ perm,
                                    u32* __restrict__ out, unsigned long long rows, unsigned k) {
+  grid_dependency();
   const unsigned long long id = global_block() * blockDim.x + threadIdx.x;
   const unsigned kw = k / 8;
   if (id >= rows * kw) return;
@@ -38,6 +39,7 @@ extern "C" __global__ void permute_staged(const u32* __restrict__ in,
                                           const u32* __restrict__ perm, u32* __restrict__ out,
                                           unsigned long long rows, unsigned k,
                                           unsigned rows_per_block) {
+  grid_dependency();
   extern __shared__ u32 stage[];
   const unsigned long long r0 = global_block() * rows_per_block;
   const unsigned kw = k / 8;
@@ -79,6 +81,7 @@ __device__ __forceinline__ void transpose8(u32 a[8]) {
 extern "C" __global__ void permute_tiles(const u32* __restrict__ in, const u32* __restrict__ perm,
                                          u32* __restrict__ out, unsigned long long rows,
                                          unsigned k) {
+  grid_dependency();
   extern __shared__ uint4 cols4[];
   const u32* cols = reinterpret_cast<const u32*>(cols4);
   const unsigned long long r0 = global_block() * 8;

@@ -48,6 +48,7 @@ __device__ __forceinline__ void quantize_regs(const In* __restrict__ x, const u3
   extern "C" __global__ void __launch_bounds__(THREADS) NAME##_##THREADS##_##NW(            \
       const IN* x, const u32* perm, const float* mult, u32* packed, float* scales,           \
       u32* status, unsigned long long rows, unsigned k, unsigned group) {                    \
+    grid_dependency();                                                                       \
     quantize_regs<THREADS, NW, IN>(x, perm, mult, packed, scales, status, rows, k, group);   \
   }
 #define QUANTIZE_REGS(THREADS, NW)                                                          \
@@ -134,6 +135,7 @@ RRS_HOST_CHECK(RRS_HOST_QUANT_STREAM_STAGES == QUANT_STREAM_STAGES, "quantize_st
   extern "C" __global__ void __launch_bounds__(THREADS, QUANT_STREAM_MIN_BLOCKS) NAME##_##THREADS##_##NW( \
       const IN* x, const u32* perm, const float* mult, u32* packed, float* scales,                 \
       u32* status, unsigned long long rows, unsigned k, unsigned group) {                          \
+    grid_dependency();                                                                             \
     quantize_stream<THREADS, NW, QUANT_STREAM_STAGES, IN>(x, perm, mult, packed, scales, status,   \
                                                           rows, k, group);                         \
   }
@@ -176,6 +178,7 @@ __device__ __forceinline__ void quantize_any(const In* __restrict__ x, const u32
   extern "C" __global__ void __launch_bounds__(QUANT_THREADS)                                 \
       NAME(const IN* x, const u32* perm, const float* mult, u32* packed, float* scales,       \
            u32* status, unsigned long long rows, unsigned k, unsigned group, unsigned staged) { \
+    grid_dependency();                                                                          \
     quantize_any<IN>(x, perm, mult, packed, scales, status, rows, k, group, staged);          \
   }
 QUANTIZE_ANY(quantize, float)

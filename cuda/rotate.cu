@@ -50,6 +50,7 @@ __device__ __forceinline__ void fwht_quantize(const In* __restrict__ x, const u3
   extern "C" __global__ void __launch_bounds__(TwoPass<LOGN>::T) NAME##_##LOGN(                 \
       const IN* x, const u32* perm, const float* mult, u32* packed, float* scales, u32* status, \
       unsigned long long rows, unsigned group, float scale) {                                   \
+    grid_dependency();                                                                          \
     fwht_quantize<LOGN, IN>(x, perm, mult, packed, scales, status, rows, group, scale);         \
   }
 #define ROTATE(LOGN) ROTATE_ENTRY(fwht_quantize, LOGN, float) ROTATE_ENTRY(fwht_quantize_h, LOGN, f16)

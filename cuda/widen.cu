@@ -2,6 +2,7 @@
 // kernels).
 extern "C" __global__ void widen_h(const f16* __restrict__ src, float* __restrict__ dst,
                                    unsigned long long n) {
+  grid_dependency();
   const unsigned long long i = global_block() * blockDim.x + threadIdx.x;
   if (i < n) dst[i] = half_to_float(src[i]);
 }

@@ -266,7 +266,7 @@ fn run() -> rrs::Result<()> {
         let x = Tensor::from_slice(&ctx, &xv, &[m, k])?;
         let x16: Vec<half::f16> = xv.iter().map(|&v| half::f16::from_f32(v)).collect();
         let x16 = Tensor::from_slice(&ctx, &x16, &[m, k])?;
-        let calib = xv[..k * 64].to_vec();
+        let calib = xv[..k * m.min(64)].to_vec();
         let reps = 3;
         let w = common::packed(&ctx, &mut rng, n, k)?;
         let a = common::packed(&ctx, &mut rng, m, k)?;

@@ -189,6 +189,7 @@ fn kernels_compile_for_every_target_architecture() {
                 Err(e) => panic!("{e}"),
             };
             assert!(ptx.contains(".entry"), "{} for {arch}", source.name);
+            assert_waits_for_the_kernel_before(&ptx, arch >= "sm_90", source.name, arch);
             if source.name != "gemm" {
                 continue;
             }
@@ -225,6 +226,47 @@ fn kernels_compile_for_every_target_architecture() {
         }
         assert_eq!(ptx.contains(".target sm_90a"), arch == "sm_90", "{arch}");
         eprintln!("{arch}: every source compiles");
+    }
+}
+
+/// Programmatic dependent launch (sm_90 and newer) lets a kernel start before the one before
+/// it has finished, so every kernel entry of `ptx` must wait for it (`griddepcontrol.wait`)
+/// before its first access to memory outside its registers, parameters and shared memory:
+/// a kernel without the wait would read its inputs before they are written. Below sm_90
+/// there is no such launch and no such instruction.
+fn assert_waits_for_the_kernel_before(ptx: &str, pdl: bool, source: &str, arch: &str) {
+    // Global, atomic and asynchronous accesses, and generic loads and stores (`ld.u32`, …).
+    const ACCESSES: [&str; 12] = [
+        "ld.global",
+        "st.global",
+        "cp.async",
+        "atom.",
+        "red.",
+        "ld.u",
+        "st.u",
+        "ld.f",
+        "st.f",
+        "ld.v",
+        "st.v",
+        "ld.b",
+    ];
+    for entry in ptx.split(".entry").skip(1) {
+        let name = entry.split('(').next().unwrap_or("").trim();
+        let wait = entry.find("griddepcontrol.wait");
+        assert_eq!(
+            wait.is_some(),
+            pdl,
+            "{source} {name} for {arch}: griddepcontrol.wait"
+        );
+        let Some(wait) = wait else { continue };
+        for access in ACCESSES {
+            if let Some(at) = entry.find(access) {
+                assert!(
+                    at > wait,
+                    "{source} {name} for {arch}: {access} before the wait"
+                );
+            }
+        }
     }
 }
 

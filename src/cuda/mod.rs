@@ -237,6 +237,10 @@ pub(crate) struct Device {
     /// `cuda/common.cuh`): the tuned default (`ops::GEMM_BAND`), or what
     /// `RRS_CUDA_GEMM_BAND` sets for A/B runs (`0`: row-major, as before bands).
     pub gemm_band: u32,
+    /// Whether kernels are launched as programmatic dependents of the kernel before them
+    /// (sm_90 and newer; `grid_dependency` in `cuda/common.cuh`), so that each one's launch
+    /// overlaps the end of the one before; `RRS_CUDA_PDL=0` turns it off, for A/B runs.
+    pub pdl: bool,
     ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
@@ -323,6 +327,7 @@ impl Device {
             fuse_cross: std::env::var("RRS_CUDA_FUSE_CROSS").as_deref() != Ok("0"),
             fuse_max: std::env::var("RRS_CUDA_FUSE_MAX").as_deref() != Ok("0"),
             gemm_band,
+            pdl: cc >= (9, 0) && std::env::var("RRS_CUDA_PDL").as_deref() != Ok("0"),
             ctx,
             stream,
             modules: Mutex::new(HashMap::new()),
@@ -335,9 +340,61 @@ impl Device {
         format!("sm_{}{}", self.cc.0, self.cc.1)
     }
 
-    /// "sm_90, GEMM path Int8 (…)".
+    /// "sm_90, CUDA GEMM path Wgmma, programmatic dependent launch".
     pub fn describe(&self) -> String {
-        format!("{}, CUDA GEMM path {:?}", self.arch(), self.gemm)
+        let pdl = if self.pdl {
+            ", programmatic dependent launch"
+        } else {
+            ""
+        };
+        format!("{}, CUDA GEMM path {:?}{pdl}", self.arch(), self.gemm)
+    }
+
+    /// Launch `f` on the stream with `cfg`; `args` holds the address of each kernel
+    /// argument, in the kernel's parameter order. Where [`Device::pdl`] is set the launch is
+    /// a programmatic dependent of the kernel before it: every rrs kernel waits for that one
+    /// (`grid_dependency`) before it touches global memory.
+    ///
+    /// # Safety
+    /// `args` must match the kernel's parameters in number, order and types, and the
+    /// buffers they point to must be as large as the kernel's indexing for `cfg` needs.
+    pub unsafe fn launch(
+        &self,
+        f: &CudaFunction,
+        cfg: cudarc::driver::LaunchConfig,
+        args: &mut [*mut std::ffi::c_void],
+    ) -> std::result::Result<(), cudarc::driver::DriverError> {
+        use cudarc::driver::sys;
+        self.ctx.bind_to_thread()?;
+        // SAFETY: a zeroed attribute value is a valid union (its widest member is bytes).
+        let mut attr = sys::CUlaunchAttribute {
+            id: sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+            pad: [0; 4],
+            value: unsafe { std::mem::zeroed() },
+        };
+        attr.value.programmaticStreamSerializationAllowed = 1;
+        let config = sys::CUlaunchConfig {
+            gridDimX: cfg.grid_dim.0,
+            gridDimY: cfg.grid_dim.1,
+            gridDimZ: cfg.grid_dim.2,
+            blockDimX: cfg.block_dim.0,
+            blockDimY: cfg.block_dim.1,
+            blockDimZ: cfg.block_dim.2,
+            sharedMemBytes: cfg.shared_mem_bytes,
+            hStream: self.stream.cu_stream(),
+            attrs: &mut attr,
+            numAttrs: u32::from(self.pdl),
+        };
+        // SAFETY: the caller's contract; the config and the attribute outlive the call.
+        unsafe {
+            sys::cuLaunchKernelEx(
+                &config,
+                f.cu_function(),
+                args.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        }
+        .result()
     }
 
     /// Kernel `entry` of `source`, compiled and loaded on first use, allowed `dynamic_smem`

@@ -1,7 +1,9 @@
 //! The launches behind each op on the CUDA backend. The ops themselves (in `src/<op>.rs`)
 //! check their arguments and allocate their outputs first, then call these.
 
-use cudarc::driver::{DevicePtr, LaunchConfig, PushKernelArg};
+use std::ffi::c_void;
+
+use cudarc::driver::{DevicePtr, LaunchConfig};
 
 use super::{
     Device, CHANNEL_MAX, GEMM, GEMM_WGMMA, HADAMARD, MATMUL, PERMUTE, QUANTIZE, ROTATE, WIDEN,
@@ -258,14 +260,17 @@ macro_rules! launch {
     ($dev:expr, $source:expr, $entry:expr, $cfg:expr, [$($arg:expr),* $(,)?]) => {{
         let cfg: LaunchConfig = $cfg;
         let f = $dev.function($source, $entry, cfg.shared_mem_bytes)?;
-        let mut builder = $dev.stream.launch_builder(&f);
-        $(builder.arg($arg);)*
+        let mut args = [$(kernel_arg($arg)),*];
         // SAFETY: every op checked the shapes its kernel's indexing relies on, and the
-        // arguments are pushed in the kernel's parameter order with its types.
-        unsafe { builder.launch(cfg) }
-            .map(|_| ())
+        // arguments are in the kernel's parameter order with its types.
+        unsafe { $dev.launch(&f, cfg, &mut args) }
             .map_err(|e| Error::Device(format!("launching {}: {e}", $entry)))
     }};
+}
+
+/// A kernel argument as `cuLaunchKernelEx` takes it: the address of the value.
+fn kernel_arg<T>(value: &T) -> *mut c_void {
+    value as *const T as *mut c_void
 }
 
 impl Device {
