@@ -321,7 +321,7 @@ pub fn reference(
     reference_with(x, k, group, sort, fixed, Statistic::Max)
 }
 
-/// [`reference`] of the chosen [`Statistic`] (the first output holds that statistic).
+/// [`reference()`] of the chosen [`Statistic`] (the first output holds that statistic).
 pub fn reference_with(
     x: &[f32],
     k: usize,
